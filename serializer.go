@@ -1,0 +1,11 @@
+package kete
+
+// Serializer turns an event into the bytes a destination sends. Implementations live in
+// package serializer; the root only names the contract so routes can hold one.
+type Serializer interface {
+	// Serialize appends the encoded event to dst and returns the extended slice, so a
+	// route can reuse one buffer per send.
+	Serialize(dst []byte, e *Event) ([]byte, error)
+	// ContentType is the media type of what Serialize writes, e.g. application/json.
+	ContentType() string
+}
