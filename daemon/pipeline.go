@@ -1,0 +1,284 @@
+// Package daemon is what `kete run` runs: events taken in from sources are made durable in
+// the spool, then each route reads the spool with its own cursor and delivers what its
+// matchers accept, retrying with backoff until its destination takes the event or its
+// attempts run out and the event becomes a dead letter. A route that cannot deliver holds
+// up only itself, and only a bounded number of its events are in memory at a time.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/spool"
+)
+
+// Route is a kete.Route with the daemon's retry policy for it.
+type Route struct {
+	*kete.Route
+	// MaxAttempts bounds deliveries of one event, the first included; after them the
+	// event goes to the route's dead-letter file. 0 retries while the spool has room.
+	MaxAttempts int
+	// WaitDuration is the first wait between attempts (default 500ms); waits grow
+	// exponentially with jitter up to MaxWait (default 30s).
+	WaitDuration, MaxWait time.Duration
+	// InFlight bounds the events the route sends at once (default 64): deliveries overlap
+	// so a round trip per event does not cap throughput, and memory stays bounded when
+	// the destination is down.
+	InFlight int
+}
+
+// Options configures a Pipeline.
+type Options struct {
+	Spool   *spool.Spool
+	Routes  []Route
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Now is the clock for delivery latency; tests may replace it.
+	Now func() time.Time
+}
+
+// Pipeline owns the route workers. Start it with Run; Ingest may be called before and
+// during Run from any goroutine.
+type Pipeline struct {
+	opts Options
+
+	running atomic.Bool
+	mu      sync.Mutex
+	health  map[string]*routeHealth
+}
+
+type routeHealth struct {
+	delivered   uint64
+	failing     bool
+	lastErr     string
+	lastSuccess time.Time
+}
+
+// New checks the options and returns a pipeline ready to Run.
+func New(o Options) (*Pipeline, error) {
+	if o.Spool == nil {
+		return nil, errors.New("daemon: no spool")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p := &Pipeline{opts: o, health: map[string]*routeHealth{}}
+	for i := range o.Routes {
+		r := &o.Routes[i]
+		if r.Route == nil || r.Name == "" {
+			return nil, fmt.Errorf("daemon: route %d has no name", i)
+		}
+		if r.InFlight <= 0 {
+			r.InFlight = 64
+		}
+		if r.WaitDuration <= 0 {
+			r.WaitDuration = 500 * time.Millisecond
+		}
+		if r.MaxWait <= 0 {
+			r.MaxWait = 30 * time.Second
+		}
+		p.health[r.Name] = &routeHealth{}
+	}
+	return p, nil
+}
+
+// Metrics is what the pipeline reports; exported so cmd/kete can serve it.
+func (p *Pipeline) Metrics() *Metrics { return p.opts.Metrics }
+
+// Ingest makes events durable and returns once they are: only then may a source
+// acknowledge them. It fails with an error wrapping spool.ErrFull when the spool has no
+// room, and the source should push back.
+func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	records := make([][]byte, len(events))
+	for i := range events {
+		b, err := json.Marshal(&events[i])
+		if err != nil {
+			return fmt.Errorf("daemon: encode event %d: %w", i, err)
+		}
+		records[i] = b
+	}
+	if _, err := p.opts.Spool.Append(ctx, records...); err != nil {
+		if errors.Is(err, spool.ErrFull) {
+			p.opts.Metrics.rejected.WithLabelValues(source).Add(float64(len(events)))
+		}
+		return err
+	}
+	p.opts.Metrics.eventsIn.WithLabelValues(source).Add(float64(len(events)))
+	p.opts.Metrics.spoolBytes.Set(float64(p.opts.Spool.Stats().Bytes))
+	return nil
+}
+
+// Run delivers until ctx ends, then waits for the sends in flight to finish or give up
+// (they see ctx too) and returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	readers := make([]*spool.Reader, len(p.opts.Routes))
+	for i, r := range p.opts.Routes {
+		reader, err := p.opts.Spool.Reader(r.Name)
+		if err != nil {
+			return err
+		}
+		readers[i] = reader
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(p.opts.Routes))
+	for i, reader := range readers {
+		r := &p.opts.Routes[i]
+		wg.Go(func() {
+			if err := p.runRoute(ctx, r, reader); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("daemon: route %s: %w", r.Name, err)
+			}
+		})
+	}
+	p.running.Store(true)
+	wg.Wait()
+	p.running.Store(false)
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for err := range ch {
+		out = append(out, err)
+	}
+	return out
+}
+
+func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader) error {
+	slots := make(chan struct{}, r.InFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		rec, err := reader.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		var e kete.Event
+		if err := json.Unmarshal(rec.Data, &e); err != nil {
+			p.deadLetter(r, reader, rec, fmt.Sprintf("undecodable record: %v", err))
+			continue
+		}
+		if !r.Matches(&e) {
+			reader.Ack(rec.Offset)
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			p.deliver(ctx, r, reader, rec, &e)
+		})
+	}
+}
+
+// deliver sends one event until the destination takes it, its attempts run out, or ctx
+// ends (then the event stays unacknowledged and is sent again after a restart).
+func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, rec spool.Record, e *kete.Event) {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(r.WaitDuration),
+		backoff.WithMaxInterval(r.MaxWait),
+		backoff.WithMaxElapsedTime(0),
+	)
+	m := p.opts.Metrics
+	for attempt := 1; ; attempt++ {
+		start := p.opts.Now()
+		err := r.Deliver(ctx, e)
+		if err == nil {
+			reader.Ack(rec.Offset)
+			m.eventsOut.WithLabelValues(r.Name).Inc()
+			if e.Time > 0 {
+				m.latency.WithLabelValues(r.Name).Observe(p.opts.Now().Sub(time.UnixMilli(e.Time)).Seconds())
+			} else {
+				m.latency.WithLabelValues(r.Name).Observe(p.opts.Now().Sub(start).Seconds())
+			}
+			p.setHealth(r.Name, nil)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.setHealth(r.Name, err)
+		if r.MaxAttempts > 0 && attempt >= r.MaxAttempts {
+			p.deadLetter(r, reader, rec, err.Error())
+			return
+		}
+		m.retries.WithLabelValues(r.Name).Inc()
+		wait := b.NextBackOff()
+		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+func (p *Pipeline) deadLetter(r *Route, reader *spool.Reader, rec spool.Record, reason string) {
+	if err := p.opts.Spool.DeadLetter(r.Name, rec, reason); err != nil {
+		// Not acknowledged: the record stays in the spool and comes again after a restart.
+		p.opts.Logger.Error("writing dead letter", "route", r.Name, "offset", rec.Offset, "err", err)
+		return
+	}
+	reader.Ack(rec.Offset)
+	p.opts.Metrics.deadLetters.WithLabelValues(r.Name).Inc()
+	p.opts.Logger.Error("event dead-lettered", "route", r.Name, "offset", rec.Offset, "reason", reason)
+}
+
+func (p *Pipeline) setHealth(route string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.health[route]
+	if err == nil {
+		h.delivered++
+		h.failing, h.lastErr, h.lastSuccess = false, "", p.opts.Now()
+		return
+	}
+	h.failing, h.lastErr = true, err.Error()
+}
+
+// RouteStatus is one route's state for /readyz and `kete demo`'s progress line.
+type RouteStatus struct {
+	Route     string `json:"route"`
+	Delivered uint64 `json:"delivered"`
+	Backlog   uint64 `json:"backlog"`
+	Failing   bool   `json:"failing"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// Status reports every route.
+func (p *Pipeline) Status() []RouteStatus {
+	st := p.opts.Spool.Stats()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]RouteStatus, 0, len(p.opts.Routes))
+	for _, r := range p.opts.Routes {
+		h := p.health[r.Name]
+		out = append(out, RouteStatus{Route: r.Name, Delivered: h.delivered, Backlog: st.Backlog[r.Name], Failing: h.failing, LastError: h.lastErr})
+	}
+	return out
+}
