@@ -17,6 +17,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/keycloak"
 	"github.com/kete-dev/kete/spool"
 )
 
@@ -108,6 +109,10 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 	}
 	records := make([][]byte, len(events))
 	for i := range events {
+		if events[i].ID == "" {
+			// An id lets the server recognise the event if a reconnect sends it twice.
+			events[i].ID = keycloak.EventKey(&events[i])
+		}
 		b, err := json.Marshal(&events[i])
 		if err != nil {
 			return fmt.Errorf("daemon: encode event %d: %w", i, err)

@@ -253,3 +253,21 @@ func get(t *testing.T, url string, status int) string {
 	}
 	return string(b)
 }
+
+func TestReadLinesIngestsEveryLineOrNamesTheBadOne(t *testing.T) {
+	s := newSink()
+	p, _, _ := start(t, t.TempDir(), Route{Route: route("r", s, "")})
+	in := strings.NewReader(`{"id":"a","time":1,"type":"LOGIN","realmId":"x"}` + "\n\n" +
+		`[{"id":"b","time":2,"type":"LOGOUT","realmId":"x"},{"id":"c","time":3,"type":"REGISTER","realmId":"x"}]` + "\n")
+	n, err := ReadLines(context.Background(), in, p, 1)
+	if err != nil || n != 3 {
+		t.Fatalf("ReadLines = %d, %v", n, err)
+	}
+	if got := receive(t, s, 3); got["a"] != 1 || got["b"] != 1 || got["c"] != 1 {
+		t.Fatalf("got %v", got)
+	}
+	_, err = ReadLines(context.Background(), strings.NewReader(`{"id":"d","time":1,"type":"LOGIN","realmId":"x"}`+"\nnot json\n"), p, 10)
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("bad line error = %v, want one naming line 2", err)
+	}
+}
