@@ -1,0 +1,268 @@
+package keycloak
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kete-dev/kete"
+)
+
+// PollerOptions configures the admin-events poller.
+type PollerOptions struct {
+	// Realms to poll; each needs "save events" (and "save admin events") on in Keycloak,
+	// since the endpoints return stored events only.
+	Realms []string
+	// Interval between polls of a realm (default 5s).
+	Interval time.Duration
+	// PageSize is the max of each request (default 100).
+	PageSize int
+	// StateFile keeps the cursor across restarts, so a restart neither replays nor skips.
+	// Required: without it a restart would start over.
+	StateFile string
+	// SkipUserEvents and SkipAdminEvents leave one endpoint out.
+	SkipUserEvents, SkipAdminEvents bool
+	Logger                          *slog.Logger
+}
+
+// Poller is the source for a Keycloak without a webhook extension: it reads
+// GET /admin/realms/{realm}/events and /admin-events with the admin credentials and hands
+// what is new to the sink.
+//
+// Its cursor per realm and endpoint is the newest event time seen plus the keys of the
+// events at exactly that time: Keycloak's timestamps are milliseconds and several events
+// can share one, so the next poll asks from that time again (dateFrom is inclusive) and
+// drops the ones it already has. The cursor is saved only after the sink has made the
+// events durable, so a crash in between delivers them again rather than losing them.
+type Poller struct {
+	admin *Admin
+	sink  Sink
+	opts  PollerOptions
+
+	mu    sync.Mutex
+	state pollState
+}
+
+// pollState is the StateFile's content: realm → endpoint ("events"/"admin-events") → cursor.
+type pollState map[string]map[string]*pollCursor
+
+type pollCursor struct {
+	// Time is the newest event time taken, in epoch milliseconds.
+	Time int64 `json:"time"`
+	// Keys are the events taken whose time equals Time.
+	Keys []string `json:"keys"`
+}
+
+// NewPoller loads the state file, if there is one, and returns a poller ready to Run.
+func NewPoller(admin *Admin, sink Sink, o PollerOptions) (*Poller, error) {
+	if len(o.Realms) == 0 {
+		return nil, errors.New("keycloak poller: no realms to poll")
+	}
+	if o.StateFile == "" {
+		return nil, errors.New("keycloak poller: no state file for the cursor")
+	}
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Second
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 100
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Poller{admin: admin, sink: sink, opts: o, state: pollState{}}
+	b, err := os.ReadFile(o.StateFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("keycloak poller: state %s: %w", o.StateFile, err)
+	default:
+		if err := json.Unmarshal(b, &p.state); err != nil {
+			return nil, fmt.Errorf("keycloak poller: state %s is corrupt: %w", o.StateFile, err)
+		}
+	}
+	return p, nil
+}
+
+// Run polls every realm each interval until ctx ends. A failed poll is logged and tried
+// again next interval; it does not end Run.
+func (p *Poller) Run(ctx context.Context) error {
+	t := time.NewTicker(p.opts.Interval)
+	defer t.Stop()
+	for {
+		for _, realm := range p.opts.Realms {
+			if _, err := p.PollOnce(ctx, realm); err != nil && ctx.Err() == nil {
+				p.opts.Logger.Warn("keycloak poll failed", "realm", realm, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// PollOnce fetches what is new in realm from both endpoints, hands it to the sink, and
+// saves the cursor. It reports how many events it handed over.
+func (p *Poller) PollOnce(ctx context.Context, realm string) (int, error) {
+	total := 0
+	if !p.opts.SkipUserEvents {
+		n, err := p.poll(ctx, realm, "events", p.admin.Events)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if !p.opts.SkipAdminEvents {
+		n, err := p.poll(ctx, realm, "admin-events", p.admin.AdminEvents)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+type fetchFunc func(ctx context.Context, realm string, q EventQuery) ([]kete.Event, error)
+
+func (p *Poller) poll(ctx context.Context, realm, endpoint string, fetch fetchFunc) (int, error) {
+	p.mu.Lock()
+	cur := p.cursor(realm, endpoint)
+	from, seen := cur.Time, slices.Clone(cur.Keys)
+	p.mu.Unlock()
+
+	// Keycloak lists newest first; an event stored while we page pushes older ones to
+	// later pages, which gives duplicates (dropped below), never gaps.
+	var all []kete.Event
+	for first := 0; ; first += p.opts.PageSize {
+		q := EventQuery{First: first, Max: p.opts.PageSize}
+		if from > 0 {
+			q.DateFrom = time.UnixMilli(from)
+		}
+		page, err := fetch(ctx, realm, q)
+		if err != nil {
+			return 0, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
+		}
+		all = append(all, page...)
+		if len(page) < p.opts.PageSize {
+			break
+		}
+	}
+	slices.SortStableFunc(all, func(a, b kete.Event) int { return cmp.Compare(a.Time, b.Time) })
+	var fresh []kete.Event
+	taken := map[string]bool{}
+	for _, key := range seen {
+		taken[key] = true
+	}
+	for _, e := range all {
+		key := EventKey(&e)
+		if e.Time < from || taken[key] {
+			continue
+		}
+		taken[key] = true
+		if e.ID == "" {
+			e.ID = key
+		}
+		fresh = append(fresh, e)
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	if err := p.sink.Ingest(ctx, "keycloak", fresh); err != nil {
+		return 0, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
+	}
+	next := &pollCursor{Time: fresh[len(fresh)-1].Time}
+	if next.Time == from {
+		next.Keys = seen
+	}
+	for _, e := range fresh {
+		if e.Time == next.Time {
+			next.Keys = append(next.Keys, EventKey(&e))
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state[realm][endpoint] = next
+	return len(fresh), p.saveLocked()
+}
+
+func (p *Poller) cursor(realm, endpoint string) *pollCursor {
+	if p.state[realm] == nil {
+		p.state[realm] = map[string]*pollCursor{}
+	}
+	c := p.state[realm][endpoint]
+	if c == nil {
+		c = &pollCursor{}
+		p.state[realm][endpoint] = c
+	}
+	return c
+}
+
+func (p *Poller) saveLocked() error {
+	b, err := json.Marshal(p.state)
+	if err != nil {
+		return err
+	}
+	tmp := p.opts.StateFile + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(p.opts.StateFile), 0o750); err != nil {
+		return fmt.Errorf("keycloak poller: state: %w", err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("keycloak poller: state: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p.opts.StateFile)
+	}
+	if err != nil {
+		return fmt.Errorf("keycloak poller: state %s: %w", p.opts.StateFile, err)
+	}
+	return nil
+}
+
+// EventKey identifies an event for de-duplication: Keycloak's id where it sent one, else
+// a digest of the fields that make the event what it is. Sources use it as the id of an
+// event that has none, so that a resent event can be recognised downstream.
+func EventKey(e *kete.Event) string {
+	if e.ID != "" {
+		return e.ID
+	}
+	h := sha256.New()
+	for _, s := range []string{string(e.Kind), strconv.FormatInt(e.Time, 10), e.RealmID, e.RealmName, e.Type,
+		e.ClientID, e.UserID, e.SessionID, e.IPAddress, e.Error, e.OperationType, e.ResourceType,
+		e.ResourcePath, e.Representation} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	keys := make([]string, 0, len(e.Details))
+	for k := range e.Details {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h.Write([]byte(k + "=" + e.Details[k] + "\x00"))
+	}
+	if a := e.AuthDetails; a != nil {
+		h.Write([]byte(a.RealmID + "\x00" + a.ClientID + "\x00" + a.UserID + "\x00" + a.IPAddress))
+	}
+	return "k-" + hex.EncodeToString(h.Sum(nil)[:16])
+}

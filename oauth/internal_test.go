@@ -1,0 +1,116 @@
+package oauth
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/kete-dev/kete/keycloak"
+	"github.com/kete-dev/kete/keycloak/keycloaktest"
+)
+
+func verify(t *testing.T, kc *keycloaktest.Server, realm, token string) jwt.MapClaims {
+	t.Helper()
+	k, err := keyfunc.NewDefaultCtx(t.Context(), []string{kc.JWKSURL(realm)})
+	if err != nil {
+		t.Fatalf("keyfunc: %v", err)
+	}
+	claims := jwt.MapClaims{}
+	_, err = jwt.ParseWithClaims(token, claims, k.Keyfunc,
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(kc.Issuer(realm)), jwt.WithExpirationRequired())
+	if err != nil {
+		t.Fatalf("token does not verify against %s: %v", kc.JWKSURL(realm), err)
+	}
+	return claims
+}
+
+func TestInternalRegistersTheClientOnce(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	admin := keycloak.NewAdmin(kc.AdminConfig())
+	ctx := ctxFor(t)
+
+	s, err := NewInternal(ctx, admin, Internal{Realm: "acme", Scopes: []string{"events:write"}})
+	if err != nil {
+		t.Fatalf("NewInternal: %v", err)
+	}
+	if s.TokenURL() != kc.TokenURL("acme") || s.ClientID() != DefaultInternalClientID {
+		t.Errorf("source for %s / %s", s.TokenURL(), s.ClientID())
+	}
+	c, ok := kc.Client("acme", DefaultInternalClientID)
+	if !ok {
+		t.Fatal("kete-oauth-client was not registered")
+	}
+	if !c.Enabled || c.PublicClient || !c.ServiceAccountsEnabled || c.StandardFlowEnabled || c.DirectAccessGrantsEnabled ||
+		c.ImplicitFlowEnabled || c.ClientAuthenticatorType != "client-secret" || c.Secret == "" {
+		t.Errorf("registered client %+v", c)
+	}
+	claims := verify(t, kc, "acme", mustToken(t, s))
+	if claims["azp"] != DefaultInternalClientID || claims["sub"] != c.ServiceAccountUserID || !strings.Contains(claims["scope"].(string), "events:write") {
+		t.Errorf("claims %v", claims)
+	}
+
+	clients := len(kc.Clients("acme"))
+	again, err := NewInternal(ctx, admin, Internal{Realm: "acme"})
+	if err != nil {
+		t.Fatalf("second NewInternal: %v", err)
+	}
+	if n := len(kc.Clients("acme")); n != clients {
+		t.Errorf("second NewInternal left %d clients, want %d", n, clients)
+	}
+	if c2, _ := kc.Client("acme", DefaultInternalClientID); c2.ID != c.ID || c2.Secret != c.Secret {
+		t.Errorf("client changed: %+v", c2)
+	}
+	verify(t, kc, "acme", mustToken(t, again))
+}
+
+func TestInternalSecretAndClientOverrides(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	admin := keycloak.NewAdmin(kc.AdminClientConfig())
+	s, err := NewInternal(ctxFor(t), admin, Internal{Realm: "acme", ClientID: "kete-events", ClientSecret: "chosen-secret"})
+	if err != nil {
+		t.Fatalf("NewInternal: %v", err)
+	}
+	c, ok := kc.Client("acme", "kete-events")
+	if !ok || c.Secret != "chosen-secret" {
+		t.Fatalf("client %+v, want it created with the given secret", c)
+	}
+	if claims := verify(t, kc, "acme", mustToken(t, s)); claims["azp"] != "kete-events" {
+		t.Errorf("azp %v", claims["azp"])
+	}
+}
+
+func TestInternalReportsAnUnusableClient(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	kc.AddClient("acme", keycloaktest.Client{ClientID: "public-app", PublicClient: true, Enabled: true})
+	kc.AddClient("acme", keycloaktest.Client{ClientID: "web-app", Enabled: true, StandardFlowEnabled: true})
+	tests := []struct {
+		name string
+		cfg  Internal
+		adm  keycloak.AdminConfig
+		want []string
+	}{
+		{"public client", Internal{Realm: "acme", ClientID: "public-app"}, kc.AdminConfig(), []string{`"public-app"`, "public"}},
+		{"no service account", Internal{Realm: "acme", ClientID: "web-app"}, kc.AdminConfig(), []string{`"web-app"`, "service accounts off"}},
+		{"no realm", Internal{}, kc.AdminConfig(), []string{"needs a realm"}},
+		{"unknown realm", Internal{Realm: "nope"}, kc.AdminConfig(), []string{"404", "Realm not found."}},
+		{"bad admin credentials", Internal{Realm: "acme"}, keycloak.AdminConfig{URL: kc.URL, Username: "admin", Password: "x"}, []string{"invalid_grant"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewInternal(ctxFor(t), keycloak.NewAdmin(tt.adm), tt.cfg)
+			if err == nil {
+				t.Fatal("NewInternal succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	if _, ok := kc.Client("acme", DefaultInternalClientID); ok {
+		t.Error("a failed NewInternal registered a client")
+	}
+}
