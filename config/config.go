@@ -1,0 +1,67 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/kete-dev/kete/tlsconfig"
+)
+
+// Load reads the file at path (by extension: .properties, .json, .yaml or .yml), lays the
+// KETE_ variables of environ over it (pass os.Environ()), resolves ${env:…} and ${file:…},
+// and validates the result. A *ValidationError lists every bad key at once.
+func Load(path string, environ []string) (*Config, error) {
+	format, err := FormatOf(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	c, err := Parse(data, format, environ)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse is Load for bytes already read, in format properties, json or yaml; data may be
+// empty, leaving the environment alone to configure kete.
+func Parse(data []byte, format string, environ []string) (*Config, error) {
+	file, problems, err := readFile(data, format)
+	if err != nil {
+		return nil, err
+	}
+	fromEnv, envProblems := readEnv(environ, file)
+	problems = append(problems, envProblems...)
+	for k, s := range fromEnv {
+		file[k] = s // the environment wins
+	}
+	c, decodeProblems := decode(file, environ)
+	problems = append(problems, decodeProblems...)
+	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b Problem) int { return strings.Compare(a.Key, b.Key) })
+		return nil, &ValidationError{Problems: problems}
+	}
+	return c, nil
+}
+
+// TLSConfig builds the bundled server's *tls.Config from kete.server.tls.*, or returns
+// nil when TLS is off.
+func (s ServerSettings) TLSConfig() (*tls.Config, error) {
+	if !s.TLS.Enabled {
+		return nil, nil
+	}
+	o := tlsconfig.ServerOptions{
+		KeyStore:   tlsStore("kete.server.tls.key-store", s.TLS.KeyStore),
+		ClientAuth: tlsconfig.ClientAuth(s.TLS.ClientAuth),
+	}
+	if s.TLS.TrustStore.Given() {
+		o.TrustStore = tlsStore("kete.server.tls.trust-store", s.TLS.TrustStore)
+	}
+	return tlsconfig.Server(o)
+}

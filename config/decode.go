@@ -1,0 +1,565 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/serializer"
+	"github.com/kete-dev/kete/template"
+	"github.com/kete-dev/kete/tlsconfig"
+)
+
+// decoder turns flat settings into a Config, collecting every problem on the way.
+type decoder struct {
+	settings map[string]setting
+	cfg      *Config
+	problems []Problem
+	// unknownIn holds routes with an unknown key, whose missing keys are likely misspelt
+	// rather than missing, so "required" is not reported for them.
+	unknownIn map[string]bool
+}
+
+var routeNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func decode(settings map[string]setting, environ []string) (*Config, []Problem) {
+	c := defaultConfig()
+	d := &decoder{settings: settings, cfg: c, unknownIn: map[string]bool{}}
+	lookup := envLookup(environ)
+	global := globalFields(c)
+	routes := map[string]*RouteSettings{}
+	fieldsOf := map[string][]field{}
+	badNames := map[string]bool{}
+
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		s := settings[key]
+		value, err := resolveRefs(s.raw, lookup)
+		if err != nil {
+			d.add(key, err.Error())
+			continue
+		}
+		s.value = strings.TrimSpace(value)
+		settings[key] = s
+
+		rel, ok := strings.CutPrefix(key, "kete.")
+		if !ok {
+			d.add(key, "unknown key: kete reads only keys that start with kete.")
+			continue
+		}
+		if rel == "routes" {
+			d.add(key, "kete.routes holds routes: kete.routes.<name>.<key>")
+			continue
+		}
+		if rest, ok := strings.CutPrefix(rel, "routes."); ok {
+			name, rkey, _ := strings.Cut(rest, ".")
+			if !routeNamePattern.MatchString(name) {
+				if !badNames[name] {
+					badNames[name] = true
+					d.add(key, fmt.Sprintf("route name %q: want letters, digits, '-' and '_' only, not empty", name))
+				}
+				continue
+			}
+			r := routes[name]
+			if r == nil {
+				r = defaultRoute(name)
+				routes[name] = r
+				fieldsOf[name] = routeFields(r)
+			}
+			if rkey == "" {
+				d.add(key, "a route is a section: kete.routes."+name+".<key>")
+				d.unknownIn[name] = true
+				continue
+			}
+			f, dyn, ok := lookupField(fieldsOf[name], rkey)
+			if !ok {
+				d.add(key, unknownRouteKey(name, rkey, fieldsOf[name]))
+				d.unknownIn[name] = true
+				continue
+			}
+			d.apply(key, f, dyn, s.value)
+			continue
+		}
+		f, dyn, ok := lookupField(global, rel)
+		if !ok {
+			reason := "unknown key"
+			if s := suggest(rel, global); s != "" {
+				reason += " (did you mean kete." + s + "?)"
+			}
+			d.add(key, reason)
+			continue
+		}
+		d.apply(key, f, dyn, s.value)
+	}
+
+	names := make([]string, 0, len(routes))
+	for name := range routes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		r := routes[name]
+		d.finishRoute(r)
+		c.Routes = append(c.Routes, *r)
+	}
+	d.finishGlobal()
+	return c, d.problems
+}
+
+func unknownRouteKey(route, rkey string, fields []field) string {
+	if s := suggest(rkey, fields); s != "" {
+		return "unknown key (did you mean kete.routes." + route + "." + s + "?)"
+	}
+	// kete.routes.my.route.destination.url: a route name with a dot in it.
+	segs := strings.Split(rkey, ".")
+	for i := 1; i < len(segs); i++ {
+		if _, _, ok := lookupField(fields, strings.Join(segs[i:], ".")); ok {
+			return fmt.Sprintf("unknown key; a route name must not contain '.' (is the route %q?)", route+"."+strings.Join(segs[:i], "."))
+		}
+	}
+	return "unknown key; a route's keys start with " + strings.Join(fieldGroups(fields), ", ")
+}
+
+// apply parses one value into its field; a blank value leaves the default.
+func (d *decoder) apply(key string, f field, name, value string) {
+	if value == "" {
+		return
+	}
+	d.cfg.explicit[key] = d.settings[key].envVar
+	if err := f.set(name, value); err != nil {
+		var ign ignored
+		if errors.As(err, &ign) {
+			d.cfg.Warnings = append(d.cfg.Warnings, d.problem(key, err.Error()))
+			return
+		}
+		d.add(key, err.Error())
+	}
+}
+
+func (d *decoder) problem(key, reason string) Problem {
+	s := d.settings[key]
+	return Problem{Key: key, Env: s.envVar, Value: maskedValue(key, s.raw), Reason: reason}
+}
+
+// add records a problem with key; the value and origin come from the settings.
+func (d *decoder) add(key, reason string) { d.problems = append(d.problems, d.problem(key, reason)) }
+
+func (d *decoder) warn(key, reason string) {
+	d.cfg.Warnings = append(d.cfg.Warnings, d.problem(key, reason))
+}
+
+func (d *decoder) given(key string) bool { return d.settings[key].value != "" }
+
+// givenUnder lists the keys given under prefix (a section), sorted.
+func (d *decoder) givenUnder(prefix string) []string {
+	var keys []string
+	for k, s := range d.settings {
+		if strings.HasPrefix(k, prefix) && s.value != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (d *decoder) finishRoute(r *RouteSettings) {
+	p := "kete.routes." + r.Name + "."
+	sortMatchers(r.RealmMatchers)
+	sortMatchers(r.EventMatchers)
+	dst := &r.Destination
+
+	if r.Retry.MaxWait > 0 && r.Retry.MaxWait < r.Retry.WaitDuration {
+		d.add(p+"retry.max-wait", fmt.Sprintf("must not be less than retry.wait-duration (%s)", r.Retry.WaitDuration))
+	}
+	if !r.Retry.Enabled {
+		for _, k := range []string{"max-attempts", "wait-duration", "max-wait"} {
+			if d.given(p + "retry." + k) {
+				d.warn(p+"retry."+k, "ignored: retry.enabled is false")
+			}
+		}
+	}
+	// A max-total below the default idle sizes lowers them, unless they were given.
+	pool := &dst.Pool
+	if !d.given(p + "destination.pool.max-idle") {
+		pool.MaxIdle = min(pool.MaxIdle, pool.MaxTotal)
+	}
+	if !d.given(p + "destination.pool.min-idle") {
+		pool.MinIdle = min(pool.MinIdle, pool.MaxIdle)
+	}
+	if pool.MinIdle > pool.MaxTotal {
+		d.add(p+"destination.pool.min-idle", fmt.Sprintf("must not be more than destination.pool.max-total (%d)", pool.MaxTotal))
+	}
+	if pool.MaxIdle > pool.MaxTotal {
+		d.add(p+"destination.pool.max-idle", fmt.Sprintf("must not be more than destination.pool.max-total (%d)", pool.MaxTotal))
+	}
+	if pool.MinIdle > pool.MaxIdle && pool.MinIdle <= pool.MaxTotal {
+		d.add(p+"destination.pool.min-idle", fmt.Sprintf("must not be more than destination.pool.max-idle (%d)", pool.MaxIdle))
+	}
+
+	ser, err := serializer.New(r.Serializer.Kind, r.Serializer.Template)
+	if err != nil {
+		key := p + "serializer.kind"
+		if slices.Contains(serializer.Kinds(), r.Serializer.Kind) {
+			key = p + "serializer.template"
+		}
+		d.add(key, err.Error())
+	}
+	r.serializer = ser
+
+	d.finishURL(r, p)
+	d.finishTLS(r, p)
+	d.finishOAuth(r, p)
+}
+
+// finishURL settles the URL template: destination.url, or host, port and path.
+func (d *decoder) finishURL(r *RouteSettings, p string) {
+	dst := &r.Destination
+	urlKey := p + "destination.url"
+	if dst.URL != "" {
+		for _, k := range []string{"host", "port", "path"} {
+			if d.given(p + "destination." + k) {
+				d.warn(p+"destination."+k, "ignored: destination.url takes precedence")
+			}
+		}
+		scheme, _, _ := strings.Cut(dst.URL, "://")
+		switch strings.ToLower(scheme) {
+		case "wss":
+			if d.given(p+"destination.tls.enabled") && !dst.TLS.Enabled {
+				d.add(p+"destination.tls.enabled", "the URL is wss://, which is always TLS")
+			}
+			dst.TLS.Enabled = true
+		case "ws":
+			if dst.TLS.Enabled {
+				d.add(p+"destination.tls.enabled", "the URL is ws://; write wss:// for TLS")
+			}
+		default:
+			d.add(urlKey, "want a ws:// or wss:// URL")
+			return
+		}
+		dst.URL = strings.ToLower(scheme) + dst.URL[len(scheme):]
+	} else if dst.Host != "" {
+		urlKey = p + "destination.host"
+		scheme, port := "ws", 80
+		if dst.TLS.Enabled {
+			scheme, port = "wss", 443
+		}
+		if dst.Port == 0 {
+			dst.Port = port
+		}
+		if dst.Path == "" {
+			dst.Path = "/"
+		}
+		hostPort := dst.Host
+		if dst.Port != port || strings.Contains(dst.Host, ":") {
+			hostPort = net.JoinHostPort(dst.Host, strconv.Itoa(dst.Port))
+		}
+		dst.URL = scheme + "://" + hostPort + dst.Path
+	} else {
+		if r.Enabled && !d.unknownIn[r.Name] {
+			d.add(urlKey, "required: set destination.url (ws:// or wss://), or destination.host")
+		}
+		return
+	}
+	t, err := template.Compile(dst.URL)
+	if err != nil {
+		d.add(urlKey, err.Error())
+		return
+	}
+	example, err := renderURL(dst.URL, SampleEvent(r))
+	if err != nil {
+		d.add(urlKey, err.Error())
+		return
+	}
+	u, err := url.Parse(example)
+	if err != nil || u.Host == "" {
+		reason := fmt.Sprintf("renders to %q, which is not a URL", example)
+		if err != nil {
+			reason += ": " + errors.Unwrap(err).Error()
+		}
+		d.add(urlKey, reason)
+		return
+	}
+	dst.url = t
+}
+
+// finishTLS checks the stores and, for an enabled route with TLS on, loads them, so
+// that a missing file or a wrong password shows up when the config is checked.
+func (d *decoder) finishTLS(r *RouteSettings, p string) {
+	t := &r.Destination.TLS
+	prefix := p + "destination.tls."
+	if !t.Enabled {
+		for _, k := range d.givenUnder(prefix) {
+			if k != prefix+"enabled" {
+				d.warn(k, "ignored: TLS is off (set destination.tls.enabled=true or use a wss:// URL)")
+			}
+		}
+		return
+	}
+	trustOK := d.checkStore(prefix+"trust-store", t.TrustStore)
+	keyOK := d.checkStore(prefix+"key-store", t.KeyStore)
+	if !r.Enabled || !trustOK || !keyOK {
+		return
+	}
+	cfg, err := tlsconfig.Client(clientTLSOptions(p, *t))
+	if err != nil {
+		d.add(storeKeyOf(err, prefix), err.Error())
+		return
+	}
+	r.Destination.tlsConfig = cfg
+}
+
+func clientTLSOptions(p string, t TLSSettings) tlsconfig.Options {
+	o := tlsconfig.Options{VerifyHostname: t.VerifyHostname}
+	if t.TrustStore.Given() {
+		o.TrustStore = tlsStore(p+"destination.tls.trust-store", t.TrustStore)
+	}
+	if t.KeyStore.Given() {
+		o.KeyStore = tlsStore(p+"destination.tls.key-store", t.KeyStore)
+	}
+	return o
+}
+
+func tlsStore(name string, s StoreSettings) *tlsconfig.Store {
+	return &tlsconfig.Store{
+		Name:        name,
+		Loader:      tlsconfig.Loader{Kind: s.Loader.Kind, Path: s.Loader.Path, Base64: s.Loader.Base64, Text: s.Loader.Text},
+		Password:    s.Password,
+		KeyPassword: s.KeyPassword,
+	}
+}
+
+// storeKeyOf picks the store an error from tlsconfig names (its Name is the store's key).
+func storeKeyOf(err error, prefix string) string {
+	msg := err.Error()
+	for _, s := range []string{"key-store", "trust-store"} {
+		if strings.Contains(msg, prefix+s) {
+			return prefix + s
+		}
+	}
+	return strings.TrimSuffix(prefix, ".")
+}
+
+// checkStore checks that a store's loader names one source that fits its kind.
+func (d *decoder) checkStore(key string, s StoreSettings) bool {
+	if !s.Given() {
+		return true
+	}
+	l := s.Loader
+	if l.Kind == "" {
+		d.add(key+".loader.kind", "required: one of "+strings.Join(tlsconfig.Kinds(), ", "))
+		return false
+	}
+	ok := true
+	want := l.Kind[strings.LastIndexByte(l.Kind, '-')+1:] // path, base64 or text
+	for _, src := range []struct{ name, value string }{{"path", l.Path}, {"base64", l.Base64}, {"text", l.Text}} {
+		switch {
+		case src.name == want && src.value == "":
+			d.add(key+".loader."+src.name, "required by loader.kind="+l.Kind)
+			ok = false
+		case src.name != want && src.value != "":
+			d.add(key+".loader."+src.name, "not used by loader.kind="+l.Kind+"; set loader."+want)
+			ok = false
+		}
+	}
+	return ok
+}
+
+func (d *decoder) finishOAuth(r *RouteSettings, p string) {
+	o := &r.Destination.OAuth
+	prefix := p + "destination.oauth."
+	if !o.Enabled {
+		for _, k := range d.givenUnder(prefix) {
+			if k != prefix+"enabled" {
+				d.warn(k, "ignored: destination.oauth.enabled is not true")
+			}
+		}
+		return
+	}
+	for name := range r.Destination.Headers {
+		if strings.EqualFold(name, "Authorization") {
+			d.warn(p+"destination.headers."+name, "replaced by the OAuth bearer token: destination.oauth.enabled is true")
+		}
+	}
+	switch o.Mode {
+	case OAuthExternal:
+		if d.given(prefix + "realm") {
+			d.warn(prefix+"realm", "ignored in external mode (only internal mode registers a client in a realm)")
+		}
+		if !r.Enabled || d.unknownIn[r.Name] {
+			return
+		}
+		for _, k := range []struct {
+			key   string
+			value string
+		}{{"token-url", o.TokenURL}, {"client-id", o.ClientID}, {"client-secret", o.ClientSecret}} {
+			if k.value == "" && !d.failed(prefix+k.key) {
+				d.add(prefix+k.key, "required when destination.oauth.enabled=true and destination.oauth.mode=external")
+			}
+		}
+	case OAuthInternal:
+		if d.given(prefix + "token-url") {
+			d.warn(prefix+"token-url", "ignored in internal mode: tokens come from the realm's endpoint at kete.keycloak.url")
+		}
+		if o.ClientID == "" {
+			o.ClientID = DefaultInternalClientID
+		}
+		if o.Realm == "" {
+			if realm, ok := singleListItem(r.RealmMatchers); ok {
+				o.Realm = realm
+			}
+		}
+		// The fallback to kete.keycloak.realm happens in finishGlobal, once that is read.
+	}
+}
+
+// failed reports whether key already has a problem, so a refused value is not also
+// reported as missing.
+func (d *decoder) failed(key string) bool {
+	for _, p := range d.problems {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) finishGlobal() {
+	c := d.cfg
+	k := &c.Keycloak
+	var internal []string
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if o := &r.Destination.OAuth; o.Enabled && o.Mode == OAuthInternal {
+			if o.Realm == "" {
+				o.Realm = k.Realm
+			}
+			if r.Enabled {
+				internal = append(internal, r.Name)
+			}
+		}
+	}
+	if k.Username != "" && k.Password == "" && !d.failed("kete.keycloak.password") {
+		d.add("kete.keycloak.password", "required with kete.keycloak.username")
+	}
+	if k.ClientSecret != "" && k.ClientID == "" {
+		d.add("kete.keycloak.client-id", "required with kete.keycloak.client-secret")
+	}
+	var users []string
+	if len(internal) > 0 {
+		users = append(users, "route "+strings.Join(internal, ", ")+" (destination.oauth.mode=internal)")
+	}
+	if c.Sources.Keycloak.Enabled {
+		users = append(users, "kete.sources.keycloak.enabled=true")
+		if len(c.Sources.Keycloak.Realms) == 0 {
+			c.Sources.Keycloak.Realms = []string{k.Realm}
+		}
+	}
+	if len(users) > 0 {
+		who := strings.Join(users, " and ")
+		if k.URL == "" && !d.failed("kete.keycloak.url") {
+			d.add("kete.keycloak.url", "required by "+who)
+		}
+		if k.ClientSecret == "" && k.Password == "" {
+			d.add("kete.keycloak.client-secret", "admin credentials required by "+who+": kete.keycloak.client-id and client-secret, or username and password")
+		}
+	}
+
+	if wh := c.Sources.Webhook; (wh.BasicUsername == "") != (wh.BasicPassword == "") {
+		key := "kete.sources.webhook.basic-password"
+		if wh.BasicUsername == "" {
+			key = "kete.sources.webhook.basic-username"
+		}
+		if !d.failed(key) {
+			d.add(key, "basic-username and basic-password go together")
+		}
+	}
+
+	s := &c.Server
+	prefix := "kete.server.tls."
+	if !s.TLS.Enabled {
+		for _, key := range d.givenUnder(prefix) {
+			if key != prefix+"enabled" {
+				d.warn(key, "ignored: kete.server.tls.enabled is not true")
+			}
+		}
+		return
+	}
+	if !s.TLS.KeyStore.Given() {
+		d.add(prefix+"key-store.loader.kind", "required: a TLS server needs its certificate and key (kete.server.tls.key-store.*)")
+		return
+	}
+	if d.checkStore(prefix+"key-store", s.TLS.KeyStore) && d.checkStore(prefix+"trust-store", s.TLS.TrustStore) {
+		if _, err := s.TLSConfig(); err != nil {
+			d.add(storeKeyOf(err, prefix), err.Error())
+		}
+	}
+}
+
+// singleListItem returns the one name a single, not negated list: matcher accepts.
+func singleListItem(ms []MatcherSettings) (string, bool) {
+	if len(ms) != 1 {
+		return "", false
+	}
+	kind, pattern, _ := strings.Cut(ms[0].Spec, ":")
+	if !strings.EqualFold(strings.TrimSpace(kind), "list") || strings.HasPrefix(pattern, "not:") {
+		return "", false
+	}
+	items := splitList(pattern)
+	if len(items) != 1 {
+		return "", false
+	}
+	return items[0], true
+}
+
+// SampleEvent is the event `kete check` renders a route's URL for: a LOGIN (or the one
+// event type a single list: event matcher names; an admin event when it looks like
+// USER_CREATE) in the one realm a single list: realm matcher names, else master.
+func SampleEvent(r *RouteSettings) *kete.Event {
+	realm, ok := singleListItem(r.RealmMatchers)
+	if !ok {
+		realm = DefaultKeycloakRealm
+	}
+	e := &kete.Event{Kind: kete.KindEvent, ID: "00000000-0000-4000-8000-000000000000", Time: 1767225600000, RealmID: realm, RealmName: realm, Type: "LOGIN", ClientID: "account", UserID: "user-1"}
+	if t, ok := singleListItem(r.EventMatchers); ok {
+		t = strings.ToUpper(t)
+		e.Type = t
+		for _, op := range []string{"CREATE", "UPDATE", "DELETE", "ACTION"} {
+			if res, found := strings.CutSuffix(t, "_"+op); found && res != "" {
+				e.Kind, e.Type, e.ResourceType, e.OperationType = kete.KindAdminEvent, "", res, op
+				e.ClientID, e.UserID = "", ""
+				e.AuthDetails = &kete.AuthDetails{RealmID: realm, ClientID: "admin-cli", UserID: "user-1"}
+			}
+		}
+	}
+	return e
+}
+
+// renderURL renders a URL template for e as the WebSocket destination does: values
+// escaped with url.PathEscape before the first "?" and url.QueryEscape after it.
+func renderURL(source string, e *kete.Event) (string, error) {
+	pathPart, queryPart, hasQuery := strings.Cut(source, "?")
+	pt, err := template.CompileWith(pathPart, template.Options{Escape: url.PathEscape})
+	if err != nil {
+		return "", err
+	}
+	out := pt.Render(e)
+	if hasQuery {
+		qt, err := template.CompileWith(queryPart, template.Options{Escape: url.QueryEscape})
+		if err != nil {
+			return "", err
+		}
+		out += "?" + qt.Render(e)
+	}
+	return out, nil
+}

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kete-dev/kete"
+)
+
+// Describe writes what each route will do, for `kete check` and for people: its matchers,
+// serializer, URL template with the URL it renders for an example event, frames, TLS,
+// OAuth, headers, pool and retry; then the warnings. Secrets read ****.
+func (c *Config) Describe(w io.Writer) error {
+	ew := &errWriter{w: w}
+	if !c.Enabled {
+		ew.printf("kete.enabled=false: no route is built\n")
+	}
+	if len(c.Routes) == 0 {
+		ew.printf("no routes\n")
+	}
+	for i := range c.Routes {
+		if i > 0 {
+			ew.printf("\n")
+		}
+		describeRoute(ew, &c.Routes[i])
+	}
+	for _, p := range c.Warnings {
+		ew.printf("warning: %s\n", p)
+	}
+	return ew.err
+}
+
+func describeRoute(w *errWriter, r *RouteSettings) {
+	state := "enabled"
+	if !r.Enabled {
+		state = "disabled"
+	}
+	w.printf("route %s (%s)\n", r.Name, state)
+	line := func(label, format string, args ...any) {
+		w.printf("  %-15s %s\n", label+":", fmt.Sprintf(format, args...))
+	}
+	line("realms", "%s", describeMatchers(r.RealmMatchers, r.RealmMatchMode, "every realm"))
+	line("events", "%s", describeMatchers(r.EventMatchers, r.EventMatchMode, "every event"))
+	ser := r.Serializer.Kind
+	if r.serializer != nil {
+		ser += " (" + r.serializer.ContentType() + ")"
+	}
+	if r.Serializer.Template != "" {
+		ser += fmt.Sprintf(", template %q", r.Serializer.Template)
+	}
+	line("serializer", "%s", ser)
+	d := &r.Destination
+	line("destination", "%s", d.Kind)
+	line("url", "%s", redactURL(d.URL))
+	if d.url != nil {
+		e := SampleEvent(r)
+		if example, err := renderURL(d.URL, e); err == nil {
+			line("example", "%s (%s in realm %s)", redactURL(example), e.EventType(), e.Realm())
+		}
+	}
+	frames := "text"
+	if d.BinaryMode {
+		frames = "binary"
+	}
+	if len(d.Subprotocols) > 0 {
+		frames += ", subprotocols " + strings.Join(d.Subprotocols, ", ")
+	}
+	line("frames", "%s", frames)
+	heartbeat := "heartbeat " + seconds(d.ConnectionLostTimeout)
+	if d.ConnectionLostTimeout == 0 {
+		heartbeat = "heartbeat off"
+	}
+	line("connect", "timeout %s, %s", seconds(d.ConnectTimeout), heartbeat)
+	names := make([]string, 0, len(d.Headers))
+	for name := range d.Headers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		line("header", "%s: %s", name, maskedValue("kete.routes.x.destination.headers."+name, d.Headers[name]))
+	}
+	line("tls", "%s", describeTLS(d.TLS))
+	line("oauth", "%s", describeOAuth(d.OAuth))
+	p := d.Pool
+	line("pool", "min-idle %d, max-idle %d, max-total %d, max-wait %s (per rendered URL)", p.MinIdle, p.MaxIdle, p.MaxTotal, seconds(p.MaxWait))
+	line("retry", "%s", describeRetry(r))
+}
+
+func describeMatchers(ms []MatcherSettings, mode kete.MatchMode, none string) string {
+	if len(ms) == 0 {
+		return none
+	}
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.Name + "=" + m.Spec
+	}
+	if len(ms) == 1 {
+		return parts[0]
+	}
+	return string(mode) + " of " + strings.Join(parts, "; ")
+}
+
+func describeTLS(t TLSSettings) string {
+	if !t.Enabled {
+		return "off"
+	}
+	s := "on, verify-hostname " + fmt.Sprint(t.VerifyHostname)
+	s += ", trust-store " + describeStore(t.TrustStore, "system roots")
+	s += ", key-store " + describeStore(t.KeyStore, "none")
+	return s
+}
+
+func describeStore(s StoreSettings, none string) string {
+	if !s.Given() {
+		return none
+	}
+	l := s.Loader
+	switch {
+	case l.Path != "":
+		return l.Kind + " " + l.Path
+	case l.Base64 != "", l.Text != "":
+		return l.Kind + " " + masked
+	}
+	return l.Kind
+}
+
+func describeOAuth(o OAuthSettings) string {
+	if !o.Enabled {
+		return "off"
+	}
+	parts := []string{o.Mode}
+	if o.Mode == OAuthInternal {
+		parts = append(parts, "realm "+o.Realm)
+	} else {
+		parts = append(parts, "token-url "+o.TokenURL)
+	}
+	parts = append(parts, "client-id "+o.ClientID)
+	if o.ClientSecret != "" {
+		parts = append(parts, "client-secret "+masked)
+	}
+	if o.Scope != "" {
+		parts = append(parts, fmt.Sprintf("scope %q", o.Scope))
+	}
+	if o.Timeout > 0 {
+		parts = append(parts, "timeout "+seconds(o.Timeout))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeRetry(r *RouteSettings) string {
+	if !r.Retry.Enabled {
+		return "off (one attempt)"
+	}
+	attempts := fmt.Sprintf("%d attempts", r.Retry.MaxAttempts)
+	if r.Retry.MaxAttempts == 0 {
+		attempts = "until delivered"
+	}
+	return fmt.Sprintf("%s, first wait %s, max wait %s", attempts, seconds(r.Retry.WaitDuration), seconds(r.Retry.MaxWait))
+}
+
+// seconds prints whole seconds as 60s rather than time.Duration's 1m0s.
+func seconds(d time.Duration) string {
+	if d > 0 && d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+// errWriter keeps the first write error so Describe can print without checking each line.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

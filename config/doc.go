@@ -1,0 +1,140 @@
+// Package config reads kete's configuration — a .properties, .json or .yaml file with
+// KETE_ environment variables over it — validates all of it at once, and builds the
+// *kete.Router its routes describe.
+//
+// # Files
+//
+// Load picks the format by extension (.properties, .json, .yaml, .yml). Keys are the same
+// in every format: a .properties file writes them dotted, JSON and YAML may nest them or
+// write dotted keys, or both. These three say the same:
+//
+//	kete.routes.ws.destination.url=ws://localhost:8080/events/${realmLowerCase}
+//
+//	{"kete": {"routes": {"ws": {"destination": {"url": "ws://localhost:8080/events/${realmLowerCase}"}}}}}
+//
+//	kete:
+//	  routes:
+//	    ws:
+//	      destination.url: ws://localhost:8080/events/${realmLowerCase}
+//
+// In .properties, ${…} is not expanded (magiconair's expansion would blank out template
+// variables). In JSON and YAML, numbers and booleans are read as the text they print as,
+// and a list of scalars as comma-separated text (subprotocols, realms, list: matchers).
+// A key that has a value and also keys below it (a.b=1 and a.b.c=2) is an error naming
+// both. Values are trimmed; a blank value means "not set": the default applies.
+//
+// # Secrets and references
+//
+// Any value may contain ${env:NAME} (the variable's value) and ${file:/path} (the file's
+// contents without one trailing newline), resolved at load from the environ passed to
+// Load; an unset variable or an unreadable file is an error naming the key. Template
+// variables such as ${realmLowerCase} are left for the URL template. Errors, warnings and
+// Describe never show passwords, client secrets, inline key material (loader.text,
+// loader.base64), credential-like headers (Authorization, or a name containing token,
+// secret, key, cookie or password) or credential-like URL query values: they read ****.
+//
+// # Environment variables
+//
+// A KETE_ variable overrides the key it names; the variable wins over the file. A key's
+// variable is the key in upper case with '.' and '-' written '_':
+//
+//	kete.routes.ws.destination.pool.max-total  →  KETE_ROUTES_WS_DESTINATION_POOL_MAX_TOTAL
+//	kete.keycloak.client-secret                →  KETE_KEYCLOAK_CLIENT_SECRET
+//
+// That mapping loses where a route name ends when the name holds '-' or '_', so a route
+// variable is resolved against the keys kete knows:
+//
+//  1. Routes named in the file come first: KETE_ROUTES_MY_WS_ENABLED sets
+//     kete.routes.my-ws.enabled when the file has a route my-ws (or my_ws; the file's
+//     spelling is kept). If two routes of the file fit (routes ws and ws-retry both fit
+//     KETE_ROUTES_WS_RETRY_ENABLED), it is an error.
+//  2. Otherwise the route is new, and its name is the shortest that leaves a known key,
+//     in lower case with '_' as '-': KETE_ROUTES_AUDIT_WS_DESTINATION_URL makes route
+//     audit-ws. (KETE_ROUTES_AUDIT_RETRY_ENABLED is route audit, key retry.enabled.)
+//     To catch typos, a variable that starts with a file route's name but fits none of
+//     its keys (KETE_ROUTES_WS_DESTINATION_TSL_ENABLED) is an error, and so is a new name
+//     with the word destination or serializer in it; such a route needs rule 3.
+//  3. A double underscore ends the route name explicitly, and always wins:
+//     KETE_ROUTES_AUDIT_RETRY__ENABLED is route audit-retry, key enabled.
+//
+// Matcher and header names after REALM_MATCHERS_, EVENT_MATCHERS_ and DESTINATION_HEADERS_
+// take the file's spelling when the file has that matcher or header; otherwise a matcher
+// name is lower case with '-', and a header name is canonical with '-'
+// (KETE_ROUTES_WS_DESTINATION_HEADERS_X_TENANT → X-Tenant). An empty variable is ignored.
+// A KETE_ variable that names no key is an error, except KETE_CONFIG, KETE_LOG_LEVEL and
+// KETE_LOG_FORMAT, which are left to the command.
+//
+// # Keys
+//
+// Every key starts with kete.; an unknown key anywhere is an error that suggests the
+// nearest known key, so a typo such as destination.tsl.enabled cannot silently turn TLS
+// off. Defaults are KETE's where KETE has the key.
+//
+//	kete.enabled                                   true; false builds no routes
+//	kete.routes.<name>.                            <name>: letters, digits, '-', '_'
+//	  enabled                                      true; a disabled route is checked key by key only
+//	  realm-matchers.<matcher>                     list:a,b | glob:a* | regex:^a | sql:a% (each may be kind:not:…)
+//	  event-matchers.<matcher>                     none: every realm / event
+//	  realm-match-mode, event-match-mode           any | all (any)
+//	  serializer.kind                              json | cloudevents | xml | yaml | template (json)
+//	  serializer.template                          Go text/template, for kind template
+//	  retry.enabled                                true
+//	  retry.max-attempts                           3, counting the first; 0 = until delivered
+//	  retry.wait-duration                          500ms: the first wait, growing exponentially
+//	  retry.max-wait                               30s: the longest wait
+//	  destination.kind                             websocket (the only kind)
+//	  destination.url                              ws:// or wss:// template; wss turns TLS on; wins over host/port/path
+//	  destination.host, .port, .path               without url: port 80, or 443 with TLS; path /
+//	  destination.binary-mode                      false: text frames
+//	  destination.subprotocol                      comma-separated
+//	  destination.connection-timeout-seconds       10 (> 0)
+//	  destination.connection-lost-timeout-seconds  60; 0 turns the ping/pong heartbeat off
+//	  destination.pool.min-idle                    1
+//	  destination.pool.max-idle                    10 (lowered to max-total when that is smaller)
+//	  destination.pool.max-total                   20, per rendered URL
+//	  destination.pool.max-wait-seconds            30 (> 0)
+//	  destination.headers.<Name>                   sent in every handshake; blank values dropped
+//	  destination.oauth.enabled                    false
+//	  destination.oauth.mode                       external | internal (external)
+//	  destination.oauth.token-url                  external: required
+//	  destination.oauth.client-id                  external: required; internal: kete-oauth-client
+//	  destination.oauth.client-secret              external: required; internal: Keycloak's
+//	  destination.oauth.scope                      space-separated
+//	  destination.oauth.realm                      internal: see below
+//	  destination.oauth.timeout-seconds            0: the oauth package's default (30s)
+//	  destination.tls.enabled                      false (true for wss://)
+//	  destination.tls.verify-hostname              true (KETE: false)
+//	  destination.tls.trust-store.password, .loader.kind|path|base64|text
+//	  destination.tls.key-store.password, .key-password, .loader.kind|path|base64|text
+//	kete.keycloak.url, .realm (master), .client-id, .client-secret, .username, .password
+//	kete.server.enabled (false: `kete run` embeds the server only when true)
+//	kete.server.listen (:8080), .broker (memory | nats://…), .apps-file
+//	kete.server.tls.enabled, .client-auth (none | request | require-and-verify),
+//	  .key-store.*, .trust-store.* (the CAs of client certificates)
+//	kete.sources.webhook.enabled (false), .listen (:8081, also /metrics, /healthz, /readyz),
+//	  .path (/events), .secret (HMAC of X-Keycloak-Signature), .bearer-token,
+//	  .basic-username, .basic-password, .max-bytes (4MiB)
+//	kete.sources.keycloak.enabled (false), .realms (kete.keycloak.realm), .interval (10s)
+//	kete.spool.dir (./kete-data), .max-bytes (1GiB; 512MiB, 2GB or plain bytes)
+//	kete.metrics.enabled, kete.support-the-project-message: accepted from KETE, no effect
+//
+// Loader kinds: pem-file-path, pem-file-base64, pem-file-text, der-file-path,
+// der-file-base64, pkcs12-file-path, pkcs12-file-base64, jks-file-path, jks-file-base64,
+// pkcs7-file-path, pkcs7-file-base64; the kind's last word names the one loader key to set.
+//
+// Durations (retry.wait-duration, retry.max-wait, sources.keycloak.interval) are Go
+// durations (500ms, 2s, 1m30s), ISO-8601 as KETE's docs write them (PT2S), or plain
+// milliseconds (500).
+//
+// The realm internal OAuth registers its client in is destination.oauth.realm; else the
+// realm the route's realm matchers name when they are a single list: matcher of one realm
+// (list:acme); else kete.keycloak.realm. Internal mode needs kete.keycloak.url and admin
+// credentials: client-id and client-secret, or username and password.
+//
+// # Validation
+//
+// Load returns a *ValidationError listing every bad key at once, each with its value
+// (secrets masked) and what was wanted. Settings that are read but have no effect (TLS
+// stores while TLS is off, OAuth keys while OAuth is off, host/port/path next to url)
+// are not errors but Config.Warnings, which Describe prints.
+package config

@@ -1,0 +1,250 @@
+package config
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/template"
+)
+
+// Config is everything one configuration file and the KETE_ environment say, validated.
+// Its fields are plain values so that `kete check` can print them and tests compare them;
+// Router turns the routes into a working *kete.Router.
+type Config struct {
+	// Enabled is kete.enabled (default true); false makes Router build no routes.
+	Enabled bool
+	// Routes are the kete.routes.<name>.* sections, sorted by name, disabled ones included.
+	Routes []RouteSettings
+	// Keycloak is kete.keycloak.*: the attached Keycloak, for internal OAuth and the poller.
+	Keycloak KeycloakSettings
+	// Server is kete.server.*: the bundled pub/sub server.
+	Server ServerSettings
+	// Sources is kete.sources.*: where the daemon takes events in.
+	Sources SourcesSettings
+	// Spool is kete.spool.*: the daemon's durable queue.
+	Spool SpoolSettings
+	// Warnings are settings that were read but have no effect (an OAuth client id on a
+	// route whose OAuth is off, a KETE key kete does not use); `kete check` prints them.
+	Warnings []Problem
+
+	// explicit holds every key that was given a non-blank value, with where it came from.
+	explicit map[string]string
+}
+
+// Explicit reports whether key (e.g. "kete.routes.ws.retry.max-attempts") was given a
+// value in the file or the environment rather than left to its default; the daemon uses it
+// where "unset" means something of its own.
+func (c *Config) Explicit(key string) bool {
+	_, ok := c.explicit[key]
+	return ok
+}
+
+// Route returns the route named name, or nil.
+func (c *Config) Route(name string) *RouteSettings {
+	for i := range c.Routes {
+		if c.Routes[i].Name == name {
+			return &c.Routes[i]
+		}
+	}
+	return nil
+}
+
+// RouteSettings is one kete.routes.<name> section.
+type RouteSettings struct {
+	// Name is the <name> in kete.routes.<name>: letters, digits, '-' and '_'.
+	Name string
+	// Enabled is enabled (default true); a disabled route is validated key by key but
+	// not built, and its required keys may be missing.
+	Enabled bool
+	// RealmMatchers are realm-matchers.<name>, sorted by name; none accept every realm.
+	RealmMatchers []MatcherSettings
+	// RealmMatchMode is realm-match-mode: any (default) or all.
+	RealmMatchMode kete.MatchMode
+	// EventMatchers are event-matchers.<name>, sorted by name; none accept every event.
+	EventMatchers []MatcherSettings
+	// EventMatchMode is event-match-mode: any (default) or all.
+	EventMatchMode kete.MatchMode
+	// Serializer is serializer.*.
+	Serializer SerializerSettings
+	// Retry is retry.*: enabled (true), max-attempts (3, counting the first), wait-duration
+	// (500ms), max-wait (30s).
+	Retry kete.Retry
+	// Destination is destination.*.
+	Destination DestinationSettings
+
+	serializer kete.Serializer
+}
+
+// MatcherSettings is one realm or event matcher: its free-text name and its spec.
+type MatcherSettings struct {
+	Name    string
+	Spec    string
+	Matcher kete.Matcher
+}
+
+// SerializerSettings is serializer.kind (json) and serializer.template (for kind template).
+type SerializerSettings struct {
+	Kind     string
+	Template string
+}
+
+// DestinationSettings is a route's destination.*.
+type DestinationSettings struct {
+	// Kind is destination.kind; websocket (the default) is the only kind.
+	Kind string
+	// URL is the URL template every event is sent to: destination.url as given, or built
+	// from host, port and path.
+	URL string
+	// Host, Port and Path are destination.host, .port (80, or 443 with TLS) and .path (/),
+	// used only when there is no destination.url.
+	Host string
+	Port int
+	Path string
+	// BinaryMode is destination.binary-mode: binary frames instead of text (false).
+	BinaryMode bool
+	// Subprotocols is destination.subprotocol, comma-separated.
+	Subprotocols []string
+	// ConnectTimeout is destination.connection-timeout-seconds (10, > 0).
+	ConnectTimeout time.Duration
+	// ConnectionLostTimeout is destination.connection-lost-timeout-seconds (60; 0 turns the
+	// ping/pong heartbeat off).
+	ConnectionLostTimeout time.Duration
+	// Pool is destination.pool.*.
+	Pool PoolSettings
+	// Headers are destination.headers.<NAME>, names as written; blank values are dropped.
+	Headers map[string]string
+	// OAuth is destination.oauth.*.
+	OAuth OAuthSettings
+	// TLS is destination.tls.*; TLS.Enabled is also true for a wss:// URL.
+	TLS TLSSettings
+
+	url       *template.Template
+	tlsConfig *tls.Config
+}
+
+// PoolSettings is destination.pool.*: connections kept per rendered URL.
+type PoolSettings struct {
+	MinIdle  int           // min-idle (1)
+	MaxIdle  int           // max-idle (10)
+	MaxTotal int           // max-total (20)
+	MaxWait  time.Duration // max-wait-seconds (30): how long a send waits for a free connection
+}
+
+// OAuth modes: external asks a token server of your own, internal registers a client in
+// the attached Keycloak.
+const (
+	OAuthExternal = "external"
+	OAuthInternal = "internal"
+)
+
+// OAuthSettings is destination.oauth.*.
+type OAuthSettings struct {
+	Enabled      bool   // enabled (false)
+	Mode         string // mode: external (default) or internal
+	TokenURL     string // token-url: required for external
+	ClientID     string // client-id: required for external; internal default kete-oauth-client
+	ClientSecret string // client-secret: required for external; internal default: Keycloak's
+	Scope        string // scope: space-separated
+	// Realm is the realm internal mode registers its client in: oauth.realm, else the one
+	// realm the route's realm matchers name, else kete.keycloak.realm (see the package doc).
+	Realm string
+	// Timeout is timeout-seconds: the bound on each token request; 0 means the oauth
+	// package's default (30s).
+	Timeout time.Duration
+}
+
+// TLSSettings is destination.tls.* (and kete.server.tls.*).
+type TLSSettings struct {
+	Enabled bool
+	// VerifyHostname is verify-hostname, default true (KETE's default is false: kete
+	// checks the server's name unless told not to).
+	VerifyHostname bool
+	TrustStore     StoreSettings // trust-store.*: CAs to trust; none = the system roots
+	KeyStore       StoreSettings // key-store.*: the client certificate for mTLS
+	// ClientAuth is kete.server.tls.client-auth: none (default), request or require; only
+	// for the server.
+	ClientAuth string
+}
+
+// StoreSettings is a trust-store or key-store: where its material is and its passwords.
+type StoreSettings struct {
+	Loader      LoaderSettings
+	Password    string
+	KeyPassword string // key-store only
+}
+
+// Given reports whether the store was configured at all.
+func (s StoreSettings) Given() bool {
+	return s.Loader != (LoaderSettings{}) || s.Password != "" || s.KeyPassword != ""
+}
+
+// LoaderSettings is loader.kind with its one source: path, base64 or text.
+type LoaderSettings struct {
+	Kind, Path, Base64, Text string
+}
+
+// KeycloakSettings is kete.keycloak.*: the Keycloak kete talks to for internal OAuth and
+// for polling events. Admin credentials are client-id + client-secret (client
+// credentials), or username + password (password grant with admin-cli, or client-id when
+// given).
+type KeycloakSettings struct {
+	URL          string // url: e.g. http://localhost:8080, no trailing slash
+	Realm        string // realm (master): where the admin credentials live
+	ClientID     string
+	ClientSecret string
+	Username     string
+	Password     string
+}
+
+// ServerSettings is kete.server.*: the bundled pub/sub server.
+type ServerSettings struct {
+	// Enabled is kete.server.enabled (false): whether `kete run` embeds the server;
+	// `kete server` always runs it.
+	Enabled bool
+	// Listen is kete.server.listen (":8080").
+	Listen string
+	// TLS is kete.server.tls.*: enabled, key-store.* (the server certificate),
+	// trust-store.* (CAs for client certificates) and client-auth.
+	TLS TLSSettings
+	// Broker is kete.server.broker: "memory" (default) or a nats:// URL.
+	Broker string
+	// AppsFile is kete.server.apps-file: a JSON or YAML list of apps.
+	AppsFile string
+}
+
+// SourcesSettings is kete.sources.*.
+type SourcesSettings struct {
+	Webhook  WebhookSettings
+	Keycloak PollerSettings
+}
+
+// WebhookSettings is kete.sources.webhook.*: the HTTP receiver for Keycloak webhooks.
+type WebhookSettings struct {
+	Enabled bool // enabled (false)
+	// Listen is listen (":8081"): the daemon's HTTP listener, which also serves /metrics,
+	// /healthz and /readyz when the webhook is off.
+	Listen string
+	Path   string // path ("/events")
+	Secret string // secret: HMAC key for X-Keycloak-Signature; blank = not checked
+	// BearerToken (bearer-token), or BasicUsername with BasicPassword (basic-username,
+	// basic-password), is required on every post when set.
+	BearerToken   string
+	BasicUsername string
+	BasicPassword string
+	// MaxBytes is max-bytes (4MiB): the largest request body taken.
+	MaxBytes int64
+}
+
+// PollerSettings is kete.sources.keycloak.*: polling the admin events API.
+type PollerSettings struct {
+	Enabled  bool          // enabled (false)
+	Realms   []string      // realms, comma-separated (default: kete.keycloak.realm)
+	Interval time.Duration // interval (10s)
+}
+
+// SpoolSettings is kete.spool.*.
+type SpoolSettings struct {
+	Dir      string // dir ("./kete-data")
+	MaxBytes int64  // max-bytes (1GiB); accepts 512MiB, 2GB, or plain bytes
+}

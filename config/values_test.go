@@ -1,0 +1,123 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kete-dev/kete"
+)
+
+// TestKeyValues checks keys one at a time: a good value lands in the Config, a bad one is
+// one problem naming its key.
+func TestKeyValues(t *testing.T) {
+	const url = "kete.routes.ws.destination.url=ws://h/\n"
+	for _, tc := range []struct {
+		name   string
+		format string
+		text   string
+		key    string // the key of the one problem; blank when the text is valid
+		reason string
+		check  func(c *Config) any // for valid text: what it gives...
+		want   any                 // ...and what that must be
+	}{
+		{name: "nats broker", text: "kete.server.broker=nats://127.0.0.1:4222",
+			check: func(c *Config) any { return c.Server.Broker }, want: "nats://127.0.0.1:4222"},
+		{name: "memory broker any case", text: "kete.server.broker=MEMORY",
+			check: func(c *Config) any { return c.Server.Broker }, want: "memory"},
+		{name: "client auth", text: "kete.server.tls.client-auth=Require-And-Verify",
+			check: func(c *Config) any { return c.Server.TLS.ClientAuth }, want: "require-and-verify"},
+		{name: "webhook path gets its slash", text: "kete.sources.webhook.path=hooks",
+			check: func(c *Config) any { return c.Sources.Webhook.Path }, want: "/hooks"},
+		{name: "poller realms default", text: "kete.sources.keycloak.enabled=true\nkete.keycloak.url=http://kc\nkete.keycloak.realm=corp\nkete.keycloak.username=u\nkete.keycloak.password=p",
+			check: func(c *Config) any { return c.Sources.Keycloak.Realms }, want: []string{"corp"}},
+		{name: "poller interval ISO", text: "kete.sources.keycloak.interval=PT30S",
+			check: func(c *Config) any { return c.Sources.Keycloak.Interval.String() }, want: "30s"},
+		{name: "admin event example", text: url + "kete.routes.ws.event-matchers.e=list:USER_CREATE",
+			check: func(c *Config) any {
+				e := SampleEvent(c.Route("ws"))
+				return []string{string(e.Kind), e.EventType()}
+			}, want: []string{string(kete.KindAdminEvent), "USER_CREATE"}},
+		{name: "blank value keeps the default", text: url + "kete.routes.ws.destination.pool.max-total=",
+			check: func(c *Config) any { return c.Route("ws").Destination.Pool.MaxTotal }, want: 20},
+		{name: "JSON null keeps the default", format: FormatJSON, text: `{"kete": {"routes": {"ws": {"destination": {"url": "ws://h/", "port": null}}}}}`,
+			check: func(c *Config) any { return c.Route("ws").Destination.Port }, want: 0},
+
+		{name: "disabled route needs no url", text: "kete.routes.ws.enabled=false",
+			check: func(c *Config) any { return c.Route("ws").Enabled }, want: false},
+		{name: "poller needs credentials", text: "kete.sources.keycloak.enabled=true\nkete.keycloak.url=http://kc",
+			key: "kete.keycloak.client-secret", reason: "admin credentials required by kete.sources.keycloak.enabled=true"},
+		{name: "webhook credentials", text: "kete.sources.webhook.basic-username=kc\nkete.sources.webhook.basic-password=pw\nkete.sources.webhook.max-bytes=1MiB",
+			check: func(c *Config) any {
+				w := c.Sources.Webhook
+				return []any{w.BasicUsername, w.BasicPassword, w.MaxBytes}
+			}, want: []any{"kc", "pw", int64(1 << 20)}},
+		{name: "basic username alone", text: "kete.sources.webhook.basic-username=kc",
+			key: "kete.sources.webhook.basic-password", reason: "go together"},
+		{name: "keycloak url scheme", text: "kete.keycloak.url=localhost:8080",
+			key: "kete.keycloak.url", reason: "want a http:// or https:// URL"},
+		{name: "keycloak url host", text: "kete.keycloak.url=http:///x",
+			key: "kete.keycloak.url", reason: "no host"},
+		{name: "token url scheme", text: url + "kete.routes.ws.destination.oauth.token-url=ftp://x/",
+			key: "kete.routes.ws.destination.oauth.token-url", reason: "want a http:// or https:// URL"},
+		{name: "header given twice", text: url + "kete.routes.ws.destination.headers.X-Tenant=a\nkete.routes.ws.destination.headers.x-tenant=b",
+			key: "kete.routes.ws.destination.headers.x-tenant", reason: "also given as X-Tenant"},
+		{name: "subprotocol token", text: url + "kete.routes.ws.destination.subprotocol=a b",
+			key: "kete.routes.ws.destination.subprotocol", reason: "not a token"},
+		{name: "port range", text: url + "kete.routes.ws.destination.port=70000",
+			key: "kete.routes.ws.destination.port", reason: "want 1 to 65535"},
+		{name: "unknown destination kind", text: url + "kete.routes.ws.destination.kind=kafka",
+			key: "kete.routes.ws.destination.kind", reason: "want one of websocket"},
+		{name: "unknown loader kind", text: "kete.routes.ws.destination.url=wss://h/\nkete.routes.ws.destination.tls.trust-store.loader.kind=pem",
+			key: "kete.routes.ws.destination.tls.trust-store.loader.kind", reason: "pem-file-path"},
+		{name: "loader without its source", text: "kete.routes.ws.destination.url=wss://h/\nkete.routes.ws.destination.tls.trust-store.loader.kind=der-file-base64",
+			key: "kete.routes.ws.destination.tls.trust-store.loader.base64", reason: "required by loader.kind=der-file-base64"},
+		{name: "password without loader", text: "kete.routes.ws.destination.url=wss://h/\nkete.routes.ws.destination.tls.key-store.password=x",
+			key: "kete.routes.ws.destination.tls.key-store.loader.kind", reason: "required"},
+		{name: "missing trust store file", text: "kete.routes.ws.destination.url=wss://h/\nkete.routes.ws.destination.tls.trust-store.loader.kind=pem-file-path\nkete.routes.ws.destination.tls.trust-store.loader.path=/no/ca.pem",
+			key: "kete.routes.ws.destination.tls.trust-store", reason: "/no/ca.pem"},
+		{name: "wss with tls off", text: "kete.routes.ws.destination.url=wss://h/\nkete.routes.ws.destination.tls.enabled=false",
+			key: "kete.routes.ws.destination.tls.enabled", reason: "always TLS"},
+		{name: "url that renders to no host", text: "kete.routes.ws.destination.url=ws:///${realmLowerCase}",
+			key: "kete.routes.ws.destination.url", reason: "not a URL"},
+		{name: "template serializer without template", text: url + "kete.routes.ws.serializer.kind=template",
+			key: "kete.routes.ws.serializer.template", reason: "blank"},
+		{name: "template on another kind", text: url + "kete.routes.ws.serializer.template={{.Type}}",
+			key: "kete.routes.ws.serializer.template", reason: "only the \"template\" kind uses it"},
+		{name: "route leaf", text: "kete.routes.ws=1",
+			key: "kete.routes.ws", reason: "a route is a section"},
+		{name: "routes leaf", text: "kete.routes=1",
+			key: "kete.routes", reason: "kete.routes holds routes"},
+		{name: "empty route name", text: "kete.routes..enabled=true",
+			key: "kete.routes..enabled", reason: `route name ""`},
+		{name: "list of lists", format: FormatJSON, text: `{"kete": {"routes": {"ws": {"destination": {"url": "ws://h/", "subprotocol": [["a"]]}}}}}`,
+			key: "kete.routes.ws.destination.subprotocol", reason: "a list of lists"},
+		{name: "list of sections", format: FormatYAML, text: "kete.routes.ws.destination:\n  url: ws://h/\n  subprotocol:\n    - a: 1\n",
+			key: "kete.routes.ws.destination.subprotocol", reason: "a section where a value was expected"},
+		{name: "given twice in YAML", format: FormatYAML, text: "kete.routes.ws.destination.url: ws://h/\nkete:\n  routes:\n    ws:\n      destination:\n        url: ws://other/\n",
+			key: "kete.routes.ws.destination.url", reason: "given twice"},
+		{name: "JSON route name with a dot", format: FormatJSON, text: `{"kete": {"routes": {"my.route": {"destination": {"url": "ws://h/"}}}}}`,
+			key: "kete.routes.my.route.destination.url", reason: "must not contain '.'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			format := tc.format
+			if format == "" {
+				format = FormatProperties
+			}
+			if tc.key == "" {
+				c, err := Parse([]byte(tc.text), format, nil)
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				if got := tc.check(c); !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("got %#v, want %#v", got, tc.want)
+				}
+				return
+			}
+			ps := problems(t, format, tc.text)
+			if len(ps) != 1 || ps[0].Key != tc.key || !strings.Contains(ps[0].Reason, tc.reason) {
+				t.Errorf("problems %v; want one for %s saying %q", ps, tc.key, tc.reason)
+			}
+		})
+	}
+}
