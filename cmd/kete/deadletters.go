@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/spool"
+)
+
+func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 2 || (args[0] != "list" && args[0] != "replay") {
+		return fmt.Errorf("%w: want list or replay, then a route name", errUsage)
+	}
+	action, route := args[0], args[1]
+	fs := newFlags("deadletters", stderr)
+	path := fs.String("config", "", "configuration file")
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	if *path == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	cfg, err := config.Load(*path, environ())
+	if err != nil {
+		return err
+	}
+	if cfg.Route(route) == nil {
+		return fmt.Errorf("no route %q in %s", route, *path)
+	}
+	letters, err := spool.DeadLetters(cfg.Spool.Dir, route)
+	if err != nil {
+		return err
+	}
+	if action == "list" {
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "OFFSET\tTIME\tEVENT\tREASON")
+		for _, dl := range letters {
+			var e kete.Event
+			json.Unmarshal(dl.Data, &e)
+			fmt.Fprintf(w, "%d\t%s\t%s %s %s\t%s\n", dl.Offset, dl.Time.Format("2006-01-02T15:04:05Z"), e.ID, e.Realm(), e.EventType(), dl.Reason)
+		}
+		w.Flush()
+		fmt.Fprintf(stdout, "%d dead letters for route %s\n", len(letters), route)
+		return nil
+	}
+	if len(letters) == 0 {
+		fmt.Fprintf(stdout, "no dead letters for route %s\n", route)
+		return nil
+	}
+	router, err := cfg.Router(ctx, config.Deps{Logger: newLogger(stderr, slog.LevelWarn)})
+	if err != nil {
+		return err
+	}
+	defer router.Close()
+	var r *kete.Route
+	for _, candidate := range router.Routes {
+		if candidate.Name == route {
+			r = candidate
+		}
+	}
+	if r == nil {
+		return fmt.Errorf("route %q is disabled", route)
+	}
+	var failed []spool.DeadLetter
+	sent := 0
+	for _, dl := range letters {
+		var e kete.Event
+		if err := json.Unmarshal(dl.Data, &e); err != nil {
+			dl.Reason = "replay: not an event: " + err.Error()
+			failed = append(failed, dl)
+			continue
+		}
+		if err := r.Deliver(ctx, &e); err != nil {
+			dl.Reason = "replay: " + err.Error()
+			failed = append(failed, dl)
+			continue
+		}
+		sent++
+	}
+	if err := spool.KeepDeadLetters(cfg.Spool.Dir, route, failed); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "replayed %d of %d dead letters for route %s; %d remain\n", sent, len(letters), route, len(failed))
+	if len(failed) > 0 {
+		return fmt.Errorf("%d dead letters failed again", len(failed))
+	}
+	return nil
+}

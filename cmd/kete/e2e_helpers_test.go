@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/server"
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// testApp is one app on a bundled server running in the test process.
+type testApp struct {
+	srv    *server.Server
+	hs     *httptest.Server
+	secret []byte
+}
+
+func startTestServer(t *testing.T) *testApp {
+	t.Helper()
+	secret := []byte(strings.Repeat("k", 32))
+	key := auth.Key{Source: "raw", Key: string(secret), Algorithms: []string{"HS256"}}
+	srv, err := server.New(server.Options{Apps: []server.App{{AppID: "demo", Enabled: true, AuthKey: key, AdminKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return &testApp{srv: srv, hs: hs, secret: secret}
+}
+
+func (a *testApp) token(t testing.TB, sub string, perms ...string) string {
+	t.Helper()
+	tok, err := auth.Mint("HS256", a.secret, auth.MintClaims{Subject: sub, Permissions: perms, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (a *testApp) addr() string { return strings.TrimPrefix(a.hs.URL, "http://") }
+
+// subscriber collects the ids of the events delivered on one topic.
+type subscriber struct {
+	gws.BuiltinEventHandler
+	mu     sync.Mutex
+	counts map[string]int
+	total  int
+	ready  chan struct{}
+	once   sync.Once
+	topic  string
+}
+
+func (s *subscriber) OnMessage(c *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	var f struct {
+		Topic       string          `json:"topic"`
+		MessageType string          `json:"messageType"`
+		Data        json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(m.Bytes(), &f) != nil {
+		return
+	}
+	if f.Topic == "main" && f.MessageType == "welcome" {
+		b, _ := json.Marshal(map[string]any{"type": "subscribe", "data": map[string]string{"topic": s.topic}})
+		c.WriteMessage(gws.OpcodeText, b)
+		return
+	}
+	if f.Topic != s.topic {
+		// The server answers a subscribe on priv/… or with an error frame; the first frame
+		// on another topic after subscribing tells us nothing, so readiness is probed by
+		// publishing (see waitReady).
+		return
+	}
+	var e kete.Event
+	if json.Unmarshal(f.Data, &e) != nil || e.ID == "" {
+		return
+	}
+	if strings.HasPrefix(e.ID, "probe-") {
+		s.once.Do(func() { close(s.ready) })
+		return
+	}
+	s.mu.Lock()
+	s.counts[e.ID]++
+	s.total++
+	s.mu.Unlock()
+}
+
+func (a *testApp) subscribe(t *testing.T, topic string) *subscriber {
+	t.Helper()
+	s := &subscriber{counts: map[string]int{}, ready: make(chan struct{}), topic: topic}
+	c, _, err := gws.NewClient(s, &gws.ClientOption{Addr: "ws://" + a.addr() + "/apps/demo?access_token=" + a.token(t, "test-subscriber", "realtime:subscriber:read:topic:*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.ReadLoop()
+	t.Cleanup(func() { c.WriteClose(1000, nil) })
+	// Publish probes through the HTTP API until one arrives: then the subscription is live.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		a.publish(t, topic, fmt.Sprintf(`{"id":"probe-%d","kind":"EVENT","type":"PROBE"}`, i))
+		select {
+		case <-s.ready:
+			return s
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("subscriber never saw a probe")
+		}
+	}
+}
+
+func (a *testApp) publish(t *testing.T, topic, message string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"topic": topic, "message": json.RawMessage(message)})
+	req, _ := http.NewRequest(http.MethodPost, a.hs.URL+"/api/topics/demo/publish", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.token(t, "test-admin", "realtime:publisher:write:topic:*"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("publish probe: %s", resp.Status)
+	}
+}
+
+// waitFor waits until the subscriber has every id in want, or fails after timeout.
+func (s *subscriber) waitFor(t *testing.T, want map[string]bool, timeout time.Duration) (duplicates int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s.mu.Lock()
+		missing := 0
+		for id := range want {
+			if s.counts[id] == 0 {
+				missing++
+			}
+		}
+		dups := s.total - len(s.counts)
+		s.mu.Unlock()
+		if missing == 0 {
+			return dups
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events never reached the subscriber", missing, len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// postEvents posts events to the webhook and reports whether it answered 202.
+func postEvents(ctx context.Context, url string, events []kete.Event) (int, error) {
+	body, _ := json.Marshal(events)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func makeEvents(prefix string, from, n int) []kete.Event {
+	out := make([]kete.Event, n)
+	for i := range out {
+		out[i] = kete.Event{Kind: kete.KindEvent, ID: fmt.Sprintf("%s-%d", prefix, from+i), Type: "LOGIN", RealmID: "acme", RealmName: "acme",
+			UserID: hex.EncodeToString([]byte{byte(i)}), Time: time.Now().UnixMilli()}
+	}
+	return out
+}
+
+// routeConfig is a daemon configuration with one route into the test server's acked
+// ingest and the webhook on webhookAddr.
+func routeConfig(a *testApp, t *testing.T, webhookAddr, spoolDir string) string {
+	return fmt.Sprintf(`
+kete.routes.all.destination.kind=websocket
+kete.routes.all.destination.url=ws://%s/apps/demo/publish/events?ack=1
+kete.routes.all.destination.headers.Authorization=Bearer %s
+kete.routes.all.destination.connection-timeout-seconds=2
+kete.routes.all.retry.wait-duration=50ms
+kete.routes.all.retry.max-wait=500ms
+kete.sources.webhook.enabled=true
+kete.sources.webhook.listen=%s
+kete.spool.dir=%s
+`, a.addr(), a.token(t, "daemon", "realtime:publisher:write:topic:*"), webhookAddr, spoolDir)
+}

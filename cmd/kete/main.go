@@ -1,0 +1,108 @@
+// Command kete forwards Keycloak events to WebSocket servers and runs the pub/sub server
+// that fans them out. It only wires the packages together; see the README for each
+// command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "kete demo [--listen ADDR] [--rate N]", "run the server, the daemon and an event generator, and print the dashboard link", runDemo},
+		{"run", "kete run --config FILE [--stdin]", "run the daemon: sources → spool → routes (and the server when kete.server.enabled)", runDaemon},
+		{"server", "kete server --config FILE | --apps FILE [--listen ADDR]", "run the bundled pub/sub server", runServer},
+		{"check", "kete check --config FILE", "validate a configuration and describe each route, secrets masked", runCheck},
+		{"token", "kete token --key FILE|--secret S [--alg HS256] --sub NAME --perm P…", "mint a token for an app from a local key", runToken},
+		{"deadletters", "kete deadletters list|replay ROUTE --config FILE", "show or re-send a route's dead letters", runDeadLetters},
+		{"bench", "kete bench fanout|hub|destination|e2e …", "measure the server and the destination against bare baselines", runBench},
+		{"version", "kete version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+			fmt.Fprintln(stdout, "kete", version)
+			return nil
+		}},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error the user fixes by reading the usage line.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "kete %s: %v\nusage: %s\n", c.name, err, c.usage)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "kete %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "kete: unknown command %q\n\n", args[0])
+	printUsage(stderr)
+	return 2
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "kete forwards Keycloak events to WebSocket servers and fans them out.")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'kete COMMAND -h' for a command's flags.")
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("kete "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// newLogger writes text to a terminal and JSON otherwise, so that log collectors get
+// structure and people get something readable.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/daemon"
+	"github.com/kete-dev/kete/keycloak"
+	"github.com/kete-dev/kete/server"
+	"github.com/kete-dev/kete/spool"
+)
+
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	path := fs.String("config", "", "configuration file (.properties, .json, .yaml)")
+	stdin := fs.Bool("stdin", false, "also read events from standard input, one JSON event or array per line; exit at EOF once delivered")
+	drain := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to keep delivering what is spooled before exiting")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	cfg, err := config.Load(*path, environ())
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, slog.LevelInfo)
+	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, ShutdownTimeout: *drain})
+	if err != nil {
+		return err
+	}
+	if *stdin {
+		n, err := daemon.ReadLines(ctx, os.Stdin, d.pipeline, 100)
+		log.Info("stdin done", "events", n)
+		if err != nil {
+			d.stop()
+			return err
+		}
+		d.waitDrained(ctx, *drain)
+		return d.stop()
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return d.stop()
+}
+
+type daemonOptions struct {
+	Logger *slog.Logger
+	// ShutdownTimeout bounds how long stop keeps delivering the backlog.
+	ShutdownTimeout time.Duration
+	// Server, when set, is the bundled server already running (demo); otherwise
+	// kete.server.enabled starts one here.
+	Server *server.Server
+}
+
+// runningDaemon is a started `kete run`: its pipeline, sources, listeners and, when
+// kete.server.enabled, the bundled server, with one stop for all.
+type runningDaemon struct {
+	log      *slog.Logger
+	pipeline *daemon.Pipeline
+	spool    *spool.Spool
+	router   *kete.Router
+	server   *server.Server
+	opsAddr  net.Addr // the webhook/metrics listener
+	srvAddr  net.Addr // the bundled server's listener, when it runs here
+
+	cancelSources context.CancelFunc
+	cancelRoutes  context.CancelFunc
+	sources       sync.WaitGroup
+	routes        sync.WaitGroup
+	timeout       time.Duration
+	stopOnce      sync.Once
+	stopErr       error
+}
+
+// startDaemon wires sources → spool → routes and starts them; the caller stops it.
+func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *runningDaemon, err error) {
+	d := &runningDaemon{log: o.Logger, timeout: o.ShutdownTimeout, server: o.Server}
+	if d.timeout <= 0 {
+		d.timeout = 10 * time.Second
+	}
+	cleanup := func() {}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+
+	// The server comes first: routes that point at it connect as they start.
+	sourcesCtx, cancelSources := context.WithCancel(context.Background())
+	routesCtx, cancelRoutes := context.WithCancel(context.Background())
+	d.cancelSources, d.cancelRoutes = cancelSources, cancelRoutes
+	cleanup = func() { cancelSources(); cancelRoutes(); d.sources.Wait(); d.routes.Wait() }
+	if cfg.Server.Enabled && d.server == nil {
+		srv, err := newServer(cfg.Server, d.log)
+		if err != nil {
+			return nil, err
+		}
+		tlsCfg, err := cfg.Server.TLSConfig()
+		if err != nil {
+			srv.Close()
+			return nil, err
+		}
+		ln, err := listen(cfg.Server.Listen, tlsCfg)
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("kete.server.listen=%s: %w", cfg.Server.Listen, err)
+		}
+		d.server, d.srvAddr = srv, ln.Addr()
+		d.sources.Go(func() {
+			if err := serve(sourcesCtx, ln, srv); err != nil {
+				d.log.Error("server stopped", "err", err)
+			}
+		})
+		d.log.Info("kete server listening", "addr", ln.Addr().String())
+	}
+
+	router, err := cfg.Router(ctx, config.Deps{Logger: d.log, NoRetry: true})
+	if err != nil {
+		return nil, err
+	}
+	d.router = router
+	var names []string
+	var routes []daemon.Route
+	for _, r := range router.Routes {
+		rs := cfg.Route(r.Name)
+		dr := daemon.Route{Route: r, WaitDuration: rs.Retry.WaitDuration, MaxWait: rs.Retry.MaxWait, InFlight: rs.Destination.Pool.MaxTotal * 8}
+		switch {
+		case !rs.Retry.Enabled:
+			dr.MaxAttempts = 1
+		case cfg.Explicit("kete.routes." + r.Name + ".retry.max-attempts"):
+			dr.MaxAttempts = rs.Retry.MaxAttempts
+		}
+		routes = append(routes, dr)
+		names = append(names, r.Name)
+	}
+	if len(routes) == 0 {
+		d.log.Warn("no enabled routes: events are spooled but go nowhere")
+	}
+	dir := cfg.Spool.Dir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("kete.spool.dir=%s: %w", dir, err)
+	}
+	sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: cfg.Spool.MaxBytes, Routes: names, Logger: d.log})
+	if err != nil {
+		return nil, fmt.Errorf("kete.spool.dir=%s: %w", dir, err)
+	}
+	d.spool = sp
+	p, err := daemon.New(daemon.Options{Spool: sp, Routes: routes, Logger: d.log})
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	d.pipeline = p
+	d.routes.Go(func() {
+		if err := p.Run(routesCtx); err != nil {
+			d.log.Error("routes stopped", "err", err)
+		}
+	})
+
+	// Sources last: nothing is accepted before it can be made durable.
+	mux := http.NewServeMux()
+	ops := p.Handler()
+	mux.Handle("GET /metrics", ops)
+	mux.Handle("GET /healthz", ops)
+	mux.Handle("GET /readyz", ops)
+	wh := cfg.Sources.Webhook
+	if wh.Enabled {
+		mux.Handle(wh.Path, keycloak.NewReceiver(p, keycloak.ReceiverOptions{
+			Secret: wh.Secret, BearerToken: wh.BearerToken, BasicUser: wh.BasicUsername, BasicPassword: wh.BasicPassword,
+			MaxBytes: wh.MaxBytes, IsFull: func(err error) bool { return errors.Is(err, spool.ErrFull) }, Logger: d.log,
+		}))
+	}
+	ln, err := listen(wh.Listen, nil)
+	if err != nil {
+		d.stopNow()
+		return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
+	}
+	d.opsAddr = ln.Addr()
+	d.sources.Go(func() {
+		if err := serve(sourcesCtx, ln, mux); err != nil {
+			d.log.Error("webhook listener stopped", "err", err)
+		}
+	})
+	d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+	if pc := cfg.Sources.Keycloak; pc.Enabled {
+		admin := keycloak.NewAdmin(keycloak.AdminConfig{
+			URL: cfg.Keycloak.URL, Realm: cfg.Keycloak.Realm, ClientID: cfg.Keycloak.ClientID,
+			ClientSecret: cfg.Keycloak.ClientSecret, Username: cfg.Keycloak.Username, Password: cfg.Keycloak.Password,
+		})
+		poller, err := keycloak.NewPoller(admin, p, keycloak.PollerOptions{
+			Realms: pc.Realms, Interval: pc.Interval, StateFile: filepath.Join(dir, "keycloak-poller.json"), Logger: d.log,
+		})
+		if err != nil {
+			d.stopNow()
+			return nil, err
+		}
+		d.sources.Go(func() { poller.Run(sourcesCtx) })
+	}
+	return d, nil
+}
+
+// waitDrained waits until every route has delivered what is spooled, or timeout.
+func (d *runningDaemon) waitDrained(ctx context.Context, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		drained := true
+		for _, st := range d.pipeline.Status() {
+			if st.Backlog > 0 {
+				drained = false
+			}
+		}
+		if drained {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop takes no more events, keeps delivering the backlog for the shutdown timeout,
+// then stops the routes (what is left stays spooled for the next start) and closes.
+func (d *runningDaemon) stop() error {
+	d.stopOnce.Do(func() {
+		d.cancelSources()
+		d.sources.Wait()
+		if !d.waitDrained(context.Background(), d.timeout) {
+			d.log.Warn("shutdown timeout reached; undelivered events stay in the spool", "timeout", d.timeout)
+		}
+		d.stopErr = d.stopNow()
+	})
+	return d.stopErr
+}
+
+func (d *runningDaemon) stopNow() error {
+	d.cancelSources()
+	d.cancelRoutes()
+	d.sources.Wait()
+	d.routes.Wait()
+	var errs []error
+	if d.spool != nil {
+		errs = append(errs, d.spool.Close())
+	}
+	if d.router != nil {
+		errs = append(errs, d.router.Close())
+	}
+	if d.server != nil {
+		d.server.Close()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("token", stderr)
+	keyFile := fs.String("key", "", "PEM private key file (RS*, PS*, ES*, EdDSA)")
+	secret := fs.String("secret", "", "HMAC secret (HS*); prefer $KETE_TOKEN_SECRET over the command line")
+	alg := fs.String("alg", "", "signing algorithm (default HS256 with --secret, RS256 with --key)")
+	sub := fs.String("sub", "", "subject: the user or service the token is for")
+	iss := fs.String("iss", "", "issuer")
+	kid := fs.String("kid", "", "key id header")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime")
+	var perms, aud listFlag
+	fs.Var(&perms, "perm", "permission, repeatable, e.g. realtime:subscriber:read:topic:* or realtime:publisher:write:topic:events/*")
+	fs.Var(&aud, "aud", "audience, repeatable")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		*secret = os.Getenv("KETE_TOKEN_SECRET")
+	}
+	var material []byte
+	switch {
+	case *keyFile != "" && *secret != "":
+		return fmt.Errorf("%w: give --key or --secret, not both", errUsage)
+	case *keyFile != "":
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		material = b
+		if *alg == "" {
+			*alg = "RS256"
+		}
+	case *secret != "":
+		material = []byte(*secret)
+		if *alg == "" {
+			*alg = "HS256"
+		}
+	default:
+		return fmt.Errorf("%w: --key or --secret is required", errUsage)
+	}
+	if *sub == "" {
+		return fmt.Errorf("%w: --sub is required", errUsage)
+	}
+	key, err := auth.LoadSigningKey(material, *alg)
+	if err != nil {
+		return err
+	}
+	tok, err := auth.Mint(*alg, key, auth.MintClaims{Subject: *sub, Issuer: *iss, Audience: aud, Permissions: perms, TTL: *ttl, Kid: *kid})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
