@@ -112,9 +112,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	base := "http://" + srvLn.Addr().String()
-	link := base + "/#" + url.Values{"app": {"demo"}, "token": {viewer}, "topics": {"events,logins/acme,logins/globex,logins/master"}}.Encode()
+	link := base + "/#" + url.Values{"app": {"demo"}, "token": {viewer}, "topics": {"events"}}.Encode()
 	fmt.Fprintf(stdout, "kete demo is running.\n\n  Dashboard:  %s\n\n", link)
 	fmt.Fprintf(stdout, "  Webhook:    curl -X POST http://%s/events -d '{\"type\":\"LOGIN\",\"realmId\":\"acme\",\"time\":%d}'\n", d.opsAddr, time.Now().UnixMilli())
+	fmt.Fprintf(stdout, "  Topics:     events (every event), logins/{realm} (logins only: the second route)\n")
 	fmt.Fprintf(stdout, "  Metrics:    http://%s/metrics\n", d.opsAddr)
 	fmt.Fprintf(stdout, "  Subscribe:  ws://%s/apps/demo?access_token=%s\n\n", srvLn.Addr(), viewer)
 	fmt.Fprintf(stdout, "Generating %d events/s across realms acme, globex and master. Ctrl-C stops.\n", *rate)
