@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,4 +198,93 @@ kete.sources.webhook.enabled=true
 kete.sources.webhook.listen=%s
 kete.spool.dir=%s
 `, a.addr(), a.token(t, "daemon", "realtime:publisher:write:topic:*"), webhookAddr, spoolDir)
+}
+
+// startTestServerAt runs a bundled server on addr with the given broker (nil: its own),
+// so a test can stop it and start another in its place.
+func startTestServerAt(t *testing.T, addr string, broker server.Broker) *testApp {
+	t.Helper()
+	secret := []byte(strings.Repeat("k", 32))
+	key := auth.Key{Source: "raw", Key: string(secret), Algorithms: []string{"HS256"}}
+	srv, err := server.New(server.Options{Broker: broker, Apps: []server.App{{AppID: "demo", Enabled: true, AuthKey: key, AdminKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listen %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	a := &testApp{srv: srv, hs: hs, secret: secret}
+	t.Cleanup(a.stop)
+	return a
+}
+
+func (a *testApp) stop() {
+	a.srv.Close()
+	a.hs.CloseClientConnections()
+	a.hs.Close()
+}
+
+// brokerTap counts every publication on a topic as the broker carries it: what the
+// server took in, whoever is subscribed.
+type brokerTap struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func tapBroker(t *testing.T, b server.Broker, topic string) *brokerTap {
+	tap := &brokerTap{counts: map[string]int{}}
+	unsub, err := b.Subscribe(func(_ context.Context, _, tp string, msg server.Message) error {
+		if tp != topic {
+			return nil
+		}
+		var e kete.Event
+		if json.Unmarshal(msg.Data, &e) == nil && e.ID != "" {
+			tap.mu.Lock()
+			tap.counts[e.ID]++
+			tap.mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unsub)
+	return tap
+}
+
+func (tap *brokerTap) waitFor(t *testing.T, want map[string]bool, timeout time.Duration) (duplicates int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		tap.mu.Lock()
+		missing, dups := 0, 0
+		for id := range want {
+			if tap.counts[id] == 0 {
+				missing++
+			}
+		}
+		for _, n := range tap.counts {
+			dups += n - 1
+		}
+		tap.mu.Unlock()
+		if missing == 0 {
+			return dups
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events never reached the server", missing, len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
