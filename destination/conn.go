@@ -1,0 +1,282 @@
+package destination
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+)
+
+// closeGrace bounds the close frame written to a peer that may have stopped reading.
+const closeGrace = 250 * time.Millisecond
+
+// conn is one pooled gws client connection. It is its own gws event handler: ReadLoop
+// runs in a goroutine the destination owns, discards what the server sends, answers its
+// pings, and notes every sign of life for the heartbeat.
+type conn struct {
+	ep *endpoint
+	ws *gws.Conn
+	// closed is set once the connection must not be used: closed by us, by the peer, or
+	// found dead by the heartbeat.
+	closed atomic.Bool
+	// lastSeen is when the server last sent anything, in nanoseconds since born.
+	lastSeen atomic.Int64
+	born     time.Time
+	// lostReason says why the heartbeat cut the connection, for the error of a write it
+	// interrupted.
+	lostReason atomic.Pointer[string]
+	// writeDeadline is set while a deadline from a send's ctx is on the socket; only the
+	// borrower touches it.
+	writeDeadline bool
+}
+
+// dial opens a connection for the pool: a bearer token if configured, then TCP, TLS and
+// the handshake within ConnectTimeout. A handshake refused with 401 invalidates the token
+// and is tried once more with a fresh one.
+func (ep *endpoint) dial(ctx context.Context) (*conn, error) {
+	d := ep.d
+	// Close aborts dials in progress.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(d.ctx, cancel)()
+
+	header := d.header
+	if d.opts.Token != nil {
+		var err error
+		if header, err = ep.authorize(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c, status, err := ep.handshake(ctx, header)
+	if status == http.StatusUnauthorized && d.opts.Token != nil {
+		ep.log.Info("handshake refused with 401; fetching a fresh token and trying once more")
+		d.opts.Token.Invalidate()
+		if header, err = ep.authorize(ctx); err != nil {
+			return nil, err
+		}
+		c, _, err = ep.handshake(ctx, header)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("websocket %s: connect: %w", ep.display, err)
+	}
+	ep.log.Debug("connected", "local", c.ws.LocalAddr().String())
+	return c, nil
+}
+
+// authorize returns the handshake headers with a fresh bearer token.
+func (ep *endpoint) authorize(ctx context.Context) (http.Header, error) {
+	token, err := ep.d.opts.Token.Token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("websocket %s: bearer token: %w", ep.display, err)
+	}
+	header := ep.d.header.Clone()
+	header.Set("Authorization", "Bearer "+token)
+	return header, nil
+}
+
+// handshake dials and upgrades within ConnectTimeout; status is the HTTP status of a
+// refused upgrade, else 0.
+func (ep *endpoint) handshake(ctx context.Context, header http.Header) (c *conn, status int, err error) {
+	d := ep.d
+	ctx, cancel := context.WithTimeout(ctx, d.opts.ConnectTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	nc, err := dialer.DialContext(ctx, "tcp", ep.addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ep.tls {
+		cfg := d.tls.Clone() // never share one config: ServerName differs per URL
+		if cfg.ServerName == "" {
+			cfg.ServerName = ep.hostname
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, 0, fmt.Errorf("tls: %w", err)
+		}
+		nc = tc
+	}
+	deadline, _ := ctx.Deadline()
+	remaining := time.Until(deadline)
+	if remaining <= 0 {
+		_ = nc.Close()
+		return nil, 0, fmt.Errorf("handshake: %w", context.DeadlineExceeded)
+	}
+	// gws reads the upgrade response without a context: cut the socket if ctx ends first.
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	c = &conn{ep: ep, born: time.Now()}
+	ws, resp, err := gws.NewClientFromConn(c, &gws.ClientOption{
+		Addr:             ep.url,
+		RequestHeader:    header,
+		HandshakeTimeout: remaining,
+		Logger:           gwsLogger{ep.log},
+	}, nc)
+	if !stop() {
+		_ = nc.Close()
+		return nil, 0, fmt.Errorf("handshake: %w", context.Cause(ctx))
+	}
+	if err != nil {
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		return nil, status, fmt.Errorf("handshake: %w", err)
+	}
+	c.ws = ws
+	if lost := d.opts.ConnectionLostTimeout; lost > 0 {
+		_ = ws.SetReadDeadline(time.Now().Add(lost))
+	}
+	if err := d.register(c); err != nil {
+		_ = nc.Close()
+		return nil, 0, err
+	}
+	return c, 0, nil
+}
+
+// write sends one frame, bounded by ctx: its deadline becomes the socket's write deadline,
+// and its cancellation moves that deadline into the past, which fails the write (and
+// closes the connection: a frame cut in half leaves nothing to reuse).
+func (c *conn) write(ctx context.Context, op gws.Opcode, body []byte) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.ws.SetWriteDeadline(dl)
+		c.writeDeadline = true
+	} else if c.writeDeadline {
+		_ = c.ws.SetWriteDeadline(time.Time{})
+		c.writeDeadline = false
+	}
+	if ctx.Done() == nil {
+		return c.ws.WriteMessage(op, body)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.ws.NetConn().SetWriteDeadline(time.Unix(1, 0)) })
+	err := c.ws.WriteMessage(op, body)
+	if !stop() {
+		// The deadline went into the past under the write, or is about to: this
+		// connection cannot be trusted with the next frame.
+		c.kill()
+		if err == nil {
+			return nil // the frame was written whole before ctx ended
+		}
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// usable is the pool's Validate.
+func (c *conn) usable() bool { return !c.closed.Load() }
+
+// close is the pool's Destroy: a close frame if the peer still reads, then the socket.
+func (c *conn) close() {
+	c.closed.Store(true)
+	nc := c.ws.NetConn()
+	_ = nc.SetWriteDeadline(time.Now().Add(closeGrace))
+	_ = c.ws.WriteClose(1000, nil)
+	_ = nc.Close()
+}
+
+// kill cuts the socket without a close frame: ReadLoop ends, and so does a write stuck on
+// a peer that stopped reading.
+func (c *conn) kill() {
+	c.closed.Store(true)
+	_ = c.ws.NetConn().Close()
+}
+
+// alive notes a sign of life from the server and pushes the read deadline out.
+func (c *conn) alive(socket *gws.Conn) {
+	if lost := c.ep.d.opts.ConnectionLostTimeout; lost > 0 {
+		c.lastSeen.Store(int64(time.Since(c.born)))
+		_ = socket.SetReadDeadline(time.Now().Add(lost))
+	}
+}
+
+// OnOpen is part of gws.Event.
+func (c *conn) OnOpen(*gws.Conn) {}
+
+// OnClose runs when ReadLoop ends: the peer closed, the read deadline passed (no pong
+// within the lost timeout), or we closed the socket.
+func (c *conn) OnClose(_ *gws.Conn, err error) {
+	ours := c.closed.Swap(true) // close and kill mark the connection first
+	c.ep.d.unregister(c)
+	var ce *gws.CloseError
+	switch {
+	case ours:
+		c.ep.log.Debug("connection closed")
+	case errors.As(err, &ce):
+		c.ep.log.Info("connection closed by the server", "code", ce.Code, "reason", string(ce.Reason))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.ep.log.Info("no answer to pings within the lost timeout; connection closed",
+			"timeout", c.ep.d.opts.ConnectionLostTimeout)
+	default:
+		c.ep.log.Info("connection lost", "err", err)
+	}
+	c.ep.pool.Kick() // drop it from the idle set and refill MinIdle now
+}
+
+// OnPing answers with the same payload, as RFC 6455 asks.
+func (c *conn) OnPing(socket *gws.Conn, payload []byte) {
+	c.alive(socket)
+	_ = socket.WritePong(payload)
+}
+
+// OnPong is the answer to the heartbeat's ping.
+func (c *conn) OnPong(socket *gws.Conn, _ []byte) { c.alive(socket) }
+
+// OnMessage discards what the server sends (a welcome, an ack) but counts it as life.
+func (c *conn) OnMessage(socket *gws.Conn, m *gws.Message) {
+	_ = m.Close()
+	c.alive(socket)
+}
+
+// heartbeat is the one goroutine that pings every connection of the destination, three
+// times per lost timeout. The read deadline that OnPong renews closes a silent connection
+// from its own ReadLoop; as a backstop for a ReadLoop stuck behind a blocked write, the
+// heartbeat itself cuts a connection silent for longer than the timeout.
+func (d *WebSocket) heartbeat() {
+	lost := d.opts.ConnectionLostTimeout
+	interval := max(lost/3, 5*time.Millisecond)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-d.heartbeatDone:
+			return
+		case <-ticker.C:
+		}
+		conns = conns[:0]
+		d.mu.Lock()
+		for c := range d.conns {
+			conns = append(conns, c)
+		}
+		d.mu.Unlock()
+		for _, c := range conns {
+			if c.closed.Load() {
+				continue
+			}
+			if silent := time.Since(c.born) - time.Duration(c.lastSeen.Load()); silent > lost+interval {
+				reason := fmt.Sprintf("connection lost: nothing from the server for %s (lost timeout %s)", silent.Round(time.Millisecond), lost)
+				c.ep.log.Info("no answer to pings; closing the connection", "silent", silent.Round(time.Millisecond))
+				c.lostReason.Store(&reason)
+				c.kill()
+				continue
+			}
+			// Queued on the connection's own writer, so a peer that stopped reading
+			// cannot stall the pings of the others.
+			c.ws.WriteAsync(gws.OpcodePing, nil, nil)
+		}
+		clear(conns)
+	}
+}
+
+// gwsLogger sends gws's own error logs (recovered panics) to slog.
+type gwsLogger struct {
+	log interface{ Error(string, ...any) }
+}
+
+func (l gwsLogger) Error(v ...any) { l.log.Error("gws", "detail", fmt.Sprint(v...)) }

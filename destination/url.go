@@ -1,0 +1,130 @@
+package destination
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/template"
+)
+
+// urlTemplate renders a destination URL with each value escaped for where it stands: the
+// part before the first "?" with url.PathEscape, the query with url.QueryEscape.
+type urlTemplate struct {
+	source string
+	path   *template.Template
+	query  *template.Template // nil without a "?"
+}
+
+func compileURL(source string) (urlTemplate, error) {
+	lower := strings.ToLower(source)
+	if !strings.HasPrefix(lower, "ws://") && !strings.HasPrefix(lower, "wss://") {
+		return urlTemplate{}, fmt.Errorf("websocket url %q: must start with ws:// or wss://", redact(source))
+	}
+	ut := urlTemplate{source: source}
+	pathPart, queryPart, hasQuery := strings.Cut(source, "?")
+	var err error
+	if ut.path, err = template.CompileWith(pathPart, template.Options{Escape: url.PathEscape}); err != nil {
+		return urlTemplate{}, fmt.Errorf("websocket url: %w", err)
+	}
+	if hasQuery {
+		if ut.query, err = template.CompileWith("?"+queryPart, template.Options{Escape: url.QueryEscape}); err != nil {
+			return urlTemplate{}, fmt.Errorf("websocket url: %w", err)
+		}
+	}
+	return ut, nil
+}
+
+func (u urlTemplate) static() bool {
+	return u.path.Static() && (u.query == nil || u.query.Static())
+}
+
+// display is the template's source with secrets masked.
+func (u urlTemplate) display() string { return redact(u.source) }
+
+func (u urlTemplate) appendRender(dst []byte, e *kete.Event) []byte {
+	dst = u.path.AppendRender(dst, e)
+	if u.query != nil {
+		dst = u.query.AppendRender(dst, e)
+	}
+	return dst
+}
+
+// parseEndpoint checks a rendered URL and works out where to dial.
+func parseEndpoint(raw string) (*endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("websocket url %q: %w", redact(raw), err)
+	}
+	ep := &endpoint{url: raw, display: redact(raw), hostname: u.Hostname()}
+	port := u.Port()
+	switch strings.ToLower(u.Scheme) {
+	case "ws":
+		if port == "" {
+			port = "80"
+		}
+	case "wss":
+		ep.tls = true
+		if port == "" {
+			port = "443"
+		}
+	default:
+		return nil, fmt.Errorf("websocket url %q: scheme %q, want ws or wss", ep.display, u.Scheme)
+	}
+	if ep.hostname == "" {
+		return nil, fmt.Errorf("websocket url %q: no host", ep.display)
+	}
+	ep.addr = net.JoinHostPort(ep.hostname, port)
+	return ep, nil
+}
+
+// sensitive reports whether a query parameter's value must never appear in errors or logs
+// (the bundled server takes ?access_token=).
+func sensitive(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range [...]string{"token", "secret", "password", "key", "auth", "sig", "credential"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redact masks a URL's password and sensitive query values, leaving the rest as written.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparseable: keep the part before the query, where secrets are not expected.
+		before, _, _ := strings.Cut(raw, "?")
+		return before
+	}
+	if masked, changed := redactURL(u); changed {
+		return masked
+	}
+	return raw
+}
+
+// redactURL returns u with its password and sensitive query values masked, and whether
+// anything was.
+func redactURL(u *url.URL) (string, bool) {
+	c := *u
+	changed := false
+	if _, has := c.User.Password(); has {
+		c.User = url.UserPassword(c.User.Username(), "xxxxx")
+		changed = true
+	}
+	if c.RawQuery != "" {
+		params := strings.Split(c.RawQuery, "&")
+		for i, p := range params {
+			name, _, _ := strings.Cut(p, "=")
+			if sensitive(name) {
+				params[i] = name + "=xxxxx"
+				changed = true
+			}
+		}
+		c.RawQuery = strings.Join(params, "&")
+	}
+	return c.String(), changed
+}

@@ -1,0 +1,372 @@
+// Package destination holds the places a route sends events to. Its WebSocket destination
+// renders a URL per event, keeps a pool of gws client connections per URL, authenticates
+// every handshake with a bearer token, notices a dead peer with ping/pong, and sends each
+// event as one text or binary frame. WithRetry wraps any destination in a route's retry
+// policy.
+package destination
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/pool"
+	"github.com/kete-dev/kete/template"
+	"github.com/lxzan/gws"
+)
+
+// DefaultConnectTimeout bounds TCP connect, TLS and the WebSocket handshake when
+// WebSocketOptions.ConnectTimeout is zero; it is KETE's connection-timeout-seconds default.
+const DefaultConnectTimeout = 10 * time.Second
+
+// ErrClosed is returned by Send after Close.
+var ErrClosed = errors.New("destination closed")
+
+// TokenSource supplies the bearer token for each WebSocket handshake; package oauth
+// implements it. Invalidate drops a cached token that a server refused with 401, so that
+// the next Token fetches a fresh one.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+	Invalidate()
+}
+
+// PoolOptions size the connection pool kept for each rendered URL; see package pool for
+// the zero-value defaults (KETE's: max-idle 10, max-total 20, max-wait 30s).
+type PoolOptions struct {
+	// MinIdle connections are kept open and ready in the background.
+	MinIdle int
+	// MaxIdle caps connections left open between sends.
+	MaxIdle int
+	// MaxTotal caps open connections to one URL; a send waits for one beyond it.
+	MaxTotal int
+	// MaxWait bounds that wait; past it Send fails with an error wrapping pool.ErrExhausted.
+	MaxWait time.Duration
+}
+
+// WebSocketOptions configure a WebSocket destination; the KETE key of each is in its comment.
+type WebSocketOptions struct {
+	// URL (destination.url) is rendered per event; it must start with ws:// or wss://.
+	// Rendered values are escaped here, whatever the template was compiled with: with
+	// url.PathEscape before the first "?", with url.QueryEscape after it, so a realm named
+	// "Acme Corp" or "a/b" stays one path segment.
+	URL *template.Template
+	// BinaryMode (destination.binary-mode) sends binary frames with the raw bytes; text
+	// frames (the default) must carry valid UTF-8.
+	BinaryMode bool
+	// Subprotocols (destination.subprotocol) are offered in Sec-WebSocket-Protocol; the
+	// server must accept one of them.
+	Subprotocols []string
+	// ConnectTimeout (destination.connection-timeout-seconds) bounds TCP connect, TLS and
+	// the handshake of one connection; zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// ConnectionLostTimeout (destination.connection-lost-timeout-seconds) is how long a
+	// connection may go without a pong or any frame from the server before it is closed and
+	// replaced; pings go out three times per timeout. Zero turns the heartbeat off.
+	ConnectionLostTimeout time.Duration
+	// Pool (destination.pool.*) sizes the pool of each URL.
+	Pool PoolOptions
+	// Headers (destination.headers.*) go into the handshake of every connection.
+	Headers http.Header
+	// TLS is used for wss:// URLs; it is cloned for each connection. Nil means a TLS 1.2+
+	// client trusting the system roots.
+	TLS *tls.Config
+	// Token, when set, puts "Authorization: Bearer <token>" into every handshake, the first
+	// included; a handshake refused with 401 invalidates the token and retries once.
+	Token TokenSource
+	// Logger receives connection events; nil means slog.Default(). Tokens and header values
+	// are never logged.
+	Logger *slog.Logger
+}
+
+// WebSocket sends each event as one WebSocket frame to the URL its template renders for
+// the event. It implements kete.Destination and is safe for concurrent use.
+type WebSocket struct {
+	opts   WebSocketOptions
+	log    *slog.Logger
+	url    urlTemplate
+	header http.Header // Headers plus Sec-WebSocket-Protocol, without Authorization
+	tls    *tls.Config
+	opcode gws.Opcode
+
+	ctx    context.Context // ended by Close: aborts dials
+	cancel context.CancelFunc
+
+	// static is the one endpoint of a URL without variables.
+	static *endpoint
+
+	mu        sync.Mutex
+	closed    bool
+	endpoints map[string]*endpoint
+	conns     map[*conn]struct{} // every open connection, for the heartbeat and Close
+	loops     sync.WaitGroup     // every connection's ReadLoop
+	isClosed  atomic.Bool
+
+	heartbeatDone chan struct{}
+	heartbeatWG   sync.WaitGroup
+}
+
+// NewWebSocket checks o and returns a destination; it dials nothing until the first Send,
+// except MinIdle connections of a URL without variables, which are opened in the background.
+func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
+	if o.URL == nil {
+		return nil, errors.New("websocket destination: url is required")
+	}
+	ut, err := compileURL(o.URL.String())
+	if err != nil {
+		return nil, err
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.ConnectionLostTimeout < 0 {
+		return nil, fmt.Errorf("websocket %s: connection lost timeout %s is negative", ut.display(), o.ConnectionLostTimeout)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	d := &WebSocket{
+		opts:      o,
+		log:       o.Logger.With("destination", "websocket", "url", ut.display()),
+		url:       ut,
+		header:    o.Headers.Clone(),
+		opcode:    gws.OpcodeText,
+		endpoints: map[string]*endpoint{},
+		conns:     map[*conn]struct{}{},
+	}
+	if d.header == nil {
+		d.header = http.Header{}
+	}
+	if len(o.Subprotocols) > 0 {
+		d.header.Set("Sec-WebSocket-Protocol", strings.Join(o.Subprotocols, ", "))
+	}
+	if o.BinaryMode {
+		d.opcode = gws.OpcodeBinary
+	}
+	d.tls = o.TLS
+	if d.tls == nil {
+		d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if ut.static() {
+		ep, err := d.newEndpoint(ut.source)
+		if err != nil {
+			d.cancel()
+			return nil, err
+		}
+		d.static = ep
+	}
+	if o.ConnectionLostTimeout > 0 {
+		d.heartbeatDone = make(chan struct{})
+		d.heartbeatWG.Go(d.heartbeat)
+	}
+	return d, nil
+}
+
+// Send writes body as one frame on a pooled connection to the URL rendered for e, and
+// returns once the frame is written. A write that fails closes that connection and is
+// tried once more on a fresh one; further retries belong to WithRetry. ctx bounds the
+// wait for a connection, the dial and the write. Send does not keep body.
+func (d *WebSocket) Send(ctx context.Context, e *kete.Event, body []byte) error {
+	if d.opcode == gws.OpcodeText && !utf8.Valid(body) {
+		return Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
+	}
+	if d.isClosed.Load() {
+		return fmt.Errorf("websocket %s: %w", d.url.display(), ErrClosed)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("websocket %s: %w", d.url.display(), context.Cause(ctx))
+	}
+	ep := d.static
+	if ep == nil {
+		var err error
+		if ep, err = d.endpointFor(e); err != nil {
+			return err
+		}
+	}
+	return ep.send(ctx, d.opcode, body)
+}
+
+// endpointFor renders e's URL and returns its endpoint, creating it on first use.
+func (d *WebSocket) endpointFor(e *kete.Event) (*endpoint, error) {
+	var buf [256]byte
+	key := d.url.appendRender(buf[:0], e)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("websocket %s: %w", d.url.display(), ErrClosed)
+	}
+	if ep := d.endpoints[string(key)]; ep != nil {
+		return ep, nil
+	}
+	ep, err := d.newEndpointLocked(string(key))
+	if err != nil {
+		return nil, Permanent(err)
+	}
+	return ep, nil
+}
+
+func (d *WebSocket) newEndpoint(rawURL string) (*endpoint, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.newEndpointLocked(rawURL)
+}
+
+func (d *WebSocket) newEndpointLocked(rawURL string) (*endpoint, error) {
+	ep, err := parseEndpoint(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	ep.d = d
+	ep.log = d.log.With("endpoint", ep.display)
+	p, err := pool.New(d.ctx, pool.Factory[*conn]{
+		Make:     ep.dial,
+		Destroy:  (*conn).close,
+		Validate: (*conn).usable,
+	}, pool.Config{
+		Name:     ep.display,
+		MinIdle:  d.opts.Pool.MinIdle,
+		MaxIdle:  d.opts.Pool.MaxIdle,
+		MaxTotal: d.opts.Pool.MaxTotal,
+		MaxWait:  d.opts.Pool.MaxWait,
+		OnFillError: func(err error) {
+			ep.log.Warn("opening an idle connection failed", "err", err)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ep.pool = p
+	d.endpoints[rawURL] = ep
+	return ep, nil
+}
+
+// Close closes every connection: idle ones at once, borrowed ones when their Send
+// finishes (a write gets one more second, the whole close at most five; then connections
+// are cut). Send after Close fails with ErrClosed.
+func (d *WebSocket) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	d.isClosed.Store(true)
+	eps := make([]*endpoint, 0, len(d.endpoints))
+	for _, ep := range d.endpoints {
+		eps = append(eps, ep)
+	}
+	d.mu.Unlock()
+
+	d.cancel()
+	// A send in flight gets a second to finish its frame; one stuck on a peer that stopped
+	// reading then fails, and its connection goes back to the pool to be destroyed.
+	d.mu.Lock()
+	for c := range d.conns {
+		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	var wg sync.WaitGroup
+	for _, ep := range eps {
+		wg.Go(func() {
+			if err := ep.pool.Close(ctx); err != nil {
+				d.mu.Lock()
+				errs = append(errs, err)
+				d.mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	// Connections still borrowed by a stuck Send: cut them.
+	d.mu.Lock()
+	for c := range d.conns {
+		c.kill()
+	}
+	d.mu.Unlock()
+	if d.heartbeatDone != nil {
+		close(d.heartbeatDone)
+		d.heartbeatWG.Wait()
+	}
+	d.loops.Wait()
+	return errors.Join(errs...)
+}
+
+// register records a new connection and starts its ReadLoop, unless Close has begun.
+func (d *WebSocket) register(c *conn) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.conns[c] = struct{}{}
+	d.loops.Go(c.ws.ReadLoop)
+	return nil
+}
+
+func (d *WebSocket) unregister(c *conn) {
+	d.mu.Lock()
+	delete(d.conns, c)
+	d.mu.Unlock()
+}
+
+// openConns counts connections whose ReadLoop still runs, for tests.
+func (d *WebSocket) openConns() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.conns)
+}
+
+// endpoint is one rendered URL and its pool.
+type endpoint struct {
+	d        *WebSocket
+	log      *slog.Logger
+	url      string // as rendered, for the request line
+	display  string // for errors and logs: secrets in the URL masked
+	addr     string // host:port to dial
+	hostname string // for TLS ServerName
+	tls      bool
+	pool     *pool.Pool[*conn]
+}
+
+// send borrows a connection and writes one frame, retrying once on a fresh connection.
+func (ep *endpoint) send(ctx context.Context, op gws.Opcode, body []byte) error {
+	var first error
+	for attempt := 1; ; attempt++ {
+		c, err := ep.pool.Borrow(ctx)
+		if err != nil {
+			if first != nil {
+				return fmt.Errorf("%w (after a failed write: %v)", err, first)
+			}
+			return err
+		}
+		err = c.write(ctx, op, body)
+		if err == nil {
+			ep.pool.Return(c)
+			return nil
+		}
+		ep.pool.Invalidate(c)
+		if ctx.Err() != nil {
+			return fmt.Errorf("websocket %s: write: %w", ep.display, context.Cause(ctx))
+		}
+		if reason := c.lostReason.Load(); reason != nil {
+			err = fmt.Errorf("%s: %w", *reason, err)
+		}
+		err = fmt.Errorf("websocket %s: write: %w", ep.display, err)
+		if attempt == 2 {
+			return err
+		}
+		ep.log.Debug("write failed; retrying on a fresh connection", "err", err)
+		first = err
+	}
+}
