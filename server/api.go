@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// Permissions of the HTTP API (Realtime Pub/Sub names).
+const (
+	PermManageConnections = "realtime:admin:manage:connections"
+	PermManageSubscribers = "realtime:admin:manage:subscribers"
+	PermManageApplication = "realtime:admin:manage:application"
+)
+
+// maxTopicPatterns caps topicPatterns in an unsubscribe request.
+const maxTopicPatterns = 50
+
+// apiPublishTimeout bounds how long an HTTP publish waits for a full hub (then 429).
+const apiPublishTimeout = 2 * time.Second
+
+// adminAuth checks the app, the admin source address and the adminKey token (or an API
+// key); perm, when not empty, must be granted. It writes the refusal itself.
+func (s *Server) adminAuth(w http.ResponseWriter, r *http.Request, perm string) (*appRuntime, *hub, *auth.Claims) {
+	appID := r.PathValue("appId")
+	rt, h := s.app(appID)
+	if rt == nil {
+		s.refuse(w, http.StatusNotFound, "app_not_found", "no app "+appID)
+		return nil, nil, nil
+	}
+	addr, _ := remoteAddr(r)
+	if !rt.adminSrc.Allows(addr) {
+		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for the admin API of app "+appID)
+		return nil, nil, nil
+	}
+	cl := s.authenticate(w, r, rt.adminV, rt.apiKeys)
+	if cl == nil {
+		return nil, nil, nil
+	}
+	if perm != "" && !auth.Has(cl.Permissions, perm) {
+		s.refuse(w, http.StatusForbidden, "forbidden", "token lacks "+perm)
+		return nil, nil, nil
+	}
+	return rt, h, cl
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody decodes a JSON body of at most limit bytes into v; it writes 413 or 400.
+func readBody(w http.ResponseWriter, r *http.Request, limit int, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, int64(limit))
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("body over %d bytes", limit))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "invalid_body", "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// handleHealth serves GET /api/health/status (no auth).
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	apps, conns := 0, 0
+	s.hubsMu.RLock()
+	for _, h := range s.hubs {
+		apps++
+		n, _ := h.counts()
+		conns += n
+	}
+	s.hubsMu.RUnlock()
+	status := "ok"
+	if s.closed.Load() {
+		status = "shutting_down"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": status, "apps": apps, "connections": conns})
+}
+
+// apiPublishRequest is the body of POST /api/topics/{appId}/publish.
+type apiPublishRequest struct {
+	Topic       string          `json:"topic"`
+	Message     json.RawMessage `json:"message"`
+	MessageType string          `json:"messageType"`
+	Compress    bool            `json:"compress"`
+}
+
+// handleAPIPublish serves POST /api/topics/{appId}/publish: subscribers of topic get
+// {"topic","messageType":"broadcast" (or the given one),"data":message}. The token needs
+// realtime:publisher:write:topic:<topic>; the body is limited to maxIngestMessageSize.
+func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
+	rt, h, cl := s.adminAuth(w, r, "")
+	if rt == nil {
+		return
+	}
+	var req apiPublishRequest
+	if !readBody(w, r, rt.limits.MaxIngestMessageSize, &req) {
+		return
+	}
+	if err := validTopic(req.Topic); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_topic", err.Error())
+		return
+	}
+	if len(req.Message) == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_body", "body: message is missing")
+		return
+	}
+	if len(req.MessageType) > maxMessageTypeLen {
+		writeError(w, http.StatusBadRequest, "invalid_body", "body: messageType too long")
+		return
+	}
+	if !auth.CanPublish(cl.Permissions, req.Topic) {
+		s.refuse(w, http.StatusForbidden, "forbidden", "token lacks realtime:publisher:write:topic:"+req.Topic)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), apiPublishTimeout)
+	defer cancel()
+	msg := Message{MessageType: req.MessageType, Data: req.Message, Binary: req.Compress, Origin: "api"}
+	if err := s.publish(ctx, h.appID, req.Topic, msg); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			writeError(w, http.StatusTooManyRequests, "busy", "the app's fan-out queue is full; retry later")
+			return
+		}
+		writeError(w, http.StatusServiceUnavailable, "publish_failed", err.Error())
+		return
+	}
+	s.metrics.publishes.WithLabelValues("api").Inc()
+	writeJSON(w, http.StatusOK, map[string]any{"published": true, "topic": req.Topic})
+}
+
+// apiUnsubscribeRequest is the body of POST /api/topics/{appId}/unsubscribe.
+type apiUnsubscribeRequest struct {
+	TopicPatterns []string `json:"topicPatterns"`
+	Subject       string   `json:"subject"`
+}
+
+// handleAPIUnsubscribe serves POST /api/topics/{appId}/unsubscribe: the connections of
+// subject (every connection when subject is empty) leave every topic matching
+// topicPatterns (1 to 50 patterns, "*" wildcards, "!" negates).
+func (s *Server) handleAPIUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	rt, h, _ := s.adminAuth(w, r, PermManageSubscribers)
+	if rt == nil {
+		return
+	}
+	var req apiUnsubscribeRequest
+	if !readBody(w, r, 64<<10, &req) {
+		return
+	}
+	if len(req.TopicPatterns) == 0 || len(req.TopicPatterns) > maxTopicPatterns {
+		writeError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("body: topicPatterns must hold 1 to %d patterns", maxTopicPatterns))
+		return
+	}
+	n := h.unsubscribeMatching(req.TopicPatterns, req.Subject)
+	writeJSON(w, http.StatusOK, map[string]any{"unsubscribed": n})
+}
+
+// handleAPICloseOne serves DELETE /api/connections/{appId}/{connectionId}.
+func (s *Server) handleAPICloseOne(w http.ResponseWriter, r *http.Request) {
+	rt, h, _ := s.adminAuth(w, r, PermManageConnections)
+	if rt == nil {
+		return
+	}
+	id := r.PathValue("connectionId")
+	c := h.connection(id)
+	if c == nil {
+		writeError(w, http.StatusNotFound, "connection_not_found", "no connection "+id+" in app "+h.appID)
+		return
+	}
+	s.metrics.closes.WithLabelValues("admin").Inc()
+	c.closeWith(CloseNormal, ReasonClosedByAdmin, false)
+	writeJSON(w, http.StatusOK, map[string]any{"closed": 1})
+}
+
+// handleAPICloseAll serves DELETE /api/connections/{appId}.
+func (s *Server) handleAPICloseAll(w http.ResponseWriter, r *http.Request) {
+	rt, h, _ := s.adminAuth(w, r, PermManageConnections)
+	if rt == nil {
+		return
+	}
+	conns := h.snapshot(nil)
+	for _, c := range conns {
+		c.closeWith(CloseNormal, ReasonClosedByAdmin, false)
+	}
+	s.metrics.closes.WithLabelValues("admin").Add(float64(len(conns)))
+	writeJSON(w, http.StatusOK, map[string]any{"closed": len(conns)})
+}
+
+// telemetryRecordJSON is one 30-minute bucket in the telemetry answer.
+type telemetryRecordJSON struct {
+	ID          string `json:"_id"`
+	Ops         int64  `json:"ops"`
+	Bytes       int64  `json:"bytes"`
+	Subscribers int64  `json:"subscribers"`
+}
+
+// handleAPITelemetry serves GET /api/telemetry/aggregates/{appId}/{days} (1 to 31 days):
+// {"ops","bytes","subscribers","records":[{"_id":bucket start,"ops","bytes","subscribers"}]}.
+func (s *Server) handleAPITelemetry(w http.ResponseWriter, r *http.Request) {
+	rt, h, _ := s.adminAuth(w, r, PermManageApplication)
+	if rt == nil {
+		return
+	}
+	days, err := strconv.Atoi(r.PathValue("days"))
+	if err != nil || days < 1 || days > 31 {
+		writeError(w, http.StatusBadRequest, "invalid_days", "days must be a whole number from 1 to 31, got "+strconv.Quote(r.PathValue("days")))
+		return
+	}
+	now := time.Unix(0, s.coarseNow())
+	recs := h.telemetry.since(now.Add(-time.Duration(days) * 24 * time.Hour))
+	out := struct {
+		Ops         int64                 `json:"ops"`
+		Bytes       int64                 `json:"bytes"`
+		Subscribers int64                 `json:"subscribers"`
+		Records     []telemetryRecordJSON `json:"records"`
+	}{Records: []telemetryRecordJSON{}}
+	for _, rec := range recs {
+		out.Ops += rec.Ops
+		out.Bytes += rec.Bytes
+		out.Subscribers += rec.Subscribers
+		out.Records = append(out.Records, telemetryRecordJSON{
+			ID:  time.Unix(rec.Start, 0).UTC().Format("2006-01-02T15:04:05.000Z"),
+			Ops: rec.Ops, Bytes: rec.Bytes, Subscribers: rec.Subscribers,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// App is one isolated namespace of topics, connections and keys, with the field names of
+// Realtime Pub/Sub's application configuration, so that its apps files load as they are.
+type App struct {
+	AppID       string `json:"appId" yaml:"appId"`
+	Name        string `json:"name,omitempty" yaml:"name,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Enabled false refuses new connections with 403 (and HTTP API calls with 403).
+	Enabled bool `json:"enabled" yaml:"enabled"`
+	// AuthKey verifies client (WebSocket) tokens.
+	AuthKey auth.Key `json:"authKey" yaml:"authKey"`
+	// AdminKey verifies HTTP API tokens; when empty, the HTTP API refuses every token.
+	AdminKey auth.Key `json:"adminKey" yaml:"adminKey"`
+	// ClientSourceAddress lists IPs and CIDRs allowed ("!" denies) for WebSocket clients; empty allows all.
+	ClientSourceAddress []string `json:"clientSourceAddress,omitempty" yaml:"clientSourceAddress,omitempty"`
+	// AdminSourceAddress is the same for the HTTP API.
+	AdminSourceAddress []string `json:"adminSourceAddress,omitempty" yaml:"adminSourceAddress,omitempty"`
+	// EnableWebSocketInboundTopic forwards "message" frames and presence to secure/inbound.
+	EnableWebSocketInboundTopic bool `json:"enableWebSocketInboundTopic" yaml:"enableWebSocketInboundTopic"`
+	// ClientInboundAckEnabled acks every accepted publish/message on priv/acks.
+	ClientInboundAckEnabled bool `json:"clientInboundAckEnabled" yaml:"clientInboundAckEnabled"`
+	// APIKeys are for clients that cannot mint JWTs; only hashes are stored.
+	APIKeys []auth.APIKey `json:"apiKeys,omitempty" yaml:"apiKeys,omitempty"`
+	// AllowedOrigins, when set, refuses a browser whose Origin is not listed ("*" allows all).
+	AllowedOrigins []string `json:"allowedOrigins,omitempty" yaml:"allowedOrigins,omitempty"`
+	// MaxConnections caps this app's connections on this node (0: no cap); over it → 503.
+	MaxConnections int `json:"maxConnections,omitempty" yaml:"maxConnections,omitempty"`
+	// OneConnectionPerUser is "" or "off" (default: any number per subject), "reject"
+	// (a second connection of the same sub gets 409) or "replace" (the older one is closed
+	// with 1008 ReasonReplaced). JSON true means "replace": a reconnecting client whose old
+	// socket is half-dead must not be locked out.
+	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
+	Limits               Limits     `json:"limits" yaml:"limits"`
+	Audit                Audit      `json:"audit" yaml:"audit"`
+}
+
+// OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
+type OnePerUser string
+
+// One-connection-per-user policies.
+const (
+	OnePerUserOff     OnePerUser = ""
+	OnePerUserReject  OnePerUser = "reject"
+	OnePerUserReplace OnePerUser = "replace"
+)
+
+// UnmarshalJSON accepts a policy string or a boolean (true = replace).
+func (p *OnePerUser) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return p.set(v)
+}
+
+// UnmarshalYAML accepts a policy string or a boolean (true = replace).
+func (p *OnePerUser) UnmarshalYAML(n *yaml.Node) error {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	return p.set(v)
+}
+
+func (p *OnePerUser) set(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*p = OnePerUserOff
+	case bool:
+		*p = OnePerUserOff
+		if x {
+			*p = OnePerUserReplace
+		}
+	case string:
+		switch strings.ToLower(x) {
+		case "", "off", "false":
+			*p = OnePerUserOff
+		case "reject":
+			*p = OnePerUserReject
+		case "replace", "true":
+			*p = OnePerUserReplace
+		default:
+			return fmt.Errorf("oneConnectionPerUser %q: want reject, replace or off", x)
+		}
+	default:
+		return fmt.Errorf("oneConnectionPerUser: want a string or a boolean, got %T", v)
+	}
+	return nil
+}
+
+// Limits bounds what one client, connection or app may make the server hold.
+// Zero fields take the defaults named in their comments.
+type Limits struct {
+	// MaxMessageSize is the largest client frame in bytes (5 KiB); over it → close 1009.
+	MaxMessageSize int `json:"maxMessageSize,omitempty" yaml:"maxMessageSize,omitempty"`
+	// MaxIngestMessageSize is the largest ingest frame in bytes (64 KiB).
+	MaxIngestMessageSize int `json:"maxIngestMessageSize,omitempty" yaml:"maxIngestMessageSize,omitempty"`
+	// MaxBacklog is the per-connection outbound queue in bytes (64 KiB); a subscriber
+	// over it is closed with 1008 ReasonSlowConsumer.
+	MaxBacklog int `json:"maxBacklog,omitempty" yaml:"maxBacklog,omitempty"`
+	// MaxSubscriptions caps the topics one connection may subscribe to (128).
+	MaxSubscriptions int `json:"maxSubscriptions,omitempty" yaml:"maxSubscriptions,omitempty"`
+	// PingInterval is how often the server pings an idle connection (10s).
+	PingInterval Duration `json:"pingInterval,omitempty" yaml:"pingInterval,omitempty"`
+	// IdleTimeout closes a connection that sent nothing, not even a pong, for this long (30s).
+	IdleTimeout Duration `json:"idleTimeout,omitempty" yaml:"idleTimeout,omitempty"`
+	// DedupWindow is how long ingest remembers frame ids (5m).
+	DedupWindow Duration `json:"dedupWindow,omitempty" yaml:"dedupWindow,omitempty"`
+	// DedupMaxIDs bounds the ids remembered per app (100,000); the oldest go first.
+	DedupMaxIDs int `json:"dedupMaxIds,omitempty" yaml:"dedupMaxIds,omitempty"`
+}
+
+// Audit turns on one log line per client message and per delivery batch for an app.
+type Audit struct {
+	Enabled     bool `json:"enabled" yaml:"enabled"`
+	LogPayloads bool `json:"logPayloads" yaml:"logPayloads"`
+}
+
+// Defaults for Limits.
+const (
+	DefaultMaxMessageSize       = 5 << 10
+	DefaultMaxIngestMessageSize = 64 << 10
+	DefaultMaxBacklog           = 64 << 10
+	DefaultMaxSubscriptions     = 128
+	DefaultPingInterval         = 10 * time.Second
+	DefaultIdleTimeout          = 30 * time.Second
+	DefaultDedupWindow          = 5 * time.Minute
+	DefaultDedupMaxIDs          = 100_000
+)
+
+// withDefaults returns l with every zero field set to its default.
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = Duration(d)
+		}
+	}
+	def(&l.MaxMessageSize, DefaultMaxMessageSize)
+	def(&l.MaxIngestMessageSize, DefaultMaxIngestMessageSize)
+	def(&l.MaxBacklog, DefaultMaxBacklog)
+	def(&l.MaxSubscriptions, DefaultMaxSubscriptions)
+	def(&l.DedupMaxIDs, DefaultDedupMaxIDs)
+	defD(&l.PingInterval, DefaultPingInterval)
+	defD(&l.IdleTimeout, DefaultIdleTimeout)
+	defD(&l.DedupWindow, DefaultDedupWindow)
+	return l
+}
+
+// Duration is a time.Duration that reads "30s" or a number of milliseconds from files.
+type Duration time.Duration
+
+// UnmarshalJSON accepts "30s" or milliseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	return d.set(v)
+}
+
+// UnmarshalYAML accepts "30s" or milliseconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	return d.set(v)
+}
+
+// MarshalJSON writes the duration as a string such as "30s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+func (d *Duration) set(v any) error {
+	switch x := v.(type) {
+	case string:
+		p, err := time.ParseDuration(x)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", x, err)
+		}
+		*d = Duration(p)
+	case float64:
+		*d = Duration(time.Duration(x) * time.Millisecond)
+	case int:
+		*d = Duration(time.Duration(x) * time.Millisecond)
+	case nil:
+		*d = 0
+	default:
+		return fmt.Errorf("duration: want \"30s\" or milliseconds, got %T", v)
+	}
+	return nil
+}
+
+// LoadApps reads an apps file: a JSON or YAML (by extension: .json, .yaml, .yml) list of
+// apps, or an object {"apps": [...]}. Errors name the file and the app.
+func LoadApps(path string) ([]App, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("apps file %s: %w", path, err)
+	}
+	var format string
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		format = "json"
+	case ".yaml", ".yml":
+		format = "yaml"
+	default:
+		return nil, fmt.Errorf("apps file %s: unknown extension, want .json, .yaml or .yml", path)
+	}
+	apps, err := ParseApps(b, format)
+	if err != nil {
+		return nil, fmt.Errorf("apps file %s: %w", path, err)
+	}
+	return apps, nil
+}
+
+// ParseApps decodes apps from JSON or YAML (format "json" or "yaml") and validates them.
+func ParseApps(b []byte, format string) ([]App, error) {
+	var apps []App
+	switch format {
+	case "json":
+		trimmed := bytes.TrimSpace(b)
+		if len(trimmed) > 0 && trimmed[0] == '{' {
+			var wrap struct {
+				Apps []App `json:"apps"`
+			}
+			if err := json.Unmarshal(trimmed, &wrap); err != nil {
+				return nil, fmt.Errorf("json: %w", err)
+			}
+			apps = wrap.Apps
+		} else if err := json.Unmarshal(trimmed, &apps); err != nil {
+			return nil, fmt.Errorf("json: %w", err)
+		}
+	case "yaml":
+		var n yaml.Node
+		if err := yaml.Unmarshal(b, &n); err != nil {
+			return nil, fmt.Errorf("yaml: %w", err)
+		}
+		if len(n.Content) > 0 && n.Content[0].Kind == yaml.MappingNode {
+			var wrap struct {
+				Apps []App `yaml:"apps"`
+			}
+			if err := n.Decode(&wrap); err != nil {
+				return nil, fmt.Errorf("yaml: %w", err)
+			}
+			apps = wrap.Apps
+		} else if err := n.Decode(&apps); err != nil {
+			return nil, fmt.Errorf("yaml: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("apps format %q: want json or yaml", format)
+	}
+	if err := ValidateApps(apps); err != nil {
+		return nil, err
+	}
+	return apps, nil
+}
+
+// ValidateApps reports every problem in apps at once: missing or duplicate appId, bad
+// source addresses, a bad policy.
+func ValidateApps(apps []App) error {
+	var errs []error
+	seen := make(map[string]bool, len(apps))
+	for i, a := range apps {
+		name := fmt.Sprintf("apps[%d]", i)
+		if a.AppID == "" {
+			errs = append(errs, fmt.Errorf("%s: appId is empty", name))
+		} else {
+			name = fmt.Sprintf("app %q", a.AppID)
+			if seen[a.AppID] {
+				errs = append(errs, fmt.Errorf("%s: duplicate appId", name))
+			}
+			seen[a.AppID] = true
+			if strings.ContainsAny(a.AppID, "/?#% ") {
+				errs = append(errs, fmt.Errorf("%s: appId must not contain '/', '?', '#', '%%' or spaces", name))
+			}
+		}
+		if _, err := auth.ParseSourcePolicy(a.ClientSourceAddress); err != nil {
+			errs = append(errs, fmt.Errorf("%s: clientSourceAddress: %w", name, err))
+		}
+		if _, err := auth.ParseSourcePolicy(a.AdminSourceAddress); err != nil {
+			errs = append(errs, fmt.Errorf("%s: adminSourceAddress: %w", name, err))
+		}
+		if a.MaxConnections < 0 {
+			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))
+		}
+		switch a.OneConnectionPerUser {
+		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:
+		default:
+			errs = append(errs, fmt.Errorf("%s: oneConnectionPerUser %q: want reject, replace or off", name, a.OneConnectionPerUser))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d Duration) std() time.Duration { return time.Duration(d) }

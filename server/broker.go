@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Message is one publication as it travels through a Broker. It is plain data with JSON
+// tags so that a broker spanning nodes (NATS) can carry it as it is.
+type Message struct {
+	// MessageType is the frame's messageType ("broadcast" when empty).
+	MessageType string `json:"messageType,omitempty"`
+	// Data is the frame's data value, valid JSON, delivered as it is.
+	Data []byte `json:"data"`
+	// Binary delivers the frame as a binary WebSocket frame (the protocol's compress:true).
+	Binary bool `json:"binary,omitempty"`
+	// Origin names who published (connection id, "api", "ingest"), for audit lines only.
+	Origin string `json:"origin,omitempty"`
+}
+
+// Handler receives every message published through a Broker, on any node. It may block
+// for back-pressure until ctx is done, and returns an error when it could not take it.
+type Handler func(ctx context.Context, appID, topic string, msg Message) error
+
+// Broker carries publications between publishers and the hubs that fan them out. The hub
+// subscribes once and never learns which broker it runs on; the memory broker serves one
+// node, a NATS broker (later) many.
+type Broker interface {
+	// Publish hands msg to every subscribed Handler (here or on other nodes). It returns
+	// once the broker has taken it, or with ctx's error or a handler's back-pressure error.
+	Publish(ctx context.Context, appID, topic string, msg Message) error
+	// Subscribe registers h for every message published from now on, and returns a
+	// function that removes it.
+	Subscribe(h Handler) (unsubscribe func(), err error)
+	// Close stops the broker; Publish fails with ErrBrokerClosed afterwards.
+	Close() error
+}
+
+// ErrBrokerClosed is returned by Publish and Subscribe on a closed broker.
+var ErrBrokerClosed = errors.New("server: broker closed")
+
+// MemoryBroker is the single-node Broker: Publish calls every handler in the caller's
+// goroutine, so a message is in the hub's queue when Publish returns.
+type MemoryBroker struct {
+	mu       sync.RWMutex
+	handlers map[int]Handler
+	next     int
+	closed   bool
+}
+
+// NewMemoryBroker returns an empty, open MemoryBroker.
+func NewMemoryBroker() *MemoryBroker {
+	return &MemoryBroker{handlers: make(map[int]Handler)}
+}
+
+// Publish implements Broker.
+func (b *MemoryBroker) Publish(ctx context.Context, appID, topic string, msg Message) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrBrokerClosed
+	}
+	var first error
+	for _, h := range b.handlers {
+		if err := h(ctx, appID, topic, msg); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Subscribe implements Broker.
+func (b *MemoryBroker) Subscribe(h Handler) (func(), error) {
+	if h == nil {
+		return nil, errors.New("server: nil broker handler")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrBrokerClosed
+	}
+	id := b.next
+	b.next++
+	b.handlers[id] = h
+	return func() {
+		b.mu.Lock()
+		delete(b.handlers, id)
+		b.mu.Unlock()
+	}, nil
+}
+
+// Close implements Broker.
+func (b *MemoryBroker) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	clear(b.handlers)
+	b.mu.Unlock()
+	return nil
+}

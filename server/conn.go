@@ -1,0 +1,240 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+)
+
+// session is what a connection's token granted; replaced whole on refresh.
+type session struct {
+	subject     string
+	permissions []string
+	expires     int64  // unix nanoseconds; 0: never
+	clientJSON  []byte // {"connectionId","subject","permissions"}, shared by every frame it publishes
+}
+
+// conn is one WebSocket client (or ingest publisher). Its outbound path writes frames
+// straight to the socket when the socket has room, and otherwise queues them (bounded by
+// the app's MaxBacklog) for a writer goroutine that lives only while the queue is not
+// empty.
+type conn struct {
+	id     string
+	hub    *hub
+	ws     *gws.Conn
+	nc     net.Conn
+	raw    *rawWriter // nil: always use the writer goroutine (TLS)
+	remote string
+	ingest bool
+
+	sess     atomic.Pointer[session]
+	lastSeen atomic.Int64 // server coarse clock, unix nanoseconds
+	lastPing int64        // owned by the sweeper goroutine
+
+	mu           sync.Mutex
+	closed       bool // no more frames are accepted
+	writing      bool // a writer goroutine owns the socket
+	backlog      [][]byte
+	backlogBytes int
+	maxBacklog   int
+
+	// topics is guarded by hub.mu.
+	topics []string
+
+	// Ingest connections only, touched by the read loop alone.
+	ingestTopic string
+	ingestAck   bool
+	ingestSeq   uint64
+}
+
+func (c *conn) session() *session { return c.sess.Load() }
+
+// send queues or writes one frame (or several coalesced frames). It never blocks on the
+// network: a full socket moves the frame to the backlog and starts the writer; a backlog
+// over its limit closes the connection as a slow consumer.
+func (c *conn) send(b []byte) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.writing {
+		if c.backlogBytes > 0 && c.backlogBytes+len(b) > c.maxBacklog {
+			c.mu.Unlock()
+			if c.closeWith(ClosePolicyViolation, ReasonSlowConsumer, true) {
+				c.hub.srv.metrics.slowConsumers.Inc()
+				c.hub.srv.metrics.closes.WithLabelValues("slow_consumer").Inc()
+			}
+			return
+		}
+		c.backlog = append(c.backlog, b)
+		c.backlogBytes += len(b)
+		c.mu.Unlock()
+		return
+	}
+	if c.raw != nil {
+		n, err := c.raw.write(b)
+		if err != nil {
+			c.closed = true
+			c.mu.Unlock()
+			_ = c.nc.Close()
+			return
+		}
+		if n == len(b) {
+			c.mu.Unlock()
+			return
+		}
+		b = b[n:]
+	}
+	c.backlog = append(c.backlog, b)
+	c.backlogBytes += len(b)
+	c.startWriterLocked()
+	c.mu.Unlock()
+}
+
+// startWriterLocked starts the writer goroutine; c.mu is held.
+func (c *conn) startWriterLocked() {
+	c.writing = true
+	srv := c.hub.srv
+	srv.writers.Add(1)
+	go c.writeLoop()
+}
+
+// writeLoop drains the backlog with blocking, deadline-bounded, coalesced writes (writev)
+// and exits when it is empty. After a close frame it closes the socket.
+func (c *conn) writeLoop() {
+	srv := c.hub.srv
+	defer srv.writers.Done()
+	var bufs net.Buffers
+	for {
+		c.mu.Lock()
+		if len(c.backlog) == 0 {
+			c.writing = false
+			closed := c.closed
+			c.mu.Unlock()
+			if closed {
+				_ = c.nc.Close()
+			} else {
+				_ = c.nc.SetWriteDeadline(time.Time{})
+			}
+			return
+		}
+		bufs = append(bufs[:0], c.backlog...)
+		clear(c.backlog)
+		c.backlog = c.backlog[:0]
+		c.backlogBytes = 0
+		closing := c.closed
+		c.mu.Unlock()
+
+		timeout := srv.opts.WriteTimeout
+		if closing && timeout > srv.opts.CloseGrace {
+			timeout = srv.opts.CloseGrace
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		w := bufs
+		_, err := w.WriteTo(c.nc)
+		clear(bufs)
+		if err != nil {
+			c.mu.Lock()
+			c.closed = true
+			clear(c.backlog)
+			c.backlog = nil
+			c.backlogBytes = 0
+			c.writing = false
+			c.mu.Unlock()
+			_ = c.nc.Close()
+			return
+		}
+	}
+}
+
+// closeWith sends a close frame with code and reason after what is queued (or instead
+// of it when drop is set: a slow consumer's backlog is thrown away) and then closes the
+// socket. Further frames are dropped. It reports whether this call closed c.
+func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
+	frame := encodeClose(code, reason)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.closed = true
+	if drop {
+		clear(c.backlog)
+		c.backlog = c.backlog[:0]
+		c.backlogBytes = 0
+	}
+	if c.writing {
+		c.backlog = append(c.backlog, frame)
+		c.backlogBytes += len(frame)
+		// Bound how long the writer may still wait on a peer that does not read.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
+		c.mu.Unlock()
+		return true
+	}
+	if c.raw != nil {
+		n, err := c.raw.write(frame)
+		if err != nil || n == len(frame) {
+			c.mu.Unlock()
+			_ = c.nc.Close()
+			return true
+		}
+		frame = frame[n:]
+	}
+	c.backlog = append(c.backlog, frame)
+	c.backlogBytes += len(frame)
+	c.startWriterLocked()
+	c.mu.Unlock()
+	return true
+}
+
+// markClosed stops all sending after the socket went away.
+func (c *conn) markClosed() {
+	c.mu.Lock()
+	c.closed = true
+	if !c.writing {
+		clear(c.backlog)
+		c.backlog = nil
+		c.backlogBytes = 0
+	}
+	c.mu.Unlock()
+}
+
+// connSession is the gws SessionStorage of every connection: one slot holding our conn,
+// far smaller than gws's default map.
+type connSession struct{ c *conn }
+
+func (s *connSession) Len() int {
+	if s.c == nil {
+		return 0
+	}
+	return 1
+}
+
+func (s *connSession) Load(key string) (any, bool) {
+	if key != "conn" || s.c == nil {
+		return nil, false
+	}
+	return s.c, true
+}
+
+func (s *connSession) Delete(key string) {
+	if key == "conn" {
+		s.c = nil
+	}
+}
+
+func (s *connSession) Store(key string, value any) {
+	if c, ok := value.(*conn); ok && key == "conn" {
+		s.c = c
+	}
+}
+
+func (s *connSession) Range(f func(key string, value any) bool) {
+	if s.c != nil {
+		f("conn", s.c)
+	}
+}

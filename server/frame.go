@@ -1,0 +1,346 @@
+package server
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// WebSocket opcodes the server writes itself (RFC 6455 §5.2).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+	opPing   = 0x9
+	opPong   = 0xA
+)
+
+// Close codes the server sends (RFC 6455 §7.4.1).
+const (
+	// CloseNormal ends a session on request (admin DELETE, server shutdown uses CloseGoingAway).
+	CloseNormal = 1000
+	// CloseGoingAway is sent when the server shuts down.
+	CloseGoingAway = 1001
+	// ClosePolicyViolation is sent for an invalid frame ("Invalid message format!"), a slow
+	// consumer, an expired or invalid token, and a connection replaced by a newer one.
+	ClosePolicyViolation = 1008
+	// CloseMessageTooBig is sent when a client frame exceeds the app's size limit.
+	CloseMessageTooBig = 1009
+)
+
+// Close reasons, sent in close frames and matched by tests and clients.
+const (
+	ReasonInvalidFormat = "Invalid message format!"
+	ReasonSlowConsumer  = "slow consumer"
+	ReasonTokenExpired  = "token expired"
+	ReasonTokenInvalid  = "invalid token"
+	ReasonReplaced      = "replaced by a newer connection"
+	ReasonIdle          = "idle timeout"
+	ReasonShutdown      = "server shutting down"
+	ReasonClosedByAdmin = "closed by administrator"
+)
+
+// maxFrameHeader is the largest header of an unmasked server frame.
+const maxFrameHeader = 10
+
+// frameBuilder builds one server frame in a single allocation: the payload is appended
+// after room for the largest header, and the header is written right before it.
+type frameBuilder struct{ b []byte }
+
+func newFrameBuilder(sizeHint int) frameBuilder {
+	b := make([]byte, maxFrameHeader, maxFrameHeader+sizeHint)
+	return frameBuilder{b: b}
+}
+
+// finish writes the header for opcode and returns the complete frame.
+func (f frameBuilder) finish(opcode byte) []byte {
+	n := len(f.b) - maxFrameHeader
+	var hdr [maxFrameHeader]byte
+	hdr[0] = 0x80 | opcode
+	h := 2
+	switch {
+	case n < 126:
+		hdr[1] = byte(n)
+	case n <= 0xFFFF:
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
+		h = 4
+	default:
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
+		h = 10
+	}
+	start := maxFrameHeader - h
+	copy(f.b[start:], hdr[:h])
+	return f.b[start:]
+}
+
+// encodeFrame returns payload wrapped in one unmasked server frame.
+func encodeFrame(opcode byte, payload []byte) []byte {
+	f := newFrameBuilder(len(payload))
+	f.b = append(f.b, payload...)
+	return f.finish(opcode)
+}
+
+// encodeClose returns a close frame with code and reason (reason cut to fit 125 bytes).
+func encodeClose(code uint16, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	p := make([]byte, 2, 2+len(reason))
+	binary.BigEndian.PutUint16(p, code)
+	p = append(p, reason...)
+	return encodeFrame(opClose, p)
+}
+
+// encodeServerFrame builds the frame {"topic":…,"messageType":…,"data":…}; data must be
+// valid JSON. binary selects a binary frame (the protocol's compress:true).
+func encodeServerFrame(topic, messageType string, data []byte, binary bool) []byte {
+	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + 40)
+	f.b = append(f.b, `{"topic":`...)
+	f.b = appendJSONString(f.b, topic)
+	f.b = append(f.b, `,"messageType":`...)
+	f.b = appendJSONString(f.b, messageType)
+	f.b = append(f.b, `,"data":`...)
+	f.b = append(f.b, data...)
+	f.b = append(f.b, '}')
+	if binary {
+		return f.finish(opBinary)
+	}
+	return f.finish(opText)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// frameType is what a client frame asks for.
+type frameType uint8
+
+const (
+	frameSubscribe frameType = iota + 1
+	frameUnsubscribe
+	framePublish
+	frameMessage
+	frameRefresh
+)
+
+func (t frameType) String() string {
+	switch t {
+	case frameSubscribe:
+		return "subscribe"
+	case frameUnsubscribe:
+		return "unsubscribe"
+	case framePublish:
+		return "publish"
+	case frameMessage:
+		return "message"
+	case frameRefresh:
+		return "refresh"
+	}
+	return "frameType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// clientFrame is a decoded, validated client frame.
+type clientFrame struct {
+	Type        frameType
+	Topic       string
+	MessageType string // "broadcast" when the client gave none
+	Payload     json.RawMessage
+	ID          string // as given; the server generates one when empty
+	Compress    bool
+	Token       string // refresh only
+}
+
+// Limits on client frame fields, so that one frame cannot make the server hold much.
+const (
+	maxTopicLen       = 256
+	maxMessageTypeLen = 64
+	maxIDLen          = 128
+)
+
+// errInvalidFrame is wrapped by every decodeClientFrame error; the connection is closed
+// with ReasonInvalidFormat.
+var errInvalidFrame = errors.New("invalid client frame")
+
+type wireData struct {
+	Topic       *string         `json:"topic"`
+	MessageType *string         `json:"messageType"`
+	Payload     json.RawMessage `json:"payload"`
+	ID          json.RawMessage `json:"id"`
+	Compress    *bool           `json:"compress"`
+	Token       *string         `json:"token"`
+}
+
+type wireFrame struct {
+	Type               *string   `json:"type"`
+	Data               *wireData `json:"data"`
+	RefreshAccessToken *string   `json:"RefreshAccessToken"`
+}
+
+// decodeClientFrame parses and validates one client text frame. Every error wraps
+// errInvalidFrame and names what was wrong.
+func decodeClientFrame(b []byte) (clientFrame, error) {
+	var w wireFrame
+	if err := json.Unmarshal(b, &w); err != nil {
+		return clientFrame{}, fmt.Errorf("%w: %v", errInvalidFrame, err)
+	}
+	if w.RefreshAccessToken != nil {
+		if w.Type != nil || w.Data != nil {
+			return clientFrame{}, fmt.Errorf("%w: RefreshAccessToken must be alone", errInvalidFrame)
+		}
+		if *w.RefreshAccessToken == "" {
+			return clientFrame{}, fmt.Errorf("%w: RefreshAccessToken is empty", errInvalidFrame)
+		}
+		return clientFrame{Type: frameRefresh, Token: *w.RefreshAccessToken}, nil
+	}
+	if w.Type == nil {
+		return clientFrame{}, fmt.Errorf("%w: missing type", errInvalidFrame)
+	}
+	if w.Data == nil {
+		return clientFrame{}, fmt.Errorf("%w: missing data", errInvalidFrame)
+	}
+	d := w.Data
+	var f clientFrame
+	switch *w.Type {
+	case "subscribe":
+		f.Type = frameSubscribe
+	case "unsubscribe":
+		f.Type = frameUnsubscribe
+	case "publish":
+		f.Type = framePublish
+	case "message":
+		f.Type = frameMessage
+	case "refresh":
+		if d.Token == nil || *d.Token == "" {
+			return clientFrame{}, fmt.Errorf("%w: refresh needs data.token", errInvalidFrame)
+		}
+		return clientFrame{Type: frameRefresh, Token: *d.Token}, nil
+	default:
+		return clientFrame{}, fmt.Errorf("%w: unknown type %q", errInvalidFrame, *w.Type)
+	}
+	if f.Type != frameMessage {
+		if d.Topic == nil {
+			return clientFrame{}, fmt.Errorf("%w: %s needs data.topic", errInvalidFrame, f.Type)
+		}
+		if err := validTopic(*d.Topic); err != nil {
+			return clientFrame{}, fmt.Errorf("%w: %v", errInvalidFrame, err)
+		}
+		f.Topic = *d.Topic
+	}
+	if f.Type == frameSubscribe || f.Type == frameUnsubscribe {
+		return f, nil
+	}
+	if len(d.Payload) == 0 {
+		return clientFrame{}, fmt.Errorf("%w: %s needs data.payload", errInvalidFrame, f.Type)
+	}
+	f.Payload = d.Payload
+	f.MessageType = "broadcast"
+	if d.MessageType != nil && *d.MessageType != "" {
+		if len(*d.MessageType) > maxMessageTypeLen {
+			return clientFrame{}, fmt.Errorf("%w: messageType longer than %d bytes", errInvalidFrame, maxMessageTypeLen)
+		}
+		f.MessageType = *d.MessageType
+	}
+	if d.Compress != nil {
+		f.Compress = *d.Compress
+	}
+	if len(d.ID) > 0 && string(d.ID) != "null" {
+		id, err := decodeID(d.ID)
+		if err != nil {
+			return clientFrame{}, fmt.Errorf("%w: %v", errInvalidFrame, err)
+		}
+		f.ID = id
+	}
+	return f, nil
+}
+
+// decodeID accepts a string or a number as a message id.
+func decodeID(raw json.RawMessage) (string, error) {
+	var id string
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return "", fmt.Errorf("id: %v", err)
+		}
+	} else {
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", fmt.Errorf("id must be a string or a number")
+		}
+		id = n.String()
+	}
+	if len(id) > maxIDLen {
+		return "", fmt.Errorf("id longer than %d bytes", maxIDLen)
+	}
+	return id, nil
+}
+
+// validTopic reports why a topic name is unusable: empty, too long, or with control
+// characters or spaces.
+func validTopic(t string) error {
+	if t == "" {
+		return errors.New("topic is empty")
+	}
+	if len(t) > maxTopicLen {
+		return fmt.Errorf("topic longer than %d bytes", maxTopicLen)
+	}
+	if !utf8.ValidString(t) {
+		return errors.New("topic is not valid UTF-8")
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c <= ' ' || c == 0x7F {
+			return fmt.Errorf("topic %q has a space or control character", t)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,438 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// hub is one app's live state on this node: its connections, its topic index and the
+// dispatcher that fans messages from the broker out to subscribers. It never learns which
+// broker it runs on.
+type hub struct {
+	srv   *Server
+	appID string
+	cfg   atomic.Pointer[appRuntime]
+
+	mu       sync.RWMutex
+	conns    map[string]*conn
+	subjects map[string][]*conn
+	topics   map[string]*topicSubs
+	reserved int // connections authorised but not yet open
+
+	in   chan queued
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	dedup     *dedup
+	telemetry *telemetry
+}
+
+// topicSubs is the subscriber list of one topic; index maps a conn to its slot so that
+// removal is O(1).
+type topicSubs struct {
+	list  []*conn
+	index map[*conn]int
+}
+
+// queued is one encoded message waiting for the dispatcher.
+type queued struct {
+	topic   string
+	frame   []byte
+	dataLen int
+	msg     Message
+}
+
+// hubQueue bounds how many messages wait for a hub's dispatcher; a full queue makes
+// Publish wait (back-pressure) until its context ends.
+const hubQueue = 4096
+
+// fanoutChunk is how many subscribers one fan-out task writes to.
+const fanoutChunk = 256
+
+func newHub(s *Server, appID string, rt *appRuntime) *hub {
+	h := &hub{
+		srv:       s,
+		appID:     appID,
+		conns:     make(map[string]*conn),
+		subjects:  make(map[string][]*conn),
+		topics:    make(map[string]*topicSubs),
+		in:        make(chan queued, hubQueue),
+		done:      make(chan struct{}),
+		dedup:     newDedup(),
+		telemetry: newTelemetry(),
+	}
+	h.cfg.Store(rt)
+	h.wg.Add(1)
+	go h.run()
+	return h
+}
+
+// stop ends the dispatcher; messages still queued are dropped.
+func (h *hub) stop() {
+	select {
+	case <-h.done:
+	default:
+		close(h.done)
+	}
+	h.wg.Wait()
+}
+
+// errHubStopped is returned to a publisher whose app was removed or whose server closed.
+var errHubStopped = errors.New("server: app hub stopped")
+
+// enqueue encodes msg once and queues it for fan-out, waiting while the queue is full.
+func (h *hub) enqueue(ctx context.Context, topic string, msg Message) error {
+	mt := msg.MessageType
+	if mt == "" {
+		mt = "broadcast"
+	}
+	q := queued{topic: topic, frame: encodeServerFrame(topic, mt, msg.Data, msg.Binary), dataLen: len(msg.Data), msg: msg}
+	select {
+	case h.in <- q:
+		return nil
+	default:
+	}
+	select {
+	case h.in <- q:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-h.done:
+		return errHubStopped
+	}
+}
+
+// run is the dispatcher: it takes whatever is queued (up to a batch), groups consecutive
+// messages of one topic, concatenates their frames into one buffer and writes that buffer
+// to every subscriber — one write per subscriber per batch, however many messages.
+func (h *hub) run() {
+	defer h.wg.Done()
+	batch := make([]queued, 0, 256)
+	var subs []*conn
+	for {
+		select {
+		case <-h.done:
+			return
+		case q := <-h.in:
+			batch = append(batch[:0], q)
+		}
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case q := <-h.in:
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		for i := 0; i < len(batch); {
+			j := i + 1
+			for j < len(batch) && batch[j].topic == batch[i].topic {
+				j++
+			}
+			subs = h.dispatch(batch[i:j], subs[:0])
+			i = j
+		}
+		clear(batch)
+		clear(subs)
+	}
+}
+
+// dispatch delivers a run of messages of one topic.
+func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
+	topic := run[0].topic
+	subs = h.resolve(topic, subs)
+	var buf []byte
+	if len(run) == 1 {
+		buf = run[0].frame
+	} else {
+		n := 0
+		for _, q := range run {
+			n += len(q.frame)
+		}
+		buf = make([]byte, 0, n)
+		for _, q := range run {
+			buf = append(buf, q.frame...)
+		}
+	}
+	if len(subs) > 0 {
+		h.srv.fanout(buf, subs)
+	}
+	m := h.srv.metrics
+	m.framesOut.Add(float64(len(subs) * len(run)))
+	m.bytesOut.Add(float64(len(subs) * len(buf)))
+	now := h.srv.coarseNow()
+	for _, q := range run {
+		h.telemetry.add(now, q.dataLen, len(subs))
+	}
+	if rt := h.cfg.Load(); rt.app.Audit.Enabled {
+		attrs := []any{slog.String("app", h.appID), slog.String("topic", topic), slog.Int("messages", len(run)), slog.Int("subscribers", len(subs)), slog.Int("bytes", len(buf))}
+		if rt.app.Audit.LogPayloads {
+			payloads := make([]string, len(run))
+			for i, q := range run {
+				payloads[i] = string(q.msg.Data)
+			}
+			attrs = append(attrs, slog.Any("payloads", payloads))
+		}
+		h.srv.log.Info("audit delivery", attrs...)
+	}
+	return subs
+}
+
+// resolve appends the subscribers of topic to subs. priv/{x} reaches the connection with
+// id x and every connection whose subject is x, without a topic index entry per
+// connection.
+func (h *hub) resolve(topic string, subs []*conn) []*conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if name, ok := strings.CutPrefix(topic, "priv/"); ok {
+		c := h.conns[name]
+		if c != nil {
+			subs = append(subs, c)
+		}
+		for _, s := range h.subjects[name] {
+			if s != c {
+				subs = append(subs, s)
+			}
+		}
+		return subs
+	}
+	if ts := h.topics[topic]; ts != nil {
+		subs = append(subs, ts.list...)
+	}
+	return subs
+}
+
+// reserve counts a connection being upgraded against maxConnections and applies the
+// one-per-user policy. It returns the connection to replace, if any.
+func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status int, code, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if max := rt.app.MaxConnections; max > 0 && len(h.conns)+h.reserved >= max {
+		return nil, 503, "too_many_connections", "app " + h.appID + " is at its maximum of connections"
+	}
+	if subject != "" {
+		switch rt.app.OneConnectionPerUser {
+		case OnePerUserReject:
+			if len(h.subjects[subject]) > 0 {
+				return nil, 409, "already_connected", "subject already has a connection to this app"
+			}
+		case OnePerUserReplace:
+			replace = append(replace, h.subjects[subject]...)
+		}
+	}
+	h.reserved++
+	return replace, 0, "", ""
+}
+
+func (h *hub) unreserve() {
+	h.mu.Lock()
+	h.reserved--
+	h.mu.Unlock()
+}
+
+// open turns a reservation into a registered connection subscribed to main.
+func (h *hub) open(c *conn) {
+	h.mu.Lock()
+	h.reserved--
+	h.conns[c.id] = c
+	if !c.ingest {
+		sub := c.session().subject
+		h.subjects[sub] = append(h.subjects[sub], c)
+		h.subscribeLocked(c, "main")
+	}
+	h.mu.Unlock()
+	h.srv.metrics.connections.Inc()
+}
+
+// remove forgets c everywhere; it reports whether c was registered.
+func (h *hub) remove(c *conn) bool {
+	h.mu.Lock()
+	if h.conns[c.id] != c {
+		h.mu.Unlock()
+		return false
+	}
+	delete(h.conns, c.id)
+	if !c.ingest {
+		sub := c.session().subject
+		list := h.subjects[sub]
+		for i, s := range list {
+			if s == c {
+				list[i] = list[len(list)-1]
+				list[len(list)-1] = nil
+				list = list[:len(list)-1]
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(h.subjects, sub)
+		} else {
+			h.subjects[sub] = list
+		}
+		for _, t := range c.topics {
+			h.unsubscribeIndexLocked(c, t)
+		}
+		h.srv.metrics.subscriptions.Sub(float64(len(c.topics)))
+		c.topics = nil
+	}
+	h.mu.Unlock()
+	h.srv.metrics.connections.Dec()
+	return true
+}
+
+// subscribe adds c to topic; it reports false when c is at maxSubs, and whether it was new.
+func (h *hub) subscribe(c *conn, topic string, maxSubs int) (added, full bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.conns[c.id] != c {
+		return false, false
+	}
+	for _, t := range c.topics {
+		if t == topic {
+			return false, false
+		}
+	}
+	if len(c.topics) >= maxSubs {
+		return false, true
+	}
+	h.subscribeLocked(c, topic)
+	return true, false
+}
+
+func (h *hub) subscribeLocked(c *conn, topic string) {
+	ts := h.topics[topic]
+	if ts == nil {
+		ts = &topicSubs{index: make(map[*conn]int)}
+		h.topics[topic] = ts
+	}
+	ts.index[c] = len(ts.list)
+	ts.list = append(ts.list, c)
+	c.topics = append(c.topics, topic)
+	h.srv.metrics.subscriptions.Inc()
+}
+
+// unsubscribe removes c from topic; it reports whether c was subscribed.
+func (h *hub) unsubscribe(c *conn, topic string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.unsubscribeLocked(c, topic)
+}
+
+func (h *hub) unsubscribeLocked(c *conn, topic string) bool {
+	for i, t := range c.topics {
+		if t == topic {
+			c.topics[i] = c.topics[len(c.topics)-1]
+			c.topics = c.topics[:len(c.topics)-1]
+			h.unsubscribeIndexLocked(c, topic)
+			h.srv.metrics.subscriptions.Dec()
+			return true
+		}
+	}
+	return false
+}
+
+func (h *hub) unsubscribeIndexLocked(c *conn, topic string) {
+	ts := h.topics[topic]
+	if ts == nil {
+		return
+	}
+	i, ok := ts.index[c]
+	if !ok {
+		return
+	}
+	last := len(ts.list) - 1
+	moved := ts.list[last]
+	ts.list[i] = moved
+	ts.index[moved] = i
+	ts.list[last] = nil
+	ts.list = ts.list[:last]
+	delete(ts.index, c)
+	if len(ts.list) == 0 {
+		delete(h.topics, topic)
+	}
+}
+
+// unsubscribeMatching removes every connection of subject (all when subject is empty)
+// from every topic matching one of patterns ("!" negates, matcher semantics); it returns
+// how many subscriptions it removed.
+func (h *hub) unsubscribeMatching(patterns []string, subject string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var targets []*conn
+	if subject != "" {
+		targets = h.subjects[subject]
+	} else {
+		for _, c := range h.conns {
+			targets = append(targets, c)
+		}
+	}
+	removed := 0
+	for _, c := range targets {
+		for _, t := range append([]string(nil), c.topics...) {
+			if matchPatterns(patterns, t) && h.unsubscribeLocked(c, t) {
+				removed++
+			}
+		}
+	}
+	return removed
+}
+
+// matchPatterns applies the matcher module's rules: a topic matches when it matches some
+// positive pattern and no negated one (with only negated patterns, everything else matches).
+func matchPatterns(patterns []string, topic string) bool {
+	positive, matched := false, false
+	for _, p := range patterns {
+		if neg, ok := strings.CutPrefix(p, "!"); ok {
+			if auth.MatchTopic(neg, topic) {
+				return false
+			}
+			continue
+		}
+		positive = true
+		if auth.MatchTopic(p, topic) {
+			matched = true
+		}
+	}
+	return matched || !positive
+}
+
+// connection returns the connection with id, or nil.
+func (h *hub) connection(id string) *conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[id]
+}
+
+// snapshot appends every connection to dst.
+func (h *hub) snapshot(dst []*conn) []*conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, c := range h.conns {
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// dropRevokedSecure unsubscribes c from secure/ topics its new permissions no longer allow.
+func (h *hub) dropRevokedSecure(c *conn, perms []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range append([]string(nil), c.topics...) {
+		if strings.HasPrefix(t, "secure/") && !auth.CanSubscribe(perms, t) {
+			h.unsubscribeLocked(c, t)
+		}
+	}
+}
+
+// counts returns the number of connections and topics, for health and metrics.
+func (h *hub) counts() (conns, topics int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns), len(h.topics)
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// handleIngest serves GET /apps/{appId}/publish/{topic…}: a WebSocket whose every frame is
+// published as it is to topic, so that any plain WebSocket destination can feed the
+// server. The token (authKey) or API key needs realtime:publisher:write:topic:<topic>.
+//
+// Delivery: a frame that is valid JSON becomes the broadcast's data unchanged; other text
+// becomes a JSON string; a binary frame is delivered as a binary frame (text stays text).
+//
+// With ?ack=1 every frame is answered, in order, with a text frame
+//
+//	{"type":"ack","seq":N,"id":"…","status":"ok"|"duplicate"}
+//	{"type":"nack","seq":N,"id":"…","error":"…"}
+//
+// where seq counts the connection's frames from 1 and id is the frame's top-level "id"
+// (omitted when it has none). A JSON object frame with a top-level "id" (string or number)
+// seen within the app's dedupWindow is not published again and is acked "duplicate".
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	rt, h, cl := s.admit(w, r)
+	if rt == nil {
+		return
+	}
+	topic := r.PathValue("topic")
+	if err := validTopic(topic); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_topic", err.Error())
+		return
+	}
+	if !auth.CanPublish(cl.Permissions, topic) {
+		s.refuse(w, http.StatusForbidden, "forbidden", "token lacks realtime:publisher:write:topic:"+topic)
+		return
+	}
+	if _, status, code, reason := h.reserve(withoutPerUser(rt), ""); status != 0 {
+		s.refuse(w, status, code, reason)
+		return
+	}
+	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog, ingest: true}
+	ss := newSession(c.id, cl)
+	c.sess.Store(ss)
+	c.ingestTopic = topic
+	q := r.URL.Query().Get("ack")
+	c.ingestAck = q == "1" || q == "true"
+	s.upgradeAndServe(w, r, h, c, rt.limits.MaxIngestMessageSize)
+}
+
+// withoutPerUser returns rt for a reservation that the one-per-user policy does not touch.
+func withoutPerUser(rt *appRuntime) *appRuntime {
+	if rt.app.OneConnectionPerUser == OnePerUserOff {
+		return rt
+	}
+	cp := *rt
+	cp.app.OneConnectionPerUser = OnePerUserOff
+	return &cp
+}
+
+// ingestFrame publishes one ingest frame.
+func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
+	h := c.hub
+	rt := h.cfg.Load()
+	c.ingestSeq++
+	seq := c.ingestSeq
+	topic := c.ingestTopic
+
+	var data []byte
+	isJSON := json.Valid(b)
+	if isJSON {
+		data = bytes.Clone(b)
+	} else if binary {
+		data, _ = json.Marshal(b) // base64 string
+	} else {
+		data = appendJSONString(make([]byte, 0, len(b)+2), string(b))
+	}
+	id := ""
+	if isJSON {
+		id = topLevelID(b)
+	}
+	if rt.app.Audit.Enabled {
+		s.auditIngest(c, topic, id, b, rt.app.Audit.LogPayloads)
+	}
+	if id != "" {
+		if !h.dedup.firstSeen(id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+			if c.ingestAck {
+				c.send(ingestAck("ack", seq, id, "duplicate", ""))
+			}
+			return
+		}
+	}
+	err := s.publish(s.ctx, h.appID, topic, Message{MessageType: "broadcast", Data: data, Binary: binary, Origin: "ingest:" + c.id})
+	if err != nil {
+		if id != "" {
+			h.dedup.forget(id)
+		}
+		if c.ingestAck {
+			c.send(ingestAck("nack", seq, id, "", err.Error()))
+		}
+		return
+	}
+	s.metrics.publishes.WithLabelValues("ingest").Inc()
+	if c.ingestAck {
+		c.send(ingestAck("ack", seq, id, "ok", ""))
+	}
+}
+
+func (s *Server) auditIngest(c *conn, topic, id string, b []byte, payloads bool) {
+	attrs := []any{"app", c.hub.appID, "connection", c.id, "subject", c.session().subject, "type", "ingest", "topic", topic}
+	if id != "" {
+		attrs = append(attrs, "id", id)
+	}
+	if payloads {
+		attrs = append(attrs, "payload", string(b))
+	}
+	s.log.Info("audit client frame", attrs...)
+}
+
+// topLevelID returns the "id" member of a JSON object (string or number), or "".
+func topLevelID(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return ""
+	}
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(b, &v) != nil || len(v.ID) == 0 || string(v.ID) == "null" {
+		return ""
+	}
+	id, err := decodeID(v.ID)
+	if err != nil {
+		return ""
+	}
+	return id
+}
+
+// ingestAck encodes an ingest ack or nack frame.
+func ingestAck(typ string, seq uint64, id, status, errMsg string) []byte {
+	b := make([]byte, 0, 64+len(id)+len(errMsg))
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	if id != "" {
+		b = append(b, `,"id":`...)
+		b = appendJSONString(b, id)
+	}
+	if status != "" {
+		b = append(b, `,"status":`...)
+		b = appendJSONString(b, status)
+	}
+	if errMsg != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, errMsg)
+	}
+	b = append(b, '}')
+	return encodeFrame(opText, b)
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the server's Prometheus series, on a registry of its own so that two
+// servers in one process (tests) do not collide.
+type metrics struct {
+	connections   prometheus.Gauge
+	subscriptions prometheus.Gauge
+	framesIn      prometheus.Counter
+	bytesIn       prometheus.Counter
+	framesOut     prometheus.Counter
+	bytesOut      prometheus.Counter
+	slowConsumers prometheus.Counter
+	authFailures  *prometheus.CounterVec
+	publishes     *prometheus.CounterVec
+	closes        *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "kete", Subsystem: "server", Name: "connections",
+			Help: "Open WebSocket connections (clients and ingest publishers).",
+		}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "kete", Subsystem: "server", Name: "subscriptions",
+			Help: "Topic subscriptions held by open connections (priv/ topics not counted).",
+		}),
+		framesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "frames_in_total",
+			Help: "WebSocket data frames received from clients and ingest publishers.",
+		}),
+		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "bytes_in_total",
+			Help: "Payload bytes of the frames received.",
+		}),
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "frames_out_total",
+			Help: "Broadcast frames delivered to subscribers (one per subscriber per message).",
+		}),
+		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "bytes_out_total",
+			Help: "Bytes of broadcast frames handed to subscriber sockets.",
+		}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "slow_consumer_closes_total",
+			Help: "Connections closed because their outbound backlog went over maxBacklog.",
+		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "auth_failures_total",
+			Help: "Refused connections and API calls, by reason.",
+		}, []string{"reason"}),
+		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "publishes_total",
+			Help: "Messages published, by source (websocket, message, api, ingest).",
+		}, []string{"source"}),
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "kete", Subsystem: "server", Name: "closes_total",
+			Help: "Connections the server closed, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.connections, m.subscriptions, m.framesIn, m.bytesIn, m.framesOut,
+		m.bytesOut, m.slowConsumers, m.authFailures, m.publishes, m.closes)
+	return m
+}

@@ -1,0 +1,392 @@
+// Package natsbroker is the server.Broker that makes many kete server nodes act as one:
+// every node publishes to and subscribes from one NATS subject space, so a publication on
+// any node reaches the hubs of every node.
+//
+// # Subjects
+//
+// A publication for topic T of app A travels on the subject
+//
+//	{SubjectPrefix}.pub.{A}.{T}
+//
+// where A and T are escaped into single subject tokens ('.', '*', '>', '%', spaces,
+// control bytes and non-ASCII bytes become %XX). Each broker holds one NATS subscription,
+// {SubjectPrefix}.pub.>, and hands every publication to its handlers.
+//
+// # Guarantees
+//
+// Delivery is NATS core delivery: at most once, to every node connected when the
+// publication reaches the NATS server. The publishing node's own handlers are called by
+// Publish itself (the NATS connection is NoEcho), so a node serves its local subscribers
+// whether or not NATS is there. Every node receives the publications of one publishing
+// node for one topic in the order that node published them; publications of different
+// nodes may interleave differently on different nodes. Messages from NATS reach a node's
+// handlers one at a time, in arrival order.
+//
+// While the connection to NATS is lost, Publish keeps accepting messages into nats.go's
+// reconnect buffer (ReconnectBufSize, default 8 MiB) and fails with a back-pressure error
+// once it is full; Ready reports false, and OnReadyChange is called, until the connection
+// is back. Publications of other nodes made during the outage do not reach this node.
+package natsbroker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kete-dev/kete/server"
+)
+
+// Options configure a Broker. Only URL is required; at most one of CredentialsFile,
+// NKeySeedFile, User/Password and Token may be set.
+type Options struct {
+	// URL is one NATS URL or a comma-separated list (nats://host:4222, tls://…).
+	URL string
+	// CredentialsFile is a NATS .creds file (user JWT and NKey seed).
+	CredentialsFile string
+	// NKeySeedFile is a file holding an NKey user seed.
+	NKeySeedFile string
+	// User and Password authenticate with a user name and password.
+	User, Password string
+	// Token authenticates with a token.
+	Token string
+	// TLS, when set, is used for the connection (and required by tls:// URLs).
+	TLS *tls.Config
+	// Name is the connection name shown by NATS monitoring (default "kete").
+	Name string
+	// SubjectPrefix is the first subject token of everything this broker sends (default
+	// "kete"); nodes of one cluster must share it, clusters sharing a NATS must not.
+	SubjectPrefix string
+	// ReconnectWait is the pause between reconnect attempts (default 2s).
+	ReconnectWait time.Duration
+	// ReconnectBufSize bounds what Publish buffers while disconnected (default 8 MiB;
+	// negative disables buffering, so Publish fails at once while disconnected).
+	ReconnectBufSize int
+	// OnReadyChange, when set, is called with the new readiness each time the connection
+	// to NATS is lost or regained, in order, from one goroutine of nats.go.
+	OnReadyChange func(ready bool)
+	// Logger receives connection events and dropped messages (default: discard).
+	Logger *slog.Logger
+}
+
+// Broker is a server.Broker over one NATS connection. Its zero value is not usable; call New.
+type Broker struct {
+	nc     *nats.Conn
+	sub    *nats.Subscription
+	prefix string // "{SubjectPrefix}.pub."
+	log    *slog.Logger
+	ready  atomic.Bool
+	notify func(bool)
+
+	ctx    context.Context // ends at Close; handed to handlers
+	cancel context.CancelFunc
+
+	mu       sync.RWMutex
+	handlers map[int]server.Handler
+	next     int
+	closed   bool
+	inflight sync.WaitGroup
+
+	dropped atomic.Uint64
+	bufPool sync.Pool
+}
+
+var _ server.Broker = (*Broker)(nil)
+
+// New connects to NATS and subscribes to the cluster's publications. It fails when NATS
+// cannot be reached before ctx ends (or within 5 s when ctx has no deadline); once
+// connected, the broker reconnects by itself for ever.
+func New(ctx context.Context, o Options) (*Broker, error) {
+	if strings.TrimSpace(o.URL) == "" {
+		return nil, errors.New("natsbroker: URL is empty")
+	}
+	auths := 0
+	for _, set := range []bool{o.CredentialsFile != "", o.NKeySeedFile != "", o.User != "" || o.Password != "", o.Token != ""} {
+		if set {
+			auths++
+		}
+	}
+	if auths > 1 {
+		return nil, fmt.Errorf("natsbroker: %s: give one of credentials file, NKey seed file, user/password or token", o.URL)
+	}
+	prefix := o.SubjectPrefix
+	if prefix == "" {
+		prefix = "kete"
+	}
+	if strings.ContainsAny(prefix, " \t\r\n*>") || strings.HasPrefix(prefix, ".") || strings.HasSuffix(prefix, ".") || strings.Contains(prefix, "..") {
+		return nil, fmt.Errorf("natsbroker: subject prefix %q is not a valid NATS subject", prefix)
+	}
+	name := o.Name
+	if name == "" {
+		name = "kete"
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return nil, fmt.Errorf("natsbroker: connect to %s: %w", o.URL, context.DeadlineExceeded)
+		}
+	}
+	b := &Broker{
+		prefix:   prefix + ".pub.",
+		log:      log,
+		notify:   o.OnReadyChange,
+		handlers: make(map[int]server.Handler),
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.Timeout(timeout),
+		nats.MaxReconnects(-1),
+		nats.NoEcho(),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("nats disconnected", slog.String("url", o.URL), slog.Any("error", err))
+			b.setReady(false)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			// Ready only once the NATS server has our subscription again, so that a
+			// publication made after Ready turns true reaches this node.
+			if err := nc.FlushTimeout(timeout); err != nil {
+				log.Warn("nats reconnected but flush failed", slog.Any("error", err))
+				return
+			}
+			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
+			b.setReady(true)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { b.setReady(false) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				log.Error("nats subscription is a slow consumer: messages dropped", slog.Any("error", err))
+				return
+			}
+			log.Warn("nats error", slog.Any("error", err))
+		}),
+	}
+	if o.ReconnectWait > 0 {
+		opts = append(opts, nats.ReconnectWait(o.ReconnectWait))
+	}
+	if o.ReconnectBufSize != 0 {
+		opts = append(opts, nats.ReconnectBufSize(o.ReconnectBufSize))
+	}
+	if o.TLS != nil {
+		opts = append(opts, nats.Secure(o.TLS))
+	}
+	switch {
+	case o.CredentialsFile != "":
+		opts = append(opts, nats.UserCredentials(o.CredentialsFile))
+	case o.NKeySeedFile != "":
+		opt, err := nats.NkeyOptionFromSeed(o.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("natsbroker: NKey seed file %s: %w", o.NKeySeedFile, err)
+		}
+		opts = append(opts, opt)
+	case o.User != "" || o.Password != "":
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	case o.Token != "":
+		opts = append(opts, nats.Token(o.Token))
+	}
+	nc, err := nats.Connect(o.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("natsbroker: connect to %s: %w", redact(o.URL), err)
+	}
+	b.nc = nc
+	sub, err := nc.Subscribe(b.prefix+">", b.onMsg)
+	if err == nil {
+		err = nc.FlushTimeout(timeout)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, redact(o.URL), err)
+	}
+	b.sub = sub
+	b.setReady(nc.IsConnected())
+	return b, nil
+}
+
+// redact drops user information from a URL list for error messages.
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				parts[i] = p[:s+3] + "***" + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func (b *Broker) setReady(r bool) {
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		r = false
+	}
+	if b.ready.Swap(r) != r && b.notify != nil {
+		b.notify(r)
+	}
+}
+
+// Ready reports whether the broker is connected to NATS, for /readyz.
+func (b *Broker) Ready() bool { return b.ready.Load() }
+
+// Dropped counts received publications that no handler took (a handler error, or a
+// message this broker could not decode), since New.
+func (b *Broker) Dropped() uint64 { return b.dropped.Load() }
+
+// Subject returns the NATS subject that carries topic of appID, for operators and tests.
+func (b *Broker) Subject(appID, topic string) string {
+	return b.prefix + escapeToken(appID) + "." + escapeToken(topic)
+}
+
+// Publish implements server.Broker: it hands msg to this node's handlers (returning the
+// first one's error, as the memory broker does) and to NATS for the other nodes; it
+// returns once nats.go has buffered msg for the NATS server (or, while disconnected, for
+// the reconnect). Handlers' errors on the other nodes are not seen here.
+func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return server.ErrBrokerClosed
+	}
+	// This node's handlers get msg here and now (the connection is NoEcho), so local
+	// subscribers keep being served while NATS is away, and a full local hub is
+	// back-pressure for the publisher, as with the memory broker.
+	localErr := b.deliver(ctx, appID, topic, msg)
+	if errors.Is(localErr, server.ErrBrokerClosed) {
+		return localErr
+	}
+	bp, _ := b.bufPool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf := appendMessage((*bp)[:0], &msg)
+	err := b.nc.Publish(b.Subject(appID, topic), buf) // copies buf into its write buffer
+	*bp = buf
+	if cap(buf) <= 64<<10 {
+		b.bufPool.Put(bp)
+	}
+	switch {
+	case err == nil:
+		return localErr
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return server.ErrBrokerClosed
+	case errors.Is(err, nats.ErrReconnectBufExceeded):
+		return fmt.Errorf("natsbroker: NATS unreachable and the reconnect buffer is full: %w", err)
+	default:
+		return fmt.Errorf("natsbroker: publish to %s: %w", b.Subject(appID, topic), err)
+	}
+}
+
+// Subscribe implements server.Broker. Handlers get the broker's context, which ends at
+// Close; a handler that blocks holds up this node's later messages (and, past nats.go's
+// pending limits, makes NATS drop messages for this node).
+func (b *Broker) Subscribe(h server.Handler) (func(), error) {
+	if h == nil {
+		return nil, errors.New("natsbroker: nil handler")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, server.ErrBrokerClosed
+	}
+	id := b.next
+	b.next++
+	b.handlers[id] = h
+	return func() {
+		b.mu.Lock()
+		delete(b.handlers, id)
+		b.mu.Unlock()
+	}, nil
+}
+
+// onMsg runs on the subscription's one delivery goroutine, so messages reach handlers in
+// arrival order.
+func (b *Broker) onMsg(m *nats.Msg) {
+	rest, ok := strings.CutPrefix(m.Subject, b.prefix)
+	dot := strings.IndexByte(rest, '.')
+	if !ok || dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
+		b.drop("unexpected subject", m.Subject, nil)
+		return
+	}
+	appID, err1 := unescapeToken(rest[:dot])
+	topic, err2 := unescapeToken(rest[dot+1:])
+	msg, err3 := decodeMessage(m.Data)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		b.drop("undecodable message", m.Subject, err)
+		return
+	}
+	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
+		b.drop("handler refused message", m.Subject, err)
+	}
+}
+
+// deliver hands msg to every handler of this node and returns the first error.
+func (b *Broker) deliver(ctx context.Context, appID, topic string, msg server.Message) error {
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return server.ErrBrokerClosed
+	}
+	b.inflight.Add(1)
+	var hs [4]server.Handler
+	list := hs[:0]
+	for _, h := range b.handlers {
+		list = append(list, h)
+	}
+	b.mu.RUnlock()
+	defer b.inflight.Done()
+	var first error
+	for _, h := range list {
+		if err := h(ctx, appID, topic, msg); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (b *Broker) drop(why, subject string, err error) {
+	b.dropped.Add(1)
+	b.log.Warn("natsbroker: "+why, slog.String("subject", subject), slog.Any("error", err))
+}
+
+// Close implements server.Broker: it flushes what was published (for up to 2 s), closes
+// the connection, ends the handlers' context and waits for a handler call in progress.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	clear(b.handlers)
+	b.mu.Unlock()
+	b.cancel()
+	var err error
+	if b.nc.IsConnected() {
+		if ferr := b.nc.FlushTimeout(2 * time.Second); ferr != nil {
+			err = fmt.Errorf("natsbroker: flush on close: %w", ferr)
+		}
+	}
+	b.nc.Close()
+	b.inflight.Wait()
+	b.ready.Store(false)
+	return err
+}

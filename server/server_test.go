@@ -1,0 +1,505 @@
+package server
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+func TestConnectRefusedBeforeUpgrade(t *testing.T) {
+	disabled := testApp("off", secretA)
+	disabled.Enabled = false
+	denied := testApp("denied", secretA)
+	denied.ClientSourceAddress = []string{"10.0.0.0/8"}
+	origins := testApp("origins", secretA)
+	origins.AllowedOrigins = []string{"https://good.example"}
+	full := testApp("full", secretA)
+	full.MaxConnections = 1
+	reject := testApp("reject", secretA)
+	reject.OneConnectionPerUser = OnePerUserReject
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA), testApp("b", secretB), disabled, denied, origins, full, reject}})
+
+	good := mint(t, secretA, "alice", time.Hour)
+	connect(t, hs, "full", good)   // takes the only slot
+	connect(t, hs, "reject", good) // alice is now connected to "reject"
+
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"unknown app", "/apps/nope?access_token=" + good, nil, 404, "app_not_found"},
+		{"disabled app", "/apps/off?access_token=" + good, nil, 403, "app_disabled"},
+		{"source address denied", "/apps/denied?access_token=" + good, nil, 403, "source_denied"},
+		{"origin not allowed", "/apps/origins?access_token=" + good, http.Header{"Origin": {"https://evil.example"}}, 403, "origin_denied"},
+		{"missing token", "/apps/a", nil, 401, "token_missing"},
+		{"garbage token", "/apps/a?access_token=not.a.jwt", nil, 401, "token_malformed"},
+		{"token of another app", "/apps/a?access_token=" + mint(t, secretB, "bob", time.Hour), nil, 401, "token_invalid"},
+		{"expired token", "/apps/a?access_token=" + mintExpired(t, secretA, "alice"), nil, 401, "token_expired"},
+		{"app at maxConnections", "/apps/full?access_token=" + good, nil, 503, "too_many_connections"},
+		{"second connection of a subject (reject)", "/apps/reject?access_token=" + good, nil, 409, "already_connected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, resp, err := dial(t, wsURL(hs, tt.path), dialOpts{header: tt.header})
+			if err == nil {
+				t.Fatalf("upgrade succeeded, want %d", tt.status)
+			}
+			if resp == nil {
+				t.Fatalf("no response: %v", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			var body struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if err := json.Unmarshal(b, &body); err != nil || body.Error.Code != tt.code || body.Error.Message == "" {
+				t.Fatalf("body %q, want JSON error code %q", b, tt.code)
+			}
+		})
+	}
+
+	t.Run("allowed origin connects", func(t *testing.T) {
+		tc, _, err := dial(t, wsURL(hs, "/apps/origins?access_token="+good), dialOpts{header: http.Header{"Origin": {"https://good.example"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.waitFor("main", "welcome")
+	})
+	t.Run("token in Authorization header", func(t *testing.T) {
+		tc, _, err := dial(t, wsURL(hs, "/apps/a"), dialOpts{header: http.Header{"Authorization": {"Bearer " + good}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.waitFor("main", "welcome")
+	})
+}
+
+func TestOneConnectionPerUserReplace(t *testing.T) {
+	app := testApp("a", secretA)
+	app.OneConnectionPerUser = OnePerUserReplace
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	tok := mint(t, secretA, "alice", time.Hour)
+	first := connect(t, hs, "a", tok)
+	connect(t, hs, "a", tok)
+	ce := first.waitClosed()
+	if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonReplaced {
+		t.Fatalf("first connection closed with %d %q, want %d %q", ce.Code, ce.Reason, ClosePolicyViolation, ReasonReplaced)
+	}
+}
+
+func TestWelcomeAndAutoSubscriptions(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
+	for _, topic := range []string{"main", "priv/" + tc.id, "priv/alice"} {
+		st, body := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": topic, "message": map[string]string{"to": topic}})
+		if st != 200 {
+			t.Fatalf("publish to %s: %d %v", topic, st, body)
+		}
+		f := tc.waitFor(topic, "broadcast")
+		if string(f.Data) != `{"to":"`+topic+`"}` {
+			t.Fatalf("%s: data %s", topic, f.Data)
+		}
+	}
+}
+
+func TestSubscribePublishDeliver(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	sub := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+	pubPerms := []string{"realtime:publisher:write:topic:chat"}
+	pub := connect(t, hs, "a", mint(t, secretA, "bob", time.Hour, pubPerms...))
+	sub.subscribe("chat")
+
+	pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": map[string]any{"text": "hi"}, "id": "m1"}})
+	f := sub.waitFor("chat", "broadcast")
+	var d struct {
+		Payload map[string]string `json:"payload"`
+		ID      string            `json:"id"`
+		Client  struct {
+			ConnectionID string   `json:"connectionId"`
+			Subject      string   `json:"subject"`
+			Permissions  []string `json:"permissions"`
+		} `json:"client"`
+	}
+	if err := json.Unmarshal(f.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Payload["text"] != "hi" || d.ID != "m1" || d.Client.ConnectionID != pub.id || d.Client.Subject != "bob" || len(d.Client.Permissions) != 1 || d.Client.Permissions[0] != pubPerms[0] {
+		t.Fatalf("delivered data %s", f.Data)
+	}
+	if f.Binary {
+		t.Fatal("text publish delivered as binary")
+	}
+
+	pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "messageType": "typing", "payload": "x"}})
+	f = sub.waitFor("chat", "typing")
+	var d2 struct{ ID string }
+	if err := json.Unmarshal(f.Data, &d2); err != nil || d2.ID == "" {
+		t.Fatalf("generated id missing: %s", f.Data)
+	}
+
+	t.Run("compress delivers a binary frame", func(t *testing.T) {
+		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "messageType": "zipped", "payload": "z", "compress": true}})
+		if f := sub.waitFor("chat", "zipped"); !f.Binary {
+			t.Fatal("compress:true delivered as text")
+		}
+	})
+
+	t.Run("unsubscribe stops delivery", func(t *testing.T) {
+		sub.send(map[string]any{"type": "unsubscribe", "data": map[string]any{"topic": "chat"}})
+		sub.subscribe("marker") // processed after the unsubscribe
+		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": "gone"}})
+		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "priv/" + sub.id, "payload": "end"}})
+		// bob may not publish to priv/…: use the API for the marker instead.
+		admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
+		apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "marker", "message": "m", "messageType": "mark"})
+		for _, f := range sub.untilMarker("marker", "mark") {
+			if f.Topic == "chat" && f.MessageType == "broadcast" {
+				t.Fatalf("delivered after unsubscribe: %s", f.Raw)
+			}
+		}
+	})
+}
+
+func TestSubscribeAndPublishPermissions(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	plain := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+	reader := connect(t, hs, "a", mint(t, secretA, "carol", time.Hour, "realtime:subscriber:read:topic:secure/logs/*"))
+
+	tests := []struct {
+		name  string
+		c     *testClient
+		topic string
+		ok    bool
+	}{
+		{"private topic refused", plain, "priv/someone", false},
+		{"private own id refused", plain, "priv/" + plain.id, false},
+		{"secure without permission", plain, "secure/logs/x", false},
+		{"secure with permission", reader, "secure/logs/x", true},
+		{"secure outside pattern", reader, "secure/other", false},
+		{"public topic", plain, "news", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.c.send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": tt.topic}})
+			want := "error"
+			if tt.ok {
+				want = "welcome"
+			}
+			f := tt.c.waitFor(tt.topic, want)
+			if !tt.ok && !strings.Contains(string(f.Data), `"forbidden"`) {
+				t.Fatalf("error frame %s", f.Raw)
+			}
+		})
+	}
+
+	t.Run("publish needs write permission", func(t *testing.T) {
+		plain.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": "x", "id": "p1"}})
+		f := plain.waitFor("news", "error")
+		if !strings.Contains(string(f.Data), `"p1"`) {
+			t.Fatalf("error frame lacks the id: %s", f.Raw)
+		}
+	})
+}
+
+func TestAcksAndReplies(t *testing.T) {
+	app := testApp("a", secretA)
+	app.ClientInboundAckEnabled = true
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	service := connect(t, hs, "a", mint(t, secretA, "svc", time.Hour, "realtime:publisher:write:topic:priv/*"))
+	client := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:rpc"))
+	service.subscribe("rpc")
+
+	client.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "rpc", "payload": map[string]any{"q": 1}, "id": "req-1"}})
+	ack := client.waitFor("priv/acks", "ack")
+	if string(ack.Data) != `{"data":"req-1"}` {
+		t.Fatalf("ack data %s, want {\"data\":\"req-1\"}", ack.Data)
+	}
+	req := service.waitFor("rpc", "broadcast")
+	var rd struct {
+		ID     string
+		Client struct{ ConnectionID string }
+	}
+	_ = json.Unmarshal(req.Data, &rd)
+	if rd.Client.ConnectionID != client.id {
+		t.Fatalf("request client %+v", rd)
+	}
+	// What the npm client's reply() sends.
+	service.send(map[string]any{"type": "publish", "data": map[string]any{
+		"topic": "priv/" + rd.Client.ConnectionID, "messageType": "response",
+		"payload": map[string]any{"data": "pong", "status": "ok", "id": rd.ID},
+	}})
+	resp := client.waitFor("priv/"+client.id, "response")
+	var rp struct {
+		Payload struct{ Data, Status, ID string }
+	}
+	_ = json.Unmarshal(resp.Data, &rp)
+	if rp.Payload.ID != "req-1" || rp.Payload.Data != "pong" || rp.Payload.Status != "ok" {
+		t.Fatalf("reply %s", resp.Data)
+	}
+	service.waitFor("priv/acks", "ack") // the reply was acked too
+}
+
+func TestPresenceAndInbound(t *testing.T) {
+	app := testApp("a", secretA)
+	app.EnableWebSocketInboundTopic = true
+	app.ClientInboundAckEnabled = true
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	watcher := connect(t, hs, "a", mint(t, secretA, "backend", time.Hour, "realtime:subscriber:read:topic:secure/inbound"))
+	watcher.subscribe("secure/inbound")
+
+	tc, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "alice", time.Hour)), dialOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	welcome := tc.waitFor("main", "welcome")
+	var w struct{ Connection struct{ ID string } }
+	_ = json.Unmarshal(welcome.Data, &w)
+
+	type presence struct {
+		Client struct {
+			ConnectionID string `json:"connectionId"`
+			Subject      string `json:"subject"`
+		} `json:"client"`
+		SubProtocol int `json:"subProtocol"`
+		Payload     struct {
+			Code   int    `json:"code"`
+			Status string `json:"status"`
+		} `json:"payload"`
+	}
+	// The watcher may see its own arrival first: wait for alice's.
+	var p presence
+	var f tframe
+	for p.Client.ConnectionID != w.Connection.ID {
+		f = watcher.waitFor("secure/inbound", "presence")
+		p = presence{}
+		if err := json.Unmarshal(f.Data, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Client.Subject != "alice" || p.Payload.Code != 0 || p.Payload.Status != "connected" || p.SubProtocol != 1 {
+		t.Fatalf("connect presence %s", f.Data)
+	}
+
+	tc.send(map[string]any{"type": "message", "data": map[string]any{"payload": "hello", "id": "in-1"}})
+	if ack := tc.waitFor("priv/acks", "ack"); string(ack.Data) != `{"data":"in-1"}` {
+		t.Fatalf("message ack %s", ack.Data)
+	}
+	in := watcher.waitFor("secure/inbound", "broadcast")
+	if !strings.Contains(string(in.Data), `"payload":"hello"`) || !strings.Contains(string(in.Data), `"subject":"alice"`) {
+		t.Fatalf("inbound %s", in.Data)
+	}
+
+	_ = tc.c.WriteClose(1000, nil)
+	f = watcher.waitFor("secure/inbound", "presence")
+	p = presence{}
+	if err := json.Unmarshal(f.Data, &p); err != nil || p.Client.ConnectionID != w.Connection.ID || p.Payload.Code != -1 || p.Payload.Status != "disconnected" {
+		t.Fatalf("disconnect presence %s", f.Data)
+	}
+}
+
+func TestInvalidFrameCloses(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	tok := mint(t, secretA, "alice", time.Hour)
+	for _, bad := range []string{
+		`not json`,
+		`{"type":"dance","data":{}}`,
+		`{"type":"subscribe"}`,
+		`{"type":"subscribe","data":{"topic":""}}`,
+		`{"type":"publish","data":{"topic":"x"}}`,
+		`{"type":"subscribe","data":{"topic":"has space"}}`,
+		`[1,2,3]`,
+	} {
+		t.Run(bad, func(t *testing.T) {
+			tc := connect(t, hs, "a", tok)
+			tc.sendRaw(bad)
+			ce := tc.waitClosed()
+			if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
+				t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, ClosePolicyViolation, ReasonInvalidFormat)
+			}
+		})
+	}
+}
+
+func TestOversizedFrameCloses1009(t *testing.T) {
+	app := testApp("a", secretA)
+	app.Limits.MaxMessageSize = 512
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:*"))
+	tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "x", "payload": strings.Repeat("a", 600)}})
+	if ce := tc.waitClosed(); ce.Code != CloseMessageTooBig {
+		t.Fatalf("closed with %d %q, want 1009", ce.Code, ce.Reason)
+	}
+}
+
+func TestTokenExpiryAndRefresh(t *testing.T) {
+	clock := newFakeClock()
+	s, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}, Now: clock.Now, SweepInterval: time.Hour})
+
+	t.Run("expired token closes the connection", func(t *testing.T) {
+		tc := connect(t, hs, "a", mint(t, secretA, "alice", 2*time.Second))
+		s.sweep(nil)
+		clock.Advance(3 * time.Second)
+		s.sweep(nil)
+		ce := tc.waitClosed()
+		if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonTokenExpired {
+			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
+		}
+	})
+	for _, form := range []string{"RefreshAccessToken", "typed"} {
+		t.Run("refresh extends ("+form+")", func(t *testing.T) {
+			tc := connect(t, hs, "a", mint(t, secretA, "alice", 2*time.Second))
+			fresh := mint(t, secretA, "alice", time.Hour)
+			if form == "typed" {
+				tc.send(map[string]any{"type": "refresh", "data": map[string]any{"token": fresh}})
+			} else {
+				tc.send(map[string]any{"RefreshAccessToken": fresh})
+			}
+			tc.waitFor("priv/"+tc.id, "refreshed")
+			clock.Advance(3 * time.Second)
+			s.sweep(nil)
+			// Still open: a publish to it arrives.
+			admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
+			apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + tc.id, "message": 1, "messageType": "alive"})
+			tc.waitFor("priv/"+tc.id, "alive")
+		})
+	}
+	t.Run("refresh with another subject closes", func(t *testing.T) {
+		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+		tc.send(map[string]any{"RefreshAccessToken": mint(t, secretA, "mallory", time.Hour)})
+		if ce := tc.waitClosed(); string(ce.Reason) != ReasonTokenInvalid {
+			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
+		}
+	})
+	t.Run("refresh with garbage closes", func(t *testing.T) {
+		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+		tc.send(map[string]any{"RefreshAccessToken": "x.y.z"})
+		if ce := tc.waitClosed(); string(ce.Reason) != ReasonTokenInvalid {
+			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
+		}
+	})
+	t.Run("idle connection is pinged and a pong keeps it open", func(t *testing.T) {
+		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+		s.sweep(nil)
+		clock.Advance(DefaultPingInterval + time.Second)
+		s.sweep(nil)
+		waitUntil(t, "ping received", func() bool { return tc.pings.Load() >= 1 })
+		_, h := s.app("a")
+		c := h.connection(tc.id)
+		waitUntil(t, "pong seen", func() bool { return c.lastSeen.Load() >= clock.Now().UnixNano() })
+		clock.Advance(DefaultIdleTimeout - time.Second)
+		s.sweep(nil)
+		admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
+		apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + tc.id, "message": 1, "messageType": "alive"})
+		tc.waitFor("priv/"+tc.id, "alive")
+	})
+	t.Run("idle connection closes", func(t *testing.T) {
+		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
+		s.sweep(nil)
+		clock.Advance(DefaultIdleTimeout + time.Second)
+		s.sweep(nil)
+		if ce := tc.waitClosed(); string(ce.Reason) != ReasonIdle {
+			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
+		}
+	})
+}
+
+func TestAppIsolation(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA), testApp("b", secretB)}})
+	all := []string{"realtime:publisher:write:topic:*", "realtime:subscriber:read:topic:*"}
+	inA := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour, all...))
+	inB := connect(t, hs, "b", mint(t, secretB, "alice", time.Hour, all...))
+	inA.subscribe("shared")
+	inB.subscribe("shared")
+
+	inA.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "shared", "payload": "from-a"}})
+	inA.waitFor("shared", "broadcast")
+	// priv/alice in app a must not reach alice in app b.
+	inA.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "priv/alice", "payload": "private-a"}})
+	inA.waitFor("priv/alice", "broadcast")
+	inB.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "shared", "payload": "from-b", "messageType": "mark"}})
+	for _, f := range inB.untilMarker("shared", "mark") {
+		if strings.Contains(string(f.Raw), "-a") {
+			t.Fatalf("app b got app a's frame %s", f.Raw)
+		}
+	}
+
+	adminA := mint(t, secretAdmin, "ops", time.Hour, PermManageConnections)
+	if st, _ := apiCall(t, hs, "DELETE", "/api/connections/b/"+inA.id, adminA, nil); st != 404 {
+		t.Fatalf("closing app a's connection through app b: %d, want 404", st)
+	}
+	// App a's client token on app b.
+	if _, resp, err := dial(t, wsURL(hs, "/apps/b?access_token="+mint(t, secretA, "alice", time.Hour)), dialOpts{}); err == nil || status(resp) != 401 {
+		t.Fatalf("app a token on app b: %v %d", err, status(resp))
+	}
+}
+
+func TestDeliveryCarriesNoTokenOrKey(t *testing.T) {
+	// The client info in deliveries must not leak the token.
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	tok := mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:t")
+	tc := connect(t, hs, "a", tok)
+	tc.subscribe("t")
+	tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": 1}})
+	f := tc.waitFor("t", "broadcast")
+	if strings.Contains(string(f.Raw), tok) {
+		t.Fatal("delivered frame contains the token")
+	}
+}
+
+func TestAPIKeyConnect(t *testing.T) {
+	app := testApp("a", secretA)
+	app.APIKeys = []auth.APIKey{{Name: "gw", Hash: auth.HashAPIKey("key-one"), Permissions: []string{"realtime:publisher:write:topic:*"}}}
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	tc, _, err := dial(t, wsURL(hs, "/apps/a"), dialOpts{header: http.Header{"X-API-Key": {"key-one"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.waitFor("main", "welcome")
+	if _, resp, err := dial(t, wsURL(hs, "/apps/a?api_key=wrong"), dialOpts{}); err == nil || status(resp) != 401 {
+		t.Fatalf("wrong API key: %v %d", err, status(resp))
+	}
+}
+
+// TestTLSConnections runs the protocol over wss://, where writes cannot be non-blocking and
+// every burst goes through a connection's writer goroutine.
+func TestTLSConnections(t *testing.T) {
+	s, err := New(Options{Apps: []App{testApp("a", secretA)}, ReloadInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewTLSServer(s)
+	t.Cleanup(func() { hs.Close(); _ = s.Close() })
+	url := "wss" + strings.TrimPrefix(hs.URL, "https") + "/apps/a?access_token=" + mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:*")
+	tc := &testClient{t: t, frames: make(chan tframe, 8192), done: make(chan struct{})}
+	c, _, err := gws.NewClient(tc, &gws.ClientOption{Addr: url, TlsConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.c = c
+	go c.ReadLoop()
+	t.Cleanup(func() { _ = c.WriteClose(1000, nil); <-tc.done })
+	tc.waitFor("main", "welcome")
+	tc.subscribe("t")
+	for i := range 200 {
+		tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": i}})
+	}
+	for range 200 {
+		tc.waitFor("t", "broadcast")
+	}
+}

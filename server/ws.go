@@ -1,0 +1,409 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// writeError writes the API's error body {"error":{"code","message"}}.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// authenticate verifies the request's token (with v) or API key (with keys) and returns
+// its claims; on failure it has written the 401 and counted the reason.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, v *auth.Verifier, keys *auth.APIKeys) *auth.Claims {
+	cr := auth.FromRequest(r)
+	var (
+		cl  *auth.Claims
+		err error
+	)
+	switch {
+	case cr.Token != "":
+		if v == nil {
+			err = &auth.Error{Status: http.StatusUnauthorized, Code: "token_invalid", Reason: "app has no key to verify tokens"}
+		} else {
+			cl, err = v.Verify(cr.Token)
+		}
+	case cr.APIKey != "":
+		if keys == nil {
+			err = &auth.Error{Status: http.StatusUnauthorized, Code: "api_key_invalid", Reason: "app has no API keys"}
+		} else {
+			cl, err = keys.Verify(cr.APIKey)
+		}
+	default:
+		err = &auth.Error{Status: http.StatusUnauthorized, Code: "token_missing", Reason: "no access token or API key"}
+	}
+	if err == nil {
+		return cl
+	}
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		ae = &auth.Error{Status: http.StatusUnauthorized, Code: "token_invalid", Reason: err.Error()}
+	}
+	if ae.Status == 0 {
+		ae.Status = http.StatusUnauthorized
+	}
+	s.metrics.authFailures.WithLabelValues(ae.Code).Inc()
+	ae.WriteHTTP(w)
+	return nil
+}
+
+// refuse writes an error and counts it as an auth failure with reason code.
+func (s *Server) refuse(w http.ResponseWriter, status int, code, message string) {
+	s.metrics.authFailures.WithLabelValues(code).Inc()
+	writeError(w, status, code, message)
+}
+
+// admit runs the checks every WebSocket upgrade shares, before the upgrade, so that a
+// refusal is a real HTTP status with a JSON body (gws answers 400 to anything it refuses).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hub, *auth.Claims) {
+	appID := r.PathValue("appId")
+	rt, h := s.app(appID)
+	if rt == nil {
+		s.refuse(w, http.StatusNotFound, "app_not_found", "no app "+appID)
+		return nil, nil, nil
+	}
+	if !rt.app.Enabled {
+		s.refuse(w, http.StatusForbidden, "app_disabled", "app "+appID+" is disabled")
+		return nil, nil, nil
+	}
+	addr, _ := remoteAddr(r)
+	if !rt.clientSrc.Allows(addr) {
+		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for app "+appID)
+		return nil, nil, nil
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && len(rt.origins) > 0 && !rt.anyOrigin && !rt.origins[origin] {
+		s.refuse(w, http.StatusForbidden, "origin_denied", "origin "+origin+" not allowed for app "+appID)
+		return nil, nil, nil
+	}
+	cl := s.authenticate(w, r, rt.authV, rt.apiKeys)
+	if cl == nil {
+		return nil, nil, nil
+	}
+	return rt, h, cl
+}
+
+// handleConnect serves GET /apps/{appId}: the client WebSocket.
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
+	rt, h, cl := s.admit(w, r)
+	if rt == nil {
+		return
+	}
+	replace, status, code, reason := h.reserve(rt, cl.Subject)
+	if status != 0 {
+		s.refuse(w, status, code, reason)
+		return
+	}
+	for _, old := range replace {
+		s.metrics.closes.WithLabelValues("replaced").Inc()
+		old.closeWith(ClosePolicyViolation, ReasonReplaced, false)
+	}
+	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog}
+	c.sess.Store(newSession(c.id, cl))
+	s.upgradeAndServe(w, r, h, c, rt.limits.MaxMessageSize)
+}
+
+// newSession builds a connection's session from verified claims.
+func newSession(connID string, cl *auth.Claims) *session {
+	perms := cl.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	cj, _ := json.Marshal(struct {
+		ConnectionID string   `json:"connectionId"`
+		Subject      string   `json:"subject"`
+		Permissions  []string `json:"permissions"`
+	}{connID, cl.Subject, perms})
+	ss := &session{subject: cl.Subject, permissions: perms, clientJSON: cj}
+	if !cl.ExpiresAt.IsZero() {
+		ss.expires = cl.ExpiresAt.UnixNano()
+	}
+	return ss
+}
+
+// upgradeAndServe upgrades the reserved connection and starts its read loop.
+func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub, c *conn, maxPayload int) {
+	if s.closed.Load() {
+		h.unreserve()
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
+		return
+	}
+	_, c.remote = remoteAddr(r)
+	socket, err := s.upgrader(maxPayload).Upgrade(w, r)
+	if err != nil {
+		h.unreserve()
+		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
+		return
+	}
+	c.ws = socket
+	c.nc = socket.NetConn()
+	c.raw = newRawWriter(c.nc)
+	if s.opts.SocketWriteBuffer > 0 {
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			_ = tc.SetWriteBuffer(s.opts.SocketWriteBuffer)
+		}
+	}
+	c.lastSeen.Store(s.coarseNow())
+	c.lastPing = s.coarseNow()
+	socket.Session().Store("conn", c)
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		socket.ReadLoop()
+	}()
+}
+
+// wsEvents is the gws event handler of every connection.
+type wsEvents struct{ s *Server }
+
+func connOf(socket *gws.Conn) *conn {
+	v, _ := socket.Session().Load("conn")
+	c, _ := v.(*conn)
+	return c
+}
+
+// OnOpen sends the welcome frame first, then registers the connection (so no broadcast
+// can overtake the welcome) and announces its presence.
+func (e *wsEvents) OnOpen(socket *gws.Conn) {
+	c := connOf(socket)
+	if c == nil {
+		return
+	}
+	h := c.hub
+	if c.ingest {
+		h.open(c)
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"connection": map[string]string{
+		"id": c.id, "appId": h.appID, "remoteAddress": c.remote,
+	}})
+	c.send(encodeServerFrame("main", "welcome", data, false))
+	h.open(c)
+	if rt := h.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
+		e.s.presence(h.appID, c, 0, "connected")
+	}
+}
+
+// presence publishes a presence event for c on secure/inbound.
+func (s *Server) presence(appID string, c *conn, code int, status string) {
+	ss := c.session()
+	data := make([]byte, 0, len(ss.clientJSON)+80)
+	data = append(data, `{"client":`...)
+	data = append(data, ss.clientJSON...)
+	data = append(data, `,"subProtocol":1,"payload":{"code":`...)
+	if code < 0 {
+		data = append(data, '-')
+		code = -code
+	}
+	data = append(data, byte('0'+code))
+	data = append(data, `,"status":`...)
+	data = appendJSONString(data, status)
+	data = append(data, "}}"...)
+	if err := s.publish(s.ctx, appID, "secure/inbound", Message{MessageType: "presence", Data: data, Origin: c.id}); err != nil {
+		s.log.Debug("presence not published", slog.String("app", appID), slog.String("error", err.Error()))
+	}
+}
+
+// OnClose forgets the connection and announces its departure.
+func (e *wsEvents) OnClose(socket *gws.Conn, err error) {
+	c := connOf(socket)
+	if c == nil {
+		return
+	}
+	c.markClosed()
+	h := c.hub
+	if h.remove(c) && !c.ingest {
+		if rt := h.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
+			e.s.presence(h.appID, c, -1, "disconnected")
+		}
+	}
+}
+
+// OnPing answers through the connection's own write path, so that a pong never lands in
+// the middle of a partly written frame.
+func (e *wsEvents) OnPing(socket *gws.Conn, payload []byte) {
+	if c := connOf(socket); c != nil {
+		c.lastSeen.Store(e.s.coarseNow())
+		c.send(encodeFrame(opPong, payload))
+	}
+}
+
+// OnPong marks the connection alive.
+func (e *wsEvents) OnPong(socket *gws.Conn, payload []byte) {
+	if c := connOf(socket); c != nil {
+		c.lastSeen.Store(e.s.coarseNow())
+	}
+}
+
+// OnMessage handles one client (or ingest) frame.
+func (e *wsEvents) OnMessage(socket *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	c := connOf(socket)
+	if c == nil {
+		return
+	}
+	c.lastSeen.Store(e.s.coarseNow())
+	b := msg.Bytes()
+	e.s.metrics.framesIn.Inc()
+	e.s.metrics.bytesIn.Add(float64(len(b)))
+	if c.ingest {
+		e.s.ingestFrame(c, msg.Opcode == gws.OpcodeBinary, b)
+		return
+	}
+	e.s.clientFrame(c, b)
+}
+
+// clientFrame runs one client frame of the Realtime Pub/Sub protocol.
+func (s *Server) clientFrame(c *conn, b []byte) {
+	h := c.hub
+	rt := h.cfg.Load()
+	f, err := decodeClientFrame(b)
+	if err != nil {
+		s.metrics.closes.WithLabelValues("invalid_format").Inc()
+		if rt.app.Audit.Enabled {
+			s.log.Info("audit client frame", slog.String("app", h.appID), slog.String("connection", c.id), slog.String("type", "invalid"), slog.String("error", err.Error()))
+		}
+		c.closeWith(ClosePolicyViolation, ReasonInvalidFormat, false)
+		return
+	}
+	ss := c.session()
+	if rt.app.Audit.Enabled {
+		attrs := []any{slog.String("app", h.appID), slog.String("connection", c.id), slog.String("subject", ss.subject), slog.String("type", f.Type.String())}
+		if f.Topic != "" {
+			attrs = append(attrs, slog.String("topic", f.Topic))
+		}
+		if f.ID != "" {
+			attrs = append(attrs, slog.String("id", f.ID))
+		}
+		if rt.app.Audit.LogPayloads && f.Payload != nil {
+			attrs = append(attrs, slog.String("payload", string(f.Payload)))
+		}
+		s.log.Info("audit client frame", attrs...)
+	}
+	switch f.Type {
+	case frameSubscribe:
+		switch {
+		case strings.HasPrefix(f.Topic, "priv/"):
+			c.send(errorFrame(f.Topic, "forbidden", "private topics cannot be subscribed to", ""))
+		case strings.HasPrefix(f.Topic, "secure/") && !auth.CanSubscribe(ss.permissions, f.Topic):
+			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:subscriber:read:topic:"+f.Topic, ""))
+		default:
+			added, full := h.subscribe(c, f.Topic, rt.limits.MaxSubscriptions)
+			if full {
+				c.send(errorFrame(f.Topic, "too_many_subscriptions", "connection is at its maximum of subscriptions", ""))
+			} else if added {
+				data := appendJSONString([]byte(`{"topic":`), f.Topic)
+				c.send(encodeServerFrame(f.Topic, "welcome", append(data, '}'), false))
+			}
+		}
+	case frameUnsubscribe:
+		h.unsubscribe(c, f.Topic)
+	case framePublish:
+		if !auth.CanPublish(ss.permissions, f.Topic) {
+			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID))
+			return
+		}
+		s.clientPublish(c, rt, ss, f, f.Topic, "websocket")
+	case frameMessage:
+		if rt.app.EnableWebSocketInboundTopic {
+			s.clientPublish(c, rt, ss, f, "secure/inbound", "message")
+		} else if rt.app.ClientInboundAckEnabled {
+			s.ack(c, f.ID)
+		}
+	case frameRefresh:
+		s.refresh(c, rt, f.Token)
+	}
+}
+
+// clientPublish publishes a client's publish or message frame with data
+// {"payload","id","client"} and acks it when the app says so.
+func (s *Server) clientPublish(c *conn, rt *appRuntime, ss *session, f clientFrame, topic, source string) {
+	if f.ID == "" {
+		f.ID = newID()
+	}
+	data := make([]byte, 0, len(f.Payload)+len(f.ID)+len(ss.clientJSON)+40)
+	data = append(data, `{"payload":`...)
+	data = append(data, f.Payload...)
+	data = append(data, `,"id":`...)
+	data = appendJSONString(data, f.ID)
+	data = append(data, `,"client":`...)
+	data = append(data, ss.clientJSON...)
+	data = append(data, '}')
+	err := s.publish(s.ctx, c.hub.appID, topic, Message{MessageType: f.MessageType, Data: data, Binary: f.Compress, Origin: c.id})
+	if err != nil {
+		c.send(errorFrame(topic, "publish_failed", err.Error(), f.ID))
+		return
+	}
+	s.metrics.publishes.WithLabelValues(source).Inc()
+	if rt.app.ClientInboundAckEnabled {
+		s.ack(c, f.ID)
+	}
+}
+
+// ack sends {"topic":"priv/acks","messageType":"ack","data":{"data":id}}, the form the
+// realtime-pubsub-client's waitForAck expects.
+func (s *Server) ack(c *conn, id string) {
+	data := appendJSONString([]byte(`{"data":`), id)
+	c.send(encodeServerFrame("priv/acks", "ack", append(data, '}'), false))
+}
+
+// errorFrame is the server's answer to a refused frame:
+// {"topic":T,"messageType":"error","data":{"code","message","id"?}}.
+func errorFrame(topic, code, message, id string) []byte {
+	data := []byte(`{"code":`)
+	data = appendJSONString(data, code)
+	data = append(data, `,"message":`...)
+	data = appendJSONString(data, message)
+	if id != "" {
+		data = append(data, `,"id":`...)
+		data = appendJSONString(data, id)
+	}
+	data = append(data, '}')
+	return encodeServerFrame(topic, "error", data, false)
+}
+
+// refresh verifies a new token for c; the subject must stay the same. A refused token
+// closes the connection (1008 ReasonTokenInvalid); an accepted one is confirmed with
+// {"topic":"priv/{id}","messageType":"refreshed","data":{"expiresAt":…}}.
+func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
+	old := c.session()
+	if rt.authV == nil {
+		c.closeWith(ClosePolicyViolation, ReasonTokenInvalid, false)
+		return
+	}
+	cl, err := rt.authV.Verify(token)
+	if err != nil || cl.Subject != old.subject {
+		code := "subject_mismatch"
+		var ae *auth.Error
+		if errors.As(err, &ae) {
+			code = ae.Code
+		}
+		s.metrics.authFailures.WithLabelValues(code).Inc()
+		s.metrics.closes.WithLabelValues("token_invalid").Inc()
+		c.closeWith(ClosePolicyViolation, ReasonTokenInvalid, false)
+		return
+	}
+	ns := newSession(c.id, cl)
+	c.sess.Store(ns)
+	c.hub.dropRevokedSecure(c, ns.permissions)
+	data := []byte(`{"expiresAt":`)
+	if ns.expires == 0 {
+		data = append(data, "null"...)
+	} else {
+		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))
+	}
+	c.send(encodeServerFrame("priv/"+c.id, "refreshed", append(data, '}'), false))
+}
