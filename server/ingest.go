@@ -38,6 +38,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, http.StatusForbidden, "forbidden", "token lacks realtime:publisher:write:topic:"+topic)
 		return
 	}
+	if !s.wantsUpgrade(w, r) {
+		return
+	}
 	if _, status, code, reason := h.reserve(withoutPerUser(rt), ""); status != 0 {
 		s.refuse(w, status, code, reason)
 		return

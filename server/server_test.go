@@ -503,3 +503,31 @@ func TestTLSConnections(t *testing.T) {
 		tc.waitFor("t", "broadcast")
 	}
 }
+
+func TestPlainGETAfterAuthGets426AndKeepsTheLiveConnection(t *testing.T) {
+	app := testApp("a1", strings.Repeat("s", 32))
+	app.OneConnectionPerUser = OnePerUserReplace
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	tok := mint(t, strings.Repeat("s", 32), "alice", time.Hour, "realtime:subscriber:read:topic:*", "realtime:publisher:write:topic:*")
+	live := connect(t, hs, "a1", tok)
+	resp, err := http.Get(hs.URL + "/apps/a1?access_token=" + tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("plain GET = %d, want 426", resp.StatusCode)
+	}
+	// The live connection was not replaced: it still gets what is published to it.
+	live.subscribe("news")
+	live.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": "hi", "id": "1"}})
+	live.waitFor("news", "broadcast")
+	bad, err := http.Get(hs.URL + "/apps/a1?access_token=garbage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Body.Close()
+	if bad.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("plain GET with a bad token = %d, want 401 (the dashboard reads the reason)", bad.StatusCode)
+	}
+}

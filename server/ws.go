@@ -39,7 +39,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, v *auth.Ve
 		}
 	case cr.APIKey != "":
 		if keys == nil {
-			err = &auth.Error{Status: http.StatusUnauthorized, Code: "api_key_invalid", Reason: "app has no API keys"}
+			err = &auth.Error{Status: http.StatusUnauthorized, Code: auth.CodeAPIKeyInvalid, Reason: "app has no API keys"}
 		} else {
 			cl, err = keys.Verify(cr.APIKey)
 		}
@@ -96,10 +96,23 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hu
 	return rt, h, cl
 }
 
+// wantsUpgrade answers 426 to a request that passed auth but asks for no WebSocket, before
+// anything is reserved: a plain GET must not count against limits or, under the replace
+// policy, close the subject's live connection. (Auth failures still answer a plain GET, so
+// a browser can learn why its WebSocket was refused.)
+func (s *Server) wantsUpgrade(w http.ResponseWriter, r *http.Request) bool {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return true
+	}
+	w.Header().Set("Upgrade", "websocket")
+	writeError(w, http.StatusUpgradeRequired, "upgrade_required", "this endpoint is a WebSocket: send Upgrade: websocket")
+	return false
+}
+
 // handleConnect serves GET /apps/{appId}: the client WebSocket.
 func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	rt, h, cl := s.admit(w, r)
-	if rt == nil {
+	if rt == nil || !s.wantsUpgrade(w, r) {
 		return
 	}
 	replace, status, code, reason := h.reserve(rt, cl.Subject)
