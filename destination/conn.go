@@ -3,6 +3,7 @@ package destination
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,63 @@ type conn struct {
 	// writeDeadline is set while a deadline from a send's ctx is on the socket; only the
 	// borrower touches it.
 	writeDeadline bool
+	// sent counts frames written, as the server's ingest counts them for acks (seq); only
+	// the borrower touches it.
+	sent uint64
+	// acks carries ack frames from ReadLoop to the borrower waiting for one; gone is
+	// closed when ReadLoop ends.
+	acks chan ingestAck
+	gone chan struct{}
+}
+
+// ingestAck is the bundled server's answer to one ingest frame:
+// {"type":"ack","seq":N,"id":…,"status":"ok"|"duplicate"} or {"type":"nack",…,"error":…}.
+type ingestAck struct {
+	Type  string `json:"type"`
+	Seq   uint64 `json:"seq"`
+	ID    string `json:"id"`
+	Error string `json:"error"`
+}
+
+// NackError is the server's refusal of one frame (its publish failed); the connection
+// stays usable and the event may be sent again.
+type NackError struct {
+	Seq    uint64
+	Reason string
+}
+
+func (e *NackError) Error() string {
+	return fmt.Sprintf("server refused frame %d: %s", e.Seq, e.Reason)
+}
+
+// awaitAck waits for the ack of the frame just written. Acks come in order, one per
+// frame; an older one (of a frame whose wait was cut short) is skipped.
+func (c *conn) awaitAck(ctx context.Context) error {
+	for {
+		select {
+		case a := <-c.acks:
+			if a.Seq < c.sent {
+				continue
+			}
+			if a.Seq > c.sent {
+				c.kill()
+				return fmt.Errorf("ack for frame %d while waiting for %d: out of step", a.Seq, c.sent)
+			}
+			if a.Type == "nack" {
+				return &NackError{Seq: a.Seq, Reason: a.Error}
+			}
+			return nil
+		case <-c.gone:
+			if reason := c.lostReason.Load(); reason != nil {
+				return fmt.Errorf("no ack for frame %d: %s", c.sent, *reason)
+			}
+			return fmt.Errorf("no ack for frame %d: connection closed", c.sent)
+		case <-ctx.Done():
+			// The ack may still come; this connection cannot tell whose it is any more.
+			c.kill()
+			return context.Cause(ctx)
+		}
+	}
 }
 
 // dial opens a connection for the pool: a bearer token if configured, then TCP, TLS and
@@ -112,7 +170,10 @@ func (ep *endpoint) handshake(ctx context.Context, header http.Header) (c *conn,
 	}
 	// gws reads the upgrade response without a context: cut the socket if ctx ends first.
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
-	c = &conn{ep: ep, born: time.Now()}
+	c = &conn{ep: ep, born: time.Now(), gone: make(chan struct{})}
+	if ep.awaitAck {
+		c.acks = make(chan ingestAck, 64)
+	}
 	ws, resp, err := gws.NewClientFromConn(c, &gws.ClientOption{
 		Addr:             ep.url,
 		RequestHeader:    header,
@@ -151,6 +212,7 @@ func (c *conn) write(ctx context.Context, op gws.Opcode, body []byte) error {
 		_ = c.ws.SetWriteDeadline(time.Time{})
 		c.writeDeadline = false
 	}
+	c.sent++
 	if ctx.Done() == nil {
 		return c.ws.WriteMessage(op, body)
 	}
@@ -202,6 +264,7 @@ func (c *conn) OnOpen(*gws.Conn) {}
 // within the lost timeout), or we closed the socket.
 func (c *conn) OnClose(_ *gws.Conn, err error) {
 	ours := c.closed.Swap(true) // close and kill mark the connection first
+	close(c.gone)
 	c.ep.d.unregister(c)
 	var ce *gws.CloseError
 	switch {
@@ -227,10 +290,20 @@ func (c *conn) OnPing(socket *gws.Conn, payload []byte) {
 // OnPong is the answer to the heartbeat's ping.
 func (c *conn) OnPong(socket *gws.Conn, _ []byte) { c.alive(socket) }
 
-// OnMessage discards what the server sends (a welcome, an ack) but counts it as life.
+// OnMessage counts what the server sends as life; it hands ingest acks to the waiting
+// send and discards everything else (a welcome, say).
 func (c *conn) OnMessage(socket *gws.Conn, m *gws.Message) {
-	_ = m.Close()
 	c.alive(socket)
+	if c.acks != nil {
+		var a ingestAck
+		if json.Unmarshal(m.Bytes(), &a) == nil && (a.Type == "ack" || a.Type == "nack") {
+			select {
+			case c.acks <- a:
+			default: // nobody waits for that many: a stale ack
+			}
+		}
+	}
+	_ = m.Close()
 }
 
 // heartbeat is the one goroutine that pings every connection of the destination, three

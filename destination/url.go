@@ -77,6 +77,10 @@ func parseEndpoint(raw string) (*endpoint, error) {
 		return nil, fmt.Errorf("websocket url %q: no host", ep.display)
 	}
 	ep.addr = net.JoinHostPort(ep.hostname, port)
+	switch strings.ToLower(u.Query().Get("ack")) {
+	case "1", "true":
+		ep.awaitAck = true
+	}
 	return ep, nil
 }
 

@@ -172,7 +172,8 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 }
 
 // Send writes body as one frame on a pooled connection to the URL rendered for e, and
-// returns once the frame is written. A write that fails closes that connection and is
+// returns once the frame is written — or, when the URL asks for acks (?ack=1, as the
+// bundled server's ingest offers), once the server has acked it. A write that fails closes that connection and is
 // tried once more on a fresh one; further retries belong to WithRetry. ctx bounds the
 // wait for a connection, the dial and the write. Send does not keep body.
 func (d *WebSocket) Send(ctx context.Context, e *kete.Event, body []byte) error {
@@ -337,6 +338,9 @@ type endpoint struct {
 	hostname string // for TLS ServerName
 	tls      bool
 	pool     *pool.Pool[*conn]
+	// awaitAck is set when the URL asks the server for per-frame acks (?ack=1, the bundled
+	// server's ingest): a send then counts only once the server has acked its frame.
+	awaitAck bool
 }
 
 // send borrows a connection and writes one frame, retrying once on a fresh connection.
@@ -351,6 +355,15 @@ func (ep *endpoint) send(ctx context.Context, op gws.Opcode, body []byte) error 
 			return err
 		}
 		err = c.write(ctx, op, body)
+		if err == nil && ep.awaitAck {
+			err = c.awaitAck(ctx)
+			var nack *NackError
+			if errors.As(err, &nack) {
+				// The server refused the frame but the connection is sound.
+				ep.pool.Return(c)
+				return fmt.Errorf("websocket %s: %w", ep.display, err)
+			}
+		}
 		if err == nil {
 			ep.pool.Return(c)
 			return nil

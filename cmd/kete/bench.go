@@ -2,10 +2,281 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/kete-dev/kete/bench"
 )
 
+// benchSecretEnv carries the generated app secret to a self-started `kete bench server`,
+// so that it never shows in the process list.
+const benchSecretEnv = "KETE_BENCH_SECRET"
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("bench is not built yet (issue 5)")
+	if len(args) == 0 {
+		return fmt.Errorf("%w: want a subcommand: fanout, hub, destination, server or e2e", errUsage)
+	}
+	switch args[0] {
+	case "fanout":
+		return benchFanout(ctx, args[1:], stdout, stderr)
+	case "hub":
+		return benchHub(ctx, args[1:], stdout, stderr)
+	case "server":
+		return benchServer(ctx, args[1:], stdout, stderr)
+	case "destination":
+		return benchDestination(ctx, args[1:], stdout, stderr)
+	case "e2e":
+		return errors.New("bench e2e: not wired yet: it needs the daemon (webhook → spool → route → server); bench.RunE2E takes the hook")
+	case "-h", "--help", "help":
+		fmt.Fprintln(stderr, "kete bench fanout   drive the server (and, with --baseline, a bare gws hub) with subscribers and publishes")
+		fmt.Fprintln(stderr, "kete bench hub      serve a bare gws broadcast hub (the baseline) at --listen")
+		fmt.Fprintln(stderr, "kete bench server   serve the bundled server with one generated app (what --self starts)")
+		fmt.Fprintln(stderr, "kete bench destination  events through one route vs the bare gws write loop")
+		fmt.Fprintln(stderr, "kete bench e2e      webhook → subscriber (not wired yet)")
+		return flag.ErrHelp
+	}
+	return fmt.Errorf("%w: unknown bench subcommand %q", errUsage, args[0])
+}
+
+func benchHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench hub", stderr)
+	listenAddr := fs.String("listen", "127.0.0.1:0", "address to listen on (port 0: any; the address is printed)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until stopped")
+	memprofile := fs.String("memprofile", "", "write a heap profile to `FILE` (and memory figures to stderr) on each SIGUSR1")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.ServeHub(ctx, bench.ServeOptions{Listen: *listenAddr, CPUProfile: *cpuprofile, MemProfile: *memprofile, Stats: stderr, Ready: stdout})
+}
+
+func benchServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench server", stderr)
+	listenAddr := fs.String("listen", "127.0.0.1:0", "address to listen on (port 0: any; the address is printed)")
+	app := fs.String("app", "bench", "app id")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until stopped")
+	memprofile := fs.String("memprofile", "", "write a heap profile to `FILE` (and memory figures to stderr) on each SIGUSR1")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := os.Getenv(benchSecretEnv)
+	if secret == "" {
+		return fmt.Errorf("%w: set %s to the app's HS256 secret (32 bytes or more)", errUsage, benchSecretEnv)
+	}
+	return bench.ServeServer(ctx, bench.ServeOptions{Listen: *listenAddr, AppID: *app, Secret: secret, CPUProfile: *cpuprofile, MemProfile: *memprofile, Stats: stderr, Ready: stdout})
+}
+
+// reportFlags are the output flags every measuring subcommand shares.
+type reportFlags struct{ json, html, svg *string }
+
+func addReportFlags(fs *flag.FlagSet) reportFlags {
+	return reportFlags{
+		json: fs.String("json", "", "also write the report as JSON to `FILE`"),
+		html: fs.String("html", "", "also write an HTML page with inline SVG charts to `FILE`"),
+		svg:  fs.String("svg", "", "also write just the charts as one SVG to `FILE`"),
+	}
+}
+
+func (f reportFlags) write(rep *bench.Report, stdout io.Writer) error {
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{*f.json, rep.WriteJSON}, {*f.html, rep.WriteHTML}, {*f.svg, rep.WriteSVG}} {
+		if out.path == "" {
+			continue
+		}
+		file, err := os.Create(out.path)
+		if err != nil {
+			return fmt.Errorf("report %s: %w", out.path, err)
+		}
+		err = out.write(file)
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("report %s: %w", out.path, err)
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", out.path)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func benchFanout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench fanout", stderr)
+	url := fs.String("url", "", "server base URL, ws://host:port (any host: giving it is your choice)")
+	app := fs.String("app", "", "app id on --url")
+	secret := fs.String("secret", "", "the app's HS256 secret, to mint tokens (authKey and adminKey)")
+	token := fs.String("token", "", "subscriber token (and ingest publisher token; needs realtime:publisher:write:topic:TOPIC)")
+	adminToken := fs.String("admin-token", "", "HTTP publish token for the adminKey (default: --token)")
+	pid := fs.Int("pid", 0, "the server's process id, for CPU seconds and RSS from /proc")
+	self := fs.Bool("self", false, "start the bundled server in a child process with a generated app (no --url needed)")
+	baseline := fs.Bool("baseline", false, "also start a bare gws hub (kete bench hub) in a child process and alternate runs with it")
+	hubURL := fs.String("hub-url", "", "compare against a hub already running at this ws:// URL instead (with --hub-pid)")
+	hubPID := fs.Int("hub-pid", 0, "process id of --hub-url")
+	subs := fs.Int("subscribers", 2000, "subscriber connections")
+	rate := fs.Float64("rate", 50000, "deliveries per second, all subscribers together (messages/s = rate ÷ subscribers)")
+	size := fs.Int("size", 100, "payload bytes per message")
+	duration := fs.Duration("duration", 10*time.Second, "how long to publish (or, with --idle, to settle)")
+	publish := fs.String("publish", "http", "publisher: http (POST) or ws (ingest WebSocket / hub /pub)")
+	publishers := fs.Int("publishers", 0, "publishing goroutines (default 4 for http, 1 for ws)")
+	topic := fs.String("topic", "bench", "topic every subscriber joins")
+	saturate := fs.Bool("saturate", false, "publish as fast as deliveries keep up, within --window")
+	window := fs.Int("window", 0, "saturation: most messages in flight (default max(8, 100000 ÷ subscribers))")
+	idle := fs.Bool("idle", false, "connect, settle for --duration, measure RSS per connection; publish nothing")
+	rounds := fs.Int("rounds", 0, "rounds per target (default 2 with a baseline, else 1)")
+	cpuprofile := fs.String("server-cpuprofile", "", "with --self: write the server child's CPU profile to `FILE`")
+	out := addReportFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *self == (*url != "") {
+		return fmt.Errorf("%w: give --url (with --app and --secret or --token) or --self", errUsage)
+	}
+	if *saturate && *idle {
+		return fmt.Errorf("%w: --saturate and --idle exclude each other", errUsage)
+	}
+	if *subs < 1 {
+		return fmt.Errorf("%w: --subscribers %d: want at least 1", errUsage, *subs)
+	}
+	if *rate <= 0 || *size < 1 || *duration <= 0 {
+		return fmt.Errorf("%w: --rate, --size and --duration must be positive", errUsage)
+	}
+	if strings.ContainsAny(*topic, "/?#% ") && !strings.HasPrefix(*topic, "secure/") {
+		return fmt.Errorf("%w: --topic %q: use a plain topic name", errUsage, *topic)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: find this executable to start children: %w", err)
+	}
+	progress := io.Writer(stderr)
+
+	var targets []bench.Target
+	if *self {
+		sec := bench.NewSecret()
+		argv := []string{exe, "bench", "server", "--listen", "127.0.0.1:0", "--app", "bench"}
+		if *cpuprofile != "" {
+			argv = append(argv, "--cpuprofile", *cpuprofile)
+		}
+		child, err := bench.StartChild(ctx, argv, []string{benchSecretEnv + "=" + sec}, stderr)
+		if err != nil {
+			return err
+		}
+		defer child.Stop()
+		fmt.Fprintf(stderr, "started kete server (bench app) at %s, pid %d\n", child.Addr, child.PID)
+		tok, err := bench.MintToken(sec, *topic, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, bench.Target{Name: "server", Kind: bench.KindServer, URL: "ws://" + child.Addr, App: "bench", Token: tok, PID: child.PID})
+	} else {
+		t := bench.Target{Name: "server", Kind: bench.KindServer, URL: *url, App: *app, Token: *token, AdminToken: *adminToken, PID: *pid, AllowRemote: true}
+		if *secret != "" {
+			tok, err := bench.MintToken(*secret, *topic, 24*time.Hour)
+			if err != nil {
+				return fmt.Errorf("--secret: %w", err)
+			}
+			if t.Token == "" {
+				t.Token = tok
+			}
+			if t.AdminToken == "" {
+				t.AdminToken = tok
+			}
+		}
+		if t.App == "" || t.Token == "" {
+			return fmt.Errorf("%w: --url needs --app and --secret or --token", errUsage)
+		}
+		targets = append(targets, t)
+	}
+	switch {
+	case *hubURL != "":
+		targets = append(targets, bench.Target{Name: "hub", Kind: bench.KindHub, URL: *hubURL, PID: *hubPID, AllowRemote: true})
+	case *baseline:
+		child, err := bench.StartChild(ctx, []string{exe, "bench", "hub", "--listen", "127.0.0.1:0"}, nil, stderr)
+		if err != nil {
+			return err
+		}
+		defer child.Stop()
+		fmt.Fprintf(stderr, "started bare gws hub at %s, pid %d\n", child.Addr, child.PID)
+		targets = append(targets, bench.Target{Name: "hub", Kind: bench.KindHub, URL: "ws://" + child.Addr, PID: child.PID})
+	}
+	if *rounds <= 0 {
+		*rounds = 1
+		if len(targets) > 1 {
+			*rounds = 2
+		}
+	}
+	o := bench.FanoutOptions{
+		Mode: bench.ModeRate, Subscribers: *subs, Rate: *rate, Size: *size, Duration: *duration,
+		Topic: *topic, Publish: bench.PublishMode(*publish), Publishers: *publishers, Window: *window,
+		Progress: progress, ProgressTTY: isTerminal(stderr),
+	}
+	switch {
+	case *saturate:
+		o.Mode = bench.ModeSaturate
+	case *idle:
+		o.Mode = bench.ModeIdle
+	}
+	rep := bench.NewReport("kete bench fanout", "kete bench fanout "+strings.Join(args, " "))
+	if err := bench.CompareFanout(ctx, rep, targets, o, *rounds, stderr); err != nil {
+		if len(rep.Fanout) == 0 {
+			return err
+		}
+		fmt.Fprintf(stderr, "bench stopped early: %v\n", err)
+		rep.Compare()
+	}
+	return out.write(rep, stdout)
+}
+
+func benchDestination(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench destination", stderr)
+	url := fs.String("url", "", "WebSocket sink URL (default: a built-in gws sink on 127.0.0.1)")
+	size := fs.Int("size", 300, "serialized event bytes")
+	duration := fs.Duration("duration", 5*time.Second, "how long each run sends")
+	events := fs.Int64("events", 0, "stop each run after this many events (0: run for --duration)")
+	senders := fs.Int("senders", 1, "sending goroutines (and pooled connections)")
+	rounds := fs.Int("rounds", 2, "rounds of kete route + bare gws")
+	out := addReportFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *size < 1 || *duration <= 0 || *senders < 1 || *events < 0 {
+		return fmt.Errorf("%w: --size, --duration and --senders must be positive", errUsage)
+	}
+	o := bench.DestOptions{URL: *url, AllowRemote: *url != "", Size: *size, Duration: *duration, Events: *events, Senders: *senders}
+	if *url == "" {
+		sink := bench.NewSink()
+		addr, stop, err := bench.ServeLoopback(sink)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		defer sink.Close()
+		o.URL, o.Sink = "ws://"+addr+"/", sink
+	}
+	rep := bench.NewReport("kete bench destination", "kete bench destination "+strings.Join(args, " "))
+	if err := bench.CompareDestination(ctx, rep, o, *rounds, stderr); err != nil {
+		if len(rep.Destination) == 0 {
+			return err
+		}
+		fmt.Fprintf(stderr, "bench stopped early: %v\n", err)
+		rep.Compare()
+	}
+	return out.write(rep, stdout)
 }

@@ -158,7 +158,7 @@ func (s *subscriber) waitFor(t *testing.T, want map[string]bool, timeout time.Du
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d events never reached the subscriber", missing, len(want))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
