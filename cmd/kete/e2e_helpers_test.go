@@ -30,6 +30,11 @@ type testApp struct {
 
 func startTestServer(t *testing.T) *testApp {
 	t.Helper()
+	return startTestServerB(t)
+}
+
+func startTestServerB(t testing.TB) *testApp {
+	t.Helper()
 	secret := []byte(strings.Repeat("k", 32))
 	key := auth.Key{Source: "raw", Key: string(secret), Algorithms: []string{"HS256"}}
 	srv, err := server.New(server.Options{Apps: []server.App{{AppID: "demo", Enabled: true, AuthKey: key, AdminKey: key}}})
@@ -98,7 +103,7 @@ func (s *subscriber) OnMessage(c *gws.Conn, m *gws.Message) {
 	s.mu.Unlock()
 }
 
-func (a *testApp) subscribe(t *testing.T, topic string) *subscriber {
+func (a *testApp) subscribe(t testing.TB, topic string) *subscriber {
 	t.Helper()
 	s := &subscriber{counts: map[string]int{}, ready: make(chan struct{}), topic: topic}
 	c, _, err := gws.NewClient(s, &gws.ClientOption{Addr: "ws://" + a.addr() + "/apps/demo?access_token=" + a.token(t, "test-subscriber", "realtime:subscriber:read:topic:*")})
@@ -122,7 +127,7 @@ func (a *testApp) subscribe(t *testing.T, topic string) *subscriber {
 	}
 }
 
-func (a *testApp) publish(t *testing.T, topic, message string) {
+func (a *testApp) publish(t testing.TB, topic, message string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"topic": topic, "message": json.RawMessage(message)})
 	req, _ := http.NewRequest(http.MethodPost, a.hs.URL+"/api/topics/demo/publish", bytes.NewReader(body))
@@ -139,7 +144,7 @@ func (a *testApp) publish(t *testing.T, topic, message string) {
 }
 
 // waitFor waits until the subscriber has every id in want, or fails after timeout.
-func (s *subscriber) waitFor(t *testing.T, want map[string]bool, timeout time.Duration) (duplicates int) {
+func (s *subscriber) waitFor(t testing.TB, want map[string]bool, timeout time.Duration) (duplicates int) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -186,7 +191,7 @@ func makeEvents(prefix string, from, n int) []kete.Event {
 
 // routeConfig is a daemon configuration with one route into the test server's acked
 // ingest and the webhook on webhookAddr.
-func routeConfig(a *testApp, t *testing.T, webhookAddr, spoolDir string) string {
+func routeConfig(a *testApp, t testing.TB, webhookAddr, spoolDir string) string {
 	return fmt.Sprintf(`
 kete.routes.all.destination.kind=websocket
 kete.routes.all.destination.url=ws://%s/apps/demo/publish/events?ack=1
