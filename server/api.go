@@ -164,7 +164,11 @@ func (s *Server) handleAPIUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := h.unsubscribeMatching(req.TopicPatterns, req.Subject)
-	writeJSON(w, http.StatusOK, map[string]any{"unsubscribed": n})
+	out := map[string]any{"unsubscribed": n}
+	if s.broadcastControl(r.Context(), h.appID, control{Op: ctlUnsubscribe, Patterns: req.TopicPatterns, Subject: req.Subject}) {
+		out["forwarded"] = true // other nodes apply it to their connections
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleAPICloseOne serves DELETE /api/connections/{appId}/{connectionId}.
@@ -176,6 +180,11 @@ func (s *Server) handleAPICloseOne(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("connectionId")
 	c := h.connection(id)
 	if c == nil {
+		// Not on this node: in a cluster, the node that holds it closes it.
+		if s.broadcastControl(r.Context(), h.appID, control{Op: ctlClose, Connection: id}) {
+			writeJSON(w, http.StatusAccepted, map[string]any{"closed": 0, "forwarded": true})
+			return
+		}
 		writeError(w, http.StatusNotFound, "connection_not_found", "no connection "+id+" in app "+h.appID)
 		return
 	}
@@ -195,7 +204,11 @@ func (s *Server) handleAPICloseAll(w http.ResponseWriter, r *http.Request) {
 		c.closeWith(CloseNormal, ReasonClosedByAdmin, false)
 	}
 	s.metrics.closes.WithLabelValues("admin").Add(float64(len(conns)))
-	writeJSON(w, http.StatusOK, map[string]any{"closed": len(conns)})
+	out := map[string]any{"closed": len(conns)}
+	if s.broadcastControl(r.Context(), h.appID, control{Op: ctlCloseAll}) {
+		out["forwarded"] = true
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // telemetryRecordJSON is one 30-minute bucket in the telemetry answer.

@@ -46,8 +46,13 @@ type App struct {
 	// with 1008 ReasonReplaced). JSON true means "replace": a reconnecting client whose old
 	// socket is half-dead must not be locked out.
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
-	Limits               Limits     `json:"limits" yaml:"limits"`
-	Audit                Audit      `json:"audit" yaml:"audit"`
+	// HistorySize is how many recent messages each topic keeps for clients that come back
+	// (subscribe with "since"); 0 keeps none. See StreamPosition.
+	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
+	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
+	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
+	Limits     Limits   `json:"limits" yaml:"limits"`
+	Audit      Audit    `json:"audit" yaml:"audit"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
@@ -302,6 +307,12 @@ func ValidateApps(apps []App) error {
 		}
 		if _, err := auth.ParseSourcePolicy(a.AdminSourceAddress); err != nil {
 			errs = append(errs, fmt.Errorf("%s: adminSourceAddress: %w", name, err))
+		}
+		if a.HistorySize < 0 {
+			errs = append(errs, fmt.Errorf("%s: historySize %d is negative", name, a.HistorySize))
+		}
+		if a.HistoryTTL < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyTtl %v is negative", name, a.HistoryTTL.std()))
 		}
 		if a.MaxConnections < 0 {
 			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))

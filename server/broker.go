@@ -17,6 +17,19 @@ type Message struct {
 	Binary bool `json:"binary,omitempty"`
 	// Origin names who published (connection id, "api", "ingest"), for audit lines only.
 	Origin string `json:"origin,omitempty"`
+	// Node is the id of the server node that published, so that a node can tell its own
+	// messages from others' (cluster commands, ingest de-duplication).
+	Node string `json:"node,omitempty"`
+	// History asks the broker to keep the message in its topic's history (the app has
+	// historySize > 0). A broker that orders history itself stamps Offset and Epoch.
+	History bool `json:"history,omitempty"`
+	// DedupID is an ingest frame's id: every node drops a message whose DedupID it has
+	// seen within the app's dedupWindow, so a resend to another node is not delivered twice.
+	DedupID string `json:"dedupId,omitempty"`
+	// Offset and Epoch place the message in its topic's history when the broker numbers
+	// history for every node (NATS JetStream); zero otherwise, and the hub numbers it.
+	Offset uint64 `json:"offset,omitempty"`
+	Epoch  string `json:"epoch,omitempty"`
 }
 
 // Handler receives every message published through a Broker, on any node. It may block

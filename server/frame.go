@@ -199,7 +199,8 @@ type clientFrame struct {
 	Payload     json.RawMessage
 	ID          string // as given; the server generates one when empty
 	Compress    bool
-	Token       string // refresh only
+	Token       string          // refresh only
+	Since       *StreamPosition // subscribe only: recover from this position
 }
 
 // Limits on client frame fields, so that one frame cannot make the server hold much.
@@ -220,6 +221,13 @@ type wireData struct {
 	ID          json.RawMessage `json:"id"`
 	Compress    *bool           `json:"compress"`
 	Token       *string         `json:"token"`
+	Since       *wireSince      `json:"since"`
+}
+
+// wireSince is a subscribe's "since":{"offset","epoch"}.
+type wireSince struct {
+	Offset *uint64 `json:"offset"`
+	Epoch  string  `json:"epoch"`
 }
 
 type wireFrame struct {
@@ -277,6 +285,12 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 			return clientFrame{}, fmt.Errorf("%w: %v", errInvalidFrame, err)
 		}
 		f.Topic = *d.Topic
+	}
+	if f.Type == frameSubscribe && d.Since != nil {
+		if d.Since.Offset == nil {
+			return clientFrame{}, fmt.Errorf("%w: since needs an offset", errInvalidFrame)
+		}
+		f.Since = &StreamPosition{Offset: *d.Since.Offset, Epoch: d.Since.Epoch}
 	}
 	if f.Type == frameSubscribe || f.Type == frameUnsubscribe {
 		return f, nil

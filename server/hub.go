@@ -31,6 +31,12 @@ type hub struct {
 
 	dedup     *dedup
 	telemetry *telemetry
+
+	// history holds the kept messages of topics of an app with historySize > 0; the
+	// dispatcher writes it holding mu for reading (it is the only writer), readers hold
+	// mu for writing. epoch names the offsets this hub numbers itself.
+	history map[string]*topicHistory
+	epoch   string
 }
 
 // topicSubs is the subscriber list of one topic; index maps a conn to its slot so that
@@ -66,6 +72,8 @@ func newHub(s *Server, appID string, rt *appRuntime) *hub {
 		done:      make(chan struct{}),
 		dedup:     newDedup(),
 		telemetry: newTelemetry(),
+		history:   make(map[string]*topicHistory),
+		epoch:     newID(),
 	}
 	h.cfg.Store(rt)
 	h.wg.Add(1)
@@ -147,7 +155,14 @@ func (h *hub) run() {
 // dispatch delivers a run of messages of one topic.
 func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	topic := run[0].topic
-	subs = h.resolve(topic, subs)
+	if rt := h.cfg.Load(); hasHistory(rt, topic) {
+		run, subs = h.resolveRecording(rt, run, subs)
+		if len(run) == 0 {
+			return subs
+		}
+	} else {
+		subs = h.resolve(topic, subs)
+	}
 	var buf []byte
 	if len(run) == 1 {
 		buf = run[0].frame
@@ -207,6 +222,26 @@ func (h *hub) resolve(topic string, subs []*conn) []*conn {
 		subs = append(subs, ts.list...)
 	}
 	return subs
+}
+
+// resolveRecording keeps run in the topic's history (numbering and encoding each message
+// with its offset) and resolves the subscribers under the same lock, so that a subscribe
+// with recovery sees every message either in history or live, never both or neither.
+// A message the broker delivers again (an offset already kept) is left out of run.
+func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]queued, []*conn) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	now := h.srv.coarseNow()
+	kept := run[:0]
+	for i := range run {
+		if h.recordLocked(rt, &run[i], now) {
+			kept = append(kept, run[i])
+		}
+	}
+	if ts := h.topics[run[0].topic]; ts != nil && len(kept) > 0 {
+		subs = append(subs, ts.list...)
+	}
+	return kept, subs
 }
 
 // reserve counts a connection being upgraded against maxConnections and applies the

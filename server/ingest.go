@@ -96,7 +96,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 			return
 		}
 	}
-	err := s.publish(s.ctx, h.appID, topic, Message{MessageType: "broadcast", Data: data, Binary: binary, Origin: "ingest:" + c.id})
+	err := s.publish(s.ctx, h.appID, topic, Message{MessageType: "broadcast", Data: data, Binary: binary, Origin: "ingest:" + c.id, DedupID: id})
 	if err != nil {
 		if id != "" {
 			h.dedup.forget(id)

@@ -26,6 +26,16 @@
 //     ReasonTokenInvalid, ReasonReplaced, ReasonIdle; 1009 for an oversized frame; 1000
 //     ReasonClosedByAdmin; 1001 on shutdown.
 //   - Ingest acks: see handleIngest ({"type":"ack","seq","id","status"} / {"type":"nack",…}).
+//   - History (apps with historySize > 0): delivered frames carry "offset"; the subscribe
+//     welcome carries {"topic","offset","epoch"}; a subscribe with "since":{"offset","epoch"}
+//     is answered with "recovered":true and "replayed":n followed by the n missed frames, or
+//     "recovered":false (see StreamPosition, history.go).
+//   - GET /readyz: 200 {"ready":true}; 503 {"ready":false,"reason"} while shutting down or
+//     while the broker (NATS) is disconnected.
+//   - In a cluster (a broker other than the memory broker) HTTP API actions reach every
+//     node: unsubscribe and close-all answer with this node's count and "forwarded":true;
+//     closing a connection that is not on this node answers 202 {"closed":0,"forwarded":true}.
+//     See cluster.go.
 package server
 
 import (
@@ -106,6 +116,7 @@ type Server struct {
 	broker  Broker
 	ownsBrk bool
 	unsub   func()
+	nodeID  string // this node among the broker's nodes
 	events  *wsEvents
 
 	ctx    context.Context
@@ -187,6 +198,7 @@ func New(opts Options) (*Server, error) {
 		hubs:      make(map[string]*hub),
 		upgraders: make(map[int]*gws.Upgrader),
 		fanCh:     make(chan fanoutTask, 64),
+		nodeID:    newID(),
 	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
@@ -253,6 +265,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /apps/{appId}", s.handleConnect)
 	m.HandleFunc("GET /apps/{appId}/publish/{topic...}", s.handleIngest)
 	m.HandleFunc("GET /api/health/status", s.handleHealth)
+	m.HandleFunc("GET /readyz", s.handleReady)
 	m.HandleFunc("POST /api/topics/{appId}/publish", s.handleAPIPublish)
 	m.HandleFunc("POST /api/topics/{appId}/unsubscribe", s.handleAPIUnsubscribe)
 	m.HandleFunc("DELETE /api/connections/{appId}/{connectionId}", s.handleAPICloseOne)
@@ -453,11 +466,28 @@ func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg M
 	if h == nil {
 		return nil // app not served on this node
 	}
+	if topic == controlTopic {
+		s.applyControl(h, msg)
+		return nil
+	}
+	if msg.DedupID != "" && msg.Node != s.nodeID {
+		// Another node's ingest frame: remember its id here too, so that a destination
+		// that resends it to this node is told "duplicate"; drop a copy that raced in.
+		rt := h.cfg.Load()
+		if !h.dedup.firstSeen(msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+			return nil
+		}
+	}
 	return h.enqueue(ctx, topic, msg)
 }
 
-// publish sends msg to topic of appID through the broker.
+// publish sends msg to topic of appID through the broker, marked with this node and,
+// when the app keeps history, for history.
 func (s *Server) publish(ctx context.Context, appID, topic string, msg Message) error {
+	msg.Node = s.nodeID
+	if rt, _ := s.app(appID); rt != nil && hasHistory(rt, topic) {
+		msg.History = true
+	}
 	return s.broker.Publish(ctx, appID, topic, msg)
 }
 

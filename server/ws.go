@@ -126,6 +126,10 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog}
 	c.sess.Store(newSession(c.id, cl))
+	if rt.app.OneConnectionPerUser == OnePerUserReplace && cl.Subject != "" {
+		// The subject's connections on other nodes go too.
+		s.broadcastControl(r.Context(), h.appID, control{Op: ctlReplace, Subject: cl.Subject, Except: c.id})
+	}
 	s.upgradeAndServe(w, r, h, c, rt.limits.MaxMessageSize)
 }
 
@@ -313,12 +317,20 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 			c.send(errorFrame(f.Topic, "forbidden", "private topics cannot be subscribed to", ""))
 		case strings.HasPrefix(f.Topic, "secure/") && !auth.CanSubscribe(ss.permissions, f.Topic):
 			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:subscriber:read:topic:"+f.Topic, ""))
+		case hasHistory(rt, f.Topic):
+			// The welcome (with the topic's position) and any replay are sent by subscribeFrom.
+			if _, full := h.subscribeFrom(c, rt, f.Topic, f.Since); full {
+				c.send(errorFrame(f.Topic, "too_many_subscriptions", "connection is at its maximum of subscriptions", ""))
+			}
 		default:
 			added, full := h.subscribe(c, f.Topic, rt.limits.MaxSubscriptions)
 			if full {
 				c.send(errorFrame(f.Topic, "too_many_subscriptions", "connection is at its maximum of subscriptions", ""))
 			} else if added {
 				data := appendJSONString([]byte(`{"topic":`), f.Topic)
+				if f.Since != nil {
+					data = append(data, `,"recovered":false`...) // the app keeps no history
+				}
 				c.send(encodeServerFrame(f.Topic, "welcome", append(data, '}'), false))
 			}
 		}

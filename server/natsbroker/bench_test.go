@@ -7,23 +7,39 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/natsbroker"
 )
 
 // BenchmarkNATSBroker measures publish→deliver throughput of 128-byte messages from one
 // node to n receiving nodes (handlers that count) through one embedded NATS server; it
-// reports delivered messages per second across all receivers.
+// reports delivered messages per second across all receivers. The jetstream-history
+// variant publishes history messages (one acknowledged stream write each, one publisher).
 func BenchmarkNATSBroker(b *testing.B) {
-	for _, receivers := range []int{1, 3} {
-		b.Run("receivers="+strconv.Itoa(receivers), func(b *testing.B) {
-			ns := startNATS(b, 0)
-			pub := newBroker(b, natsbroker.Options{URL: ns.ClientURL(), Name: "pub"})
+	type variant struct {
+		name      string
+		receivers int
+		history   bool
+	}
+	for _, v := range []variant{{"core/receivers=1", 1, false}, {"core/receivers=3", 3, false}, {"jetstream-history/receivers=3", 3, true}} {
+		receivers := v.receivers
+		b.Run(v.name, func(b *testing.B) {
+			var ns *natsserver.Server
+			var hist *natsbroker.HistoryOptions
+			if v.history {
+				ns = startJetStream(b, 0, b.TempDir())
+				hist = &natsbroker.HistoryOptions{Memory: true, MaxMsgsPerTopic: 100}
+			} else {
+				ns = startNATS(b, 0)
+			}
+			pub := newBroker(b, natsbroker.Options{URL: ns.ClientURL(), Name: "pub", History: hist})
 			var delivered atomic.Int64
 			done := make(chan struct{})
 			want := int64(b.N * receivers)
 			for i := range receivers {
-				r := newBroker(b, natsbroker.Options{URL: ns.ClientURL(), Name: "recv-" + strconv.Itoa(i)})
+				r := newBroker(b, natsbroker.Options{URL: ns.ClientURL(), Name: "recv-" + strconv.Itoa(i), History: hist})
 				if _, err := r.Subscribe(func(context.Context, string, string, server.Message) error {
 					if delivered.Add(1) == want {
 						close(done)
@@ -33,7 +49,7 @@ func BenchmarkNATSBroker(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			msg := server.Message{Data: make([]byte, 128), Origin: "bench"}
+			msg := server.Message{Data: make([]byte, 128), Origin: "bench", History: v.history}
 			for i := range msg.Data {
 				msg.Data[i] = 'x'
 			}

@@ -88,15 +88,21 @@ func unhex(c byte) (byte, bool) {
 // costs a few bytes more than its data:
 //
 //	byte 0      version (1)
-//	byte 1      flags: bit 0 = Binary
+//	byte 1      flags: bit 0 Binary, bit 1 History, bit 2 a DedupID follows, bit 3 a Node follows
 //	uvarint     len(MessageType), then its bytes
 //	uvarint     len(Origin), then its bytes
+//	[uvarint    len(DedupID), then its bytes]
+//	[uvarint    len(Node), then its bytes]
 //	rest        Data
 //
-// App id and topic travel in the subject. A receiver refuses a version it does not know.
+// App id and topic travel in the subject; Offset and Epoch come from the stream's
+// metadata. A receiver refuses a version it does not know.
 const (
 	wireVersion = 1
 	flagBinary  = 1 << 0
+	flagHistory = 1 << 1
+	flagDedupID = 1 << 2
+	flagNode    = 1 << 3
 )
 
 var errWire = errors.New("natsbroker: malformed message")
@@ -107,12 +113,30 @@ func appendMessage(dst []byte, m *server.Message) []byte {
 	if m.Binary {
 		flags |= flagBinary
 	}
+	if m.History {
+		flags |= flagHistory
+	}
+	if m.DedupID != "" {
+		flags |= flagDedupID
+	}
+	if m.Node != "" {
+		flags |= flagNode
+	}
 	dst = append(dst, wireVersion, flags)
-	dst = binary.AppendUvarint(dst, uint64(len(m.MessageType)))
-	dst = append(dst, m.MessageType...)
-	dst = binary.AppendUvarint(dst, uint64(len(m.Origin)))
-	dst = append(dst, m.Origin...)
+	dst = appendString(dst, m.MessageType)
+	dst = appendString(dst, m.Origin)
+	if m.DedupID != "" {
+		dst = appendString(dst, m.DedupID)
+	}
+	if m.Node != "" {
+		dst = appendString(dst, m.Node)
+	}
 	return append(dst, m.Data...)
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
 }
 
 // decodeMessage parses a wire form. Data aliases b; the caller must not reuse b.
@@ -124,18 +148,27 @@ func decodeMessage(b []byte) (server.Message, error) {
 	if b[0] != wireVersion {
 		return m, fmt.Errorf("natsbroker: message wire version %d, want %d", b[0], wireVersion)
 	}
-	m.Binary = b[1]&flagBinary != 0
+	flags := b[1]
+	m.Binary = flags&flagBinary != 0
+	m.History = flags&flagHistory != 0
 	b = b[2:]
-	var s string
 	var err error
-	if s, b, err = readString(b); err != nil {
+	if m.MessageType, b, err = readString(b); err != nil {
 		return m, err
 	}
-	m.MessageType = s
-	if s, b, err = readString(b); err != nil {
+	if m.Origin, b, err = readString(b); err != nil {
 		return m, err
 	}
-	m.Origin = s
+	if flags&flagDedupID != 0 {
+		if m.DedupID, b, err = readString(b); err != nil {
+			return m, err
+		}
+	}
+	if flags&flagNode != 0 {
+		if m.Node, b, err = readString(b); err != nil {
+			return m, err
+		}
+	}
 	m.Data = b
 	return m, nil
 }

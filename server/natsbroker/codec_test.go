@@ -31,6 +31,8 @@ func TestMessageRoundTrip(t *testing.T) {
 	tests := []server.Message{
 		{Data: []byte(`{}`)},
 		{MessageType: "login", Data: []byte(`"x"`), Binary: true, Origin: "ingest:abc"},
+		{Data: []byte(`{"id":"e1"}`), Origin: "ingest:abc", DedupID: "e1", Node: "n1", History: true},
+		{Data: []byte(`1`), Node: "n2"},
 		{Data: nil},
 		{MessageType: string(bytes.Repeat([]byte("m"), 300)), Data: bytes.Repeat([]byte("d"), 70000)},
 	}
@@ -40,7 +42,8 @@ func TestMessageRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d: decode: %v", i, err)
 		}
-		if got.MessageType != m.MessageType || got.Origin != m.Origin || got.Binary != m.Binary || !bytes.Equal(got.Data, m.Data) {
+		if got.MessageType != m.MessageType || got.Origin != m.Origin || got.Binary != m.Binary || !bytes.Equal(got.Data, m.Data) ||
+			got.DedupID != m.DedupID || got.Node != m.Node || got.History != m.History {
 			t.Errorf("%d: round trip gave %+v, want %+v", i, got, m)
 		}
 	}
@@ -62,7 +65,8 @@ func FuzzDecodeMessage(f *testing.F) {
 			return
 		}
 		again, err := decodeMessage(appendMessage(nil, &m))
-		if err != nil || again.MessageType != m.MessageType || again.Origin != m.Origin || !bytes.Equal(again.Data, m.Data) {
+		if err != nil || again.MessageType != m.MessageType || again.Origin != m.Origin || !bytes.Equal(again.Data, m.Data) ||
+			again.DedupID != m.DedupID || again.Node != m.Node || again.History != m.History || again.Binary != m.Binary {
 			t.Fatalf("re-encoding %+v failed: %+v %v", m, again, err)
 		}
 	})

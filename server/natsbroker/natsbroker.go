@@ -26,6 +26,17 @@
 // reconnect buffer (ReconnectBufSize, default 8 MiB) and fails with a back-pressure error
 // once it is full; Ready reports false, and OnReadyChange is called, until the connection
 // is back. Publications of other nodes made during the outage do not reach this node.
+//
+// # History
+//
+// With Options.History, messages of apps that keep history (server.Message.History) go
+// through a JetStream stream instead ({SubjectPrefix}.hist.{app}.{topic}): the publish
+// waits for the stream's acknowledgement (and fails at once while NATS is unreachable, so
+// the publisher is told), and every node, the publishing one included, receives them
+// through an ordered consumer, in stream order, stamped with the stream sequence as
+// Message.Offset and the stream's epoch. All nodes see history topics in one order with
+// the same offsets, so a client recovers its gap on any node; after a reconnect a node's
+// consumer resumes where it stopped and catches up.
 package natsbroker
 
 import (
@@ -74,6 +85,10 @@ type Options struct {
 	OnReadyChange func(ready bool)
 	// Logger receives connection events and dropped messages (default: discard).
 	Logger *slog.Logger
+	// History, when set, keeps the messages of history-enabled apps in a JetStream stream
+	// so that offsets are the same on every node (see HistoryOptions). Without it a
+	// history message travels like any other and each node numbers it itself.
+	History *HistoryOptions
 }
 
 // Broker is a server.Broker over one NATS connection. Its zero value is not usable; call New.
@@ -81,9 +96,16 @@ type Broker struct {
 	nc     *nats.Conn
 	sub    *nats.Subscription
 	prefix string // "{SubjectPrefix}.pub."
-	log    *slog.Logger
-	ready  atomic.Bool
-	notify func(bool)
+
+	// JetStream history (nil js without Options.History).
+	histPrefix string // "{SubjectPrefix}.hist."
+	js         nats.JetStreamContext
+	streamCfg  *nats.StreamConfig
+	histSub    *nats.Subscription
+	epoch      atomicString
+	log        *slog.Logger
+	ready      atomic.Bool
+	notify     func(bool)
 
 	ctx    context.Context // ends at Close; handed to handlers
 	cancel context.CancelFunc
@@ -139,10 +161,11 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		}
 	}
 	b := &Broker{
-		prefix:   prefix + ".pub.",
-		log:      log,
-		notify:   o.OnReadyChange,
-		handlers: make(map[int]server.Handler),
+		prefix:     prefix + ".pub.",
+		histPrefix: prefix + ".hist.",
+		log:        log,
+		notify:     o.OnReadyChange,
+		handlers:   make(map[int]server.Handler),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
@@ -161,6 +184,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 			if err := nc.FlushTimeout(timeout); err != nil {
 				log.Warn("nats reconnected but flush failed", slog.Any("error", err))
 				return
+			}
+			if b.js != nil {
+				b.refreshStream(timeout)
 			}
 			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
 			b.setReady(true)
@@ -211,6 +237,12 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, redact(o.URL), err)
 	}
 	b.sub = sub
+	if o.History != nil {
+		if err := b.startHistory(ctx, *o.History, timeout); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
 	b.setReady(nc.IsConnected())
 	return b, nil
 }
@@ -252,6 +284,23 @@ func (b *Broker) Subject(appID, topic string) string {
 	return b.prefix + escapeToken(appID) + "." + escapeToken(topic)
 }
 
+// histSubject is the stream subject of a history message.
+func (b *Broker) histSubject(appID, topic string) string {
+	return b.histPrefix + escapeToken(appID) + "." + escapeToken(topic)
+}
+
+// atomicString is a string read and written from several goroutines.
+type atomicString struct{ p atomic.Pointer[string] }
+
+func (a *atomicString) Load() string {
+	if s := a.p.Load(); s != nil {
+		return *s
+	}
+	return ""
+}
+
+func (a *atomicString) Store(s string) { a.p.Store(&s) }
+
 // Publish implements server.Broker: it hands msg to this node's handlers (returning the
 // first one's error, as the memory broker does) and to NATS for the other nodes; it
 // returns once nats.go has buffered msg for the NATS server (or, while disconnected, for
@@ -265,6 +314,13 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	b.mu.RUnlock()
 	if closed {
 		return server.ErrBrokerClosed
+	}
+	if msg.History && b.js != nil {
+		if !b.nc.IsConnected() {
+			return fmt.Errorf("natsbroker: history message for %s not published: NATS not connected", b.histSubject(appID, topic))
+		}
+		buf := appendMessage(nil, &msg)
+		return b.publishHistory(ctx, b.histSubject(appID, topic), buf) // every node, this one too, gets it from the stream
 	}
 	// This node's handlers get msg here and now (the connection is NoEcho), so local
 	// subscribers keep being served while NATS is away, and a full local hub is
@@ -320,22 +376,31 @@ func (b *Broker) Subscribe(h server.Handler) (func(), error) {
 // onMsg runs on the subscription's one delivery goroutine, so messages reach handlers in
 // arrival order.
 func (b *Broker) onMsg(m *nats.Msg) {
-	rest, ok := strings.CutPrefix(m.Subject, b.prefix)
+	appID, topic, msg, ok := b.parse(m, b.prefix)
+	if !ok {
+		return
+	}
+	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
+		b.drop("handler refused message", m.Subject, err)
+	}
+}
+
+// parse decodes a message on prefix.{app}.{topic}; it counts and logs what it drops.
+func (b *Broker) parse(m *nats.Msg, prefix string) (appID, topic string, msg server.Message, ok bool) {
+	rest, ok := strings.CutPrefix(m.Subject, prefix)
 	dot := strings.IndexByte(rest, '.')
 	if !ok || dot < 0 || strings.IndexByte(rest[dot+1:], '.') >= 0 {
 		b.drop("unexpected subject", m.Subject, nil)
-		return
+		return "", "", msg, false
 	}
 	appID, err1 := unescapeToken(rest[:dot])
 	topic, err2 := unescapeToken(rest[dot+1:])
 	msg, err3 := decodeMessage(m.Data)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		b.drop("undecodable message", m.Subject, err)
-		return
+		return "", "", msg, false
 	}
-	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
-		b.drop("handler refused message", m.Subject, err)
-	}
+	return appID, topic, msg, true
 }
 
 // deliver hands msg to every handler of this node and returns the first error.

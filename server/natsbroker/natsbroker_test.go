@@ -85,6 +85,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"empty token in prefix", natsbroker.Options{URL: ns.ClientURL(), SubjectPrefix: "a..b"}},
 		{"missing seed file", natsbroker.Options{URL: ns.ClientURL(), NKeySeedFile: t.TempDir() + "/none.nk"}},
 		{"nothing listening", natsbroker.Options{URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t))}},
+		{"history without JetStream", natsbroker.Options{URL: ns.ClientURL(), History: &natsbroker.HistoryOptions{}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

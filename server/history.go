@@ -1,0 +1,227 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+)
+
+// History and recovery.
+//
+// An app with historySize > 0 keeps, per topic, the last historySize messages (and only
+// those younger than historyTtl, when set) in memory on every node. Each delivered
+// message of such a topic carries its offset in its frame:
+//
+//	{"topic":T,"messageType":M,"data":D,"offset":N}
+//
+// and a subscribe is confirmed with the topic's position:
+//
+//	{"topic":T,"messageType":"welcome","data":{"topic":T,"offset":N,"epoch":E}}
+//
+// A client that comes back subscribes with the last position it saw,
+//
+//	{"type":"subscribe","data":{"topic":T,"since":{"offset":N,"epoch":E}}}
+//
+// and gets the welcome with "recovered":true followed by every message it missed, in
+// order, before any live message; or "recovered":false when the gap cannot be filled
+// (another epoch, or messages after N already dropped from history), and then nothing is
+// replayed: the client must reload its state. "since":{"offset":0} asks for everything
+// still kept.
+//
+// Offsets grow by one per message of a topic when the hub numbers them itself (the
+// memory broker, or a NATS broker without JetStream): the epoch is then the node's own,
+// so recovery works only on the node that numbered the messages. A broker that orders
+// history (NATS with JetStream) stamps Message.Offset and Epoch instead: offsets are
+// the stream's sequence numbers, the same on every node, growing but not by one per
+// topic, and recovery works on any node that received the messages.
+
+// StreamPosition is a place in a topic's history: the offset of a message and the epoch
+// of the stream that numbered it. Offsets of different epochs are not comparable.
+type StreamPosition struct {
+	Offset uint64 `json:"offset"`
+	Epoch  string `json:"epoch"`
+}
+
+// histEntry is one kept message: its frame as delivered and where it sits.
+type histEntry struct {
+	offset    uint64
+	prev      uint64 // offset of the topic's message before it
+	prevKnown bool   // prev is certain (false for the first message a node saw of a broker-numbered topic)
+	at        int64  // coarse clock when recorded, unix ns
+	frame     []byte
+}
+
+// topicHistory is one topic's kept messages, oldest first from head.
+type topicHistory struct {
+	epoch   string
+	last    uint64 // offset of the newest message ever recorded in this epoch
+	entries []histEntry
+	head    int
+}
+
+// trim drops entries over size or older than ttl (0: no age limit).
+func (th *topicHistory) trim(now int64, size int, ttl int64) {
+	for th.head < len(th.entries) {
+		e := th.entries[th.head]
+		if len(th.entries)-th.head <= size && (ttl <= 0 || now-e.at < ttl) {
+			break
+		}
+		th.entries[th.head] = histEntry{}
+		th.head++
+	}
+	if th.head > 64 && th.head*2 >= len(th.entries) {
+		n := copy(th.entries, th.entries[th.head:])
+		clear(th.entries[n:])
+		th.entries = th.entries[:n]
+		th.head = 0
+	}
+}
+
+func (th *topicHistory) kept() []histEntry { return th.entries[th.head:] }
+
+// hasHistory reports whether messages of topic are kept for rt's app: private topics
+// (one connection's) and the control topic never are.
+func hasHistory(rt *appRuntime, topic string) bool {
+	return rt.app.HistorySize > 0 && !strings.HasPrefix(topic, "priv/") && topic != controlTopic
+}
+
+// recordLocked numbers q (unless the broker did), encodes its frame with the offset and
+// keeps it; it reports false for a message already kept (a broker redelivery), which must
+// not be delivered again. Only the dispatcher calls it, holding h.mu for reading; readers
+// of h.history hold h.mu for writing.
+func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
+	th := h.history[q.topic]
+	epoch := q.msg.Epoch
+	if epoch == "" {
+		epoch = h.epoch
+	}
+	if th == nil || th.epoch != epoch {
+		th = &topicHistory{epoch: epoch}
+		h.history[q.topic] = th
+	}
+	e := histEntry{at: now}
+	if q.msg.Offset == 0 {
+		e.offset = th.last + 1
+		e.prev, e.prevKnown = th.last, true
+	} else {
+		e.offset = q.msg.Offset
+		e.prev, e.prevKnown = th.last, th.last != 0
+	}
+	if e.offset <= th.last {
+		return false // a broker redelivery: already kept and delivered
+	}
+	th.last = e.offset
+	mt := q.msg.MessageType
+	if mt == "" {
+		mt = "broadcast"
+	}
+	q.frame = encodeServerFrameAt(q.topic, mt, q.msg.Data, q.msg.Binary, e.offset)
+	e.frame = q.frame
+	th.entries = append(th.entries, e)
+	th.trim(now, rt.app.HistorySize, int64(rt.app.HistoryTTL))
+	return true
+}
+
+// subscribeFrom subscribes c to topic of an app with history and writes, in one send so
+// that no live message can come between, the welcome with the topic's position and, when
+// since is set and the gap can be filled, every kept message after since.
+func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *StreamPosition) (added, full bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.conns[c.id] != c {
+		return false, false
+	}
+	for _, t := range c.topics {
+		if t == topic {
+			return false, false
+		}
+	}
+	if len(c.topics) >= rt.limits.MaxSubscriptions {
+		return false, true
+	}
+	h.subscribeLocked(c, topic)
+
+	pos := StreamPosition{Epoch: h.streamEpoch()}
+	var kept []histEntry
+	th := h.history[topic]
+	if th != nil {
+		th.trim(h.srv.coarseNow(), rt.app.HistorySize, int64(rt.app.HistoryTTL))
+		pos = StreamPosition{Offset: th.last, Epoch: th.epoch}
+		kept = th.kept()
+	}
+	recovered := false
+	var replay []histEntry
+	if since != nil {
+		switch {
+		case since.Offset == 0:
+			// Everything kept, if nothing was dropped yet.
+			if len(kept) == 0 {
+				recovered = th == nil || th.last == 0
+			} else if kept[0].prevKnown && kept[0].prev == 0 {
+				recovered, replay = true, kept
+			}
+		case th == nil || since.Epoch != th.epoch || since.Offset > th.last:
+			// Another stream, a position this node never reached, or a topic it has not
+			// seen since it started: the gap cannot be filled here.
+		case since.Offset == th.last:
+			recovered = true
+		default:
+			for i, e := range kept {
+				if e.prevKnown && e.prev == since.Offset {
+					recovered, replay = true, kept[i:]
+					break
+				}
+				if e.offset > since.Offset {
+					break
+				}
+			}
+		}
+	}
+	data := make([]byte, 0, 96+len(topic))
+	data = append(data, `{"topic":`...)
+	data = appendJSONString(data, topic)
+	data = append(data, `,"offset":`...)
+	data = strconv.AppendUint(data, pos.Offset, 10)
+	data = append(data, `,"epoch":`...)
+	data = appendJSONString(data, pos.Epoch)
+	if since != nil {
+		data = append(data, `,"recovered":`...)
+		data = strconv.AppendBool(data, recovered)
+		data = append(data, `,"replayed":`...)
+		data = strconv.AppendInt(data, int64(len(replay)), 10)
+	}
+	data = append(data, '}')
+	buf := encodeServerFrame(topic, "welcome", data, false)
+	if len(replay) > 0 {
+		n := len(buf)
+		for _, e := range replay {
+			n += len(e.frame)
+		}
+		out := make([]byte, 0, n)
+		out = append(out, buf...)
+		for _, e := range replay {
+			out = append(out, e.frame...)
+		}
+		buf = out
+	}
+	c.send(buf)
+	return true, false
+}
+
+// encodeServerFrameAt is encodeServerFrame with the message's offset:
+// {"topic","messageType","data","offset"}.
+func encodeServerFrameAt(topic, messageType string, data []byte, binary bool, offset uint64) []byte {
+	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + 60)
+	f.b = append(f.b, `{"topic":`...)
+	f.b = appendJSONString(f.b, topic)
+	f.b = append(f.b, `,"messageType":`...)
+	f.b = appendJSONString(f.b, messageType)
+	f.b = append(f.b, `,"data":`...)
+	f.b = append(f.b, data...)
+	f.b = append(f.b, `,"offset":`...)
+	f.b = strconv.AppendUint(f.b, offset, 10)
+	f.b = append(f.b, '}')
+	if binary {
+		return f.finish(opBinary)
+	}
+	return f.finish(opText)
+}

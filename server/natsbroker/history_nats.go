@@ -1,0 +1,161 @@
+package natsbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kete-dev/kete/server"
+)
+
+// HistoryOptions turn on topic history kept by NATS JetStream, so that every node numbers
+// the messages of history-enabled apps (server.Message.History) alike: they are published
+// into one stream and every node reads them back, in stream order, through an ordered
+// consumer. Message.Offset is the stream sequence and Message.Epoch names the stream
+// (its creation time): a client can recover its gap on any node.
+//
+// Such a publish waits for the stream's acknowledgement, so it fails (and the publisher is
+// told) while NATS is unreachable instead of being buffered; after a reconnect each node's
+// consumer resumes where it stopped, so a node that lost NATS catches up on what the
+// others published meanwhile.
+type HistoryOptions struct {
+	// Stream is the JetStream stream's name (default "KETE"); nodes of one cluster share it.
+	Stream string
+	// Memory keeps the stream in memory instead of files (lost when NATS restarts).
+	Memory bool
+	// Replicas is the stream's replica count in a JetStream cluster (default 1).
+	Replicas int
+	// MaxAge bounds how long NATS keeps a message (default 24h); it must be at least the
+	// longest historyTtl of any app. Apps' own limits are applied by each node.
+	MaxAge time.Duration
+	// MaxMsgsPerTopic bounds the messages NATS keeps per topic (default 1000); at least
+	// the largest historySize of any app.
+	MaxMsgsPerTopic int64
+	// Heartbeat is the consumer's idle heartbeat (default 1s): after a reconnect a node
+	// resumes reading within about two heartbeats.
+	Heartbeat time.Duration
+}
+
+// startHistory creates (or updates) the stream and subscribes this node to it.
+func (b *Broker) startHistory(ctx context.Context, h HistoryOptions, timeout time.Duration) error {
+	if h.Stream == "" {
+		h.Stream = "KETE"
+	}
+	if h.Replicas <= 0 {
+		h.Replicas = 1
+	}
+	if h.MaxAge <= 0 {
+		h.MaxAge = 24 * time.Hour
+	}
+	if h.MaxMsgsPerTopic <= 0 {
+		h.MaxMsgsPerTopic = 1000
+	}
+	if h.Heartbeat <= 0 {
+		h.Heartbeat = time.Second
+	}
+	js, err := b.nc.JetStream()
+	if err != nil {
+		return fmt.Errorf("natsbroker: JetStream: %w", err)
+	}
+	b.js = js
+	storage := nats.FileStorage
+	if h.Memory {
+		storage = nats.MemoryStorage
+	}
+	b.streamCfg = &nats.StreamConfig{
+		Name:              h.Stream,
+		Subjects:          []string{b.histPrefix + ">"},
+		Storage:           storage,
+		Replicas:          h.Replicas,
+		MaxAge:            h.MaxAge,
+		MaxMsgsPerSubject: h.MaxMsgsPerTopic,
+		Discard:           nats.DiscardOld,
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := b.ensureStream(cctx); err != nil {
+		return err
+	}
+	sub, err := js.Subscribe(b.histPrefix+">", b.onHistoryMsg,
+		nats.OrderedConsumer(), nats.DeliverNew(), nats.IdleHeartbeat(h.Heartbeat), nats.BindStream(h.Stream))
+	if err != nil {
+		return fmt.Errorf("natsbroker: consume stream %s: %w", h.Stream, err)
+	}
+	b.histSub = sub
+	return nil
+}
+
+// ensureStream creates the stream or applies the configuration to the existing one, and
+// takes its epoch.
+func (b *Broker) ensureStream(ctx context.Context) error {
+	info, err := b.js.AddStream(b.streamCfg, nats.Context(ctx))
+	if errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
+		info, err = b.js.UpdateStream(b.streamCfg, nats.Context(ctx))
+	}
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrJetStreamNotEnabled) {
+		return fmt.Errorf("natsbroker: stream %s: JetStream is not enabled on the NATS server (history needs it): %w", b.streamCfg.Name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("natsbroker: stream %s on subjects %s>: %w", b.streamCfg.Name, b.histPrefix, err)
+	}
+	b.epoch.Store(strconv.FormatInt(info.Created.UnixNano(), 36))
+	return nil
+}
+
+// refreshStream runs after a reconnect: the stream may be new (a NATS restarted without
+// its store), and then so is the epoch.
+func (b *Broker) refreshStream(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	old := b.epoch.Load()
+	if err := b.ensureStream(ctx); err != nil {
+		b.log.Warn("natsbroker: stream check after reconnect failed", slog.Any("error", err))
+		return
+	}
+	if e := b.epoch.Load(); e != old {
+		b.log.Warn("natsbroker: history stream was recreated: new epoch, earlier history lost", slog.String("stream", b.streamCfg.Name), slog.String("epoch", e))
+	}
+}
+
+// Epoch implements server.HistoryBroker: the epoch of the history stream, or "" without
+// JetStream history.
+func (b *Broker) Epoch() string { return b.epoch.Load() }
+
+// publishHistory publishes into the stream and waits for its acknowledgement.
+func (b *Broker) publishHistory(ctx context.Context, subject string, data []byte) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	m := nats.NewMsg(subject)
+	m.Data = data
+	if _, err := b.js.PublishMsg(m, nats.Context(ctx)); err != nil {
+		return fmt.Errorf("natsbroker: publish to stream %s subject %s: %w", b.streamCfg.Name, subject, err)
+	}
+	return nil
+}
+
+// onHistoryMsg delivers one stream message with its offset and epoch.
+func (b *Broker) onHistoryMsg(m *nats.Msg) {
+	appID, topic, msg, ok := b.parse(m, b.histPrefix)
+	if !ok {
+		return
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		b.drop("stream message without metadata", m.Subject, err)
+		return
+	}
+	msg.Offset = meta.Sequence.Stream
+	msg.Epoch = b.epoch.Load()
+	msg.History = true
+	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
+		b.drop("handler refused message", m.Subject, err)
+	}
+}
