@@ -65,3 +65,20 @@ func (s ServerSettings) TLSConfig() (*tls.Config, error) {
 	}
 	return tlsconfig.Server(o)
 }
+
+// NATSTLSConfig builds the client *tls.Config for NATS from kete.server.nats.tls.*, or
+// returns nil when TLS to NATS is off.
+func (s ServerSettings) NATSTLSConfig() (*tls.Config, error) {
+	t := s.NATS.TLS
+	if !t.Enabled {
+		return nil, nil
+	}
+	o := tlsconfig.Options{VerifyHostname: t.VerifyHostname}
+	if t.TrustStore.Given() {
+		o.TrustStore = tlsStore("kete.server.nats.tls.trust-store", t.TrustStore)
+	}
+	if t.KeyStore.Given() {
+		o.KeyStore = tlsStore("kete.server.nats.tls.key-store", t.KeyStore)
+	}
+	return tlsconfig.Client(o)
+}

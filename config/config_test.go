@@ -243,7 +243,11 @@ func TestDefaults(t *testing.T) {
 	wantGlobal := Config{
 		Enabled:  true,
 		Keycloak: KeycloakSettings{Realm: "master"},
-		Server:   ServerSettings{Listen: ":8080", Broker: "memory", TLS: TLSSettings{VerifyHostname: true}},
+		Server: ServerSettings{Listen: ":8080", Broker: "memory", TLS: TLSSettings{VerifyHostname: true},
+			NATS: NATSSettings{
+				TLS:     TLSSettings{VerifyHostname: true},
+				History: NATSHistorySettings{Stream: "KETE", Storage: "file", Replicas: 1, MaxAge: 24 * time.Hour, MaxMsgsPerTopic: 1000},
+			}},
 		Sources: SourcesSettings{
 			Webhook:  WebhookSettings{Listen: ":8081", Path: "/events", MaxBytes: 4 << 20},
 			Keycloak: PollerSettings{Interval: 10 * time.Second},

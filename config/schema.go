@@ -66,6 +66,10 @@ func defaultConfig() *Config {
 			Listen: DefaultServerListen,
 			Broker: DefaultServerBroker,
 			TLS:    TLSSettings{VerifyHostname: true},
+			NATS: NATSSettings{
+				TLS:     TLSSettings{VerifyHostname: true},
+				History: NATSHistorySettings{Stream: "KETE", Storage: "file", Replicas: 1, MaxAge: 24 * time.Hour, MaxMsgsPerTopic: 1000},
+			},
 		},
 		Sources: SourcesSettings{
 			Webhook:  WebhookSettings{Listen: DefaultWebhookListen, Path: DefaultWebhookPath, MaxBytes: DefaultWebhookMaxBytes},
@@ -119,6 +123,20 @@ func globalFields(c *Config) []field {
 		{key: "server.apps-file", set: stringVar(&s.AppsFile)},
 		{key: "server.tls.enabled", set: boolVar(&s.TLS.Enabled)},
 		{key: "server.tls.client-auth", set: clientAuthVar(&s.TLS.ClientAuth)},
+		{key: "server.nats.credentials-file", set: stringVar(&s.NATS.CredentialsFile)},
+		{key: "server.nats.nkey-seed-file", set: stringVar(&s.NATS.NKeySeedFile)},
+		{key: "server.nats.user", set: stringVar(&s.NATS.User)},
+		{key: "server.nats.password", set: stringVar(&s.NATS.Password)},
+		{key: "server.nats.token", set: stringVar(&s.NATS.Token)},
+		{key: "server.nats.subject-prefix", set: stringVar(&s.NATS.SubjectPrefix)},
+		{key: "server.nats.tls.enabled", set: boolVar(&s.NATS.TLS.Enabled)},
+		{key: "server.nats.tls.verify-hostname", set: boolVar(&s.NATS.TLS.VerifyHostname)},
+		{key: "server.nats.history.enabled", set: boolVar(&s.NATS.History.Enabled)},
+		{key: "server.nats.history.stream", set: stringVar(&s.NATS.History.Stream)},
+		{key: "server.nats.history.storage", set: enumVar(&s.NATS.History.Storage, "file", "memory")},
+		{key: "server.nats.history.replicas", set: intVar(&s.NATS.History.Replicas, 1, 5)},
+		{key: "server.nats.history.max-age", set: positiveDurationVar(&s.NATS.History.MaxAge)},
+		{key: "server.nats.history.max-msgs-per-topic", set: intVar(&s.NATS.History.MaxMsgsPerTopic, 1, 1<<30)},
 
 		{key: "sources.webhook.enabled", set: boolVar(&src.Webhook.Enabled)},
 		{key: "sources.webhook.listen", set: stringVar(&src.Webhook.Listen)},
@@ -135,6 +153,8 @@ func globalFields(c *Config) []field {
 		{key: "spool.dir", set: stringVar(&c.Spool.Dir)},
 		{key: "spool.max-bytes", set: bytesVar(&c.Spool.MaxBytes)},
 	}
+	fields = append(fields, storeFields("server.nats.tls.key-store", &s.NATS.TLS.KeyStore, true)...)
+	fields = append(fields, storeFields("server.nats.tls.trust-store", &s.NATS.TLS.TrustStore, false)...)
 	fields = append(fields, storeFields("server.tls.key-store", &s.TLS.KeyStore, true)...)
 	return append(fields, storeFields("server.tls.trust-store", &s.TLS.TrustStore, false)...)
 }

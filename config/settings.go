@@ -211,6 +211,34 @@ type ServerSettings struct {
 	Broker string
 	// AppsFile is kete.server.apps-file: a JSON or YAML list of apps.
 	AppsFile string
+	// NATS is kete.server.nats.*: how to reach NATS when Broker is a nats:// URL.
+	NATS NATSSettings
+}
+
+// NATSSettings is kete.server.nats.*: credentials, TLS and history for the NATS broker
+// that lets several server nodes act as one.
+type NATSSettings struct {
+	CredentialsFile string // credentials-file: a NATS .creds file
+	NKeySeedFile    string // nkey-seed-file
+	User, Password  string // user, password
+	Token           string // token
+	SubjectPrefix   string // subject-prefix ("kete")
+	// TLS is kete.server.nats.tls.*: enabled, verify-hostname (true), trust-store.*,
+	// key-store.* (a client certificate for NATS servers that want one).
+	TLS TLSSettings
+	// History is kete.server.nats.history.*: keep topic history in JetStream, so that a
+	// subscriber that reconnects to another node recovers what it missed.
+	History NATSHistorySettings
+}
+
+// NATSHistorySettings is kete.server.nats.history.*.
+type NATSHistorySettings struct {
+	Enabled         bool          // enabled (false)
+	Stream          string        // stream ("KETE")
+	Storage         string        // storage: file (default) or memory
+	Replicas        int           // replicas (1)
+	MaxAge          time.Duration // max-age (24h)
+	MaxMsgsPerTopic int           // max-msgs-per-topic (1000)
 }
 
 // SourcesSettings is kete.sources.*.

@@ -78,8 +78,11 @@ type Options struct {
 	// and tests so that the signal stays the caller's).
 	ReloadOnSignal bool
 	// Broker carries messages to the hubs; nil uses a MemoryBroker, closed with the server.
-	// A broker given here is not closed by Close.
+	// A broker given here is not closed by Close, unless CloseBroker is set.
 	Broker Broker
+	// CloseBroker makes Close close Broker too, for a broker made for this server alone
+	// (kete server on NATS).
+	CloseBroker bool
 	// Logger receives structured logs; tokens and keys are never logged (default: discard).
 	Logger *slog.Logger
 	// Registry receives the metrics and is served at /metrics (a new registry if nil).
@@ -226,7 +229,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	s.broker = opts.Broker
+	s.broker, s.ownsBrk = opts.Broker, opts.CloseBroker
 	if s.broker == nil {
 		s.broker = NewMemoryBroker()
 		s.ownsBrk = true

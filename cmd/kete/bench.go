@@ -158,6 +158,9 @@ func benchFanout(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *rate <= 0 || *size < 1 || *duration <= 0 {
 		return fmt.Errorf("%w: --rate, --size and --duration must be positive", errUsage)
 	}
+	if m := bench.PublishMode(*publish); m != bench.PublishHTTP && m != bench.PublishWS {
+		return fmt.Errorf("%w: --publish %q: want http or ws", errUsage, *publish)
+	}
 	if strings.ContainsAny(*topic, "/?#% ") && !strings.HasPrefix(*topic, "secure/") {
 		return fmt.Errorf("%w: --topic %q: use a plain topic name", errUsage, *topic)
 	}
@@ -252,12 +255,20 @@ func benchDestination(ctx context.Context, args []string, stdout, stderr io.Writ
 	events := fs.Int64("events", 0, "stop each run after this many events (0: run for --duration)")
 	senders := fs.Int("senders", 1, "sending goroutines (and pooled connections)")
 	rounds := fs.Int("rounds", 2, "rounds of kete route + bare gws")
+	cpuprofile := fs.String("cpuprofile", "", "write this process's CPU profile (route, baseline and built-in sink) to `FILE`")
 	out := addReportFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *size < 1 || *duration <= 0 || *senders < 1 || *events < 0 {
 		return fmt.Errorf("%w: --size, --duration and --senders must be positive", errUsage)
+	}
+	if *cpuprofile != "" {
+		stop, err := bench.StartCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	o := bench.DestOptions{URL: *url, AllowRemote: *url != "", Size: *size, Duration: *duration, Events: *events, Senders: *senders}
 	if *url == "" {

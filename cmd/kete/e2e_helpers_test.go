@@ -105,6 +105,13 @@ func (s *subscriber) OnMessage(c *gws.Conn, m *gws.Message) {
 
 func (a *testApp) subscribe(t testing.TB, topic string) *subscriber {
 	t.Helper()
+	return a.subscribeVia(t, a, topic)
+}
+
+// subscribeVia connects a subscriber to a and waits until a probe published through
+// publisher's HTTP API arrives.
+func (a *testApp) subscribeVia(t testing.TB, publisher *testApp, topic string) *subscriber {
+	t.Helper()
 	s := &subscriber{counts: map[string]int{}, ready: make(chan struct{}), topic: topic}
 	c, _, err := gws.NewClient(s, &gws.ClientOption{Addr: "ws://" + a.addr() + "/apps/demo?access_token=" + a.token(t, "test-subscriber", "realtime:subscriber:read:topic:*")})
 	if err != nil {
@@ -115,7 +122,7 @@ func (a *testApp) subscribe(t testing.TB, topic string) *subscriber {
 	// Publish probes through the HTTP API until one arrives: then the subscription is live.
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; ; i++ {
-		a.publish(t, topic, fmt.Sprintf(`{"id":"probe-%d","kind":"EVENT","type":"PROBE"}`, i))
+		publisher.publish(t, topic, fmt.Sprintf(`{"id":"probe-%d","kind":"EVENT","type":"PROBE"}`, i))
 		select {
 		case <-s.ready:
 			return s

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -345,5 +346,26 @@ func (s *exampleSubscriber) waitForID(t *testing.T, id string) {
 		case <-timeout:
 			t.Fatalf("event %s never reached the subscriber of %s", id, s.topic)
 		}
+	}
+}
+
+// TestReadmeOpensWithTheTwoCommands keeps the README's promise to a new user: right after
+// the title and one line, the command that shows kete working and the command that tests it.
+func TestReadmeOpensWithTheTwoCommands(t *testing.T) {
+	t.Chdir("../..")
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 8 {
+		t.Fatalf("README.md has %d lines", len(lines))
+	}
+	want := []string{"```sh", "go run ./cmd/kete demo", "go test -race ./...", "```"}
+	if !strings.HasPrefix(lines[0], "# ") || lines[1] != "" || lines[2] == "" || lines[3] != "" {
+		t.Errorf("README.md should open with a title, a blank line, one line of description and a blank line; got %q", lines[:4])
+	}
+	if got := lines[4:8]; !slices.Equal(got, want) {
+		t.Errorf("README.md lines 5-8 = %q, want %q", got, want)
 	}
 }

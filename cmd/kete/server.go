@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/server"
+	"github.com/kete-dev/kete/server/natsbroker"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,13 +62,61 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return serve(ctx, ln, srv)
 }
 
-// newServer builds the bundled server from kete.server.* settings.
+// newServer builds the bundled server from kete.server.*: on the memory broker, or on
+// NATS (kete.server.broker=nats://…) so that several nodes act as one. Closing the
+// returned server also closes its NATS broker.
 func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error) {
-	if s.Broker != "" && s.Broker != "memory" {
-		if strings.HasPrefix(s.Broker, "nats://") {
-			return nil, fmt.Errorf("kete.server.broker=%s: the NATS broker is not built yet; use memory", s.Broker)
+	opts := server.Options{AppsFile: s.AppsFile, ReloadOnSignal: true, Logger: log}
+	var broker *natsbroker.Broker
+	switch {
+	case s.Broker == "" || s.Broker == "memory":
+	case strings.HasPrefix(s.Broker, "nats://") || strings.HasPrefix(s.Broker, "tls://"):
+		tlsCfg, err := s.NATSTLSConfig()
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("kete.server.broker=%s: want memory or a nats:// URL", s.Broker)
+		n := s.NATS
+		o := natsbroker.Options{
+			URL: s.Broker, CredentialsFile: n.CredentialsFile, NKeySeedFile: n.NKeySeedFile,
+			User: n.User, Password: n.Password, Token: n.Token, TLS: tlsCfg,
+			Name: "kete-" + hostname(), SubjectPrefix: n.SubjectPrefix, Logger: log,
+		}
+		if h := n.History; h.Enabled {
+			o.History = &natsbroker.HistoryOptions{Stream: h.Stream, Memory: h.Storage == "memory",
+				Replicas: h.Replicas, MaxAge: h.MaxAge, MaxMsgsPerTopic: int64(h.MaxMsgsPerTopic)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if broker, err = natsbroker.New(ctx, o); err != nil {
+			return nil, fmt.Errorf("kete.server.broker=%s: %w", redactURL(s.Broker), err)
+		}
+		opts.Broker, opts.CloseBroker = broker, true
+	default:
+		return nil, fmt.Errorf("kete.server.broker=%s: want memory or a nats:// (or tls://) URL", redactURL(s.Broker))
 	}
-	return server.New(server.Options{AppsFile: s.AppsFile, ReloadOnSignal: true, Logger: log})
+	srv, err := server.New(opts)
+	if err != nil {
+		if broker != nil {
+			broker.Close()
+		}
+		return nil, err
+	}
+	return srv, nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "node"
+	}
+	return h
+}
+
+// redactURL hides a password in a broker URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
