@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
 // PollerOptions configures the admin-events poller.
@@ -215,25 +216,10 @@ func (p *Poller) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	tmp := p.opts.StateFile + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(p.opts.StateFile), 0o750); err != nil {
 		return fmt.Errorf("keycloak poller: state: %w", err)
 	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("keycloak poller: state: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p.opts.StateFile)
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(p.opts.StateFile, b, true); err != nil {
 		return fmt.Errorf("keycloak poller: state %s: %w", p.opts.StateFile, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/jsontext"
 )
 
 // CloudEvents writes an event as a structured-mode CloudEvents 1.0 JSON document, for
@@ -81,7 +82,7 @@ func appendLower(dst []byte, s string) []byte {
 			if 'A' <= c && c <= 'Z' {
 				dst = append(dst, c+'a'-'A')
 			} else {
-				dst = appendEscaped(dst, s[i:i+1])
+				dst = jsontext.AppendEscaped(dst, s[i:i+1])
 			}
 			i++
 			continue
@@ -90,7 +91,7 @@ func appendLower(dst []byte, s string) []byte {
 		if lower := unicode.ToLower(r); lower != r {
 			dst = utf8.AppendRune(dst, lower)
 		} else {
-			dst = appendEscaped(dst, s[i:i+size]) // also turns an invalid byte into \ufffd
+			dst = jsontext.AppendEscaped(dst, s[i:i+size]) // also turns an invalid byte into \ufffd
 		}
 		i += size
 	}
@@ -130,3 +131,5 @@ func appendPathEscape(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+const hexDigits = "0123456789abcdef"

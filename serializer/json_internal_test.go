@@ -1,31 +1,11 @@
 package serializer
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
 )
-
-// appendString must write exactly what encoding/json writes with HTML escaping off.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "q\"b\\", "\n\r\t\b\f\x00\x1f\x7f", "é日🎉", "\u2028\u2029", "\xff\xfe", "a\xc3", "<&>"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		got := appendString(nil, s)
-		if !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
-			t.Fatalf("appendString(%q) = %s, encoding/json = %s", s, got, want.Bytes())
-		}
-	})
-}
 
 // appendPathEscape must agree with url.PathEscape, which the CloudEvents doc promises.
 func FuzzAppendPathEscape(f *testing.F) {

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
 // DeadLetter is a record a route gave up on after its retries, kept so an operator can
@@ -88,32 +91,14 @@ func DeadLetters(dir, route string) ([]DeadLetter, error) {
 // KeepDeadLetters replaces route's dead-letter file with keep, atomically: a replay
 // calls it with the letters that failed again.
 func KeepDeadLetters(dir, route string, keep []DeadLetter) error {
-	path := deadLetterPath(dir, route)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("spool: dead letters of route %s: %w", route, err)
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	for _, dl := range keep {
-		if err = enc.Encode(dl); err != nil {
-			break
+		if err := enc.Encode(dl); err != nil {
+			return fmt.Errorf("spool: dead letters of route %s: %w", route, err)
 		}
 	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(deadLetterPath(dir, route), buf.Bytes(), true); err != nil {
 		return fmt.Errorf("spool: dead letters of route %s: %w", route, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package spool
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
 // Reader is one route's cursor. Next hands out records in order; Ack marks one delivered.
@@ -237,47 +240,41 @@ func (s *Spool) loadCursors() error {
 }
 
 func writeCursor(dir, route string, pos uint64, sync bool) error {
-	path := cursorPath(dir, route)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("spool: cursor of route %s: %w", route, err)
-	}
-	_, err = f.WriteString(strconv.FormatUint(pos, 10) + "\n")
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(cursorPath(dir, route), []byte(strconv.FormatUint(pos, 10)+"\n"), sync); err != nil {
 		return fmt.Errorf("spool: cursor of route %s: %w", route, err)
 	}
 	return nil
 }
 
-// saveCursorsLocked writes every cursor that moved, then deletes segments all routes
-// have passed.
-func (s *Spool) saveCursorsLocked() error {
-	var errs []error
-	wrote := false
+// saveCursors writes every cursor that moved, then deletes the segments all routes have
+// passed. The files are written outside the lock, so appends never wait for them.
+func (s *Spool) saveCursors() error {
+	type moved struct {
+		route string
+		r     *Reader
+		pos   uint64
+	}
+	s.mu.Lock()
+	var todo []moved
 	for route, r := range s.readers {
 		if r.ackBase != r.saved {
-			if err := writeCursor(s.opts.Dir, route, r.ackBase, !s.opts.NoSync); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			r.saved = r.ackBase
-			s.cursors[route] = r.ackBase
-			wrote = true
+			todo = append(todo, moved{route, r, r.ackBase})
 		}
 	}
-	if wrote && !s.opts.NoSync {
-		syncDir(filepath.Join(s.opts.Dir, "cursors"))
+	s.mu.Unlock()
+	var errs []error
+	for _, m := range todo {
+		if err := writeCursor(s.opts.Dir, m.route, m.pos, !s.opts.NoSync); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.mu.Lock()
+		m.r.saved = m.pos
+		s.cursors[m.route] = m.pos
+		s.mu.Unlock()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	low := s.written
 	for _, route := range s.opts.Routes {
 		low = min(low, s.cursors[route])
@@ -290,12 +287,9 @@ func (s *Spool) saveCursorsLocked() error {
 		}
 		s.bytes -= seg.size
 		s.segments = s.segments[1:]
-		s.signalLocked() // room freed: appenders waiting on ErrFull may retry
+		s.signalLocked()
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("spool: %v", errs)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *Spool) cursorLoop() {
@@ -308,10 +302,8 @@ func (s *Spool) cursorLoop() {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		if err := s.saveCursorsLocked(); err != nil {
+		if err := s.saveCursors(); err != nil {
 			s.opts.Logger.Error("spool: saving cursors", "err", err)
 		}
-		s.mu.Unlock()
 	}
 }

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
 // ErrFull means the spool holds MaxBytes already: the caller should push back (HTTP 503)
@@ -280,18 +282,11 @@ func (s *Spool) startSegment(base uint64) error {
 		s.active.Close()
 	}
 	if !s.opts.NoSync {
-		syncDir(s.opts.Dir)
+		atomicfile.SyncDir(s.opts.Dir)
 	}
 	s.segments = append(s.segments, seg)
 	s.active = f
 	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Append writes records and returns once they are on disk. It reports the offset of the
@@ -443,12 +438,12 @@ func (s *Spool) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.done.Wait()
+	errs := []error{s.saveCursors()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
 	if !s.opts.NoSync {
 		errs = append(errs, s.active.Sync())
 	}
-	errs = append(errs, s.saveCursorsLocked(), s.active.Close())
+	errs = append(errs, s.active.Close())
 	return errors.Join(errs...)
 }
