@@ -62,6 +62,7 @@ func benchServer(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	app := fs.String("app", "bench", "app id")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until stopped")
 	memprofile := fs.String("memprofile", "", "write a heap profile to `FILE` (and memory figures to stderr) on each SIGUSR1")
+	readBuffer := fs.Int("read-buffer", 0, "each connection's read buffer in bytes (0: the server's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func benchServer(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if secret == "" {
 		return fmt.Errorf("%w: set %s to the app's HS256 secret (32 bytes or more)", errUsage, benchSecretEnv)
 	}
-	return bench.ServeServer(ctx, bench.ServeOptions{Listen: *listenAddr, AppID: *app, Secret: secret, CPUProfile: *cpuprofile, MemProfile: *memprofile, Stats: stderr, Ready: stdout})
+	return bench.ServeServer(ctx, bench.ServeOptions{Listen: *listenAddr, AppID: *app, Secret: secret, ReadBufferSize: *readBuffer, CPUProfile: *cpuprofile, MemProfile: *memprofile, Stats: stderr, Ready: stdout})
 }
 
 // reportFlags are the output flags every measuring subcommand shares.
@@ -139,6 +140,7 @@ func benchFanout(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	idle := fs.Bool("idle", false, "connect, settle for --duration, measure RSS per connection; publish nothing")
 	rounds := fs.Int("rounds", 0, "rounds per target (default 2 with a baseline, else 1)")
 	cpuprofile := fs.String("server-cpuprofile", "", "with --self: write the server child's CPU profile to `FILE`")
+	readBuffer := fs.Int("server-read-buffer", 0, "with --self: the server's per-connection read buffer in bytes (0: its default)")
 	out := addReportFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -161,8 +163,8 @@ func benchFanout(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if m := bench.PublishMode(*publish); m != bench.PublishHTTP && m != bench.PublishWS {
 		return fmt.Errorf("%w: --publish %q: want http or ws", errUsage, *publish)
 	}
-	if strings.ContainsAny(*topic, "/?#% ") && !strings.HasPrefix(*topic, "secure/") {
-		return fmt.Errorf("%w: --topic %q: use a plain topic name", errUsage, *topic)
+	if *topic == "" || strings.ContainsAny(*topic, "?#% ") {
+		return fmt.Errorf("%w: --topic %q: want a topic name without '?', '#', '%%' or spaces", errUsage, *topic)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -176,6 +178,9 @@ func benchFanout(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		argv := []string{exe, "bench", "server", "--listen", "127.0.0.1:0", "--app", "bench"}
 		if *cpuprofile != "" {
 			argv = append(argv, "--cpuprofile", *cpuprofile)
+		}
+		if *readBuffer > 0 {
+			argv = append(argv, "--read-buffer", fmt.Sprint(*readBuffer))
 		}
 		child, err := bench.StartChild(ctx, argv, []string{benchSecretEnv + "=" + sec}, stderr)
 		if err != nil {

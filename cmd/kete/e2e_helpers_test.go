@@ -25,7 +25,15 @@ import (
 type testApp struct {
 	srv    *server.Server
 	hs     *httptest.Server
+	hsURL  string // http://host:port, when hs is nil (a server started elsewhere)
 	secret []byte
+}
+
+func (a *testApp) baseURL() string {
+	if a.hs != nil {
+		return a.hs.URL
+	}
+	return a.hsURL
 }
 
 func startTestServer(t *testing.T) *testApp {
@@ -55,7 +63,7 @@ func (a *testApp) token(t testing.TB, sub string, perms ...string) string {
 	return tok
 }
 
-func (a *testApp) addr() string { return strings.TrimPrefix(a.hs.URL, "http://") }
+func (a *testApp) addr() string { return strings.TrimPrefix(a.baseURL(), "http://") }
 
 // subscriber collects the ids of the events delivered on one topic.
 type subscriber struct {
@@ -137,7 +145,7 @@ func (a *testApp) subscribeVia(t testing.TB, publisher *testApp, topic string) *
 func (a *testApp) publish(t testing.TB, topic, message string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"topic": topic, "message": json.RawMessage(message)})
-	req, _ := http.NewRequest(http.MethodPost, a.hs.URL+"/api/topics/demo/publish", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, a.baseURL()+"/api/topics/demo/publish", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+a.token(t, "test-admin", "realtime:publisher:write:topic:*"))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)

@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// childEnv makes the test binary serve a Hub instead of running tests, so that the
+// child-process path (StartChild, /proc of another pid, Stop) is tested for real.
+const childEnv = "KETE_BENCH_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "hub" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := ServeHub(ctx, ServeOptions{Listen: "127.0.0.1:0", Ready: os.Stdout}); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestChildHubMeasuredFromProc(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	child, err := StartChild(ctx, []string{os.Args[0]}, []string{childEnv + "=hub"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = child.Stop()
+		}
+	}()
+	if child.PID == os.Getpid() || child.Addr == "" {
+		t.Fatalf("child %+v", child)
+	}
+	res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://" + child.Addr, PID: child.PID},
+		FanoutOptions{Subscribers: 20, Rate: 8000, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, res, 20, 200)
+	if res.RSSBefore <= 0 || res.RSSConnected <= 0 {
+		t.Errorf("no RSS from /proc/%d: before %d, connected %d", child.PID, res.RSSBefore, res.RSSConnected)
+	}
+	if res.ServerCPU < 0 || res.HostCPUs < 1 {
+		t.Errorf("server CPU %v, host CPUs %d", res.ServerCPU, res.HostCPUs)
+	}
+	stopped = true
+	if err := child.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if _, err := ReadProc(child.PID); err == nil {
+		t.Errorf("child %d still readable in /proc after Stop", child.PID)
+	}
+}
+
+func TestStartChildRefusesSilentCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// "true" exits at once without the listening line.
+	if _, err := StartChild(ctx, []string{"true"}, nil, io.Discard); err == nil {
+		t.Fatal("no error from a child that never listened")
+	}
+}

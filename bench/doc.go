@@ -1,0 +1,31 @@
+// Package bench is the load tool behind `kete bench`: it drives the bundled pub/sub server
+// and a bare gws broadcast hub (the baseline) with the same fan-out load in one run, drives
+// a route's WebSocket destination against a bare gws write loop, and reports throughput,
+// loss, latency quantiles and — from /proc — the server's CPU seconds and memory, as a
+// table, JSON, or an HTML page with inline SVG charts.
+//
+// How a fan-out run measures (RunFanout):
+//
+//   - Subscribers connect (DialConcurrency at a time) and subscribe; the run waits for
+//     each one's confirmation (the server's subscribe "welcome", the hub's HubReadyFrame),
+//     so that no publish can miss anyone.
+//   - Rate is deliveries per second: Rate ÷ Subscribers messages per second, each sent on
+//     a schedule from the first publish. ModeSaturate instead keeps at most Window
+//     messages published but not yet delivered everywhere. ModeIdle publishes nothing and
+//     measures memory after Duration.
+//   - Every payload carries its send time in ns ({"t":…}, see AppendPayload); a receiver
+//     records now − t into a Histogram (log-linear buckets, one atomic add per delivery).
+//     Sender and receivers are on one host, so the clocks agree.
+//   - Loss is Sent × Connected − Received, counted after a bounded drain.
+//   - With the target's pid, CPU seconds (utime + stime) and RSS come from
+//     /proc/PID/stat and /proc/PID/status; deliveries per CPU-second divides by them, and
+//     RSS per connection is (RSS subscribed − RSS of the fresh process) ÷ subscribers.
+//     /proc/stat gives how busy the whole host was, since the load generator shares it.
+//
+// Commands (cmd/kete wires them): `kete bench fanout`, `kete bench hub` (a Hub as a
+// process of its own), `kete bench server` (the bundled server with one generated app,
+// what `fanout --self` starts), `kete bench destination`.
+//
+// Everything here measures and nothing asserts a speed: figures go to people
+// (docs/performance.md) and to machines (--json), never into a unit test.
+package bench

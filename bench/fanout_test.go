@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startHub serves a Hub on 127.0.0.1 for the test.
+func startHub(t *testing.T) (*Hub, string) {
+	t.Helper()
+	h := NewHub()
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		_ = h.Close()
+		srv.Close()
+	})
+	return h, "ws://" + srv.Listener.Addr().String()
+}
+
+func TestFanoutAgainstHub(t *testing.T) {
+	_, url := startHub(t)
+	for _, mode := range []PublishMode{PublishHTTP, PublishWS} {
+		t.Run(string(mode), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			// 20 subscribers, 200 messages: 4,000 deliveries over 0.5s.
+			res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: url}, FanoutOptions{
+				Subscribers: 20, Rate: 8000, Duration: 500 * time.Millisecond, Publish: mode, Size: 100,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClean(t, res, 20, 200)
+		})
+	}
+}
+
+func checkClean(t *testing.T, res *Result, subs int, msgs int64) {
+	t.Helper()
+	if res.Connected != subs {
+		t.Errorf("connected %d, want %d (errors %v)", res.Connected, subs, res.Errors)
+	}
+	if res.Sent != msgs {
+		t.Errorf("sent %d messages, want %d (errors %v)", res.Sent, msgs, res.Errors)
+	}
+	if res.Expected != res.Sent*int64(subs) || res.Received != res.Expected || res.Loss != 0 {
+		t.Errorf("expected %d received %d loss %d", res.Expected, res.Received, res.Loss)
+	}
+	l := res.Latency
+	if l.Count != uint64(res.Received) || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.P999 || l.P999 > l.Max {
+		t.Errorf("latency summary not ordered: %+v", l)
+	}
+	if res.DeliveriesPerSec <= 0 || res.Elapsed <= 0 {
+		t.Errorf("rate %v over %v", res.DeliveriesPerSec, res.Elapsed)
+	}
+	var tl int64
+	for _, n := range res.Timeline {
+		tl += n
+	}
+	if tl != res.Received {
+		t.Errorf("timeline holds %d deliveries, received %d", tl, res.Received)
+	}
+}
+
+func TestFanoutSaturateHub(t *testing.T) {
+	_, url := startHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: url}, FanoutOptions{
+		Mode: ModeSaturate, Subscribers: 10, Duration: 300 * time.Millisecond, Publish: PublishWS, Window: 16,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent == 0 || res.Loss != 0 || res.Received != res.Sent*10 {
+		t.Fatalf("sent %d received %d loss %d errors %v", res.Sent, res.Received, res.Loss, res.Errors)
+	}
+}
+
+func TestFanoutRefusesRemoteUnlessExplicit(t *testing.T) {
+	_, err := RunFanout(context.Background(), Target{Name: "hub", Kind: KindHub, URL: "ws://192.0.2.1:9"}, FanoutOptions{Subscribers: 1})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("err = %v, want a loopback refusal", err)
+	}
+}
+
+func TestFanoutDialErrorNamesURL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://127.0.0.1:1"}, FanoutOptions{Subscribers: 3, ConnectTimeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("err = %v, want one naming the url", err)
+	}
+}
