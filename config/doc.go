@@ -62,7 +62,8 @@
 // name is lower case with '-', and a header name is canonical with '-'
 // (KETE_ROUTES_WS_DESTINATION_HEADERS_X_TENANT → X-Tenant). An empty variable is ignored.
 // A KETE_ variable that names no key is an error, except KETE_CONFIG, KETE_LOG_LEVEL and
-// KETE_LOG_FORMAT, which are left to the command.
+// KETE_LOG_FORMAT, and the secrets KETE_TOKEN_SECRET and KETE_BENCH_SECRET, which are left to
+// the command.
 //
 // # Keys
 //

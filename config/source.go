@@ -213,7 +213,7 @@ const envPrefix = "KETE_"
 // the command: the config file's path and logging.
 func reservedEnv(name string) bool {
 	switch name {
-	case "KETE_CONFIG", "KETE_LOG_LEVEL", "KETE_LOG_FORMAT":
+	case "KETE_CONFIG", "KETE_LOG_LEVEL", "KETE_LOG_FORMAT", "KETE_TOKEN_SECRET", "KETE_BENCH_SECRET":
 		return true
 	}
 	return false

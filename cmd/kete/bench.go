@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,13 +32,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "destination":
 		return benchDestination(ctx, args[1:], stdout, stderr)
 	case "e2e":
-		return errors.New("bench e2e: not wired yet: it needs the daemon (webhook → spool → route → server); bench.RunE2E takes the hook")
+		return benchE2E(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, "kete bench fanout   drive the server (and, with --baseline, a bare gws hub) with subscribers and publishes")
 		fmt.Fprintln(stderr, "kete bench hub      serve a bare gws broadcast hub (the baseline) at --listen")
 		fmt.Fprintln(stderr, "kete bench server   serve the bundled server with one generated app (what --self starts)")
 		fmt.Fprintln(stderr, "kete bench destination  events through one route vs the bare gws write loop")
-		fmt.Fprintln(stderr, "kete bench e2e      webhook → subscriber (not wired yet)")
+		fmt.Fprintln(stderr, "kete bench e2e      webhook → spool → route → server → subscribers, in one process")
 		return flag.ErrHelp
 	}
 	return fmt.Errorf("%w: unknown bench subcommand %q", errUsage, args[0])

@@ -112,3 +112,23 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 		t.Fatalf("unknown command = %d %q", code, stderr)
 	}
 }
+
+func TestBenchE2ERunsWithoutLoss(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "bench", "e2e", "--subscribers", "3", "--rate", "200", "--batch", "5", "--duration", "500ms")
+	if code != 0 {
+		t.Fatalf("bench e2e exited %d:\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "kete e2e") || !strings.Contains(stdout, "delivered to each subscriber") {
+		t.Fatalf("bench e2e output lacks its table:\n%s", stdout)
+	}
+	// The table's loss column is 0: every stamped event reached every subscriber.
+	for _, line := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(line); len(f) > 8 && f[0] == "kete" && f[1] == "e2e" { // target, round, mode, subs, sent, delivered, loss
+			if f[7] != "0" {
+				t.Fatalf("bench e2e lost events: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no result row in:\n%s", stdout)
+}
