@@ -9,26 +9,25 @@ import (
 	"github.com/lxzan/gws"
 )
 
-// session is what a connection's token granted; replaced whole on refresh.
+// session is what a connection's token granted; replaced whole on refresh. It is kept
+// small: one lives as long as its connection (the "client" JSON that frames a connection
+// publishes carry is built by appendClient when needed, not kept).
 type session struct {
 	subject     string
 	permissions []string
-	expires     int64  // unix nanoseconds; 0: never
-	clientJSON  []byte // {"connectionId","subject","permissions"}, shared by every frame it publishes
+	expires     int64 // unix nanoseconds; 0: never
 }
 
 // conn is one WebSocket client (or ingest publisher). Its outbound path writes frames
 // straight to the socket when the socket has room, and otherwise queues them (bounded by
 // the app's MaxBacklog) for a writer goroutine that lives only while the queue is not
-// empty.
+// empty. Every idle client holds one, so it carries nothing a client does not need.
 type conn struct {
-	id     string
-	hub    *hub
-	ws     *gws.Conn
-	nc     net.Conn
-	raw    *rawWriter // nil: always use the writer goroutine (TLS)
-	remote string
-	ingest bool
+	id  string
+	hub *hub
+	ws  *gws.Conn
+	nc  net.Conn
+	raw rawWriter // not ok: always use the writer goroutine (TLS)
 
 	sess     atomic.Pointer[session]
 	lastSeen atomic.Int64 // server coarse clock, unix nanoseconds
@@ -37,6 +36,7 @@ type conn struct {
 	mu           sync.Mutex
 	closed       bool // no more frames are accepted
 	writing      bool // a writer goroutine owns the socket
+	ingest       bool // set before the upgrade, then only read
 	backlog      [][]byte
 	backlogBytes int
 	maxBacklog   int
@@ -44,10 +44,15 @@ type conn struct {
 	// topics is guarded by hub.mu.
 	topics []string
 
-	// Ingest connections only, touched by the read loop alone.
-	ingestTopic string
-	ingestAck   bool
-	ingestSeq   uint64
+	// in is an ingest connection's state, touched by its read loop alone; nil for clients.
+	in *ingestState
+}
+
+// ingestState is what only an ingest connection keeps.
+type ingestState struct {
+	topic string
+	ack   bool
+	seq   uint64
 }
 
 func (c *conn) session() *session { return c.sess.Load() }
@@ -75,8 +80,8 @@ func (c *conn) send(b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if c.raw != nil {
-		n, err := c.raw.write(b)
+	if c.raw.ok() {
+		n, err := c.raw.write(&c.hub.srv.rawOps, b)
 		if err != nil {
 			c.closed = true
 			c.mu.Unlock()
@@ -175,8 +180,8 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 		c.mu.Unlock()
 		return true
 	}
-	if c.raw != nil {
-		n, err := c.raw.write(frame)
+	if c.raw.ok() {
+		n, err := c.raw.write(&c.hub.srv.rawOps, frame)
 		if err != nil || n == len(frame) {
 			c.mu.Unlock()
 			_ = c.nc.Close()

@@ -194,6 +194,17 @@ func connect(t testing.TB, hs *httptest.Server, app, token string) *testClient {
 	return tc
 }
 
+// waitRegistered waits until connection id is in app's hub: the welcome frame goes out
+// just before the connection is registered, so a sweep right after connect could miss it.
+func waitRegistered(t testing.TB, s *Server, app, id string) {
+	t.Helper()
+	_, h := s.app(app)
+	if h == nil {
+		t.Fatalf("no hub for app %s", app)
+	}
+	waitUntil(t, "connection "+id+" registered", func() bool { return h.connection(id) != nil })
+}
+
 func status(r *http.Response) int {
 	if r == nil {
 		return 0

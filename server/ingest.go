@@ -45,12 +45,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, status, code, reason)
 		return
 	}
-	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog, ingest: true}
-	ss := newSession(c.id, cl)
-	c.sess.Store(ss)
-	c.ingestTopic = topic
 	q := r.URL.Query().Get("ack")
-	c.ingestAck = q == "1" || q == "true"
+	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog, ingest: true,
+		in: &ingestState{topic: topic, ack: q == "1" || q == "true"}}
+	c.sess.Store(newSession(cl))
 	s.upgradeAndServe(w, r, h, c, rt.limits.MaxIngestMessageSize)
 }
 
@@ -68,9 +66,10 @@ func withoutPerUser(rt *appRuntime) *appRuntime {
 func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	h := c.hub
 	rt := h.cfg.Load()
-	c.ingestSeq++
-	seq := c.ingestSeq
-	topic := c.ingestTopic
+	in := c.in
+	in.seq++
+	seq := in.seq
+	topic := in.topic
 
 	var data []byte
 	isJSON := json.Valid(b)
@@ -90,7 +89,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	}
 	if id != "" {
 		if !h.dedup.firstSeen(id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
-			if c.ingestAck {
+			if in.ack {
 				c.send(ingestAck("ack", seq, id, "duplicate", ""))
 			}
 			return
@@ -101,13 +100,13 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 		if id != "" {
 			h.dedup.forget(id)
 		}
-		if c.ingestAck {
+		if in.ack {
 			c.send(ingestAck("nack", seq, id, "", err.Error()))
 		}
 		return
 	}
 	s.metrics.publishes.WithLabelValues("ingest").Inc()
-	if c.ingestAck {
+	if in.ack {
 		c.send(ingestAck("ack", seq, id, "ok", ""))
 	}
 }

@@ -2,11 +2,18 @@
 
 package server
 
-import "net"
+import (
+	"net"
+	"sync"
+)
 
 // rawWriter is unavailable off unix: every connection uses its writer goroutine.
 type rawWriter struct{}
 
-func newRawWriter(net.Conn) *rawWriter { return nil }
+func newRawWriter(net.Conn) rawWriter { return rawWriter{} }
 
-func (w *rawWriter) write(b []byte) (int, error) { return 0, nil }
+func (rawWriter) ok() bool { return false }
+
+func newRawWriteOp() any { return nil }
+
+func (rawWriter) write(*sync.Pool, []byte) (int, error) { return 0, nil }

@@ -51,6 +51,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -97,7 +98,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// CloseGrace bounds how long a close frame may wait behind unread data (2s).
 	CloseGrace time.Duration
-	// ReadBufferSize is each connection's read buffer (1 KiB: small, for idle memory).
+	// ReadBufferSize is each client connection's read buffer (DefaultReadBufferSize:
+	// small, for idle memory; the rest of a larger frame is read straight into its
+	// message). Ingest connections, which carry a publisher's whole stream, get at least
+	// IngestReadBufferSize.
 	ReadBufferSize int
 	// SocketWriteBuffer, when > 0, sets SO_SNDBUF on each connection.
 	SocketWriteBuffer int
@@ -105,8 +109,17 @@ type Options struct {
 	FanoutWorkers int
 	// TokenLeeway is the clock skew allowed on exp/nbf (30s).
 	TokenLeeway time.Duration
+	// ReturnMemoryAfter is how many new connections (1000) make the sweeper return freed
+	// memory to the OS once they have settled, so that a burst of connections does not
+	// leave the process at twice the memory its connections hold; negative: never.
+	ReturnMemoryAfter int
+	// ReturnMemoryInterval is the least time between two such returns (10s).
+	ReturnMemoryInterval time.Duration
 	// Now is the clock (time.Now); tests replace it.
 	Now func() time.Time
+
+	// freeOSMemory returns freed memory to the OS (debug.FreeOSMemory); tests replace it.
+	freeOSMemory func()
 }
 
 // Server is the pub/sub server; it is an http.Handler. Close stops it.
@@ -132,9 +145,11 @@ type Server struct {
 	appsMod time.Time
 
 	upMu      sync.Mutex
-	upgraders map[int]*gws.Upgrader
+	upgraders map[upgraderKey]*gws.Upgrader
 
 	now     atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
+	memRet  memoryReturn // owned by the sweeper
+	rawOps  sync.Pool    // *rawWriteOp, for every connection's rawWriter
 	fanCh   chan fanoutTask
 	loops   sync.WaitGroup // read loops
 	writers sync.WaitGroup // writer goroutines
@@ -177,7 +192,7 @@ func New(opts Options) (*Server, error) {
 		opts.CloseGrace = 2 * time.Second
 	}
 	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = 1024
+		opts.ReadBufferSize = DefaultReadBufferSize
 	}
 	if opts.FanoutWorkers <= 0 {
 		opts.FanoutWorkers = runtime.GOMAXPROCS(0)
@@ -187,6 +202,15 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ReturnMemoryAfter == 0 {
+		opts.ReturnMemoryAfter = DefaultReturnMemoryAfter
+	}
+	if opts.ReturnMemoryInterval <= 0 {
+		opts.ReturnMemoryInterval = DefaultReturnMemoryInterval
+	}
+	if opts.freeOSMemory == nil {
+		opts.freeOSMemory = debug.FreeOSMemory
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -199,7 +223,7 @@ func New(opts Options) (*Server, error) {
 		log:       opts.Logger,
 		reg:       opts.Registry,
 		hubs:      make(map[string]*hub),
-		upgraders: make(map[int]*gws.Upgrader),
+		upgraders: make(map[upgraderKey]*gws.Upgrader),
 		fanCh:     make(chan fanoutTask, 64),
 		nodeID:    newID(),
 	}
@@ -210,6 +234,8 @@ func New(opts Options) (*Server, error) {
 	s.now.Store(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
+	s.rawOps.New = newRawWriteOp
+	s.memRet = memoryReturn{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)}
 
 	apps := opts.Apps
 	if opts.AppsFile != "" {
@@ -568,11 +594,13 @@ func (s *Server) sweep(scratch []*conn) []*conn {
 		hubs = append(hubs, h)
 	}
 	s.hubsMu.RUnlock()
+	conns := 0
 	for _, h := range hubs {
 		rt := h.cfg.Load()
 		idle := int64(rt.limits.IdleTimeout)
 		ping := int64(rt.limits.PingInterval)
 		scratch = h.snapshot(scratch[:0])
+		conns += len(scratch)
 		for _, c := range scratch {
 			if exp := c.session().expires; exp != 0 && now >= exp {
 				s.metrics.closes.WithLabelValues("token_expired").Inc()
@@ -591,23 +619,38 @@ func (s *Server) sweep(scratch []*conn) []*conn {
 			}
 		}
 	}
+	if s.memRet.due(now, conns) {
+		s.opts.freeOSMemory()
+	}
 	return scratch
 }
 
-// upgrader returns the gws upgrader for a read limit, one per distinct limit.
-func (s *Server) upgrader(maxPayload int) *gws.Upgrader {
+// DefaultReadBufferSize is a client connection's read buffer: every idle connection keeps
+// one, and what clients send (subscribes, refreshes, pongs, small publishes) fits in it.
+const DefaultReadBufferSize = 256
+
+// IngestReadBufferSize is the least read buffer of an ingest connection: it carries a
+// publisher's stream, where a larger buffer reads several frames per system call.
+const IngestReadBufferSize = 4096
+
+// upgraderKey tells gws upgraders apart: one per read limit and read buffer size.
+type upgraderKey struct{ maxPayload, readBuffer int }
+
+// upgrader returns the gws upgrader for a read limit and a read buffer size.
+func (s *Server) upgrader(maxPayload, readBuffer int) *gws.Upgrader {
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
-	u := s.upgraders[maxPayload]
+	k := upgraderKey{maxPayload, readBuffer}
+	u := s.upgraders[k]
 	if u == nil {
 		u = gws.NewUpgrader(s.events, &gws.ServerOption{
-			ReadBufferSize:     s.opts.ReadBufferSize,
+			ReadBufferSize:     readBuffer,
 			ReadMaxPayloadSize: maxPayload,
 			CheckUtf8Enabled:   true,
 			NewSession:         func() gws.SessionStorage { return &connSession{} },
 			Logger:             gwsLogger{s.log},
 		})
-		s.upgraders[maxPayload] = u
+		s.upgraders[k] = u
 	}
 	return u
 }

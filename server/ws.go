@@ -125,7 +125,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		old.closeWith(ClosePolicyViolation, ReasonReplaced, false)
 	}
 	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog}
-	c.sess.Store(newSession(c.id, cl))
+	c.sess.Store(newSession(cl))
 	if rt.app.OneConnectionPerUser == OnePerUserReplace && cl.Subject != "" {
 		// The subject's connections on other nodes go too.
 		s.broadcastControl(r.Context(), h.appID, control{Op: ctlReplace, Subject: cl.Subject, Except: c.id})
@@ -134,21 +134,38 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 }
 
 // newSession builds a connection's session from verified claims.
-func newSession(connID string, cl *auth.Claims) *session {
-	perms := cl.Permissions
-	if perms == nil {
-		perms = []string{}
-	}
-	cj, _ := json.Marshal(struct {
-		ConnectionID string   `json:"connectionId"`
-		Subject      string   `json:"subject"`
-		Permissions  []string `json:"permissions"`
-	}{connID, cl.Subject, perms})
-	ss := &session{subject: cl.Subject, permissions: perms, clientJSON: cj}
+func newSession(cl *auth.Claims) *session {
+	ss := &session{subject: cl.Subject, permissions: cl.Permissions}
 	if !cl.ExpiresAt.IsZero() {
 		ss.expires = cl.ExpiresAt.UnixNano()
 	}
 	return ss
+}
+
+// appendClient appends {"connectionId","subject","permissions"}, the "client" of the
+// frames connection connID publishes with session ss.
+func appendClient(dst []byte, connID string, ss *session) []byte {
+	dst = append(dst, `{"connectionId":`...)
+	dst = appendJSONString(dst, connID)
+	dst = append(dst, `,"subject":`...)
+	dst = appendJSONString(dst, ss.subject)
+	dst = append(dst, `,"permissions":[`...)
+	for i, p := range ss.permissions {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, p)
+	}
+	return append(dst, "]}"...)
+}
+
+// clientSize is about how long appendClient's output is, to size a buffer.
+func clientSize(connID string, ss *session) int {
+	n := 50 + len(connID) + len(ss.subject)
+	for _, p := range ss.permissions {
+		n += len(p) + 3
+	}
+	return n
 }
 
 // upgradeAndServe upgrades the reserved connection and starts its read loop.
@@ -158,8 +175,11 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
 		return
 	}
-	_, c.remote = remoteAddr(r)
-	socket, err := s.upgrader(maxPayload).Upgrade(w, r)
+	readBuffer := s.opts.ReadBufferSize
+	if c.ingest {
+		readBuffer = max(readBuffer, IngestReadBufferSize)
+	}
+	socket, err := s.upgrader(maxPayload, readBuffer).Upgrade(w, r)
 	if err != nil {
 		h.unreserve()
 		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
@@ -175,6 +195,17 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	}
 	c.lastSeen.Store(s.coarseNow())
 	c.lastPing = s.coarseNow()
+	if !c.ingest {
+		// The welcome goes out first and the connection is registered right after, so
+		// that no broadcast can overtake it; both happen here, where the request's remote
+		// address is at hand (the connection need not keep it) and before the read loop
+		// starts (whose goroutine then never runs the welcome's encoding).
+		data, _ := json.Marshal(map[string]any{"connection": map[string]string{
+			"id": c.id, "appId": h.appID, "remoteAddress": r.RemoteAddr,
+		}})
+		c.send(encodeServerFrame("main", "welcome", data, false))
+	}
+	h.open(c)
 	socket.Session().Store("conn", c)
 	s.loops.Add(1)
 	go func() {
@@ -192,23 +223,14 @@ func connOf(socket *gws.Conn) *conn {
 	return c
 }
 
-// OnOpen sends the welcome frame first, then registers the connection (so no broadcast
-// can overtake the welcome) and announces its presence.
+// OnOpen announces a client's presence; upgradeAndServe has sent its welcome frame and
+// registered it.
 func (e *wsEvents) OnOpen(socket *gws.Conn) {
 	c := connOf(socket)
-	if c == nil {
+	if c == nil || c.ingest {
 		return
 	}
 	h := c.hub
-	if c.ingest {
-		h.open(c)
-		return
-	}
-	data, _ := json.Marshal(map[string]any{"connection": map[string]string{
-		"id": c.id, "appId": h.appID, "remoteAddress": c.remote,
-	}})
-	c.send(encodeServerFrame("main", "welcome", data, false))
-	h.open(c)
 	if rt := h.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
 		e.s.presence(h.appID, c, 0, "connected")
 	}
@@ -217,9 +239,9 @@ func (e *wsEvents) OnOpen(socket *gws.Conn) {
 // presence publishes a presence event for c on secure/inbound.
 func (s *Server) presence(appID string, c *conn, code int, status string) {
 	ss := c.session()
-	data := make([]byte, 0, len(ss.clientJSON)+80)
+	data := make([]byte, 0, clientSize(c.id, ss)+80)
 	data = append(data, `{"client":`...)
-	data = append(data, ss.clientJSON...)
+	data = appendClient(data, c.id, ss)
 	data = append(data, `,"subProtocol":1,"payload":{"code":`...)
 	if code < 0 {
 		data = append(data, '-')
@@ -359,13 +381,13 @@ func (s *Server) clientPublish(c *conn, rt *appRuntime, ss *session, f clientFra
 	if f.ID == "" {
 		f.ID = newID()
 	}
-	data := make([]byte, 0, len(f.Payload)+len(f.ID)+len(ss.clientJSON)+40)
+	data := make([]byte, 0, len(f.Payload)+len(f.ID)+clientSize(c.id, ss)+40)
 	data = append(data, `{"payload":`...)
 	data = append(data, f.Payload...)
 	data = append(data, `,"id":`...)
 	data = appendJSONString(data, f.ID)
 	data = append(data, `,"client":`...)
-	data = append(data, ss.clientJSON...)
+	data = appendClient(data, c.id, ss)
 	data = append(data, '}')
 	err := s.publish(s.ctx, c.hub.appID, topic, Message{MessageType: f.MessageType, Data: data, Binary: f.Compress, Origin: c.id})
 	if err != nil {
@@ -421,7 +443,7 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		c.closeWith(ClosePolicyViolation, ReasonTokenInvalid, false)
 		return
 	}
-	ns := newSession(c.id, cl)
+	ns := newSession(cl)
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
 	data := []byte(`{"expiresAt":`)
