@@ -33,9 +33,12 @@ type conn struct {
 	// lostReason says why the heartbeat cut the connection, for the error of a write it
 	// interrupted.
 	lostReason atomic.Pointer[string]
-	// writeDeadline is set while a deadline from a send's ctx is on the socket; only the
-	// borrower touches it.
-	writeDeadline bool
+	// writeDeadline is the socket's write deadline, from the last send's ctx (zero: none),
+	// so that sends under one deadline set it once; only the borrower touches it.
+	writeDeadline time.Time
+	// watch cuts a write when its send's ctx ends; it is kept while the borrowers' ctx
+	// stays the same, and only the borrower touches it.
+	watch *cancelWatch
 	// sent counts frames written, as the server's ingest counts them for acks (seq); only
 	// the borrower touches it.
 	sent uint64
@@ -205,22 +208,32 @@ func (ep *endpoint) handshake(ctx context.Context, header http.Header) (c *conn,
 // and its cancellation moves that deadline into the past, which fails the write (and
 // closes the connection: a frame cut in half leaves nothing to reuse).
 func (c *conn) write(ctx context.Context, op gws.Opcode, body []byte) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.ws.SetWriteDeadline(dl)
-		c.writeDeadline = true
-	} else if c.writeDeadline {
-		_ = c.ws.SetWriteDeadline(time.Time{})
-		c.writeDeadline = false
+	if dl, _ := ctx.Deadline(); !dl.Equal(c.writeDeadline) {
+		_ = c.ws.SetWriteDeadline(dl) // the zero time clears it
+		c.writeDeadline = dl
 	}
-	c.sent++
-	if ctx.Done() == nil {
+	done := ctx.Done()
+	if done == nil {
+		c.sent++
 		return c.ws.WriteMessage(op, body)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.ws.NetConn().SetWriteDeadline(time.Unix(1, 0)) })
+	w := c.watch
+	if w == nil || w.done != done {
+		w = c.watchContext(ctx)
+	}
+	w.state.Store(watchWriting)
+	if ctx.Err() != nil {
+		// Ended before the frame started: nothing was written.
+		if w.state.Swap(watchIdle) == watchCut {
+			c.kill()
+		}
+		return context.Cause(ctx)
+	}
+	c.sent++
 	err := c.ws.WriteMessage(op, body)
-	if !stop() {
-		// The deadline went into the past under the write, or is about to: this
-		// connection cannot be trusted with the next frame.
+	if w.state.Swap(watchIdle) == watchCut {
+		// The deadline went into the past under the write: this connection cannot be
+		// trusted with the next frame.
 		c.kill()
 		if err == nil {
 			return nil // the frame was written whole before ctx ended
@@ -230,12 +243,55 @@ func (c *conn) write(ctx context.Context, op gws.Opcode, body []byte) error {
 	return err
 }
 
+// cancelWatch is one context.AfterFunc on a send's ctx. Registering and stopping one per
+// frame costs more than the write's own bookkeeping, and a daemon's sends share one ctx,
+// so a watch lives until a send comes with another ctx (or the connection closes); state
+// tells the callback whether a write is under way to cut.
+type cancelWatch struct {
+	done  <-chan struct{}
+	stop  func() bool
+	state atomic.Int32
+}
+
+// cancelWatch states: the callback cuts only a write under way (writing → cut); the
+// writer turns either back to idle once its write returns, and a cut one is killed.
+const (
+	watchIdle int32 = iota
+	watchWriting
+	watchCut
+)
+
+// watchContext replaces the connection's watch with one on ctx. A callback of the old
+// watch that still runs finds its own state idle and does nothing.
+func (c *conn) watchContext(ctx context.Context) *cancelWatch {
+	c.stopWatch()
+	w := &cancelWatch{done: ctx.Done()}
+	nc := c.ws.NetConn()
+	w.stop = context.AfterFunc(ctx, func() {
+		if w.state.CompareAndSwap(watchWriting, watchCut) {
+			_ = nc.SetWriteDeadline(time.Unix(1, 0))
+		}
+	})
+	c.watch = w
+	return w
+}
+
+// stopWatch drops the connection's watch, so that a long-lived ctx does not keep a
+// closed connection reachable.
+func (c *conn) stopWatch() {
+	if c.watch != nil {
+		c.watch.stop()
+		c.watch = nil
+	}
+}
+
 // usable is the pool's Validate.
 func (c *conn) usable() bool { return !c.closed.Load() }
 
 // close is the pool's Destroy: a close frame if the peer still reads, then the socket.
 func (c *conn) close() {
 	c.closed.Store(true)
+	c.stopWatch()
 	nc := c.ws.NetConn()
 	_ = nc.SetWriteDeadline(time.Now().Add(closeGrace))
 	_ = c.ws.WriteClose(1000, nil)

@@ -247,10 +247,14 @@ func TestJSONAppends(t *testing.T) {
 func TestJSONAndCloudEventsDoNotAllocate(t *testing.T) {
 	noID := userEvent()
 	noID.ID = ""
+	sixteen := userEvent()
+	for i := range 13 {
+		sixteen.Details[strings.Repeat("k", i+1)] = "v"
+	}
 	for _, kind := range []string{"json", "cloudevents"} {
 		s := mustNew(t, kind, "")
 		buf := make([]byte, 0, 8192)
-		for _, e := range []*kete.Event{userEvent(), adminEvent(), trickyEvent(kete.KindEvent), noID} {
+		for _, e := range []*kete.Event{userEvent(), adminEvent(), trickyEvent(kete.KindEvent), noID, sixteen} {
 			allocs := testing.AllocsPerRun(100, func() { buf, _ = s.Serialize(buf[:0], e) })
 			if allocs > 0 {
 				t.Errorf("%s Serialize(%s, id %q) allocates %.0f times, want 0", kind, e.Kind, e.ID, allocs)
@@ -546,4 +550,121 @@ func BenchmarkEncodingJSON(b *testing.B) {
 		buf.Reset()
 		_ = enc.Encode(doc{e.ID, e.Kind, e.Time, e.Type, e.RealmID, e.RealmName, e.ClientID, e.UserID, e.SessionID, e.IPAddress, e.Error, e.Details})
 	}
+}
+
+// encodingJSON is what the JSON serializer must write, byte for byte: encoding/json with
+// HTML escaping off on a struct of the documented shape.
+func encodingJSON(t testing.TB, e *kete.Event) []byte {
+	t.Helper()
+	type auth struct {
+		RealmID   string `json:"realmId,omitempty"`
+		ClientID  string `json:"clientId,omitempty"`
+		UserID    string `json:"userId,omitempty"`
+		IPAddress string `json:"ipAddress,omitempty"`
+	}
+	type admin struct {
+		ID                   string    `json:"id,omitempty"`
+		Kind                 kete.Kind `json:"kind"`
+		Time                 int64     `json:"time"`
+		RealmID              string    `json:"realmId,omitempty"`
+		RealmName            string    `json:"realmName,omitempty"`
+		AuthDetails          *auth     `json:"authDetails,omitempty"`
+		OperationType        string    `json:"operationType,omitempty"`
+		ResourceType         string    `json:"resourceType,omitempty"`
+		ResourceTypeAsString string    `json:"resourceTypeAsString,omitempty"`
+		ResourcePath         string    `json:"resourcePath,omitempty"`
+		Representation       string    `json:"representation,omitempty"`
+		Error                string    `json:"error,omitempty"`
+	}
+	type user struct {
+		ID        string            `json:"id,omitempty"`
+		Kind      kete.Kind         `json:"kind"`
+		Time      int64             `json:"time"`
+		Type      string            `json:"type,omitempty"`
+		RealmID   string            `json:"realmId,omitempty"`
+		RealmName string            `json:"realmName,omitempty"`
+		ClientID  string            `json:"clientId,omitempty"`
+		UserID    string            `json:"userId,omitempty"`
+		SessionID string            `json:"sessionId,omitempty"`
+		IPAddress string            `json:"ipAddress,omitempty"`
+		Error     string            `json:"error,omitempty"`
+		Details   map[string]string `json:"details,omitempty"`
+	}
+	var doc any = user{e.ID, e.Kind, e.Time, e.Type, e.RealmID, e.RealmName, e.ClientID, e.UserID, e.SessionID, e.IPAddress, e.Error, e.Details}
+	if e.Kind == kete.KindAdminEvent {
+		a := admin{ID: e.ID, Kind: e.Kind, Time: e.Time, RealmID: e.RealmID, RealmName: e.RealmName,
+			OperationType: e.OperationType, ResourceType: e.ResourceType, ResourceTypeAsString: e.ResourceType,
+			ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error}
+		if d := e.AuthDetails; d != nil {
+			a.AuthDetails = &auth{d.RealmID, d.ClientID, d.UserID, d.IPAddress}
+		}
+		doc = a
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func TestJSONMatchesEncodingJSON(t *testing.T) {
+	many := map[string]string{}
+	for i := range 17 {
+		many[strings.Repeat(string(rune('q'-i%5)), i+1)] = tricky[:i]
+	}
+	tests := []struct {
+		name  string
+		event *kete.Event
+	}{
+		{"user", userEvent()},
+		{"admin", adminEvent()},
+		{"tricky user", trickyEvent(kete.KindEvent)},
+		{"tricky admin", trickyEvent(kete.KindAdminEvent)},
+		{"no id, one detail", &kete.Event{Kind: kete.KindEvent, Time: 7, Type: "LOGIN", Details: map[string]string{"username": "alice"}}},
+		{"two details out of order", &kete.Event{Kind: kete.KindEvent, Details: map[string]string{"z": "1", "a": "2"}}},
+		{"six details", &kete.Event{Kind: kete.KindEvent, Details: map[string]string{"f": "6", "b": "2", "d": "4", "a": "1", "e": "5", "c": "3"}}},
+		{"seventeen details", &kete.Event{Kind: kete.KindEvent, ID: "x", Details: many}},
+		{"auth details without realm", &kete.Event{Kind: kete.KindAdminEvent, AuthDetails: &kete.AuthDetails{UserID: "u", IPAddress: "::1"}}},
+		{"auth details empty", &kete.Event{Kind: kete.KindAdminEvent, ID: "a", AuthDetails: &kete.AuthDetails{}}},
+		{"negative time", &kete.Event{Kind: kete.KindEvent, Time: -1 << 62, Error: "e"}},
+	}
+	s := mustNew(t, "json", "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, want := serialize(t, s, tt.event), encodingJSON(t, tt.event)
+			if !bytes.Equal(got, want) {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+			// After a prefix, into a buffer too small: the same bytes follow the prefix.
+			out, err := s.Serialize([]byte("ab"), tt.event)
+			if err != nil || string(out[:2]) != "ab" || !bytes.Equal(out[2:], want) {
+				t.Errorf("appended to a prefix: %q, %v", out, err)
+			}
+		})
+	}
+}
+
+// FuzzJSON checks the serializer against encoding/json on any field text.
+func FuzzJSON(f *testing.F) {
+	f.Add(false, "id", "LOGIN", "acme", "k", "v", "u")
+	f.Add(true, tricky, "", "", "", "", "")
+	f.Add(false, "", "\u2028", "a\xc3", "\x00", "\"", "\\")
+	s := mustNew(f, "json", "")
+	f.Fuzz(func(t *testing.T, admin bool, id, typ, realm, key, value, user string) {
+		e := &kete.Event{Kind: kete.KindEvent, ID: id, Time: int64(len(id)), Type: typ, RealmName: realm, UserID: user,
+			Details: map[string]string{key: value, value: key, "m": user}}
+		if admin {
+			e = &kete.Event{Kind: kete.KindAdminEvent, ID: id, RealmID: realm, ResourceType: typ, Representation: value,
+				AuthDetails: &kete.AuthDetails{ClientID: key, UserID: user}}
+		}
+		// key, value and "m" may coincide; keep the case of three distinct details.
+		if !admin && len(e.Details) != 3 {
+			return
+		}
+		if got, want := serialize(t, s, e), encodingJSON(t, e); !bytes.Equal(got, want) {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	})
 }
