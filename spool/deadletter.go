@@ -44,6 +44,11 @@ func (s *Spool) DeadLetter(route string, rec Record, reason string) error {
 	}
 	s.dlMu.Lock()
 	defer s.dlMu.Unlock()
+	unlock, err := LockDeadLetters(s.opts.Dir, route)
+	if err != nil {
+		return fmt.Errorf("spool: dead letter for route %s: %w", route, err)
+	}
+	defer unlock()
 	f, err := os.OpenFile(deadLetterPath(s.opts.Dir, route), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("spool: dead letter for route %s: %w", route, err)
@@ -88,8 +93,16 @@ func DeadLetters(dir, route string) ([]DeadLetter, error) {
 	return out, nil
 }
 
+// LockDeadLetters locks route's dead-letter file against the daemon's appends (across
+// processes) until the returned function is called. A replay holds it from reading the
+// letters to writing back the ones that failed again, so that a letter the daemon adds
+// meanwhile waits instead of being lost in the rewrite.
+func LockDeadLetters(dir, route string) (unlock func(), err error) {
+	return lockFile(deadLetterPath(dir, route) + ".lock")
+}
+
 // KeepDeadLetters replaces route's dead-letter file with keep, atomically: a replay
-// calls it with the letters that failed again.
+// calls it, holding LockDeadLetters, with the letters that failed again.
 func KeepDeadLetters(dir, route string, keep []DeadLetter) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -407,3 +407,35 @@ func BenchmarkAppendGroupCommit(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestDeadLetterWaitsForAReplayHoldingTheLock(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{Routes: []string{"r"}})
+	if err := s.DeadLetter("r", Record{Offset: 1, Data: []byte(`{"id":"old"}`)}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := LockDeadLetters(dir, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() { written <- s.DeadLetter("r", Record{Offset: 2, Data: []byte(`{"id":"new"}`)}, "y") }()
+	// The replay reads, sends and rewrites while the daemon's append waits.
+	letters, _ := DeadLetters(dir, "r")
+	select {
+	case err := <-written:
+		t.Fatalf("dead letter written while the replay held the lock (%v)", err)
+	default:
+	}
+	if err := KeepDeadLetters(dir, "r", letters[:0]); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	left, _ := DeadLetters(dir, "r")
+	if len(left) != 1 || string(left[0].Data) != `{"id":"new"}` {
+		t.Fatalf("after replay and a concurrent dead letter: %+v, want only the new one", left)
+	}
+}

@@ -33,6 +33,15 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	if cfg.Route(route) == nil {
 		return fmt.Errorf("no route %q in %s", route, *path)
 	}
+	if action == "replay" {
+		// Hold the lock from reading to rewriting: a letter the daemon adds meanwhile
+		// waits for us instead of being lost.
+		unlock, err := spool.LockDeadLetters(cfg.Spool.Dir, route)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	letters, err := spool.DeadLetters(cfg.Spool.Dir, route)
 	if err != nil {
 		return err

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package spool
+
+// lockFile is a no-op where flock does not exist: there a replay must not run beside a
+// daemon that dead-letters the same route.
+func lockFile(string) (func(), error) { return func() {}, nil }
