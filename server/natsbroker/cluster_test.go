@@ -547,6 +547,11 @@ func TestClusterIngestDeduplication(t *testing.T) {
 	perm := "realtime:publisher:write:topic:*"
 	sub := connect(t, nodes[1], "live", "reader")
 	sub.subscribe("events", nil)
+	// Node 2 learns ingest ids from what NATS brings it, asynchronously: a resend there
+	// is recognised once the first copy has arrived (a reconnecting destination comes
+	// back far later than that). Its own subscriber tells the test when.
+	witness := connect(t, nodes[2], "live", "witness")
+	witness.subscribe("events", nil)
 	ingest := func(n *node, frameText string) string {
 		t.Helper()
 		c := dialWS(t, wsBase(n)+"/apps/live/publish/events?ack=1&access_token="+token(t, clientSecret, "destination", perm))
@@ -565,8 +570,10 @@ func TestClusterIngestDeduplication(t *testing.T) {
 	if st := ingest(nodes[0], `{"id":"evt-1","n":1}`); st != "ok" {
 		t.Fatalf("first send: %q", st)
 	}
-	if f := sub.collect("events", 1)[0]; payloadOf(f) != `{"id":"evt-1","n":1}` {
-		t.Fatalf("subscriber got %s", f.Raw)
+	for _, c := range []*client{sub, witness} {
+		if f := c.collect("events", 1)[0]; payloadOf(f) != `{"id":"evt-1","n":1}` {
+			t.Fatalf("subscriber got %s", f.Raw)
+		}
 	}
 	for i, n := range nodes[1:] {
 		if st := ingest(n, `{"id":"evt-1","n":1}`); st != "duplicate" {
