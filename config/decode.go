@@ -313,7 +313,8 @@ func (d *decoder) finishTLS(r *RouteSettings, p string) {
 	}
 	cfg, err := tlsconfig.Client(clientTLSOptions(p, *t))
 	if err != nil {
-		d.add(storeKeyOf(err, prefix), err.Error())
+		key := storeKeyOf(err, prefix)
+		d.add(key, strings.TrimPrefix(err.Error(), key+": "))
 		return
 	}
 	r.Destination.tlsConfig = cfg
@@ -501,7 +502,8 @@ func (d *decoder) finishGlobal() {
 	}
 	if d.checkStore(prefix+"key-store", s.TLS.KeyStore) && d.checkStore(prefix+"trust-store", s.TLS.TrustStore) {
 		if _, err := s.TLSConfig(); err != nil {
-			d.add(storeKeyOf(err, prefix), err.Error())
+			key := storeKeyOf(err, prefix)
+			d.add(key, strings.TrimPrefix(err.Error(), key+": "))
 		}
 	}
 }

@@ -112,6 +112,11 @@
 //	kete.server.listen (:8080), .broker (memory | nats://…), .apps-file
 //	kete.server.tls.enabled, .client-auth (none | request | require-and-verify),
 //	  .key-store.*, .trust-store.* (the CAs of client certificates)
+//	kete.server.nats.credentials-file, .nkey-seed-file, .user, .password, .token,
+//	  .subject-prefix (kete), .tls.enabled, .tls.verify-hostname (true), .tls.trust-store.*,
+//	  .tls.key-store.*, .history.enabled (false), .history.stream (KETE),
+//	  .history.storage (file | memory), .history.replicas (1), .history.max-age (24h),
+//	  .history.max-msgs-per-topic (1000): the NATS broker, when .broker is a nats:// URL
 //	kete.sources.webhook.enabled (false), .listen (:8081, also /metrics, /healthz, /readyz),
 //	  .path (/events), .secret (HMAC of X-Keycloak-Signature), .bearer-token,
 //	  .basic-username, .basic-password, .max-bytes (4MiB)

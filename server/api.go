@@ -34,6 +34,10 @@ func (s *Server) adminAuth(w http.ResponseWriter, r *http.Request, perm string) 
 		s.refuse(w, http.StatusNotFound, "app_not_found", "no app "+appID)
 		return nil, nil, nil
 	}
+	if !rt.app.Enabled {
+		s.refuse(w, http.StatusForbidden, "app_disabled", "app "+appID+" is disabled")
+		return nil, nil, nil
+	}
 	addr, _ := remoteAddr(r)
 	if !rt.adminSrc.Allows(addr) {
 		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for the admin API of app "+appID)

@@ -534,3 +534,20 @@ func TestPlainGETAfterAuthGets426AndKeepsTheLiveConnection(t *testing.T) {
 		t.Fatalf("plain GET with a bad token = %d, want 401 (the dashboard reads the reason)", bad.StatusCode)
 	}
 }
+
+func TestDisabledAppRefusesTheHTTPAPI(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	app := testApp("off", secret)
+	app.Enabled = false
+	_, hs := startServer(t, Options{Apps: []App{app}})
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/api/topics/off/publish", strings.NewReader(`{"topic":"t","message":"x"}`))
+	req.Header.Set("Authorization", "Bearer "+mint(t, secret, "admin", time.Hour, "realtime:publisher:write:topic:*"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("publish to a disabled app = %d, want 403", resp.StatusCode)
+	}
+}

@@ -10,7 +10,7 @@ import (
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
-	path := fs.String("config", "", "configuration file (.properties, .json, .yaml)")
+	path := configFlag(fs, "configuration file (.properties, .json, .yaml)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	action, route := args[0], args[1]
 	fs := newFlags("deadletters", stderr)
-	path := fs.String("config", "", "configuration file")
+	path := configFlag(fs, "configuration file")
 	if err := fs.Parse(args[2:]); err != nil {
 		return err
 	}

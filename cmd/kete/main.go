@@ -98,11 +98,36 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // newLogger writes text to a terminal and JSON otherwise, so that log collectors get
-// structure and people get something readable.
+// structure and people get something readable. KETE_LOG_LEVEL (debug, info, warn, error)
+// overrides level, and KETE_LOG_FORMAT (text, json) the choice of format.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	if v := os.Getenv("KETE_LOG_LEVEL"); v != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(v)); err == nil {
+			level = l
+		} else {
+			fmt.Fprintf(w, "kete: KETE_LOG_LEVEL=%q: want debug, info, warn or error; using %s\n", v, level)
+		}
+	}
 	opts := &slog.HandlerOptions{Level: level}
+	text := false
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		text = true
+	}
+	switch os.Getenv("KETE_LOG_FORMAT") {
+	case "text":
+		text = true
+	case "json":
+		text = false
+	}
+	if text {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// configFlag is the --config flag of every command that reads a configuration; its
+// default is $KETE_CONFIG, so a container can set the file once.
+func configFlag(fs *flag.FlagSet, usage string) *string {
+	return fs.String("config", os.Getenv("KETE_CONFIG"), usage+" (default $KETE_CONFIG)")
 }

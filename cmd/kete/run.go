@@ -23,7 +23,7 @@ import (
 
 func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	path := fs.String("config", "", "configuration file (.properties, .json, .yaml)")
+	path := configFlag(fs, "configuration file (.properties, .json, .yaml)")
 	stdin := fs.Bool("stdin", false, "also read events from standard input, one JSON event or array per line; exit at EOF once delivered")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to keep delivering what is spooled before exiting")
 	if err := fs.Parse(args); err != nil {

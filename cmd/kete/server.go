@@ -17,7 +17,7 @@ import (
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("server", stderr)
-	path := fs.String("config", "", "configuration file with kete.server.* keys")
+	path := configFlag(fs, "configuration file with kete.server.* keys")
 	apps := fs.String("apps", "", "apps file (JSON or YAML); overrides kete.server.apps-file")
 	listenAddr := fs.String("listen", "", "address to listen on; overrides kete.server.listen (default :8080)")
 	if err := fs.Parse(args); err != nil {
