@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/kete-dev/kete/config"
 )
 
 // BenchmarkWebhookToSubscriber measures sustained events/s from webhook POSTs (batches of
@@ -16,16 +14,7 @@ import (
 func BenchmarkWebhookToSubscriber(b *testing.B) {
 	app := startTestServerB(b)
 	sub := app.subscribe(b, "events")
-	cfg, err := config.Parse([]byte(routeConfig(app, b, "127.0.0.1:0", b.TempDir())), "properties", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := startDaemon(context.Background(), cfg, daemonOptions{Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.stop()
-	url := "http://" + d.opsAddr.String() + "/events"
+	_, url := startTestDaemon(b, routeConfig(app, b, "127.0.0.1:0", b.TempDir()), daemonOptions{})
 	const batch = 100
 	batches := (b.N + batch - 1) / batch
 	want := make(map[string]bool, batches*batch)

@@ -17,6 +17,7 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
 )
@@ -307,4 +308,23 @@ func (tap *brokerTap) waitFor(t *testing.T, want map[string]bool, timeout time.D
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startTestDaemon starts the daemon of a properties configuration, stopped at cleanup,
+// and returns it with its webhook URL.
+func startTestDaemon(t testing.TB, props string, o daemonOptions) (*runningDaemon, string) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(props), "properties", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
+	d, err := startDaemon(context.Background(), cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop() })
+	return d, "http://" + d.opsAddr.String() + "/events"
 }

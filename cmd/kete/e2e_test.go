@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kete-dev/kete/config"
 )
 
 func TestMain(m *testing.M) {
@@ -41,17 +39,8 @@ func freeAddr(t *testing.T) string {
 func TestWebhookToSubscriber(t *testing.T) {
 	app := startTestServer(t)
 	sub := app.subscribe(t, "events")
-	cfg, err := config.Parse([]byte(routeConfig(app, t, "127.0.0.1:0", t.TempDir())), "properties", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url := startTestDaemon(t, routeConfig(app, t, "127.0.0.1:0", t.TempDir()), daemonOptions{})
 	ctx := context.Background()
-	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop()
-	url := "http://" + d.opsAddr.String() + "/events"
 	want := map[string]bool{}
 	for batch := range 20 {
 		events := makeEvents("e2e", batch*100, 100)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kete-dev/kete/config"
 )
 
 // TestRunWithEmbeddedServer is `kete run` with kete.server.enabled=true: one process
@@ -38,15 +36,7 @@ kete.sources.webhook.enabled=true
 kete.sources.webhook.listen=127.0.0.1:0
 kete.spool.dir=%s
 `, serverAddr, apps, serverAddr, placeholder.token(t, "daemon", "realtime:publisher:write:topic:*"), filepath.Join(dir, "spool"))
-	cfg, err := config.Parse([]byte(props), "properties", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := startDaemon(context.Background(), cfg, daemonOptions{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop()
+	d, _ := startTestDaemon(t, props, daemonOptions{})
 	// Talk to the embedded server as any client would.
 	app := &testApp{secret: []byte(secret), hs: nil}
 	app.hsURL = "http://" + serverAddr

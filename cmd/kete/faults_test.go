@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/server"
 )
 
@@ -22,17 +21,8 @@ func TestServerRestartMidStreamLosesNothing(t *testing.T) {
 	defer broker.Close()
 	tap := tapBroker(t, broker, "events")
 	first := startTestServerAt(t, addr, broker)
-	cfg, err := config.Parse([]byte(routeConfig(first, t, "127.0.0.1:0", t.TempDir())), "properties", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url := startTestDaemon(t, routeConfig(first, t, "127.0.0.1:0", t.TempDir()), daemonOptions{})
 	ctx := context.Background()
-	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop()
-	url := "http://" + d.opsAddr.String() + "/events"
 	want := map[string]bool{}
 	post := func(from int) {
 		events := makeEvents("restart", from, 100)
@@ -72,18 +62,9 @@ kete.routes.dead.destination.connection-timeout-seconds=1
 kete.routes.dead.retry.wait-duration=20ms
 kete.routes.dead.retry.max-wait=200ms
 `, dead)
-	cfg, err := config.Parse([]byte(props), "properties", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
 	// The dead route never drains: stop without waiting for it.
-	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: discardLogger(), ShutdownTimeout: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop()
-	url := "http://" + d.opsAddr.String() + "/events"
+	d, url := startTestDaemon(t, props, daemonOptions{ShutdownTimeout: time.Millisecond})
+	ctx := context.Background()
 	want := map[string]bool{}
 	var latencies []time.Duration
 	for i := range 20 {
@@ -130,17 +111,8 @@ kete.sources.webhook.listen=127.0.0.1:0
 kete.spool.dir=%s
 kete.spool.max-bytes=64KiB
 `, addr, placeholder.token(t, "daemon", "realtime:publisher:write:topic:*"), filepath.Join(t.TempDir(), "spool"))
-	cfg, err := config.Parse([]byte(props), "properties", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url := startTestDaemon(t, props, daemonOptions{})
 	ctx := context.Background()
-	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop()
-	url := "http://" + d.opsAddr.String() + "/events"
 	want := map[string]bool{}
 	full := false
 	for i := 0; i < 1000 && !full; i++ {
