@@ -28,19 +28,8 @@ const apiPublishTimeout = 2 * time.Second
 // adminAuth checks the app, the admin source address and the adminKey token (or an API
 // key); perm, when not empty, must be granted. It writes the refusal itself.
 func (s *Server) adminAuth(w http.ResponseWriter, r *http.Request, perm string) (*appRuntime, *hub, *auth.Claims) {
-	appID := r.PathValue("appId")
-	rt, h := s.app(appID)
+	rt, h := s.enabledApp(w, r, true)
 	if rt == nil {
-		s.refuse(w, http.StatusNotFound, "app_not_found", "no app "+appID)
-		return nil, nil, nil
-	}
-	if !rt.app.Enabled {
-		s.refuse(w, http.StatusForbidden, "app_disabled", "app "+appID+" is disabled")
-		return nil, nil, nil
-	}
-	addr, _ := remoteAddr(r)
-	if !rt.adminSrc.Allows(addr) {
-		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for the admin API of app "+appID)
 		return nil, nil, nil
 	}
 	cl := s.authenticate(w, r, rt.adminV, rt.apiKeys)

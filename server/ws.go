@@ -67,24 +67,40 @@ func (s *Server) refuse(w http.ResponseWriter, status int, code, message string)
 	writeError(w, status, code, message)
 }
 
-// admit runs the checks every WebSocket upgrade shares, before the upgrade, so that a
-// refusal is a real HTTP status with a JSON body (gws answers 400 to anything it refuses).
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hub, *auth.Claims) {
+// enabledApp finds the request's app, refuses it when unknown (404) or disabled (403),
+// and checks the request's source address (403) against the app's admin policy for the
+// HTTP API, else its client policy. It writes the refusal.
+func (s *Server) enabledApp(w http.ResponseWriter, r *http.Request, admin bool) (*appRuntime, *hub) {
 	appID := r.PathValue("appId")
 	rt, h := s.app(appID)
 	if rt == nil {
 		s.refuse(w, http.StatusNotFound, "app_not_found", "no app "+appID)
-		return nil, nil, nil
+		return nil, nil
 	}
 	if !rt.app.Enabled {
 		s.refuse(w, http.StatusForbidden, "app_disabled", "app "+appID+" is disabled")
-		return nil, nil, nil
+		return nil, nil
+	}
+	policy, what := rt.clientSrc, "app "
+	if admin {
+		policy, what = rt.adminSrc, "the admin API of app "
 	}
 	addr, _ := remoteAddr(r)
-	if !rt.clientSrc.Allows(addr) {
-		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for app "+appID)
+	if !policy.Allows(addr) {
+		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for "+what+appID)
+		return nil, nil
+	}
+	return rt, h
+}
+
+// admit runs the checks every WebSocket upgrade shares, before the upgrade, so that a
+// refusal is a real HTTP status with a JSON body (gws answers 400 to anything it refuses).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hub, *auth.Claims) {
+	rt, h := s.enabledApp(w, r, false)
+	if rt == nil {
 		return nil, nil, nil
 	}
+	appID := rt.app.AppID
 	if origin := r.Header.Get("Origin"); origin != "" && len(rt.origins) > 0 && !rt.anyOrigin && !rt.origins[origin] {
 		s.refuse(w, http.StatusForbidden, "origin_denied", "origin "+origin+" not allowed for app "+appID)
 		return nil, nil, nil
