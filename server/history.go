@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // History and recovery.
@@ -32,7 +35,9 @@ import (
 // so recovery works only on the node that numbered the messages. A broker that orders
 // history (NATS with JetStream) stamps Message.Offset and Epoch instead: offsets are
 // the stream's sequence numbers, the same on every node, growing but not by one per
-// topic, and recovery works on any node that received the messages.
+// topic, and recovery works on any node that received the messages. A node that did not
+// receive them (it started later) reads them back from the broker when it can
+// (HistoryReader), so recovery works on every node of the cluster.
 
 // StreamPosition is a place in a topic's history: the offset of a message and the epoch
 // of the stream that numbered it. Offsets of different epochs are not comparable.
@@ -40,6 +45,36 @@ type StreamPosition struct {
 	Offset uint64 `json:"offset"`
 	Epoch  string `json:"epoch"`
 }
+
+// HistoryReader is implemented by a HistoryBroker that can read a topic's kept messages
+// back from where it keeps them (NATS JetStream), so that a node can replay messages it
+// never received: they were published before it started.
+type HistoryReader interface {
+	// ReadHistory reads the messages of topic published after offset `after`, oldest
+	// first, at most limit of them.
+	ReadHistory(ctx context.Context, appID, topic string, after uint64, limit int) (HistoryRead, error)
+}
+
+// HistoryRead is what ReadHistory found.
+type HistoryRead struct {
+	// Epoch is the stream's epoch the offsets belong to.
+	Epoch string
+	// Anchored is true when the message at `after` is still kept and of this topic:
+	// nothing after it has been dropped, so Messages is the whole gap.
+	Anchored bool
+	// Truncated is true when more than limit messages follow `after` (Messages is empty).
+	Truncated bool
+	// Messages follow `after` in order, stamped with Offset and Epoch.
+	Messages []Message
+	// Oldest is when the first of Messages was kept.
+	Oldest time.Time
+	// LiveFrom is the first offset this node receives through the broker's subscription
+	// (earlier ones it can only read back); 0 when unknown, and then nothing is replayed.
+	LiveFrom uint64
+}
+
+// brokerHistoryTimeout bounds reading history back from the broker for one subscribe.
+const brokerHistoryTimeout = 3 * time.Second
 
 // histEntry is one kept message: its frame as delivered and where it sits.
 type histEntry struct {
@@ -121,10 +156,129 @@ func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
 	return true
 }
 
+// localReplay decides from this node's own history th whether the gap after since can be
+// filled, and with which kept messages.
+func localReplay(th *topicHistory, since *StreamPosition) (recovered bool, replay []histEntry) {
+	var kept []histEntry
+	if th != nil {
+		kept = th.kept()
+	}
+	switch {
+	case since.Offset == 0:
+		// Everything kept, if nothing was dropped yet.
+		if len(kept) == 0 {
+			return th == nil || th.last == 0, nil
+		}
+		if kept[0].prevKnown && kept[0].prev == 0 {
+			return true, kept
+		}
+	case th == nil || since.Epoch != th.epoch || since.Offset > th.last:
+		// Another stream, a position this node never reached, or a topic it has not
+		// seen since it started: the gap cannot be filled here.
+	case since.Offset == th.last:
+		return true, nil
+	default:
+		for i, e := range kept {
+			if e.prevKnown && e.prev == since.Offset {
+				return true, kept[i:]
+			}
+			if e.offset > since.Offset {
+				break
+			}
+		}
+	}
+	return false, nil
+}
+
+// readBrokerHistory reads the gap after since back from the broker when this node's own
+// history cannot fill it and the broker keeps history for every node; nil otherwise.
+// It runs before subscribeFrom, outside the hub's lock.
+func (h *hub) readBrokerHistory(rt *appRuntime, topic string, since *StreamPosition) *HistoryRead {
+	hr, ok := h.srv.broker.(HistoryReader)
+	hb, numbered := h.srv.broker.(HistoryBroker)
+	if !ok || !numbered || since == nil || since.Offset == 0 || since.Epoch == "" || since.Epoch != hb.Epoch() {
+		return nil // the broker does not number history (each node does), or another stream
+	}
+	h.mu.Lock() // the dispatcher writes history under the read lock: readers take the write lock
+	th := h.history[topic]
+	if th != nil {
+		th.trim(h.srv.coarseNow(), rt.app.HistorySize, int64(rt.app.HistoryTTL))
+	}
+	local, _ := localReplay(th, since)
+	h.mu.Unlock()
+	if local {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(h.srv.ctx, brokerHistoryTimeout)
+	defer cancel()
+	read, err := hr.ReadHistory(ctx, h.appID, topic, since.Offset, rt.app.HistorySize)
+	if err != nil {
+		h.srv.log.Warn("history not read back from the broker", slog.String("app", h.appID), slog.String("topic", topic), slog.String("error", err.Error()))
+		return nil
+	}
+	return &read
+}
+
+// brokerReplay fills the gap after since from what the broker read back (read) and this
+// node's history th: the read messages this node will not receive live (before LiveFrom)
+// or has received already (up to th.last), then its own kept messages after the last read
+// one. Later messages reach the subscriber live. It returns the frames to replay and the
+// offset of the last one. The caller holds h.mu.
+func brokerReplay(rt *appRuntime, topic string, th *topicHistory, since *StreamPosition, read *HistoryRead, now int64) (recovered bool, replay [][]byte, last uint64) {
+	if read == nil || !read.Anchored || read.Truncated || read.LiveFrom == 0 || read.Epoch != since.Epoch ||
+		len(read.Messages) > rt.app.HistorySize || (th != nil && th.epoch != read.Epoch) {
+		return false, nil, 0
+	}
+	if ttl := int64(rt.app.HistoryTTL); ttl > 0 && len(read.Messages) > 0 && now-read.Oldest.UnixNano() >= ttl {
+		return false, nil, 0 // this node would have dropped the oldest of them by now
+	}
+	limit := read.LiveFrom - 1
+	if th != nil && th.last > limit {
+		limit = th.last
+	}
+	last = since.Offset
+	for _, m := range read.Messages {
+		if m.Offset > limit {
+			break // still on its way to this node: it arrives live
+		}
+		mt := m.MessageType
+		if mt == "" {
+			mt = "broadcast"
+		}
+		replay = append(replay, encodeServerFrameAt(topic, mt, m.Data, m.Binary, m.Offset))
+		last = m.Offset
+	}
+	if th == nil || th.last <= last {
+		return true, replay, last
+	}
+	// This node received messages after the last one read back (published while it was
+	// being read): they are in its history right after it, unless dropped meanwhile.
+	next := false
+	for _, e := range th.kept() {
+		if e.offset <= last {
+			continue
+		}
+		if !next && e.prevKnown && e.prev > last {
+			return false, nil, 0
+		}
+		next = true
+		replay = append(replay, e.frame)
+		last = e.offset
+	}
+	if !next {
+		return false, nil, 0
+	}
+	if len(replay) > rt.app.HistorySize {
+		return false, nil, 0
+	}
+	return true, replay, last
+}
+
 // subscribeFrom subscribes c to topic of an app with history and writes, in one send so
 // that no live message can come between, the welcome with the topic's position and, when
-// since is set and the gap can be filled, every kept message after since.
-func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *StreamPosition) (added, full bool) {
+// since is set and the gap can be filled, every message after since: from this node's
+// history, or else from read, what readBrokerHistory read back.
+func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *StreamPosition, read *HistoryRead) (added, full bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.conns[c.id] != c {
@@ -141,38 +295,24 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	h.subscribeLocked(c, topic)
 
 	pos := StreamPosition{Epoch: h.streamEpoch()}
-	var kept []histEntry
 	th := h.history[topic]
+	now := h.srv.coarseNow()
 	if th != nil {
-		th.trim(h.srv.coarseNow(), rt.app.HistorySize, int64(rt.app.HistoryTTL))
+		th.trim(now, rt.app.HistorySize, int64(rt.app.HistoryTTL))
 		pos = StreamPosition{Offset: th.last, Epoch: th.epoch}
-		kept = th.kept()
 	}
 	recovered := false
-	var replay []histEntry
+	var replay [][]byte
 	if since != nil {
-		switch {
-		case since.Offset == 0:
-			// Everything kept, if nothing was dropped yet.
-			if len(kept) == 0 {
-				recovered = th == nil || th.last == 0
-			} else if kept[0].prevKnown && kept[0].prev == 0 {
-				recovered, replay = true, kept
-			}
-		case th == nil || since.Epoch != th.epoch || since.Offset > th.last:
-			// Another stream, a position this node never reached, or a topic it has not
-			// seen since it started: the gap cannot be filled here.
-		case since.Offset == th.last:
-			recovered = true
-		default:
-			for i, e := range kept {
-				if e.prevKnown && e.prev == since.Offset {
-					recovered, replay = true, kept[i:]
-					break
-				}
-				if e.offset > since.Offset {
-					break
-				}
+		var kept []histEntry
+		recovered, kept = localReplay(th, since)
+		for _, e := range kept {
+			replay = append(replay, e.frame)
+		}
+		if !recovered && read != nil {
+			var last uint64
+			if recovered, replay, last = brokerReplay(rt, topic, th, since, read, now); recovered {
+				pos = StreamPosition{Offset: max(pos.Offset, last), Epoch: read.Epoch}
 			}
 		}
 	}
@@ -193,13 +333,13 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	buf := encodeServerFrame(topic, "welcome", data, false)
 	if len(replay) > 0 {
 		n := len(buf)
-		for _, e := range replay {
-			n += len(e.frame)
+		for _, f := range replay {
+			n += len(f)
 		}
 		out := make([]byte, 0, n)
 		out = append(out, buf...)
-		for _, e := range replay {
-			out = append(out, e.frame...)
+		for _, f := range replay {
+			out = append(out, f...)
 		}
 		buf = out
 	}

@@ -357,7 +357,8 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:subscriber:read:topic:"+f.Topic, ""))
 		case hasHistory(rt, f.Topic):
 			// The welcome (with the topic's position) and any replay are sent by subscribeFrom.
-			if _, full := h.subscribeFrom(c, rt, f.Topic, f.Since); full {
+			read := h.readBrokerHistory(rt, f.Topic, f.Since)
+			if _, full := h.subscribeFrom(c, rt, f.Topic, f.Since, read); full {
 				c.send(errorFrame(f.Topic, "too_many_subscriptions", "connection is at its maximum of subscriptions", ""))
 			}
 		default:

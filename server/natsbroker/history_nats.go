@@ -78,33 +78,38 @@ func (b *Broker) startHistory(ctx context.Context, h HistoryOptions, timeout tim
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := b.ensureStream(cctx); err != nil {
+	last, err := b.ensureStream(cctx)
+	if err != nil {
 		return err
 	}
+	// Start right after the stream's last message, by number rather than DeliverNew, so
+	// that this node knows exactly which messages it will receive itself (liveFrom) and
+	// which it can only read back (ReadHistory).
 	sub, err := js.Subscribe(b.histPrefix+">", b.onHistoryMsg,
-		nats.OrderedConsumer(), nats.DeliverNew(), nats.IdleHeartbeat(h.Heartbeat), nats.BindStream(h.Stream))
+		nats.OrderedConsumer(), nats.StartSequence(last+1), nats.IdleHeartbeat(h.Heartbeat), nats.BindStream(h.Stream))
 	if err != nil {
 		return fmt.Errorf("natsbroker: consume stream %s: %w", h.Stream, err)
 	}
+	b.liveFrom.Store(last + 1)
 	b.histSub = sub
 	return nil
 }
 
 // ensureStream creates the stream or applies the configuration to the existing one, and
-// takes its epoch.
-func (b *Broker) ensureStream(ctx context.Context) error {
+// takes its epoch; it returns the stream's last sequence number.
+func (b *Broker) ensureStream(ctx context.Context) (uint64, error) {
 	info, err := b.js.AddStream(b.streamCfg, nats.Context(ctx))
 	if errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
 		info, err = b.js.UpdateStream(b.streamCfg, nats.Context(ctx))
 	}
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrJetStreamNotEnabled) {
-		return fmt.Errorf("natsbroker: stream %s: JetStream is not enabled on the NATS server (history needs it): %w", b.streamCfg.Name, err)
+		return 0, fmt.Errorf("natsbroker: stream %s: JetStream is not enabled on the NATS server (history needs it): %w", b.streamCfg.Name, err)
 	}
 	if err != nil {
-		return fmt.Errorf("natsbroker: stream %s on subjects %s>: %w", b.streamCfg.Name, b.histPrefix, err)
+		return 0, fmt.Errorf("natsbroker: stream %s on subjects %s>: %w", b.streamCfg.Name, b.histPrefix, err)
 	}
 	b.epoch.Store(strconv.FormatInt(info.Created.UnixNano(), 36))
-	return nil
+	return info.State.LastSeq, nil
 }
 
 // refreshStream runs after a reconnect: the stream may be new (a NATS restarted without
@@ -113,11 +118,14 @@ func (b *Broker) refreshStream(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	old := b.epoch.Load()
-	if err := b.ensureStream(ctx); err != nil {
+	if _, err := b.ensureStream(ctx); err != nil {
 		b.log.Warn("natsbroker: stream check after reconnect failed", slog.Any("error", err))
 		return
 	}
 	if e := b.epoch.Load(); e != old {
+		// Where the consumer picks the new stream up is nats.go's business: stop reading
+		// history back, since a replay could then repeat a live message.
+		b.liveFrom.Store(0)
 		b.log.Warn("natsbroker: history stream was recreated: new epoch, earlier history lost", slog.String("stream", b.streamCfg.Name), slog.String("epoch", e))
 	}
 }
@@ -158,4 +166,73 @@ func (b *Broker) onHistoryMsg(m *nats.Msg) {
 	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
 		b.drop("handler refused message", m.Subject, err)
 	}
+}
+
+// ReadHistory implements server.HistoryReader: it reads the messages of topic after offset
+// `after` back from the stream, so that a node can replay what was published before it
+// started. It looks up the message at `after` first (one request; it must still be kept
+// and be of this topic, or the gap cannot be proved complete), then reads what follows
+// through a short-lived ordered consumer, at most limit messages.
+func (b *Broker) ReadHistory(ctx context.Context, appID, topic string, after uint64, limit int) (server.HistoryRead, error) {
+	read := server.HistoryRead{Epoch: b.epoch.Load(), LiveFrom: b.liveFrom.Load()}
+	if b.js == nil {
+		return read, errors.New("natsbroker: no JetStream history (Options.History is not set)")
+	}
+	if after == 0 || limit <= 0 {
+		return read, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+	}
+	subject := b.histSubject(appID, topic)
+	anchor, err := b.js.GetMsg(b.streamCfg.Name, after, nats.Context(ctx))
+	if errors.Is(err, nats.ErrMsgNotFound) {
+		return read, nil
+	}
+	if err != nil {
+		return read, fmt.Errorf("natsbroker: read message %d of stream %s: %w", after, b.streamCfg.Name, err)
+	}
+	if anchor.Subject != subject {
+		return read, nil
+	}
+	read.Anchored = true
+	sub, err := b.js.SubscribeSync(subject, nats.OrderedConsumer(), nats.StartSequence(after+1), nats.BindStream(b.streamCfg.Name), nats.Context(ctx))
+	if err != nil {
+		return read, fmt.Errorf("natsbroker: read %s back from stream %s: %w", subject, b.streamCfg.Name, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	info, err := sub.ConsumerInfo()
+	if err != nil {
+		return read, fmt.Errorf("natsbroker: read %s back from stream %s: %w", subject, b.streamCfg.Name, err)
+	}
+	// The consumer may have pushed some already: those count as delivered, not pending.
+	if info.NumPending+info.Delivered.Consumer == 0 {
+		return read, nil
+	}
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return read, fmt.Errorf("natsbroker: read %s back from stream %s: %w", subject, b.streamCfg.Name, err)
+		}
+		_, _, msg, ok := b.parse(m, b.histPrefix)
+		meta, merr := m.Metadata()
+		if !ok || merr != nil {
+			return read, fmt.Errorf("natsbroker: stream %s message on %s cannot be read back", b.streamCfg.Name, subject)
+		}
+		if len(read.Messages) == limit {
+			read.Truncated, read.Messages = true, nil
+			return read, nil
+		}
+		if len(read.Messages) == 0 {
+			read.Oldest = meta.Timestamp
+		}
+		msg.Offset, msg.Epoch, msg.History = meta.Sequence.Stream, read.Epoch, true
+		read.Messages = append(read.Messages, msg)
+		if meta.NumPending == 0 {
+			break
+		}
+	}
+	return read, nil
 }

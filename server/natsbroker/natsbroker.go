@@ -103,6 +103,7 @@ type Broker struct {
 	streamCfg  *nats.StreamConfig
 	histSub    *nats.Subscription
 	epoch      atomicString
+	liveFrom   atomic.Uint64 // the first stream sequence this node's consumer delivers (0: unknown)
 	log        *slog.Logger
 	ready      atomic.Bool
 	notify     func(bool)
