@@ -9,3 +9,12 @@ type Serializer interface {
 	// ContentType is the media type of what Serialize writes, e.g. application/json.
 	ContentType() string
 }
+
+// UTF8Serializer is a Serializer whose output is valid UTF-8 whatever the event holds
+// (the JSON encoders write invalid bytes as U+FFFD). A destination that must send valid
+// UTF-8, such as WebSocket text frames, can then skip checking every body.
+type UTF8Serializer interface {
+	Serializer
+	// AlwaysUTF8 marks the promise; it does nothing.
+	AlwaysUTF8()
+}

@@ -216,7 +216,8 @@ func newRouteSender(o DestOptions) (*routeSender, error) {
 	}
 	d, err := destination.NewWebSocket(destination.WebSocketOptions{
 		URL: tpl, ConnectTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler),
-		Pool: destination.PoolOptions{MaxTotal: max(o.Senders, 1), MaxIdle: max(o.Senders, 1)},
+		TrustUTF8: true, // as config sets it for the json serializer
+		Pool:      destination.PoolOptions{MaxTotal: max(o.Senders, 1), MaxIdle: max(o.Senders, 1)},
 	})
 	if err != nil {
 		return nil, err

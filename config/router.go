@@ -109,6 +109,7 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 	ws, err := destination.NewWebSocket(destination.WebSocketOptions{
 		URL:                   urlTemplate,
 		BinaryMode:            dst.BinaryMode,
+		TrustUTF8:             trustUTF8(ser),
 		Subprotocols:          dst.Subprotocols,
 		ConnectTimeout:        dst.ConnectTimeout,
 		ConnectionLostTimeout: dst.ConnectionLostTimeout,
@@ -184,4 +185,10 @@ func (k KeycloakSettings) Admin(hc *http.Client) *keycloak.Admin {
 		URL: k.URL, Realm: k.Realm, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
 		Username: k.Username, Password: k.Password, HTTPClient: hc,
 	})
+}
+
+// trustUTF8 reports whether ser cannot write invalid UTF-8, so that text frames need no check.
+func trustUTF8(ser kete.Serializer) bool {
+	_, ok := ser.(kete.UTF8Serializer)
+	return ok
 }

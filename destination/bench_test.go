@@ -149,9 +149,11 @@ func benchRoute(b *testing.B, url string, usePrebuilt bool) {
 	if usePrebuilt {
 		ser = prebuilt(body)
 	}
+	_, trusted := ser.(kete.UTF8Serializer) // as config decides it
 	d := newDestination(b, s.url+url, WebSocketOptions{
 		ConnectionLostTimeout: 60 * time.Second,
 		Pool:                  PoolOptions{MinIdle: 1, MaxIdle: 10, MaxTotal: 20},
+		TrustUTF8:             trusted,
 	})
 	route := &kete.Route{Name: "bench", Serializer: ser, Destination: WithRetry(d, kete.DefaultRetry)}
 	e := benchEvent()

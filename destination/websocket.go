@@ -62,6 +62,9 @@ type WebSocketOptions struct {
 	// BinaryMode (destination.binary-mode) sends binary frames with the raw bytes; text
 	// frames (the default) must carry valid UTF-8.
 	BinaryMode bool
+	// TrustUTF8 skips the UTF-8 check of text frames: set it when every body comes from a
+	// kete.UTF8Serializer (the json and cloudevents kinds), which cannot write anything else.
+	TrustUTF8 bool
 	// Subprotocols (destination.subprotocol) are offered in Sec-WebSocket-Protocol; the
 	// server must accept one of them.
 	Subprotocols []string
@@ -96,6 +99,8 @@ type WebSocket struct {
 	header http.Header // Headers plus Sec-WebSocket-Protocol, without Authorization
 	tls    *tls.Config
 	opcode gws.Opcode
+	// checkUTF8 is set for text frames whose bodies no UTF8Serializer vouches for.
+	checkUTF8 bool
 
 	ctx    context.Context // ended by Close: aborts dials
 	cancel context.CancelFunc
@@ -151,6 +156,7 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 	if o.BinaryMode {
 		d.opcode = gws.OpcodeBinary
 	}
+	d.checkUTF8 = !o.BinaryMode && !o.TrustUTF8
 	d.tls = o.TLS
 	if d.tls == nil {
 		d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -177,7 +183,7 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 // tried once more on a fresh one; further retries belong to WithRetry. ctx bounds the
 // wait for a connection, the dial and the write. Send does not keep body.
 func (d *WebSocket) Send(ctx context.Context, e *kete.Event, body []byte) error {
-	if d.opcode == gws.OpcodeText && !utf8.Valid(body) {
+	if d.checkUTF8 && !utf8.Valid(body) {
 		return Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
 	}
 	if d.isClosed.Load() {

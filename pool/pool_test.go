@@ -541,3 +541,56 @@ func ExamplePool() {
 	// pool ws://127.0.0.1:8080/events: exhausted after 10ms with max-total 1: pool exhausted
 	// borrowed 1 again
 }
+
+// TestHotSlotNeverStrandsAWaiter: with one object passed back and forth as fast as it
+// goes, a borrower that starts waiting just as the object is parked in the hot slot is
+// still served: every Borrow succeeds, none sits out MaxWait.
+func TestHotSlotNeverStrandsAWaiter(t *testing.T) {
+	f := &factory{}
+	p := newPool(t, f, pool.Config{Name: "hot", MaxTotal: 1, MaxWait: 5 * time.Second})
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for range 3000 {
+				o, err := p.Borrow(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				p.Return(o)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("borrow: %v", err)
+	}
+	if got := f.made.Load(); got != 1 {
+		t.Errorf("made %d objects, want 1", got)
+	}
+	if s := p.Stats(); s.Open != 1 || s.Idle != 1 || s.Waiting != 0 {
+		t.Errorf("stats %+v, want 1 open and idle, none waiting", s)
+	}
+}
+
+// BenchmarkBorrowReturn is one sender's cost per event for its connection.
+func BenchmarkBorrowReturn(b *testing.B) {
+	f := &factory{}
+	p, err := pool.New(context.Background(), f.Factory(), pool.Config{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		o, err := p.Borrow(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Return(o)
+	}
+}

@@ -34,6 +34,9 @@ type CloudEvents struct{}
 func (CloudEvents) ContentType() string { return "application/cloudevents+json" }
 
 // Serialize appends e as a CloudEvent to dst.
+// AlwaysUTF8 implements kete.UTF8Serializer, as JSON does.
+func (CloudEvents) AlwaysUTF8() {}
+
 func (CloudEvents) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
 	dst = append(dst, `{"specversion":"1.0","id":`...)
 	if e.ID != "" {

@@ -21,6 +21,10 @@ func (JSON) ContentType() string { return "application/json" }
 
 // Serialize appends e as JSON to dst; it allocates nothing beyond growing dst unless
 // the event has more than 16 details.
+// AlwaysUTF8 implements kete.UTF8Serializer: strings are escaped by jsontext, which writes
+// invalid UTF-8 as U+FFFD.
+func (JSON) AlwaysUTF8() {}
+
 func (JSON) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
 	return appendJSON(dst, e), nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -667,4 +668,29 @@ func FuzzJSON(f *testing.F) {
 			t.Fatalf("got  %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestUTF8Serializers: the kinds that promise valid UTF-8 (so WebSocket text frames skip
+// the check) keep it for an event full of invalid bytes; the others make no promise.
+func TestUTF8Serializers(t *testing.T) {
+	promise := map[string]bool{"json": true, "cloudevents": true, "xml": false, "yaml": false, "template": false}
+	for kind, want := range promise {
+		text := ""
+		if kind == "template" {
+			text = "{{.RealmName}}"
+		}
+		s := mustNew(t, kind, text)
+		_, got := s.(kete.UTF8Serializer)
+		if got != want {
+			t.Errorf("%s: kete.UTF8Serializer %v, want %v", kind, got, want)
+		}
+		if !got {
+			continue
+		}
+		for _, k := range []kete.Kind{kete.KindEvent, kete.KindAdminEvent} {
+			if out := serialize(t, s, trickyEvent(k)); !utf8.Valid(out) {
+				t.Errorf("%s %s: invalid UTF-8 in %q", kind, k, out)
+			}
+		}
+	}
 }
