@@ -149,6 +149,7 @@ func globalFields(c *Config) []field {
 		{key: "sources.keycloak.enabled", set: boolVar(&src.Keycloak.Enabled)},
 		{key: "sources.keycloak.realms", set: listVar(&src.Keycloak.Realms)},
 		{key: "sources.keycloak.interval", set: positiveDurationVar(&src.Keycloak.Interval)},
+		{key: "sources.keycloak.dates-only", set: boolVar(&src.Keycloak.DatesOnly)},
 
 		{key: "spool.dir", set: stringVar(&c.Spool.Dir)},
 		{key: "spool.max-bytes", set: bytesVar(&c.Spool.MaxBytes)},

@@ -269,6 +269,9 @@ type PollerSettings struct {
 	Enabled  bool          // enabled (false)
 	Realms   []string      // realms, comma-separated (default: kete.keycloak.realm)
 	Interval time.Duration // interval (10s)
+	// DatesOnly is dates-only (false): send dateFrom as a day, for Keycloak before 26.2,
+	// which refuses epoch milliseconds there.
+	DatesOnly bool
 }
 
 // SpoolSettings is kete.spool.*.

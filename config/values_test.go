@@ -33,6 +33,10 @@ func TestKeyValues(t *testing.T) {
 			check: func(c *Config) any { return c.Sources.Keycloak.Realms }, want: []string{"corp"}},
 		{name: "poller interval ISO", text: "kete.sources.keycloak.interval=PT30S",
 			check: func(c *Config) any { return c.Sources.Keycloak.Interval.String() }, want: "30s"},
+		{name: "poller dates only", text: "kete.sources.keycloak.dates-only=true",
+			check: func(c *Config) any { return c.Sources.Keycloak.DatesOnly }, want: true},
+		{name: "poller dates only not a bool", text: "kete.sources.keycloak.dates-only=sometimes",
+			key: "kete.sources.keycloak.dates-only", reason: "want true or false"},
 		{name: "admin event example", text: url + "kete.routes.ws.event-matchers.e=list:USER_CREATE",
 			check: func(c *Config) any {
 				e := SampleEvent(c.Route("ws"))

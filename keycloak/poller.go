@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,9 @@ type PollerOptions struct {
 	// StateFile keeps the cursor across restarts, so a restart neither replays nor skips.
 	// Required: without it a restart would start over.
 	StateFile string
+	// DatesOnly asks from the cursor's day rather than its millisecond (EventQuery.DatesOnly),
+	// for Keycloak before 26.2; the events already taken are dropped here either way.
+	DatesOnly bool
 	// SkipUserEvents and SkipAdminEvents leave one endpoint out.
 	SkipUserEvents, SkipAdminEvents bool
 	Logger                          *slog.Logger
@@ -148,11 +152,15 @@ func (p *Poller) poll(ctx context.Context, realm, endpoint string, fetch fetchFu
 	// later pages, which gives duplicates (dropped below), never gaps.
 	var all []kete.Event
 	for first := 0; ; first += p.opts.PageSize {
-		q := EventQuery{First: first, Max: p.opts.PageSize}
+		q := EventQuery{First: first, Max: p.opts.PageSize, DatesOnly: p.opts.DatesOnly}
 		if from > 0 {
 			q.DateFrom = time.UnixMilli(from)
 		}
 		page, err := fetch(ctx, realm, q)
+		var apiErr *APIError
+		if err != nil && !q.DatesOnly && !q.DateFrom.IsZero() && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+			return 0, fmt.Errorf("%s of realm %s: %w (Keycloak before 26.2 takes dateFrom as a day only: set dates-only)", endpoint, realm, err)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
 		}

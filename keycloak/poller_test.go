@@ -3,6 +3,7 @@ package keycloak_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,18 @@ import (
 )
 
 func TestPollerTakesEachEventOnceAcrossRestarts(t *testing.T) {
-	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	t.Run("epoch milliseconds", func(t *testing.T) { testPollerOnce(t, false) })
+	// Keycloak before 26.2 takes days only: the poller asks from the cursor's day and
+	// drops what it already has.
+	t.Run("dates only", func(t *testing.T) { testPollerOnce(t, true) })
+}
+
+func testPollerOnce(t *testing.T, datesOnly bool) {
+	opts := []keycloaktest.Option{keycloaktest.WithRealm("acme")}
+	if datesOnly {
+		opts = append(opts, keycloaktest.WithDatesOnly())
+	}
+	kc := keycloaktest.New(t, opts...)
 	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
 	state := filepath.Join(t.TempDir(), "poller.json")
 	base := time.Now().Add(-time.Hour).UnixMilli()
@@ -24,7 +36,7 @@ func TestPollerTakesEachEventOnceAcrossRestarts(t *testing.T) {
 
 	sink := &memSink{}
 	ctx := context.Background()
-	p, err := keycloak.NewPoller(admin, sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state, PageSize: 40})
+	p, err := keycloak.NewPoller(admin, sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state, PageSize: 40, DatesOnly: datesOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +53,7 @@ func TestPollerTakesEachEventOnceAcrossRestarts(t *testing.T) {
 	kc.AddEvent("acme", kete.Event{Kind: kete.KindEvent, Type: "REGISTER", UserID: "w", Time: last + 5})
 
 	// A new poller (a restarted daemon) resumes from the saved cursor.
-	p2, err := keycloak.NewPoller(admin, sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state, PageSize: 40})
+	p2, err := keycloak.NewPoller(admin, sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state, PageSize: 40, DatesOnly: datesOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +74,24 @@ func TestPollerTakesEachEventOnceAcrossRestarts(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("event %s taken %d times", id, n)
 		}
+	}
+}
+
+// TestPollerNeedsDatesOnlyForOldKeycloak: an old Keycloak refuses epoch milliseconds, and
+// the error says which parameter, so the operator knows to set dates-only.
+func TestPollerNeedsDatesOnlyForOldKeycloak(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"), keycloaktest.WithDatesOnly())
+	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
+	kc.AddEvent("acme", kete.Event{Kind: kete.KindEvent, Type: "LOGIN", UserID: "u", Time: time.Now().UnixMilli()})
+	p, err := keycloak.NewPoller(admin, &memSink{}, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: filepath.Join(t.TempDir(), "s.json"), SkipAdminEvents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.PollOnce(context.Background(), "acme"); err != nil || n != 1 {
+		t.Fatalf("first poll (no dateFrom yet) = %d, %v; want 1", n, err)
+	}
+	if _, err := p.PollOnce(context.Background(), "acme"); err == nil || !strings.Contains(err.Error(), "dateFrom") || !strings.Contains(err.Error(), "dates-only") {
+		t.Fatalf("second poll against a dates-only Keycloak: %v, want an error naming dateFrom and the dates-only setting", err)
 	}
 }
 

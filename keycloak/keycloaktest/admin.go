@@ -220,9 +220,10 @@ func paging(w http.ResponseWriter, q url.Values, def int) (first, max int, ok bo
 	return first, max, true
 }
 
-// timeRange reads dateFrom and dateTo, each yyyy-MM-dd or epoch milliseconds, both
-// inclusive (a dateTo date covers that whole day, UTC here).
-func timeRange(w http.ResponseWriter, q url.Values) (from, to int64, ok bool) {
+// timeRange reads dateFrom and dateTo, each yyyy-MM-dd or (unless datesOnly, Keycloak
+// before 26.2) epoch milliseconds, both inclusive (a dateTo date covers that whole day,
+// UTC here).
+func timeRange(w http.ResponseWriter, q url.Values, datesOnly bool) (from, to int64, ok bool) {
 	from, to = 0, 1<<62
 	parse := func(name string, end bool) (int64, bool) {
 		v := q.Get(name)
@@ -232,10 +233,14 @@ func timeRange(w http.ResponseWriter, q url.Values) (from, to int64, ok bool) {
 			}
 			return 0, true
 		}
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && !datesOnly {
 			return n, true
 		}
 		d, err := time.Parse("2006-01-02", v)
+		if err != nil && datesOnly {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Invalid value for '" + name + "', expected format is yyyy-MM-dd"})
+			return 0, false
+		}
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Invalid value for '" + name + "', expected format is yyyy-MM-dd or epoch milliseconds"})
 			return 0, false
@@ -301,7 +306,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rl *realm)
 	if !ok {
 		return
 	}
-	from, to, ok := timeRange(w, q)
+	from, to, ok := timeRange(w, q, s.datesOnly)
 	if !ok {
 		return
 	}
@@ -357,7 +362,7 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, rl *r
 	if !ok {
 		return
 	}
-	from, to, ok := timeRange(w, q)
+	from, to, ok := timeRange(w, q, s.datesOnly)
 	if !ok {
 		return
 	}

@@ -84,6 +84,8 @@ type Server struct {
 	key      *rsa.PrivateKey
 	kid      string
 	lifetime time.Duration
+	// datesOnly answers like Keycloak before 26.2: dateFrom/dateTo are days only.
+	datesOnly bool
 
 	mu       sync.Mutex
 	realms   map[string]*realm
@@ -104,6 +106,13 @@ type options struct {
 	adminUser, adminPassword   string
 	adminClientID, adminSecret string
 	lifetime                   time.Duration
+	datesOnly                  bool
+}
+
+// WithDatesOnly makes the events endpoints answer like Keycloak before 26.2: dateFrom and
+// dateTo must be yyyy-MM-dd days, and epoch milliseconds get 400 (keycloak#36600).
+func WithDatesOnly() Option {
+	return func(o *options) { o.datesOnly = true }
 }
 
 // WithRealm adds a realm (master always exists).
@@ -162,6 +171,7 @@ func Start(opts ...Option) (*Server, error) {
 		revoked: map[string]bool{}, adminIDs: map[string]bool{},
 		adminUser: o.adminUser, adminPassword: o.adminPassword,
 		adminClientID: o.adminClientID, adminSecret: o.adminSecret,
+		datesOnly: o.datesOnly,
 	}
 	master := s.addRealm("master")
 	admin := &user{id: newUUID(), username: o.adminUser, password: o.adminPassword}
