@@ -42,6 +42,15 @@ func TestKeyValues(t *testing.T) {
 				e := SampleEvent(c.Route("ws"))
 				return []string{string(e.Kind), e.EventType()}
 			}, want: []string{string(kete.KindAdminEvent), "USER_CREATE"}},
+		{name: "example avoids a negated realm", text: url + "kete.routes.ws.realm-matchers.r=list:not:master",
+			check: func(c *Config) any {
+				e := SampleEvent(c.Route("ws"))
+				return []string{e.Realm(), e.EventType()}
+			}, want: []string{"acme", "LOGIN"}},
+		{name: "example meets a regex", text: url + "kete.routes.ws.event-matchers.e=regex:^LOGIN_.*",
+			check: func(c *Config) any { return SampleEvent(c.Route("ws")).EventType() }, want: "LOGIN_ERROR"},
+		{name: "example meets all matchers", text: url + "kete.routes.ws.realm-matchers.a=list:corp,acme\nkete.routes.ws.realm-matchers.b=list:not:corp\nkete.routes.ws.realm-match-mode=all",
+			check: func(c *Config) any { return SampleEvent(c.Route("ws")).Realm() }, want: "acme"},
 		{name: "blank value keeps the default", text: url + "kete.routes.ws.destination.pool.max-total=",
 			check: func(c *Config) any { return c.Route("ws").Destination.Pool.MaxTotal }, want: 20},
 		{name: "JSON null keeps the default", format: FormatJSON, text: `{"kete": {"routes": {"ws": {"destination": {"url": "ws://h/", "port": null}}}}}`,
