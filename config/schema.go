@@ -129,6 +129,7 @@ func globalFields(c *Config) []field {
 		{key: "server.nats.password", set: stringVar(&s.NATS.Password)},
 		{key: "server.nats.token", set: stringVar(&s.NATS.Token)},
 		{key: "server.nats.subject-prefix", set: stringVar(&s.NATS.SubjectPrefix)},
+		{key: "server.nats.heartbeat-interval", set: positiveDurationVar(&s.NATS.HeartbeatInterval)},
 		{key: "server.nats.tls.enabled", set: boolVar(&s.NATS.TLS.Enabled)},
 		{key: "server.nats.tls.verify-hostname", set: boolVar(&s.NATS.TLS.VerifyHostname)},
 		{key: "server.nats.history.enabled", set: boolVar(&s.NATS.History.Enabled)},

@@ -223,6 +223,9 @@ type NATSSettings struct {
 	User, Password  string // user, password
 	Token           string // token
 	SubjectPrefix   string // subject-prefix ("kete")
+	// HeartbeatInterval is heartbeat-interval (2s): how often a node tells the others it
+	// is alive, with its counts; a node silent for three of them is forgotten.
+	HeartbeatInterval time.Duration
 	// TLS is kete.server.nats.tls.*: enabled, verify-hostname (true), trust-store.*,
 	// key-store.* (a client certificate for NATS servers that want one).
 	TLS TLSSettings

@@ -33,6 +33,8 @@ func TestKeyValues(t *testing.T) {
 			check: func(c *Config) any { return c.Sources.Keycloak.Realms }, want: []string{"corp"}},
 		{name: "poller interval ISO", text: "kete.sources.keycloak.interval=PT30S",
 			check: func(c *Config) any { return c.Sources.Keycloak.Interval.String() }, want: "30s"},
+		{name: "nats heartbeat", text: "kete.server.nats.heartbeat-interval=500ms",
+			check: func(c *Config) any { return c.Server.NATS.HeartbeatInterval.String() }, want: "500ms"},
 		{name: "poller dates only", text: "kete.sources.keycloak.dates-only=true",
 			check: func(c *Config) any { return c.Sources.Keycloak.DatesOnly }, want: true},
 		{name: "poller dates only not a bool", text: "kete.sources.keycloak.dates-only=sometimes",

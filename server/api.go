@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -66,21 +67,53 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int, v any) bool {
 	return true
 }
 
-// handleHealth serves GET /api/health/status (no auth).
+// handleHealth serves GET /api/health/status (no auth): {"status","apps","connections"}
+// of this node and, in a cluster (see roster.go), "node" (this node's id), "nodes" (the
+// figures of every node heard from, this one included) and "cluster" (their sums).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	apps, conns := 0, 0
+	self := nodeFigures{Node: s.nodeID, Self: true}
 	s.hubsMu.RLock()
+	hubs := make([]*hub, 0, len(s.hubs))
 	for _, h := range s.hubs {
-		apps++
-		n, _ := h.counts()
-		conns += n
+		hubs = append(hubs, h)
 	}
 	s.hubsMu.RUnlock()
+	for _, h := range hubs {
+		self.Apps++
+		if s.roster != nil {
+			c, n := h.load()
+			self.Connections += c
+			self.Subscriptions += n
+		} else {
+			n, _ := h.counts()
+			self.Connections += n
+		}
+	}
 	status := "ok"
 	if s.closed.Load() {
 		status = "shutting_down"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": status, "apps": apps, "connections": conns})
+	out := map[string]any{"status": status, "apps": self.Apps, "connections": self.Connections}
+	if s.roster != nil {
+		self.Held = int(s.roster.localN.Load())
+		nodes := append([]nodeFigures{self}, s.roster.remoteFigures()...)
+		var sum struct {
+			Nodes         int `json:"nodes"`
+			Connections   int `json:"connections"`
+			Subscriptions int `json:"subscriptions"`
+			Held          int `json:"held"`
+		}
+		for _, n := range nodes {
+			sum.Nodes++
+			sum.Connections += n.Connections
+			sum.Subscriptions += n.Subscriptions
+			sum.Held += n.Held
+		}
+		out["node"] = s.nodeID
+		out["nodes"] = nodes
+		out["cluster"] = sum
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // apiPublishRequest is the body of POST /api/topics/{appId}/publish.
@@ -213,7 +246,10 @@ type telemetryRecordJSON struct {
 }
 
 // handleAPITelemetry serves GET /api/telemetry/aggregates/{appId}/{days} (1 to 31 days):
-// {"ops","bytes","subscribers","records":[{"_id":bucket start,"ops","bytes","subscribers"}]}.
+// {"ops","bytes","subscribers","records":[{"_id":bucket start,"ops","bytes","subscribers"}]}
+// of this node and, in a cluster, "node", "nodes" (each node's sums, from the buckets its
+// heartbeats reported while this node heard them) and "cluster" (the same shape as this
+// node's answer, over every node).
 func (s *Server) handleAPITelemetry(w http.ResponseWriter, r *http.Request) {
 	rt, h, _ := s.adminAuth(w, r, PermManageApplication)
 	if rt == nil {
@@ -225,13 +261,70 @@ func (s *Server) handleAPITelemetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Unix(0, s.coarseNow())
-	recs := h.telemetry.since(now.Add(-time.Duration(days) * 24 * time.Hour))
-	out := struct {
-		Ops         int64                 `json:"ops"`
-		Bytes       int64                 `json:"bytes"`
-		Subscribers int64                 `json:"subscribers"`
-		Records     []telemetryRecordJSON `json:"records"`
-	}{Records: []telemetryRecordJSON{}}
+	from := now.Add(-time.Duration(days) * 24 * time.Hour)
+	recs := h.telemetry.since(from)
+	out := telemetryJSON(recs)
+	if s.roster == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	// In a cluster: every node sees every publication, so ops and bytes of the cluster are
+	// the largest node's, per bucket; subscribers reached add up.
+	remote := s.roster.remoteTelemetry(h.appID, from)
+	type nodeTelemetry struct {
+		Node        string `json:"node"`
+		Self        bool   `json:"self,omitempty"`
+		Ops         int64  `json:"ops"`
+		Bytes       int64  `json:"bytes"`
+		Subscribers int64  `json:"subscribers"`
+	}
+	nodes := []nodeTelemetry{{Node: s.nodeID, Self: true, Ops: out.Ops, Bytes: out.Bytes, Subscribers: out.Subscribers}}
+	buckets := make(map[int64]telemetryRecord)
+	add := func(rs []telemetryRecord) {
+		for _, rec := range rs {
+			b := buckets[rec.Start]
+			b.Start = rec.Start
+			b.Ops = max(b.Ops, rec.Ops)
+			b.Bytes = max(b.Bytes, rec.Bytes)
+			b.Subscribers += rec.Subscribers
+			buckets[rec.Start] = b
+		}
+	}
+	add(recs)
+	ids := make([]string, 0, len(remote))
+	for id := range remote {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		t := telemetryJSON(remote[id])
+		nodes = append(nodes, nodeTelemetry{Node: id, Ops: t.Ops, Bytes: t.Bytes, Subscribers: t.Subscribers})
+		add(remote[id])
+	}
+	all := make([]telemetryRecord, 0, len(buckets))
+	for _, b := range buckets {
+		all = append(all, b)
+	}
+	sortRecords(all)
+	writeJSON(w, http.StatusOK, struct {
+		telemetryTotals
+		Node    string          `json:"node"`
+		Nodes   []nodeTelemetry `json:"nodes"`
+		Cluster telemetryTotals `json:"cluster"`
+	}{out, s.nodeID, nodes, telemetryJSON(all)})
+}
+
+// telemetryTotals is the telemetry answer of one node or of the cluster.
+type telemetryTotals struct {
+	Ops         int64                 `json:"ops"`
+	Bytes       int64                 `json:"bytes"`
+	Subscribers int64                 `json:"subscribers"`
+	Records     []telemetryRecordJSON `json:"records"`
+}
+
+// telemetryJSON sums recs (oldest first) up.
+func telemetryJSON(recs []telemetryRecord) telemetryTotals {
+	out := telemetryTotals{Records: []telemetryRecordJSON{}}
 	for _, rec := range recs {
 		out.Ops += rec.Ops
 		out.Bytes += rec.Bytes
@@ -241,5 +334,5 @@ func (s *Server) handleAPITelemetry(w http.ResponseWriter, r *http.Request) {
 			Ops: rec.Ops, Bytes: rec.Bytes, Subscribers: rec.Subscribers,
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

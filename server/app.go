@@ -40,11 +40,15 @@ type App struct {
 	// AllowedOrigins, when set, refuses a browser whose Origin is not listed ("*" allows all).
 	AllowedOrigins []string `json:"allowedOrigins,omitempty" yaml:"allowedOrigins,omitempty"`
 	// MaxConnections caps this app's connections on this node (0: no cap); over it → 503.
+	// It stays per node in a cluster: each node counts only its own connections, so the
+	// cluster as a whole may hold up to MaxConnections times the number of nodes.
 	MaxConnections int `json:"maxConnections,omitempty" yaml:"maxConnections,omitempty"`
 	// OneConnectionPerUser is "" or "off" (default: any number per subject), "reject"
-	// (a second connection of the same sub gets 409) or "replace" (the older one is closed
-	// with 1008 ReasonReplaced). JSON true means "replace": a reconnecting client whose old
-	// socket is half-dead must not be locked out.
+	// (a second connection of the same sub gets 409, on any node of a cluster; of two that
+	// race on two nodes the later is closed with 1008 ReasonConnectedElsewhere) or
+	// "replace" (the older one is closed with 1008 ReasonReplaced, on any node). JSON true
+	// means "replace": a reconnecting client whose old socket is half-dead must not be
+	// locked out.
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
 	// HistorySize is how many recent messages each topic keeps for clients that come back
 	// (subscribe with "since"); 0 keeps none. See StreamPosition.

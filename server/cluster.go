@@ -22,6 +22,11 @@ import (
 //
 // Each node applies a command to its own connections; the node that took the HTTP request
 // answers with what it did itself and "forwarded":true.
+//
+// Node-wide messages (heartbeats with each node's counts, the connections held under
+// oneConnectionPerUser "reject", hellos) travel on controlTopic too, under the app id "";
+// see roster.go. Control messages never reach clients: no client can subscribe to
+// controlTopic, and onBrokerMessage takes them out before any hub sees them.
 
 // controlTopic carries node-to-node commands through the broker.
 const controlTopic = "\x00kete/control"
@@ -44,7 +49,9 @@ const (
 )
 
 // ReadyReporter is implemented by a Broker that can lose its connection (natsbroker);
-// while Ready is false the server reports not-ready on /readyz.
+// while Ready is false the server reports not-ready on /readyz. A broker that implements
+// it is taken to span nodes: the server runs the roster (heartbeats, cluster counts,
+// "reject" across nodes) over it, and announces itself again when Ready turns true.
 type ReadyReporter interface {
 	Ready() bool
 }

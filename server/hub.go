@@ -244,8 +244,9 @@ func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]qu
 	return kept, subs
 }
 
-// reserve counts a connection being upgraded against maxConnections and applies the
-// one-per-user policy. It returns the connection to replace, if any.
+// reserve counts a connection being upgraded against maxConnections (this node's
+// connections only) and applies the one-per-user policy; "reject" also refuses a subject
+// another node holds (see roster.go). It returns the connection to replace, if any.
 func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status int, code, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -257,6 +258,9 @@ func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status i
 		case OnePerUserReject:
 			if len(h.subjects[subject]) > 0 {
 				return nil, 409, "already_connected", "subject already has a connection to this app"
+			}
+			if r := h.srv.roster; r != nil && r.heldElsewhere(h.appID, subject) {
+				return nil, 409, "already_connected", "subject already has a connection to this app on another node"
 			}
 		case OnePerUserReplace:
 			replace = append(replace, h.subjects[subject]...)
@@ -284,6 +288,9 @@ func (h *hub) open(c *conn) {
 	}
 	h.mu.Unlock()
 	h.srv.metrics.connections.Inc()
+	if r := h.srv.roster; r != nil && !c.ingest && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
+		r.hold(h, c) // the other nodes learn the subject is taken here
+	}
 }
 
 // remove forgets c everywhere; it reports whether c was registered.
@@ -318,6 +325,9 @@ func (h *hub) remove(c *conn) bool {
 	}
 	h.mu.Unlock()
 	h.srv.metrics.connections.Dec()
+	if r := h.srv.roster; r != nil && !c.ingest {
+		r.release(c)
+	}
 	return true
 }
 

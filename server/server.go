@@ -13,7 +13,7 @@
 //   - Refusals before the upgrade are JSON {"error":{"code","message"}}: 404 app_not_found,
 //     403 app_disabled / source_denied / origin_denied, 401 token_missing / token_invalid /
 //     token_expired / token_malformed / apikey_invalid, 503 too_many_connections,
-//     409 already_connected (oneConnectionPerUser "reject").
+//     409 already_connected (oneConnectionPerUser "reject", on any node of a cluster).
 //   - A successful subscribe is confirmed with {"topic":T,"messageType":"welcome","data":{"topic":T}};
 //     a refused subscribe or publish gets {"topic":T,"messageType":"error","data":{"code","message","id"?}}
 //     (codes forbidden, too_many_subscriptions, publish_failed).
@@ -23,8 +23,8 @@
 //   - Token refresh ({"RefreshAccessToken":t} or {"type":"refresh","data":{"token":t}}) is
 //     confirmed with {"topic":"priv/{connectionId}","messageType":"refreshed","data":{"expiresAt"}}.
 //   - Close codes: 1008 with ReasonInvalidFormat, ReasonSlowConsumer, ReasonTokenExpired,
-//     ReasonTokenInvalid, ReasonReplaced, ReasonIdle; 1009 for an oversized frame; 1000
-//     ReasonClosedByAdmin; 1001 on shutdown.
+//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle; 1009 for
+//     an oversized frame; 1000 ReasonClosedByAdmin; 1001 on shutdown.
 //   - Ingest acks: see handleIngest ({"type":"ack","seq","id","status"} / {"type":"nack",…}).
 //   - History (apps with historySize > 0): delivered frames carry "offset"; the subscribe
 //     welcome carries {"topic","offset","epoch"}; a subscribe with "since":{"offset","epoch"}
@@ -35,7 +35,8 @@
 //   - In a cluster (a broker other than the memory broker) HTTP API actions reach every
 //     node: unsubscribe and close-all answer with this node's count and "forwarded":true;
 //     closing a connection that is not on this node answers 202 {"closed":0,"forwarded":true}.
-//     See cluster.go.
+//     /api/health/status and the telemetry answer add "node", "nodes" and "cluster".
+//     See cluster.go and roster.go.
 package server
 
 import (
@@ -115,6 +116,13 @@ type Options struct {
 	ReturnMemoryAfter int
 	// ReturnMemoryInterval is the least time between two such returns (10s).
 	ReturnMemoryInterval time.Duration
+	// HeartbeatInterval is how often this node tells the other nodes of a cluster that it
+	// is alive, with its connection and subscription counts (DefaultHeartbeatInterval,
+	// 2s); a node not heard from for 3 intervals is taken for gone, and so are the
+	// subjects it held (oneConnectionPerUser "reject"). Used only with a broker that
+	// spans nodes (one that implements ReadyReporter: natsbroker); negative: never, and
+	// "reject" and the counts of /api/health/status then cover this node alone.
+	HeartbeatInterval time.Duration
 	// Now is the clock (time.Now); tests replace it.
 	Now func() time.Time
 
@@ -132,7 +140,8 @@ type Server struct {
 	broker  Broker
 	ownsBrk bool
 	unsub   func()
-	nodeID  string // this node among the broker's nodes
+	nodeID  string  // this node among the broker's nodes
+	roster  *roster // the other nodes; nil unless the broker spans nodes
 	events  *wsEvents
 
 	ctx    context.Context
@@ -203,6 +212,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.HeartbeatInterval == 0 {
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
+	}
 	if opts.ReturnMemoryAfter == 0 {
 		opts.ReturnMemoryAfter = DefaultReturnMemoryAfter
 	}
@@ -260,6 +272,9 @@ func New(opts Options) (*Server, error) {
 		s.broker = NewMemoryBroker()
 		s.ownsBrk = true
 	}
+	if s.spansNodes() && opts.HeartbeatInterval > 0 {
+		s.roster = newRoster(s, opts.HeartbeatInterval) // before Subscribe: handlers read it
+	}
 	unsub, err := s.broker.Subscribe(s.onBrokerMessage)
 	if err != nil {
 		s.shutdownHubs()
@@ -275,6 +290,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.bg.Add(1)
 	go s.sweeper()
+	if s.roster != nil {
+		s.bg.Add(1)
+		go s.roster.run()
+	}
 	if opts.AppsFile != "" && (opts.ReloadInterval > 0 || opts.ReloadOnSignal) {
 		var hup chan os.Signal
 		if opts.ReloadOnSignal {
@@ -489,6 +508,12 @@ func (s *Server) app(appID string) (*appRuntime, *hub) {
 
 // onBrokerMessage is the server's one broker Handler: it hands msg to the app's hub.
 func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg Message) error {
+	if topic == controlTopic && appID == rosterApp {
+		if s.roster != nil {
+			s.roster.handle(msg)
+		}
+		return nil
+	}
 	s.hubsMu.RLock()
 	h := s.hubs[appID]
 	s.hubsMu.RUnlock()
@@ -682,6 +707,9 @@ func (s *Server) Close() error {
 		_ = c.nc.Close()
 	}
 	waitTimeout(&s.loops, 5*time.Second)
+	if s.roster != nil {
+		s.roster.bye() // after the connections' releases: the others forget this node now
+	}
 	s.cancel()
 	s.shutdownHubs()
 	close(s.fanCh) // no dispatcher is left to send

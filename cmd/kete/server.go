@@ -81,6 +81,7 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 			User: n.User, Password: n.Password, Token: n.Token, TLS: tlsCfg,
 			Name: "kete-" + hostname(), SubjectPrefix: n.SubjectPrefix, Logger: log,
 		}
+		opts.HeartbeatInterval = n.HeartbeatInterval
 		if h := n.History; h.Enabled {
 			o.History = &natsbroker.HistoryOptions{Stream: h.Stream, Memory: h.Storage == "memory",
 				Replicas: h.Replicas, MaxAge: h.MaxAge, MaxMsgsPerTopic: int64(h.MaxMsgsPerTopic)}

@@ -95,6 +95,12 @@ func (n *node) kill() {
 
 func startNode(t *testing.T, name, url string) *node {
 	t.Helper()
+	return startNodeWith(t, name, url, server.Options{Apps: clusterApps(), ReloadInterval: -1})
+}
+
+// startNodeWith starts a node with server options o (Broker is set here).
+func startNodeWith(t *testing.T, name, url string, o server.Options) *node {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond,
@@ -102,7 +108,8 @@ func startNode(t *testing.T, name, url string) *node {
 	if err != nil {
 		t.Fatalf("%s: natsbroker.New: %v", name, err)
 	}
-	s, err := server.New(server.Options{Apps: clusterApps(), Broker: b, ReloadInterval: -1})
+	o.Broker = b
+	s, err := server.New(o)
 	if err != nil {
 		b.Close()
 		t.Fatalf("%s: server.New: %v", name, err)
