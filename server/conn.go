@@ -57,6 +57,15 @@ type ingestState struct {
 
 func (c *conn) session() *session { return c.sess.Load() }
 
+// reservedSubject is the subject c's reservation counted against one-per-user: none for
+// an ingest connection.
+func (c *conn) reservedSubject() string {
+	if c.ingest {
+		return ""
+	}
+	return c.session().subject
+}
+
 // send queues or writes one frame (or several coalesced frames). It never blocks on the
 // network: a full socket moves the frame to the backlog and starts the writer; a backlog
 // over its limit closes the connection as a slow consumer.

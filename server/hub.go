@@ -24,6 +24,9 @@ type hub struct {
 	subjects map[string][]*conn
 	topics   map[string]*topicSubs
 	reserved int // connections authorised but not yet open
+	// upgrading counts, per subject, reject-policy connections authorised but not yet
+	// open, so that two connects of one subject racing on this node are not both let in.
+	upgrading map[string]int
 
 	in   chan queued
 	done chan struct{}
@@ -67,6 +70,7 @@ func newHub(s *Server, appID string, rt *appRuntime) *hub {
 		appID:     appID,
 		conns:     make(map[string]*conn),
 		subjects:  make(map[string][]*conn),
+		upgrading: make(map[string]int),
 		topics:    make(map[string]*topicSubs),
 		in:        make(chan queued, hubQueue),
 		done:      make(chan struct{}),
@@ -256,7 +260,7 @@ func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status i
 	if subject != "" {
 		switch rt.app.OneConnectionPerUser {
 		case OnePerUserReject:
-			if len(h.subjects[subject]) > 0 {
+			if len(h.subjects[subject]) > 0 || h.upgrading[subject] > 0 {
 				return nil, 409, "already_connected", "subject already has a connection to this app"
 			}
 			if r := h.srv.roster; r != nil && r.heldElsewhere(h.appID, subject) {
@@ -265,15 +269,28 @@ func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status i
 		case OnePerUserReplace:
 			replace = append(replace, h.subjects[subject]...)
 		}
+		if rt.app.OneConnectionPerUser == OnePerUserReject {
+			h.upgrading[subject]++
+		}
 	}
 	h.reserved++
 	return replace, 0, "", ""
 }
 
-func (h *hub) unreserve() {
+// unreserve gives back a reservation whose upgrade failed.
+func (h *hub) unreserve(subject string) {
 	h.mu.Lock()
 	h.reserved--
+	h.doneUpgradingLocked(subject)
 	h.mu.Unlock()
+}
+
+func (h *hub) doneUpgradingLocked(subject string) {
+	if n := h.upgrading[subject]; n > 1 {
+		h.upgrading[subject] = n - 1
+	} else if n == 1 {
+		delete(h.upgrading, subject)
+	}
 }
 
 // open turns a reservation into a registered connection subscribed to main.
@@ -283,6 +300,7 @@ func (h *hub) open(c *conn) {
 	h.conns[c.id] = c
 	if !c.ingest {
 		sub := c.session().subject
+		h.doneUpgradingLocked(sub)
 		h.subjects[sub] = append(h.subjects[sub], c)
 		h.subscribeLocked(c, "main")
 	}

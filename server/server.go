@@ -128,6 +128,9 @@ type Options struct {
 
 	// freeOSMemory returns freed memory to the OS (debug.FreeOSMemory); tests replace it.
 	freeOSMemory func()
+	// upgraded, when set, runs between a client connection's upgrade and its registration:
+	// tests hold connections there to race them.
+	upgraded func()
 }
 
 // Server is the pub/sub server; it is an http.Handler. Close stops it.

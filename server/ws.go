@@ -187,7 +187,7 @@ func clientSize(connID string, ss *session) int {
 // upgradeAndServe upgrades the reserved connection and starts its read loop.
 func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub, c *conn, maxPayload int) {
 	if s.closed.Load() {
-		h.unreserve()
+		h.unreserve(c.reservedSubject())
 		writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
 		return
 	}
@@ -197,7 +197,7 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	}
 	socket, err := s.upgrader(maxPayload, readBuffer).Upgrade(w, r)
 	if err != nil {
-		h.unreserve()
+		h.unreserve(c.reservedSubject())
 		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
 		return
 	}
@@ -220,6 +220,9 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 			"id": c.id, "appId": h.appID, "remoteAddress": r.RemoteAddr,
 		}})
 		c.send(encodeServerFrame("main", "welcome", data, false))
+	}
+	if s.opts.upgraded != nil {
+		s.opts.upgraded()
 	}
 	h.open(c)
 	socket.Session().Store("conn", c)
