@@ -172,14 +172,23 @@ func (c *client) OnMessage(_ *gws.Conn, m *gws.Message) {
 
 func dialWS(t testing.TB, url string) *client {
 	t.Helper()
+	c, code, err := tryDial(t, url)
+	if err != nil || c == nil {
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, code)
+	}
+	return c
+}
+
+// tryDial opens a client connection without failing the test: the client, or the
+// refusal's HTTP status. It may run on any goroutine.
+func tryDial(t testing.TB, url string) (*client, int, error) {
 	c := &client{t: t, frames: make(chan frame, 4096), done: make(chan struct{})}
 	conn, resp, err := gws.NewClient(c, &gws.ClientOption{Addr: url})
 	if err != nil {
-		code := 0
 		if resp != nil {
-			code = resp.StatusCode
+			return nil, resp.StatusCode, nil
 		}
-		t.Fatalf("dial %s: %v (HTTP %d)", url, err, code)
+		return nil, 0, fmt.Errorf("dial %s: %w", url, err)
 	}
 	c.c = conn
 	go conn.ReadLoop()
@@ -190,7 +199,7 @@ func dialWS(t testing.TB, url string) *client {
 		case <-time.After(waitLimit):
 		}
 	})
-	return c
+	return c, http.StatusSwitchingProtocols, nil
 }
 
 func wsBase(n *node) string { return "ws" + strings.TrimPrefix(n.http.URL, "http") }
@@ -356,6 +365,20 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 }
 
 // payloadOf returns a WebSocket publish's payload (data.payload) or the data itself.
+// wantCount checks that frames carry the payloads first, first+1, … with growing offsets:
+// a recovered gap, in order, replayed before live messages and none twice.
+func wantCount(t testing.TB, frames []frame, first int) {
+	t.Helper()
+	for i, f := range frames {
+		if want := strconv.Itoa(first + i); payloadOf(f) != want {
+			t.Fatalf("frame %d after recovery is %s, want payload %s (in order, replay before live, once)", i, f.Raw, want)
+		}
+		if i > 0 && f.Offset <= frames[i-1].Offset {
+			t.Errorf("offsets not increasing: %d after %d", f.Offset, frames[i-1].Offset)
+		}
+	}
+}
+
 func payloadOf(f frame) string {
 	var d struct {
 		Payload json.RawMessage `json:"payload"`
@@ -626,15 +649,7 @@ func TestClusterRecoveryAfterNodeKill(t *testing.T) {
 		t.Fatalf("resubscribe from %+v on node 1: %+v, want recovered with 5 replayed", since, rw)
 	}
 	pub.publish("ticker", 7)
-	got := back.collect("ticker", 6)
-	for i, f := range got {
-		if want := strconv.Itoa(i + 2); payloadOf(f) != want {
-			t.Fatalf("after recovery frame %d is %s, want payload %s (in order, replay before live)", i, f.Raw, want)
-		}
-		if i > 0 && f.Offset <= got[i-1].Offset {
-			t.Errorf("offsets not increasing: %d after %d", f.Offset, got[i-1].Offset)
-		}
-	}
+	wantCount(t, back.collect("ticker", 6), 2)
 
 	// A position of another epoch cannot be recovered: the client is told.
 	other := connect(t, nodes[0], "hist", "stranger")

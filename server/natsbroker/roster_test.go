@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
 
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
@@ -62,25 +61,7 @@ func dialApp(t testing.TB, n *node, app, subject string) (*client, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	c := &client{t: t, frames: make(chan frame, 4096), done: make(chan struct{})}
-	url := wsBase(n) + "/apps/" + app + "?access_token=" + tok
-	conn, resp, err := gws.NewClient(c, &gws.ClientOption{Addr: url})
-	if err != nil {
-		if resp != nil {
-			return nil, resp.StatusCode, nil
-		}
-		return nil, 0, fmt.Errorf("dial %s: %w", url, err)
-	}
-	c.c = conn
-	go conn.ReadLoop()
-	t.Cleanup(func() {
-		_ = conn.WriteClose(1000, nil)
-		select {
-		case <-c.done:
-		case <-time.After(waitLimit):
-		}
-	})
-	return c, http.StatusSwitchingProtocols, nil
+	return tryDial(t, wsBase(n)+"/apps/"+app+"?access_token="+tok)
 }
 
 // refused dials subject on n and expects 409 already_connected.
