@@ -257,7 +257,13 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		html.EscapeString(r.Started.Format(time.RFC3339)), r.Host.CPUs, html.EscapeString(r.Host.CPUModel),
 		r.Host.OS, r.Host.Arch, html.EscapeString(r.Host.GoVersion), html.EscapeString(r.Command))
 	if len(r.Ratios) > 0 {
-		b.WriteString("<h2>kete ÷ bare gws</h2>\n<table><tr><th>figure</th><th>kete</th><th>baseline</th><th>ratio</th><th>better</th></tr>\n")
+		subj, base := "kete", "baseline"
+		if r.Pair != nil {
+			subj, base = r.Pair.Subject, r.Pair.Baseline
+		}
+		fmt.Fprintf(&b, "<h2>%s</h2>\n<table><tr><th>figure</th><th>%s</th><th>%s</th><th>ratio</th><th>better</th></tr>\n",
+			html.EscapeString(r.ratioHeader()), html.EscapeString(subj), html.EscapeString(base))
+
 		for _, x := range r.Ratios {
 			fmt.Fprintf(&b, "<tr><td>%s (%s)</td><td>%s</td><td>%s</td><td>%.2f×</td><td>%s</td></tr>\n",
 				html.EscapeString(x.Figure), html.EscapeString(x.Unit), num(x.Subject), num(x.Baseline), x.Ratio, x.Better)

@@ -8,7 +8,8 @@ import (
 )
 
 // CompareFanout runs the same load against every target in turn, rounds times
-// (server, hub, server, hub, …), appends each result to rep and fills rep.Ratios. A
+// (server, hub, server, hub, …; or cluster, one node, …), appends each result to rep and
+// fills rep.Ratios (set rep.Pair first to compare two server targets). A
 // failed run is reported in the result's errors and the comparison goes on; an ended ctx
 // stops it.
 func CompareFanout(ctx context.Context, rep *Report, targets []Target, o FanoutOptions, rounds int, log io.Writer) error {
@@ -18,7 +19,11 @@ func CompareFanout(ctx context.Context, rep *Report, targets []Target, o FanoutO
 		for i := range targets {
 			t := targets[i]
 			if log != nil {
-				fmt.Fprintf(log, "round %d/%d: %s %s, %d subscribers\n", round, rounds, t.Name, modeText(o), o.withDefaults().Subscribers)
+				over := ""
+				if n := len(t.Nodes); n > 1 {
+					over = fmt.Sprintf(" over %d nodes", n)
+				}
+				fmt.Fprintf(log, "round %d/%d: %s %s, %d subscribers%s\n", round, rounds, t.Name, modeText(o), o.withDefaults().Subscribers, over)
 			}
 			res, err := RunFanout(ctx, t, o)
 			if res == nil {

@@ -21,10 +21,15 @@
 //     /proc/PID/stat and /proc/PID/status; deliveries per CPU-second divides by them, and
 //     RSS per connection is (RSS subscribed − RSS of the fresh process) ÷ subscribers.
 //     /proc/stat gives how busy the whole host was, since the load generator shares it.
+//   - A cluster target (Target.Nodes) spreads subscriber i and publisher i over node
+//     i mod nodes; CPU and RSS are summed over Target.PIDs, the broker's CPU (BrokerPID)
+//     is kept apart, and Result.PerNode, SubscriberMin and SubscriberMax show that every
+//     subscriber of every node got every message. With Report.Pair, CompareFanout's
+//     ratios set two such targets side by side (three nodes ÷ one node).
 //
 // Commands (cmd/kete wires them): `kete bench fanout`, `kete bench hub` (a Hub as a
 // process of its own), `kete bench server` (the bundled server with one generated app,
-// what `fanout --self` starts), `kete bench destination`.
+// what `fanout --self` starts; with --nats, a cluster node), `kete bench destination`.
 //
 // Everything here measures and nothing asserts a speed: figures go to people
 // (docs/performance.md) and to machines (--json), never into a unit test.

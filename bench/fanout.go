@@ -147,6 +147,15 @@ type Result struct {
 	// and the receivers' wake-ups).
 	ServerSystemCPU  time.Duration `json:"serverSystemCpuNs,omitempty"`
 	DeliveriesPerCPU float64       `json:"deliveriesPerCpuSecond,omitempty"`
+	// BrokerCPU is the broker's CPU time over the run (needs Target.BrokerPID); it is not
+	// in ServerCPU.
+	BrokerCPU time.Duration `json:"brokerCpuNs,omitempty"`
+	// SubscriberMin and SubscriberMax are the fewest and most messages one subscribed
+	// subscriber received: both equal Sent when every subscriber got every message once.
+	SubscriberMin int64 `json:"subscriberMin"`
+	SubscriberMax int64 `json:"subscriberMax"`
+	// PerNode splits subscribers and deliveries by node (one entry for a single node).
+	PerNode []NodeResult `json:"perNode,omitempty"`
 	// RSSBefore is the target's RSS before connecting, RSSConnected with everyone
 	// subscribed (and settled in ModeIdle), RSSPerConn their difference per subscriber.
 	RSSBefore    int64   `json:"rssBefore,omitempty"`
@@ -165,6 +174,14 @@ type Result struct {
 	Errors  []string `json:"errors,omitempty"`
 
 	hist *Histogram
+}
+
+// NodeResult is one node's share of a run: its subscribed subscribers and what they
+// received.
+type NodeResult struct {
+	URL         string `json:"url"`
+	Subscribers int    `json:"subscribers"`
+	Received    int64  `json:"received"`
 }
 
 // run is one RunFanout in progress.
@@ -190,6 +207,7 @@ type subscriber struct {
 	r     *run
 	c     *gws.Conn
 	ready atomic.Bool
+	got   atomic.Int64 // deliveries counted while publishing
 }
 
 // OnMessage counts one delivery: its latency from the payload's stamp, and the timeline.
@@ -213,6 +231,7 @@ func (s *subscriber) OnMessage(_ *gws.Conn, m *gws.Message) {
 		if sent, ok := Stamp(b); ok {
 			r.hist.RecordValue(now - sent)
 			r.received.Add(1)
+			s.got.Add(1)
 			if slot := (now - r.start.Load()) / int64(r.o.Interval); slot >= 0 && slot < int64(len(r.timeline)) {
 				r.timeline[slot].Add(1)
 			}
@@ -263,8 +282,8 @@ func RunFanout(ctx context.Context, t Target, o FanoutOptions) (*Result, error) 
 	if o.Mode == ModeIdle {
 		res.Publish = ""
 	}
-	if t.PID > 0 {
-		if p, err := ReadProc(t.PID); err != nil {
+	if pids := t.pids(); len(pids) > 0 {
+		if p, err := readProcs(pids); err != nil {
 			res.Errors = append(res.Errors, err.Error())
 		} else if res.RSSBefore = p.RSS; t.RSSBase > 0 {
 			res.RSSBefore = t.RSSBase
@@ -289,8 +308,8 @@ func RunFanout(ctx context.Context, t Target, o FanoutOptions) (*Result, error) 
 		}
 		return res, nil
 	}
-	if t.PID > 0 {
-		if p, err := ReadProc(t.PID); err == nil {
+	if pids := t.pids(); len(pids) > 0 {
+		if p, err := readProcs(pids); err == nil {
 			res.RSSConnected = p.RSS
 		}
 	}
@@ -300,13 +319,17 @@ func RunFanout(ctx context.Context, t Target, o FanoutOptions) (*Result, error) 
 	return res, nil
 }
 
-// connect dials every subscriber with bounded concurrency and waits until all are
-// subscribed or ConnectTimeout passes.
+// connect dials every subscriber (subscriber i to node i mod nodes) with bounded
+// concurrency and waits until all are subscribed or ConnectTimeout passes.
 func (r *run) connect(ctx context.Context) error {
 	o := r.o
 	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 	defer cancel()
-	addr := r.t.subscribeURL()
+	nodes := len(r.t.nodeURLs())
+	addrs := make([]string, nodes)
+	for i := range addrs {
+		addrs[i] = r.t.node(i).subscribeURL()
+	}
 	sub := r.t.subscribeFrame(o.Topic)
 	r.subs = make([]*subscriber, o.Subscribers)
 	var (
@@ -326,6 +349,7 @@ func (r *run) connect(ctx context.Context) error {
 					return
 				}
 				s := &subscriber{r: r}
+				addr := addrs[i%nodes]
 				c, resp, err := gws.NewClient(s, &gws.ClientOption{
 					Addr: addr, HandshakeTimeout: 10 * time.Second, ReadBufferSize: 2048,
 				})
@@ -392,8 +416,8 @@ func (r *run) settle(ctx context.Context, res *Result) error {
 	res.HostBusy, res.HostCPUs = BusyBetween(h0, h1), h1.CPUs
 	res.LoadCPU = self1.CPU - self0.CPU
 	res.Elapsed = r.o.Duration
-	if r.t.PID > 0 {
-		p, err := ReadProc(r.t.PID)
+	if pids := r.t.pids(); len(pids) > 0 {
+		p, err := readProcs(pids)
 		if err != nil {
 			return err
 		}
@@ -415,7 +439,7 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 			_ = p.Close()
 		}
 	}()
-	for range o.Publishers {
+	for i := range o.Publishers {
 		var (
 			p   Publisher
 			err error
@@ -423,7 +447,7 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 		if o.NewPublisher != nil {
 			p, err = o.NewPublisher(ctx)
 		} else {
-			p, err = r.t.newPublisher(ctx, o.Publish, o.Topic)
+			p, err = r.t.node(i).newPublisher(ctx, o.Publish, o.Topic)
 		}
 		if err != nil {
 			return err
@@ -449,9 +473,13 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 	)
 	h0, _ := ReadHost()
 	self0, _ := ReadProc(selfPID())
-	var srv0 ProcSample
-	if r.t.PID > 0 {
-		srv0, _ = ReadProc(r.t.PID)
+	var srv0, brk0 ProcSample
+	pids := r.t.pids()
+	if len(pids) > 0 {
+		srv0, _ = readProcs(pids)
+	}
+	if r.t.BrokerPID > 0 {
+		brk0, _ = ReadProc(r.t.BrokerPID)
 	}
 	start := time.Now()
 	r.start.Store(start.UnixNano())
@@ -556,8 +584,16 @@ wait:
 	res.Buckets = r.hist.Buckets()
 	res.HostBusy, res.HostCPUs = BusyBetween(h0, h1), h1.CPUs
 	res.LoadCPU = self1.CPU - self0.CPU
-	if r.t.PID > 0 {
-		srv1, err := ReadProc(r.t.PID)
+	if r.t.BrokerPID > 0 {
+		if brk1, err := ReadProc(r.t.BrokerPID); err != nil {
+			res.Errors = append(res.Errors, "broker: "+err.Error())
+		} else {
+			res.BrokerCPU = brk1.CPU - brk0.CPU
+		}
+	}
+	r.perSubscriber(res)
+	if len(pids) > 0 {
+		srv1, err := readProcs(pids)
 		if err != nil {
 			res.Errors = append(res.Errors, err.Error())
 		} else {
@@ -583,6 +619,33 @@ wait:
 		return ctx.Err()
 	}
 	return nil
+}
+
+// perSubscriber fills res.SubscriberMin, SubscriberMax and PerNode from the subscribed
+// subscribers' counts.
+func (r *run) perSubscriber(res *Result) {
+	urls := r.t.nodeURLs()
+	res.PerNode = make([]NodeResult, len(urls))
+	for i, u := range urls {
+		res.PerNode[i].URL = redact(u)
+	}
+	first := true
+	for i, s := range r.subs {
+		if s == nil || !s.ready.Load() {
+			continue
+		}
+		got := s.got.Load()
+		if first || got < res.SubscriberMin {
+			res.SubscriberMin = got
+		}
+		if first || got > res.SubscriberMax {
+			res.SubscriberMax = got
+		}
+		first = false
+		n := &res.PerNode[i%len(urls)]
+		n.Subscribers++
+		n.Received += got
+	}
 }
 
 // lastDelivery is the time from start to the end of the last timeline slot with a

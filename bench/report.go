@@ -23,6 +23,26 @@ type Report struct {
 	// Ratios compare the subject (kete) with the baseline (bare gws) per figure, over
 	// the mean of their rounds.
 	Ratios []Ratio `json:"ratios,omitempty"`
+	// Pair, when set, names the two fan-out targets Ratios compare (a cluster and one
+	// node, say) instead of the server and the hub.
+	Pair *Pair `json:"pair,omitempty"`
+	// Notes say how the figures were taken (which broker each side used, which
+	// processes the CPU seconds cover); the table prints them first.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Pair names the subject and the baseline target of a fan-out comparison.
+type Pair struct {
+	Subject  string `json:"subject"`
+	Baseline string `json:"baseline"`
+}
+
+// ratioHeader is what the ratio table divides: "kete ÷ bare gws", or the Pair's names.
+func (r *Report) ratioHeader() string {
+	if r.Pair != nil {
+		return r.Pair.Subject + " ÷ " + r.Pair.Baseline
+	}
+	return "kete ÷ bare gws"
 }
 
 // HostInfo says where a report was measured.
@@ -76,6 +96,7 @@ var fanoutFigures = []figure{
 	{"server user CPU seconds", "s", "lower", func(r *Result) (float64, bool) {
 		return (r.ServerCPU - r.ServerSystemCPU).Seconds(), r.ServerCPU > 0
 	}},
+	{"broker CPU seconds", "s", "lower", func(r *Result) (float64, bool) { return r.BrokerCPU.Seconds(), r.BrokerCPU > 0 }},
 	{"p50 latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.P50), r.Latency.Count > 0 }},
 	{"p99 latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.P99), r.Latency.Count > 0 }},
 	{"p99.9 latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.P999), r.Latency.Count > 0 }},
@@ -86,13 +107,19 @@ var fanoutFigures = []figure{
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// Compare fills r.Ratios from the fan-out runs (server over hub) and the destination runs
-// (kete over bare).
+// Compare fills r.Ratios from the fan-out runs (server over hub, or r.Pair's subject over
+// its baseline) and the destination runs (kete over bare).
 func (r *Report) Compare() {
 	r.Ratios = nil
+	subject := func(x *Result) bool { return x.Target.Kind == KindServer }
+	baseline := func(x *Result) bool { return x.Target.Kind == KindHub }
+	if p := r.Pair; p != nil {
+		subject = func(x *Result) bool { return x.Target.Name == p.Subject }
+		baseline = func(x *Result) bool { return x.Target.Name == p.Baseline }
+	}
 	for _, f := range fanoutFigures {
-		s, sok := meanOf(r.Fanout, KindServer, f.get)
-		b, bok := meanOf(r.Fanout, KindHub, f.get)
+		s, sok := meanOf(r.Fanout, subject, f.get)
+		b, bok := meanOf(r.Fanout, baseline, f.get)
 		if sok && bok {
 			r.Ratios = append(r.Ratios, newRatio("fan-out "+f.name, f.unit, f.better, s, b))
 		}
@@ -114,10 +141,10 @@ func newRatio(name, unit, better string, s, b float64) Ratio {
 	return x
 }
 
-func meanOf(rs []*Result, kind TargetKind, get func(*Result) (float64, bool)) (float64, bool) {
+func meanOf(rs []*Result, side func(*Result) bool, get func(*Result) (float64, bool)) (float64, bool) {
 	sum, n := 0.0, 0
 	for _, r := range rs {
-		if r.Target.Kind != kind {
+		if !side(r) {
 			continue
 		}
 		if v, ok := get(r); ok {
@@ -140,15 +167,30 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteTable writes the runs and ratios as aligned text for a terminal.
 func (r *Report) WriteTable(w io.Writer) error {
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "# %s\n", n)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(r.Fanout) > 0 {
-		fmt.Fprintln(tw, "target\tround\tmode\tsubs\tsent\tdelivered\tloss\tdeliv/s\tp50\tp99\tp99.9\tmax\tsrv CPU s\tdeliv/CPU-s\tRSS/conn\thost busy\tload CPU s\t")
+		broker := false
 		for _, x := range r.Fanout {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%.2f\t\n",
+			broker = broker || x.BrokerCPU > 0
+		}
+		head := "target\tround\tmode\tsubs\tsent\tdelivered\tloss\tdeliv/s\tp50\tp99\tp99.9\tmax\tsrv CPU s\tdeliv/CPU-s\tRSS/conn\thost busy\tload CPU s\t"
+		if broker {
+			head += "broker CPU s\t"
+		}
+		fmt.Fprintln(tw, head)
+		for _, x := range r.Fanout {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%.2f\t",
 				x.Target.Name, x.Round, x.Mode, x.Connected, x.Sent, x.Received, x.Loss,
 				si(x.DeliveriesPerSec), dur(x.Latency.P50), dur(x.Latency.P99), dur(x.Latency.P999), dur(x.Latency.Max),
 				cpuText(x.ServerCPU, x.ServerSystemCPU), si(x.DeliveriesPerCPU), kib(x.RSSPerConn),
 				x.HostBusy*100, x.LoadCPU.Seconds())
+			if broker {
+				fmt.Fprintf(tw, "%s\t", orDash(x.BrokerCPU.Seconds(), "%.2f"))
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	if len(r.Destination) > 0 {
@@ -170,11 +212,25 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, e := range x.Errors {
 			fmt.Fprintf(w, "note: %s round %d: %s\n", x.Target.Name, x.Round, e)
 		}
+		if x.Sent > 0 && x.Connected > 0 && (x.SubscriberMin != x.Sent || x.SubscriberMax != x.Sent) {
+			fmt.Fprintf(w, "note: %s round %d: a subscriber got between %d and %d of the %d messages\n", x.Target.Name, x.Round, x.SubscriberMin, x.SubscriberMax, x.Sent)
+		}
+		if len(x.PerNode) > 1 {
+			parts := make([]string, len(x.PerNode))
+			for i, n := range x.PerNode {
+				parts[i] = fmt.Sprintf("%s %d subscribers %d delivered", n.URL, n.Subscribers, n.Received)
+			}
+			fmt.Fprintf(w, "note: %s round %d: per node: %s\n", x.Target.Name, x.Round, strings.Join(parts, "; "))
+		}
 	}
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "figure (kete ÷ bare gws)\tkete\tbaseline\tratio\tbetter\t")
+		subj, base := "kete", "baseline"
+		if r.Pair != nil {
+			subj, base = r.Pair.Subject, r.Pair.Baseline
+		}
+		fmt.Fprintf(tw, "figure (%s)\t%s\t%s\tratio\tbetter\t\n", r.ratioHeader(), subj, base)
 		for _, x := range r.Ratios {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f×\t%s\t\n", x.Figure, num(x.Subject), num(x.Baseline), x.Ratio, x.Better)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
+	"github.com/kete-dev/kete/server/natsbroker"
 )
 
 // ListeningPrefix starts the first line `kete bench hub` and `kete bench server` print
@@ -59,6 +60,11 @@ type ServeOptions struct {
 	Listen string
 	// AppID and Secret define ServeServer's one app ("bench", required secret).
 	AppID, Secret string
+	// NATS, when set, is the nats:// URL ServeServer's broker connects to (natsbroker),
+	// so that several `kete bench server` processes act as one cluster; empty: the
+	// memory broker. SubjectPrefix is the cluster's subject prefix (natsbroker's default
+	// "kete"): nodes of one cluster share it, clusters sharing a NATS must not.
+	NATS, SubjectPrefix string
 	// ReadBufferSize is passed to server.Options.ReadBufferSize (0: the server's default),
 	// to measure what a smaller read buffer saves per connection.
 	ReadBufferSize int
@@ -80,8 +86,9 @@ func ServeHub(ctx context.Context, o ServeOptions) error {
 	return serve(ctx, o, h)
 }
 
-// ServeServer serves kete's pub/sub server (server.New with defaults and one HS256 app)
-// until ctx ends: the same code `kete server` runs, in a process the bench can measure.
+// ServeServer serves kete's pub/sub server (server.New with defaults and one HS256 app,
+// on the memory broker or, with o.NATS, on NATS) until ctx ends: the same code
+// `kete server` runs, in a process the bench can measure.
 func ServeServer(ctx context.Context, o ServeOptions) error {
 	if o.Secret == "" {
 		return errors.New("bench server: no secret")
@@ -89,8 +96,19 @@ func ServeServer(ctx context.Context, o ServeOptions) error {
 	if o.AppID == "" {
 		o.AppID = "bench"
 	}
-	srv, err := server.New(server.Options{Apps: []server.App{BenchApp(o.AppID, o.Secret)}, ReadBufferSize: o.ReadBufferSize})
+	opts := server.Options{Apps: []server.App{BenchApp(o.AppID, o.Secret)}, ReadBufferSize: o.ReadBufferSize}
+	if o.NATS != "" {
+		b, err := NewNATSBroker(ctx, o.NATS, o.SubjectPrefix)
+		if err != nil {
+			return fmt.Errorf("bench server: %w", err)
+		}
+		opts.Broker, opts.CloseBroker = b, true
+	}
+	srv, err := server.New(opts)
 	if err != nil {
+		if b, ok := opts.Broker.(*natsbroker.Broker); ok {
+			_ = b.Close()
+		}
 		return fmt.Errorf("bench server: %w", err)
 	}
 	defer srv.Close()

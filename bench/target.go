@@ -50,20 +50,62 @@ type Target struct {
 	RSSBase int64 `json:"rssBase,omitempty"`
 	// AllowRemote lets URL name a non-loopback host; set only when a person gave the URL.
 	AllowRemote bool `json:"-"`
+	// Nodes, when set, makes the target a cluster: the base URLs of every node serving
+	// the same app on one broker (URL is then ignored). Subscriber i connects to
+	// Nodes[i mod len(Nodes)], and so does publisher i, so that both the subscribers and
+	// the publishing load are spread evenly over the nodes.
+	Nodes []string `json:"nodes,omitempty"`
+	// PIDs, when set, are the processes whose CPU seconds and RSS are summed (every node
+	// of a cluster); PID is then ignored.
+	PIDs []int `json:"pids,omitempty"`
+	// BrokerPID, when > 0, is the broker's process (nats-server): its CPU seconds are
+	// reported apart from the nodes' (Result.BrokerCPU).
+	BrokerPID int `json:"brokerPid,omitempty"`
 }
 
-// Check validates the target: a ws:// or wss:// URL, loopback unless AllowRemote, an app
-// and a token for a server.
+// nodeURLs is every node's base URL: Nodes, or URL alone.
+func (t Target) nodeURLs() []string {
+	if len(t.Nodes) > 0 {
+		return t.Nodes
+	}
+	return []string{t.URL}
+}
+
+// node is the one-node target that subscriber or publisher i talks to.
+func (t Target) node(i int) Target {
+	if len(t.Nodes) == 0 {
+		return t
+	}
+	n := t
+	n.URL, n.Nodes = t.Nodes[i%len(t.Nodes)], nil
+	return n
+}
+
+// pids is every process whose CPU and RSS are the target's: PIDs, or PID when > 0.
+func (t Target) pids() []int {
+	if len(t.PIDs) > 0 {
+		return t.PIDs
+	}
+	if t.PID > 0 {
+		return []int{t.PID}
+	}
+	return nil
+}
+
+// Check validates the target: a ws:// or wss:// URL (every node's), loopback unless
+// AllowRemote, an app and a token for a server.
 func (t Target) Check() error {
-	u, err := url.Parse(t.URL)
-	if err != nil {
-		return fmt.Errorf("target %s: url %q: %w", t.Name, redact(t.URL), err)
-	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return fmt.Errorf("target %s: url %q: want ws:// or wss://", t.Name, redact(t.URL))
-	}
-	if !t.AllowRemote && !isLoopback(u.Hostname()) {
-		return fmt.Errorf("target %s: url %q is not a loopback address; give it explicitly to load a remote host", t.Name, redact(t.URL))
+	for _, raw := range t.nodeURLs() {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("target %s: url %q: %w", t.Name, redact(raw), err)
+		}
+		if u.Scheme != "ws" && u.Scheme != "wss" {
+			return fmt.Errorf("target %s: url %q: want ws:// or wss://", t.Name, redact(raw))
+		}
+		if !t.AllowRemote && !isLoopback(u.Hostname()) {
+			return fmt.Errorf("target %s: url %q is not a loopback address; give it explicitly to load a remote host", t.Name, redact(raw))
+		}
 	}
 	switch t.Kind {
 	case KindHub:

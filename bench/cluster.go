@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kete-dev/kete/server/natsbroker"
+)
+
+// NewNATSBroker connects the broker a bench node serves on: url is a nats:// (or tls://)
+// URL, prefix the cluster's subject prefix (empty: natsbroker's default). It waits at
+// most 30s for NATS.
+func NewNATSBroker(ctx context.Context, url, prefix string) (*natsbroker.Broker, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: "kete-bench", SubjectPrefix: prefix})
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", redactUser(url), err)
+	}
+	return b, nil
+}
+
+// CheckNATS connects to url once and disconnects, so that a bench names an unreachable
+// NATS before it starts any node.
+func CheckNATS(ctx context.Context, url string) error {
+	b, err := NewNATSBroker(ctx, url, ClusterSubjectPrefix(0))
+	if err != nil {
+		return err
+	}
+	return b.Close()
+}
+
+// ClusterSubjectPrefix returns a NATS subject prefix of its own for one side of one bench
+// run ("kete-bench-<random>-<nodes>n"): the nodes of a side share it, and neither the
+// other side nor another bench on the same NATS ever receives its messages.
+func ClusterSubjectPrefix(nodes int) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("kete-bench-%s-%dn", hex.EncodeToString(b[:]), nodes)
+}
+
+// StartNodes starts n children, one after another, node i with the argv and env that
+// command(i) returns (see StartChild), and returns them once every one listens. On an
+// error it stops those it started.
+func StartNodes(ctx context.Context, n int, command func(i int) (argv, env []string), stderr io.Writer) ([]*Child, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("start nodes: %d nodes: want at least 1", n)
+	}
+	nodes := make([]*Child, 0, n)
+	for i := range n {
+		argv, env := command(i)
+		c, err := StartChild(ctx, argv, env, stderr)
+		if err != nil {
+			_ = StopNodes(nodes)
+			return nil, fmt.Errorf("node %d of %d: %w", i+1, n, err)
+		}
+		nodes = append(nodes, c)
+	}
+	return nodes, nil
+}
+
+// StopNodes stops every child and returns their errors joined.
+func StopNodes(nodes []*Child) error {
+	var errs []error
+	for _, c := range nodes {
+		errs = append(errs, c.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// ClusterTarget is a server target over every node of a cluster (or one node): their
+// ws:// URLs in Nodes and their pids in PIDs, so that subscribers and publishers are
+// spread over the nodes and CPU seconds and RSS are summed over them.
+func ClusterTarget(name, app, token string, nodes []*Child) Target {
+	t := Target{Name: name, Kind: KindServer, App: app, Token: token}
+	for _, c := range nodes {
+		t.Nodes = append(t.Nodes, "ws://"+c.Addr)
+		t.PIDs = append(t.PIDs, c.PID)
+	}
+	if len(nodes) > 0 {
+		t.URL, t.PID = t.Nodes[0], t.PIDs[0]
+	}
+	return t
+}
+
+// NodesName labels a side of a cluster comparison: "1 node", "3 nodes".
+func NodesName(n int) string {
+	if n == 1 {
+		return "1 node"
+	}
+	return fmt.Sprintf("%d nodes", n)
+}
+
+// readProcs sums ReadProc over pids: CPU times, RSS and threads of every process.
+func readProcs(pids []int) (ProcSample, error) {
+	var sum ProcSample
+	for _, pid := range pids {
+		p, err := ReadProc(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.CPU += p.CPU
+		sum.User += p.User
+		sum.System += p.System
+		sum.RSS += p.RSS
+		sum.Threads += p.Threads
+	}
+	if len(pids) == 1 {
+		sum.PID = pids[0]
+	}
+	return sum, nil
+}
+
+// redactUser hides the user information of each URL in a comma-separated broker URL list.
+func redactUser(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if s, at := strings.Index(p, "://"), strings.LastIndex(p, "@"); s >= 0 && at > s {
+			parts[i] = p[:s+3] + "***" + p[at:]
+		}
+	}
+	return strings.Join(parts, ",")
+}
