@@ -194,15 +194,18 @@ func connect(t testing.TB, hs *httptest.Server, app, token string) *testClient {
 	return tc
 }
 
-// waitRegistered waits until connection id is in app's hub: the welcome frame goes out
-// just before the connection is registered, so a sweep right after connect could miss it.
-func waitRegistered(t testing.TB, s *Server, app, id string) {
+// mustBeRegistered checks that connection id is in app's hub: a client that has its
+// welcome frame is registered (open sends the welcome and registers under one lock), so
+// a sweep or a publish right after connect sees it.
+func mustBeRegistered(t testing.TB, s *Server, app, id string) {
 	t.Helper()
 	_, h := s.app(app)
 	if h == nil {
 		t.Fatalf("no hub for app %s", app)
 	}
-	waitUntil(t, "connection "+id+" registered", func() bool { return h.connection(id) != nil })
+	if h.connection(id) == nil {
+		t.Fatalf("connection %s has its welcome but is not registered", id)
+	}
 }
 
 func status(r *http.Response) int {

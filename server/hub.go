@@ -293,9 +293,14 @@ func (h *hub) doneUpgradingLocked(subject string) {
 	}
 }
 
-// open turns a reservation into a registered connection subscribed to main.
-func (h *hub) open(c *conn) {
+// open turns a reservation into a registered connection subscribed to main, and sends
+// welcome (when not nil) under the same lock: no broadcast can overtake the welcome, and
+// every message published after the client saw it reaches the client.
+func (h *hub) open(c *conn, welcome []byte) {
 	h.mu.Lock()
+	if welcome != nil {
+		c.send(welcome)
+	}
 	h.reserved--
 	h.conns[c.id] = c
 	if !c.ingest {

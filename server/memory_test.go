@@ -86,14 +86,14 @@ func TestSweepReturnsMemoryAfterBurst(t *testing.T) {
 	s.sweep(nil)
 	tok := mint(t, secretA, "alice", time.Hour)
 	for range 2 {
-		waitRegistered(t, s, "a", connect(t, hs, "a", tok).id)
+		mustBeRegistered(t, s, "a", connect(t, hs, "a", tok).id)
 	}
 	clock.Advance(time.Second)
 	s.sweep(nil)
 	if n := returns.Load(); n != 0 {
 		t.Fatalf("returned memory %d times after 2 connections, want 0", n)
 	}
-	waitRegistered(t, s, "a", connect(t, hs, "a", tok).id)
+	mustBeRegistered(t, s, "a", connect(t, hs, "a", tok).id)
 	clock.Advance(time.Second)
 	s.sweep(nil) // grew by 1 since the last sweep: still a burst in progress
 	if n := returns.Load(); n != 0 {

@@ -353,7 +353,7 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 
 	t.Run("expired token closes the connection", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", 2*time.Second))
-		waitRegistered(t, s, "a", tc.id)
+		mustBeRegistered(t, s, "a", tc.id)
 		s.sweep(nil)
 		clock.Advance(3 * time.Second)
 		s.sweep(nil)
@@ -396,7 +396,7 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 	})
 	t.Run("idle connection is pinged and a pong keeps it open", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-		waitRegistered(t, s, "a", tc.id)
+		mustBeRegistered(t, s, "a", tc.id)
 		s.sweep(nil)
 		clock.Advance(DefaultPingInterval + time.Second)
 		s.sweep(nil)
@@ -412,7 +412,7 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 	})
 	t.Run("idle connection closes", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-		waitRegistered(t, s, "a", tc.id)
+		mustBeRegistered(t, s, "a", tc.id)
 		s.sweep(nil)
 		clock.Advance(DefaultIdleTimeout + time.Second)
 		s.sweep(nil)

@@ -211,20 +211,20 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	}
 	c.lastSeen.Store(s.coarseNow())
 	c.lastPing = s.coarseNow()
+	var welcome []byte
 	if !c.ingest {
-		// The welcome goes out first and the connection is registered right after, so
-		// that no broadcast can overtake it; both happen here, where the request's remote
-		// address is at hand (the connection need not keep it) and before the read loop
-		// starts (whose goroutine then never runs the welcome's encoding).
+		// Built here, where the request's remote address is at hand (the connection need
+		// not keep it) and before the read loop starts (whose goroutine then never runs
+		// the welcome's encoding); open sends it.
 		data, _ := json.Marshal(map[string]any{"connection": map[string]string{
 			"id": c.id, "appId": h.appID, "remoteAddress": r.RemoteAddr,
 		}})
-		c.send(encodeServerFrame("main", "welcome", data, false))
+		welcome = encodeServerFrame("main", "welcome", data, false)
 	}
 	if s.opts.upgraded != nil {
 		s.opts.upgraded()
 	}
-	h.open(c)
+	h.open(c, welcome)
 	socket.Session().Store("conn", c)
 	s.loops.Add(1)
 	go func() {
