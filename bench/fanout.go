@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +49,11 @@ type FanoutOptions struct {
 	Window int
 	// DialConcurrency bounds simultaneous handshakes (32).
 	DialConcurrency int
+	// SourceIPs spreads subscribers over that many loopback source addresses (127.0.0.1,
+	// 127.0.0.2, …) when the nodes are on 127.0.0.0/8: one source address has about
+	// 28,000 ephemeral ports per node (ip_local_port_range), too few for 100,000
+	// subscribers. 0: one per 20,000 subscribers per node.
+	SourceIPs int
 	// ConnectTimeout bounds connecting and subscribing everyone (30s + 10s per 1,000).
 	ConnectTimeout time.Duration
 	// Drain bounds the wait for the last deliveries after publishing stops (10s).
@@ -91,6 +98,9 @@ func (o FanoutOptions) withDefaults() FanoutOptions {
 	}
 	if o.Window <= 0 {
 		o.Window = max(8, 100000/o.Subscribers)
+	}
+	if o.SourceIPs <= 0 {
+		o.SourceIPs = 1 + (o.Subscribers-1)/sourceIPSubscribers
 	}
 	if o.DialConcurrency <= 0 {
 		o.DialConcurrency = 32
@@ -331,6 +341,10 @@ func (r *run) connect(ctx context.Context) error {
 		addrs[i] = r.t.node(i).subscribeURL()
 	}
 	sub := r.t.subscribeFrame(o.Topic)
+	dialers, err := sourceDialers(addrs, o.SourceIPs)
+	if err != nil {
+		return err
+	}
 	r.subs = make([]*subscriber, o.Subscribers)
 	var (
 		next     atomic.Int64
@@ -352,6 +366,7 @@ func (r *run) connect(ctx context.Context) error {
 				addr := addrs[i%nodes]
 				c, resp, err := gws.NewClient(s, &gws.ClientOption{
 					Addr: addr, HandshakeTimeout: 10 * time.Second, ReadBufferSize: 2048,
+					NewDialer: dialers[(i/nodes)%len(dialers)],
 				})
 				if err != nil {
 					errCount.Add(1)
@@ -673,4 +688,40 @@ func (r *run) closeAll() {
 	case <-done:
 	case <-time.After(10 * time.Second):
 	}
+}
+
+// sourceIPSubscribers is how many subscribers one loopback source address serves when
+// FanoutOptions.SourceIPs is left to its default: well inside the default ephemeral port
+// range (32768–60999).
+const sourceIPSubscribers = 20000
+
+// sourceDialers returns n dialer factories for gws, each binding its connections to
+// another loopback source address (127.0.0.1, 127.0.0.2, …), when every node is on
+// 127.0.0.0/8 and n > 1; otherwise one factory that leaves the source to the kernel.
+func sourceDialers(nodeURLs []string, n int) ([]func() (gws.Dialer, error), error) {
+	plain := []func() (gws.Dialer, error){func() (gws.Dialer, error) { return &net.Dialer{Timeout: 10 * time.Second}, nil }}
+	if n <= 1 {
+		return plain, nil
+	}
+	for _, raw := range nodeURLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe url %q: %w", redact(raw), err)
+		}
+		ip := net.ParseIP(u.Hostname())
+		if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+			return plain, nil // another host or IPv6: one source address, the kernel's choice
+		}
+	}
+	if n > 254 {
+		return nil, fmt.Errorf("source ips %d: at most 254 loopback source addresses (127.0.0.1–127.0.0.254)", n)
+	}
+	out := make([]func() (gws.Dialer, error), n)
+	for i := range out {
+		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		out[i] = func() (gws.Dialer, error) {
+			return &net.Dialer{Timeout: 10 * time.Second, LocalAddr: local}, nil
+		}
+	}
+	return out, nil
 }

@@ -2,8 +2,12 @@ package bench
 
 import (
 	"context"
+	"maps"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -93,5 +97,60 @@ func TestFanoutDialErrorNamesURL(t *testing.T) {
 	_, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://127.0.0.1:1"}, FanoutOptions{Subscribers: 3, ConnectTimeout: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v, want one naming the url", err)
+	}
+}
+
+// TestFanoutSpreadsSourceAddresses: with SourceIPs, subscribers come from several
+// loopback addresses (what lets 100,000 of them reach one node), and every one is served.
+func TestFanoutSpreadsSourceAddresses(t *testing.T) {
+	h := NewHub()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			mu.Lock()
+			seen[host]++
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { _ = h.Close(); srv.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://" + srv.Listener.Addr().String()}, FanoutOptions{
+		Subscribers: 9, SourceIPs: 3, Rate: 900, Duration: 500 * time.Millisecond, Size: 100,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, res, 9, 50)
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"127.0.0.1": 3, "127.0.0.2": 3, "127.0.0.3": 3}
+	if !maps.Equal(seen, want) {
+		t.Errorf("subscribers by source address %v, want %v", seen, want)
+	}
+}
+
+func TestSourceDialersOnlyOnIPv4Loopback(t *testing.T) {
+	for _, tt := range []struct {
+		urls []string
+		n    int
+		want int
+	}{
+		{[]string{"ws://127.0.0.1:1/x"}, 4, 4},
+		{[]string{"ws://127.0.0.1:1", "ws://127.0.0.9:2"}, 2, 2},
+		{[]string{"ws://localhost:1"}, 4, 1}, // a name: the kernel picks the source
+		{[]string{"ws://[::1]:1"}, 4, 1},
+		{[]string{"ws://127.0.0.1:1"}, 1, 1},
+	} {
+		d, err := sourceDialers(tt.urls, tt.n)
+		if err != nil || len(d) != tt.want {
+			t.Errorf("sourceDialers(%v, %d) = %d dialers, %v; want %d", tt.urls, tt.n, len(d), err, tt.want)
+		}
+	}
+	if _, err := sourceDialers([]string{"ws://127.0.0.1:1"}, 300); err == nil || !strings.Contains(err.Error(), "254") {
+		t.Errorf("300 source addresses: %v, want an error naming the 254 limit", err)
 	}
 }

@@ -226,6 +226,7 @@ func benchFanoutWith(ctx context.Context, args []string, stdout, stderr io.Write
 	hubURL := fs.String("hub-url", "", "compare against a hub already running at this ws:// URL instead (with --hub-pid)")
 	hubPID := fs.Int("hub-pid", 0, "process id of --hub-url")
 	subs := fs.Int("subscribers", 2000, "subscriber connections")
+	sourceIPs := fs.Int("source-ips", 0, "loopback source addresses to spread subscribers over (127.0.0.1, .2, …), for more than ~28,000 per node (default one per 20,000)")
 	rate := fs.Float64("rate", 50000, "deliveries per second, all subscribers together (messages/s = rate ÷ subscribers)")
 	size := fs.Int("size", 100, "payload bytes per message")
 	duration := fs.Duration("duration", 10*time.Second, "how long to publish (or, with --idle, to settle)")
@@ -393,7 +394,7 @@ func benchFanoutWith(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 	}
 	o := bench.FanoutOptions{
-		Mode: bench.ModeRate, Subscribers: *subs, Rate: *rate, Size: *size, Duration: *duration,
+		Mode: bench.ModeRate, Subscribers: *subs, SourceIPs: *sourceIPs, Rate: *rate, Size: *size, Duration: *duration,
 		Topic: *topic, Publish: bench.PublishMode(*publish), Publishers: *publishers, Window: *window,
 		Progress: progress, ProgressTTY: isTerminal(stderr),
 	}
