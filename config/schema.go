@@ -121,6 +121,8 @@ func globalFields(c *Config) []field {
 		{key: "server.listen", set: stringVar(&s.Listen)},
 		{key: "server.broker", set: brokerVar(&s.Broker)},
 		{key: "server.apps-file", set: stringVar(&s.AppsFile)},
+		{key: "server.memory.return-after", set: intVar(&s.ReturnMemoryAfter, -1, 1<<30)},
+		{key: "server.memory.return-interval", set: positiveDurationVar(&s.ReturnMemoryInterval)},
 		{key: "server.tls.enabled", set: boolVar(&s.TLS.Enabled)},
 		{key: "server.tls.client-auth", set: clientAuthVar(&s.TLS.ClientAuth)},
 		{key: "server.nats.credentials-file", set: stringVar(&s.NATS.CredentialsFile)},

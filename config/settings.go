@@ -213,6 +213,11 @@ type ServerSettings struct {
 	AppsFile string
 	// NATS is kete.server.nats.*: how to reach NATS when Broker is a nats:// URL.
 	NATS NATSSettings
+	// ReturnMemoryAfter is memory.return-after (1000): how many new connections make the
+	// server hand freed memory back to the OS once they settle; -1: never.
+	ReturnMemoryAfter int
+	// ReturnMemoryInterval is memory.return-interval (10s): the least time between two.
+	ReturnMemoryInterval time.Duration
 }
 
 // NATSSettings is kete.server.nats.*: credentials, TLS and history for the NATS broker

@@ -66,7 +66,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // NATS (kete.server.broker=nats://…) so that several nodes act as one. Closing the
 // returned server also closes its NATS broker.
 func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error) {
-	opts := server.Options{AppsFile: s.AppsFile, ReloadOnSignal: true, Logger: log}
+	opts := server.Options{AppsFile: s.AppsFile, ReloadOnSignal: true, Logger: log,
+		ReturnMemoryAfter: s.ReturnMemoryAfter, ReturnMemoryInterval: s.ReturnMemoryInterval}
 	var broker *natsbroker.Broker
 	switch {
 	case s.Broker == "" || s.Broker == "memory":
