@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxzan/gws"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/kete-dev/kete/config"
@@ -15,7 +18,9 @@ import (
 
 // TestServersOnNATSActAsOne runs two bundled servers configured with
 // kete.server.broker=nats://… against a NATS embedded in the test: an event published
-// on one node reaches a subscriber of the other.
+// on one node reaches a subscriber of the other, each node counts the other in its
+// health, and a subject connected to one node is refused by the other (the app's
+// oneConnectionPerUser is reject).
 func TestServersOnNATSActAsOne(t *testing.T) {
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -29,11 +34,11 @@ func TestServersOnNATSActAsOne(t *testing.T) {
 	dir := t.TempDir()
 	secret := strings.Repeat("k", 32)
 	apps := filepath.Join(dir, "apps.json")
-	os.WriteFile(apps, []byte(`[{"appId":"demo","enabled":true,
+	os.WriteFile(apps, []byte(`[{"appId":"demo","enabled":true,"oneConnectionPerUser":"reject",
 		"authKey":{"source":"raw","key":"`+secret+`","algorithms":["HS256"]},
 		"adminKey":{"source":"raw","key":"`+secret+`","algorithms":["HS256"]}}]`), 0o600)
 	props := filepath.Join(dir, "server.properties")
-	os.WriteFile(props, []byte("kete.server.apps-file="+apps+"\nkete.server.broker="+ns.ClientURL()+"\n"), 0o600)
+	os.WriteFile(props, []byte("kete.server.apps-file="+apps+"\nkete.server.broker="+ns.ClientURL()+"\nkete.server.nats.heartbeat-interval=100ms\n"), 0o600)
 	cfg, err := config.Load(props, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -53,5 +58,38 @@ func TestServersOnNATSActAsOne(t *testing.T) {
 	nodes[0].publish(t, "events", `{"id":"cross-node","kind":"EVENT","type":"LOGIN"}`)
 	if dups := sub.waitFor(t, map[string]bool{"cross-node": true}, 10*time.Second); dups != 0 {
 		t.Fatalf("%d duplicates", dups)
+	}
+
+	// The heartbeats (every 100 ms, from the config) make node 0 count node 1.
+	waitUntil(t, 10*time.Second, "node 0 to count both nodes", func() bool {
+		var h struct {
+			Cluster *struct{ Nodes, Connections int } `json:"cluster"`
+		}
+		resp, err := http.Get(nodes[0].baseURL() + "/api/health/status")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&h) == nil && h.Cluster != nil && h.Cluster.Nodes == 2 && h.Cluster.Connections == 1
+	})
+	// The subscriber holds its subject on node 1: node 0 refuses it before the upgrade.
+	url := "ws://" + nodes[0].addr() + "/apps/demo?access_token=" + nodes[0].token(t, "test-subscriber")
+	if c, resp, err := gws.NewClient(gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: url}); err == nil {
+		_ = c.NetConn().Close()
+		t.Fatal("a second connection of the subject on the other node was accepted")
+	} else if resp == nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("second connection on the other node: %v (response %v), want 409", err, resp)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after limit.
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
