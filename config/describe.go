@@ -25,7 +25,7 @@ func (c *Config) Describe(w io.Writer) error {
 		if i > 0 {
 			ew.printf("\n")
 		}
-		describeRoute(ew, &c.Routes[i])
+		describeRoute(ew, &c.Routes[i], c.Explicit("kete.routes."+c.Routes[i].Name+".retry.max-attempts"))
 	}
 	for _, p := range c.Warnings {
 		ew.printf("warning: %s\n", p)
@@ -33,7 +33,9 @@ func (c *Config) Describe(w io.Writer) error {
 	return ew.err
 }
 
-func describeRoute(w *errWriter, r *RouteSettings) {
+// describeRoute prints one route; attemptsSet tells whether retry.max-attempts was given,
+// which decides what `kete run` does (without it, it retries until delivered).
+func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	state := "enabled"
 	if !r.Enabled {
 		state = "disabled"
@@ -86,7 +88,7 @@ func describeRoute(w *errWriter, r *RouteSettings) {
 	line("oauth", "%s", describeOAuth(d.OAuth))
 	p := d.Pool
 	line("pool", "min-idle %d, max-idle %d, max-total %d, max-wait %s (per rendered URL)", p.MinIdle, p.MaxIdle, p.MaxTotal, seconds(p.MaxWait))
-	line("retry", "%s", describeRetry(r))
+	line("retry", "%s", describeRetry(r, attemptsSet))
 }
 
 func describeMatchers(ms []MatcherSettings, mode kete.MatchMode, none string) string {
@@ -150,13 +152,15 @@ func describeOAuth(o OAuthSettings) string {
 	return strings.Join(parts, ", ")
 }
 
-func describeRetry(r *RouteSettings) string {
+// describeRetry says what `kete run` does: with max-attempts unset it retries while the
+// spool has room (the library's WithRetry keeps KETE's 3), then dead-letters nothing.
+func describeRetry(r *RouteSettings, attemptsSet bool) string {
 	if !r.Retry.Enabled {
 		return "off (one attempt)"
 	}
-	attempts := fmt.Sprintf("%d attempts", r.Retry.MaxAttempts)
-	if r.Retry.MaxAttempts == 0 {
-		attempts = "until delivered"
+	attempts := fmt.Sprintf("%d attempts, then dead-lettered", r.Retry.MaxAttempts)
+	if !attemptsSet || r.Retry.MaxAttempts == 0 {
+		attempts = "until delivered (set retry.max-attempts to dead-letter after N)"
 	}
 	return fmt.Sprintf("%s, first wait %s, max wait %s", attempts, seconds(r.Retry.WaitDuration), seconds(r.Retry.MaxWait))
 }

@@ -109,3 +109,21 @@ func selfSignedPEM(t *testing.T) []byte {
 	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})...)
 }
+
+// TestDescribeRetrySaysWhatRunDoes: kete run retries until delivered unless
+// retry.max-attempts is set, and kete check must say the same.
+func TestDescribeRetrySaysWhatRunDoes(t *testing.T) {
+	for _, tt := range []struct{ extra, want string }{
+		{"", "retry:          until delivered (set retry.max-attempts to dead-letter after N), first wait 500ms, max wait 30s"},
+		{"kete.routes.ws.retry.max-attempts=5\n", "retry:          5 attempts, then dead-lettered, first wait 500ms, max wait 30s"},
+	} {
+		c := parse(t, "kete.routes.ws.destination.url=ws://127.0.0.1:9/events\n"+tt.extra)
+		var b strings.Builder
+		if err := c.Describe(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want+"\n") {
+			t.Errorf("with %q Describe lacks %q:\n%s", tt.extra, tt.want, b.String())
+		}
+	}
+}

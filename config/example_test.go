@@ -41,7 +41,7 @@ kete.routes.ws.retry.wait-duration=PT1S
 	//   tls:            off
 	//   oauth:          off
 	//   pool:           min-idle 1, max-idle 4, max-total 4, max-wait 30s (per rendered URL)
-	//   retry:          3 attempts, first wait 1s, max wait 30s
+	//   retry:          until delivered (set retry.max-attempts to dead-letter after N), first wait 1s, max wait 30s
 	// warning: kete.routes.ws.destination.oauth.client-id = "unused": ignored: destination.oauth.enabled is not true
 }
 
