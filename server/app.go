@@ -251,31 +251,41 @@ func ParseApps(b []byte, format string) ([]App, error) {
 	switch format {
 	case "json":
 		trimmed := bytes.TrimSpace(b)
+		// Unknown fields are errors: a misspelt adminSourceAddress must not leave the API open.
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
 		if len(trimmed) > 0 && trimmed[0] == '{' {
 			var wrap struct {
 				Apps []App `json:"apps"`
 			}
-			if err := json.Unmarshal(trimmed, &wrap); err != nil {
+			if err := dec.Decode(&wrap); err != nil {
 				return nil, fmt.Errorf("json: %w", err)
 			}
 			apps = wrap.Apps
-		} else if err := json.Unmarshal(trimmed, &apps); err != nil {
+		} else if err := dec.Decode(&apps); err != nil {
 			return nil, fmt.Errorf("json: %w", err)
+		}
+		if dec.More() {
+			return nil, fmt.Errorf("json: more after the apps at offset %d", dec.InputOffset())
 		}
 	case "yaml":
 		var n yaml.Node
 		if err := yaml.Unmarshal(b, &n); err != nil {
 			return nil, fmt.Errorf("yaml: %w", err)
 		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		var err error
 		if len(n.Content) > 0 && n.Content[0].Kind == yaml.MappingNode {
 			var wrap struct {
 				Apps []App `yaml:"apps"`
 			}
-			if err := n.Decode(&wrap); err != nil {
-				return nil, fmt.Errorf("yaml: %w", err)
-			}
+			err = dec.Decode(&wrap)
 			apps = wrap.Apps
-		} else if err := n.Decode(&apps); err != nil {
+		} else if len(n.Content) > 0 {
+			err = dec.Decode(&apps)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("yaml: %w", err)
 		}
 	default:

@@ -351,6 +351,13 @@ func TestLoadApps(t *testing.T) {
 		"cidr.json":  `[{"appId":"a","clientSourceAddress":["300.1.1.1"]}]`,
 		"policy.yml": "- appId: a\n  oneConnectionPerUser: sometimes\n",
 		"apps.txt":   "[]",
+		// A misspelt field must not be dropped: maxConection would leave the app unlimited.
+		"typo.json":      `[{"appId":"a","maxConection":5}]`,
+		"limittypo.json": `[{"appId":"a","limits":{"maxMesageSize":10}}]`,
+		"typo.yaml":      "- appId: a\n  adminSourceAdress: [10.0.0.0/8]\n",
+		"limittypo.yaml": "apps:\n  - appId: a\n    limits: {maxMessagesize: 10}\n",
+		"wraptypo.yaml":  "apps: []\napp: []\n",
+		"trailing.json":  `[{"appId":"a"}] [{"appId":"b"}]`,
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
@@ -370,6 +377,12 @@ func TestLoadApps(t *testing.T) {
 		{"policy.yml", "sometimes"},
 		{"apps.txt", "unknown extension"},
 		{"missing.json", "no such file"},
+		{"typo.json", `unknown field "maxConection"`},
+		{"limittypo.json", `unknown field "maxMesageSize"`},
+		{"typo.yaml", "field adminSourceAdress not found"},
+		{"limittypo.yaml", "field maxMessagesize not found"},
+		{"wraptypo.yaml", "field app not found"},
+		{"trailing.json", "more after the apps"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
 )
