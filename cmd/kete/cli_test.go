@@ -87,7 +87,8 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 	}
 	sp.Close()
 
-	code, stdout, stderr := runCLI(t, "deadletters", "list", "all", "--config", cfgPath)
+	// Flags may come before the action or between it and the route.
+	code, stdout, stderr := runCLI(t, "deadletters", "--config", cfgPath, "list", "all")
 	if code != 0 || !strings.Contains(stdout, "dl-1") || !strings.Contains(stdout, "server said no") || !strings.Contains(stdout, "2 dead letters") {
 		t.Fatalf("list = %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -99,8 +100,17 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 	if left, _ := spool.DeadLetters(spoolDir, "all"); len(left) != 0 {
 		t.Fatalf("%d dead letters left after a successful replay", len(left))
 	}
+	if code, stdout, stderr := runCLI(t, "deadletters", "list", "--config", cfgPath, "all"); code != 0 || !strings.Contains(stdout, "0 dead letters") {
+		t.Fatalf("list with the flag before the route = %d\n%s\n%s", code, stdout, stderr)
+	}
 	if code, _, stderr := runCLI(t, "deadletters", "list", "nosuch", "--config", cfgPath); code != 1 || !strings.Contains(stderr, "nosuch") {
 		t.Fatalf("list of an unknown route = %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "deadletters", "-h"); code != 0 || !strings.Contains(stderr, "-config") {
+		t.Fatalf("deadletters -h = %d %s, want 0 and the flags", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "deadletters", "list"); code != 2 || !strings.Contains(stderr, "route name") {
+		t.Fatalf("deadletters without a route = %d %s, want a usage error", code, stderr)
 	}
 }
 

@@ -14,15 +14,27 @@ import (
 )
 
 func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || (args[0] != "list" && args[0] != "replay") {
-		return fmt.Errorf("%w: want list or replay, then a route name", errUsage)
-	}
-	action, route := args[0], args[1]
 	fs := newFlags("deadletters", stderr)
 	path := configFlag(fs, "configuration file")
-	if err := fs.Parse(args[2:]); err != nil {
-		return err
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: kete deadletters list|replay ROUTE --config FILE")
+		fs.PrintDefaults()
 	}
+	// Flags may come before, between or after the action and the route.
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	if len(pos) != 2 || (pos[0] != "list" && pos[0] != "replay") {
+		return fmt.Errorf("%w: want list or replay, then a route name (got %q)", errUsage, pos)
+	}
+	action, route := pos[0], pos[1]
 	if *path == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
