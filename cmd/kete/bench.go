@@ -37,8 +37,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchE2E(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, "kete bench fanout   drive the server (and, with --baseline, a bare gws hub) with subscribers and publishes")
-		fmt.Fprintln(stderr, "kete bench hub      serve a bare gws broadcast hub (the baseline) at --listen")
 		fmt.Fprintln(stderr, "                    (--self --nodes 3 --nats URL --compare-nodes 1: three nodes on NATS against one)")
+		fmt.Fprintln(stderr, "kete bench hub      serve a bare gws broadcast hub (the baseline) at --listen")
 		fmt.Fprintln(stderr, "kete bench server   serve the bundled server with one generated app (what --self starts; --nats URL: a cluster node)")
 		fmt.Fprintln(stderr, "kete bench destination  events through one route vs the bare gws write loop")
 		fmt.Fprintln(stderr, "kete bench e2e      webhook → spool → route → server → subscribers, in one process")

@@ -102,7 +102,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serve(serveCtx, srvLn, srv) }()
+	go func() { served <- serve(serveCtx, srvLn, srv, log) }()
 	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, Server: srv, ShutdownTimeout: 3 * time.Second})
 	if err != nil {
 		stopServing()

@@ -120,7 +120,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 		}
 		d.server, d.srvAddr = srv, ln.Addr()
 		d.sources.Go(func() {
-			if err := serve(sourcesCtx, ln, srv); err != nil {
+			if err := serve(sourcesCtx, ln, srv, d.log); err != nil {
 				d.log.Error("server stopped", "err", err)
 			}
 		})
@@ -190,7 +190,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	}
 	d.opsAddr = ln.Addr()
 	d.sources.Go(func() {
-		if err := serve(sourcesCtx, ln, mux); err != nil {
+		if err := serve(sourcesCtx, ln, mux, d.log); err != nil {
 			d.log.Error("webhook listener stopped", "err", err)
 		}
 	})

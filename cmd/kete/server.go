@@ -59,7 +59,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		scheme = "https"
 	}
 	log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", scheme+"://"+ln.Addr().String()+"/")
-	return serve(ctx, ln, srv)
+	return serve(ctx, ln, srv, log)
 }
 
 // newServer builds the bundled server from kete.server.*: on the memory broker, or on
