@@ -438,9 +438,23 @@ kete.routes.o.destination.oauth.token-url=https://auth.example.com/token
 kete.routes.o.destination.oauth.client-id=kete
 kete.routes.o.destination.oauth.client-secret=s
 kete.routes.o.destination.oauth.realm=acme
+kete.server.nats.user=nobody
+kete.routes.h.destination.host=h
+kete.routes.h.destination.tls.verify-hostname=false
 `)
+	hints := map[string]string{
+		"kete.routes.ws.destination.tls.trust-store.loader.kind": "use a wss:// URL",
+		"kete.routes.h.destination.tls.verify-hostname":          "set destination.tls.enabled=true",
+		"kete.server.nats.user":                                  "not a nats:// URL",
+	}
+	for _, w := range c.Warnings {
+		if hint, ok := hints[w.Key]; ok && !strings.Contains(w.Reason, hint) {
+			t.Errorf("warning for %s: %q, want it to say %q", w.Key, w.Reason, hint)
+		}
+	}
 	want := []string{
 		"kete.metrics.enabled",
+		"kete.routes.h.destination.tls.verify-hostname",
 		"kete.routes.o.destination.headers.authorization",
 		"kete.routes.o.destination.oauth.realm",
 		"kete.routes.ws.destination.host",
@@ -448,6 +462,7 @@ kete.routes.o.destination.oauth.realm=acme
 		"kete.routes.ws.destination.tls.trust-store.loader.kind",
 		"kete.routes.ws.destination.tls.trust-store.loader.path",
 		"kete.routes.ws.retry.max-attempts",
+		"kete.server.nats.user",
 	}
 	var got []string
 	for _, w := range c.Warnings {

@@ -299,9 +299,13 @@ func (d *decoder) finishTLS(r *RouteSettings, p string) {
 	t := &r.Destination.TLS
 	prefix := p + "destination.tls."
 	if !t.Enabled {
+		hint := "set destination.tls.enabled=true" // host, port and path
+		if d.given(p + "destination.url") {
+			hint = "use a wss:// URL" // tls.enabled=true is an error with ws://
+		}
 		for _, k := range d.givenUnder(prefix) {
 			if k != prefix+"enabled" {
-				d.warn(k, "ignored: TLS is off (set destination.tls.enabled=true or use a wss:// URL)")
+				d.warn(k, "ignored: TLS is off ("+hint+")")
 			}
 		}
 		return
@@ -487,6 +491,11 @@ func (d *decoder) finishGlobal() {
 	}
 
 	s := &c.Server
+	if !strings.HasPrefix(s.Broker, "nats://") && !strings.HasPrefix(s.Broker, "tls://") {
+		for _, key := range d.givenUnder("kete.server.nats.") {
+			d.warn(key, "ignored: kete.server.broker is not a nats:// URL (the memory broker serves one node)")
+		}
+	}
 	prefix := "kete.server.tls."
 	if !s.TLS.Enabled {
 		for _, key := range d.givenUnder(prefix) {

@@ -162,8 +162,8 @@ type TLSSettings struct {
 	VerifyHostname bool
 	TrustStore     StoreSettings // trust-store.*: CAs to trust; none = the system roots
 	KeyStore       StoreSettings // key-store.*: the client certificate for mTLS
-	// ClientAuth is kete.server.tls.client-auth: none (default), request or require; only
-	// for the server.
+	// ClientAuth is kete.server.tls.client-auth: none, request or require-and-verify
+	// (default: require-and-verify with a trust store, else none); only for the server.
 	ClientAuth string
 }
 

@@ -87,7 +87,7 @@ func (s *Server) enabledApp(w http.ResponseWriter, r *http.Request, admin bool) 
 	}
 	addr, _ := remoteAddr(r)
 	if !policy.Allows(addr) {
-		s.refuse(w, http.StatusForbidden, "source_denied", "source address not allowed for "+what+appID)
+		s.refuse(w, http.StatusForbidden, auth.CodeSourceForbidden, "source address not allowed for "+what+appID)
 		return nil, nil
 	}
 	return rt, h

@@ -16,7 +16,7 @@ const (
 	CodeAPIKeyInvalid    = "apikey_invalid"       // the API key matches no configured key
 	CodeKeysUnavailable  = "keys_unavailable"     // the JWKS endpoint could not be read: retry later (503)
 	CodeForbidden        = "forbidden"            // authenticated, but not allowed (403)
-	CodeSourceForbidden  = "source_not_permitted" // the source address is denied (403)
+	CodeSourceForbidden  = "source_denied"        // the source address is denied (403)
 )
 
 // Error is why a request was refused. It is safe to show to the client: Reason never echoes
