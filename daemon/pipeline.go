@@ -42,7 +42,8 @@ type Options struct {
 	Routes  []Route
 	Logger  *slog.Logger
 	Metrics *Metrics
-	// Now is the clock for delivery latency; tests may replace it.
+	// Now is the clock for delivery latency and for the time of an event that comes without
+	// one; tests may replace it.
 	Now func() time.Time
 }
 
@@ -108,10 +109,16 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 		return nil
 	}
 	records := make([][]byte, len(events))
+	now := p.opts.Now().UnixMilli()
 	for i := range events {
 		if events[i].ID == "" {
 			// An id lets the server recognise the event if a reconnect sends it twice.
 			events[i].ID = keycloak.EventKey(&events[i])
+		}
+		if events[i].Time == 0 {
+			// Keycloak always sends one; a hand-made event gets the time it arrived, after
+			// its id is taken, so that sending it again still makes the same id.
+			events[i].Time = now
 		}
 		b, err := json.Marshal(&events[i])
 		if err != nil {

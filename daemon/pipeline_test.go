@@ -271,3 +271,53 @@ func TestReadLinesIngestsEveryLineOrNamesTheBadOne(t *testing.T) {
 		t.Fatalf("bad line error = %v, want one naming line 2", err)
 	}
 }
+
+// timeSink records the events a route delivered.
+type timeSink struct{ got chan kete.Event }
+
+func (s timeSink) Send(_ context.Context, e *kete.Event, _ []byte) error { s.got <- *e; return nil }
+func (s timeSink) Close() error                                          { return nil }
+
+// TestEventWithoutTimeGetsItsArrival: a hand-made event without "time" is stamped with
+// when it arrived (so latency and the subscriber's view make sense), and its id is taken
+// before, so the same event sent twice still has one id.
+func TestEventWithoutTimeGetsItsArrival(t *testing.T) {
+	arrival := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	sk := timeSink{got: make(chan kete.Event, 4)}
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), Routes: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Options{Spool: sp, Routes: []Route{{Route: route("all", sk, "")}}, Now: func() time.Time { return arrival }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; sp.Close() })
+
+	hand := kete.Event{Kind: kete.KindEvent, Type: "LOGIN", RealmName: "acme"}
+	kc := kete.Event{Kind: kete.KindEvent, ID: "kc-1", Type: "LOGIN", RealmName: "acme", Time: 1767225600000}
+	if err := p.Ingest(ctx, "test", []kete.Event{hand, hand, kc}); err != nil {
+		t.Fatal(err)
+	}
+	var got []kete.Event
+	for range 3 {
+		select {
+		case e := <-sk.got:
+			got = append(got, e)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("delivered %d of 3", len(got))
+		}
+	}
+	if got[0].Time != arrival.UnixMilli() || got[1].Time != arrival.UnixMilli() {
+		t.Errorf("events without time delivered with %d and %d, want the arrival %d", got[0].Time, got[1].Time, arrival.UnixMilli())
+	}
+	if got[0].ID == "" || got[0].ID != got[1].ID {
+		t.Errorf("the same event sent twice got ids %q and %q, want one", got[0].ID, got[1].ID)
+	}
+	if got[2].Time != 1767225600000 || got[2].ID != "kc-1" {
+		t.Errorf("Keycloak's own time and id were changed: %+v", got[2])
+	}
+}

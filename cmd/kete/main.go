@@ -28,7 +28,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "kete demo [--listen ADDR] [--rate N]", "run the server, the daemon and an event generator, and print the dashboard link", runDemo},
-		{"run", "kete run --config FILE [--stdin]", "run the daemon: sources → spool → routes (and the server when kete.server.enabled)", runDaemon},
+		{"run", "kete run --config FILE [--stdin] [--shutdown-timeout DURATION]", "run the daemon: sources → spool → routes (and the server when kete.server.enabled)", runDaemon},
 		{"server", "kete server --config FILE | --apps FILE [--listen ADDR]", "run the bundled pub/sub server", runServer},
 		{"check", "kete check --config FILE", "validate a configuration and describe each route, secrets masked", runCheck},
 		{"token", "kete token --key FILE|--secret S [--alg HS256] --sub NAME --perm P…", "mint a token for an app from a local key", runToken},
