@@ -8,15 +8,15 @@ import (
 
 // Codes of [Error], stable strings clients may branch on.
 const (
-	CodeTokenMissing     = "token_missing"        // no token or API key in the request
-	CodeTokenMalformed   = "token_malformed"      // not a JWT at all
-	CodeTokenExpired     = "token_expired"        // exp has passed (beyond the leeway)
-	CodeTokenNotYetValid = "token_not_yet_valid"  // nbf or iat lies in the future
-	CodeTokenInvalid     = "token_invalid"        // signature, algorithm, key id, issuer, audience or claims
-	CodeAPIKeyInvalid    = "apikey_invalid"       // the API key matches no configured key
-	CodeKeysUnavailable  = "keys_unavailable"     // the JWKS endpoint could not be read: retry later (503)
-	CodeForbidden        = "forbidden"            // authenticated, but not allowed (403)
-	CodeSourceForbidden  = "source_denied"        // the source address is denied (403)
+	CodeTokenMissing     = "token_missing"       // no token or API key in the request
+	CodeTokenMalformed   = "token_malformed"     // not a JWT at all
+	CodeTokenExpired     = "token_expired"       // exp has passed (beyond the leeway)
+	CodeTokenNotYetValid = "token_not_yet_valid" // nbf or iat lies in the future
+	CodeTokenInvalid     = "token_invalid"       // signature, algorithm, key id, issuer, audience or claims
+	CodeAPIKeyInvalid    = "apikey_invalid"      // the API key matches no configured key
+	CodeKeysUnavailable  = "keys_unavailable"    // the JWKS endpoint could not be read: retry later (503)
+	CodeForbidden        = "forbidden"           // authenticated, but not allowed (403)
+	CodeSourceForbidden  = "source_denied"       // the source address is denied (403)
 )
 
 // Error is why a request was refused. It is safe to show to the client: Reason never echoes
