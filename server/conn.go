@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -215,6 +216,48 @@ func (c *conn) markClosed() {
 		c.backlogBytes = 0
 	}
 	c.mu.Unlock()
+}
+
+// gwsConn is a client's socket as gws sees it. Once the upgrade is answered, gws writes
+// only close frames of its own (answering a client's close, or after a protocol error)
+// and then closes the socket; both go through the connection's send path here, after
+// whatever the server has queued, so that gws's frame never lands inside a frame the
+// server has partly written, and the socket closes once the queue is out.
+type gwsConn struct {
+	net.Conn
+	c *conn // nil while the upgrade response is written
+}
+
+// Write queues a copy of gws's frame (gws reuses its buffer) behind the server's.
+func (g *gwsConn) Write(b []byte) (int, error) {
+	if g.c == nil {
+		return g.Conn.Write(b)
+	}
+	g.c.send(bytes.Clone(b))
+	return len(b), nil
+}
+
+// Close closes the socket once what is queued is written (within CloseGrace).
+func (g *gwsConn) Close() error {
+	if g.c == nil {
+		return g.Conn.Close()
+	}
+	g.c.closeWhenWritten()
+	return nil
+}
+
+// closeWhenWritten drops later frames and closes the socket now, or, while the writer
+// drains a backlog, lets it close the socket when done.
+func (c *conn) closeWhenWritten() {
+	c.mu.Lock()
+	c.closed = true
+	if c.writing {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	_ = c.nc.Close()
 }
 
 // connSession is the gws SessionStorage of every connection: one slot holding our conn,

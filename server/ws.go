@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -195,14 +196,30 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	if c.ingest {
 		readBuffer = max(readBuffer, IngestReadBufferSize)
 	}
-	socket, err := s.upgrader(maxPayload, readBuffer).Upgrade(w, r)
+	hj, ok := w.(http.Hijacker)
+	var nc net.Conn
+	var err error
+	if ok {
+		nc, _, err = hj.Hijack() // like gws's Upgrade: what net/http buffered is not used
+	}
+	if !ok || err != nil {
+		h.unreserve(c.reservedSubject())
+		s.log.Debug("websocket upgrade failed: connection cannot be taken over", slog.String("app", h.appID), slog.Any("error", err))
+		if !ok {
+			writeError(w, http.StatusInternalServerError, "upgrade_failed", "this connection cannot be upgraded")
+		}
+		return
+	}
+	gc := &gwsConn{Conn: nc}
+	socket, err := s.upgrader(maxPayload, readBuffer).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
 	if err != nil {
 		h.unreserve(c.reservedSubject())
 		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
 		return
 	}
 	c.ws = socket
-	c.nc = socket.NetConn()
+	c.nc = nc
+	gc.c = c // from here gws's own writes (close frames) queue behind the server's
 	c.raw = newRawWriter(c.nc)
 	if s.opts.SocketWriteBuffer > 0 {
 		if tc, ok := c.nc.(*net.TCPConn); ok {
