@@ -21,7 +21,8 @@ func testChildCommand(args ...string) (argv, env []string) {
 	return []string{os.Args[0], "-test.run=^$"}, []string{"KETECLI_TEST_ARGS=" + strings.Join(args, "\x1f")}
 }
 
-// startBenchNATS runs a NATS server embedded in the test on a free loopback port.
+// startBenchNATS runs a NATS server embedded in the test on a free loopback port and
+// returns its URL.
 func startBenchNATS(t *testing.T) string {
 	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/kete-dev/kete/config"
 )
@@ -22,15 +21,7 @@ import (
 // health, and a subject connected to one node is refused by the other (the app's
 // oneConnectionPerUser is reject).
 func TestServersOnNATSActAsOne(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
+	natsURL := startBenchNATS(t)
 	dir := t.TempDir()
 	secret := strings.Repeat("k", 32)
 	apps := filepath.Join(dir, "apps.json")
@@ -38,7 +29,7 @@ func TestServersOnNATSActAsOne(t *testing.T) {
 		"authKey":{"source":"raw","key":"`+secret+`","algorithms":["HS256"]},
 		"adminKey":{"source":"raw","key":"`+secret+`","algorithms":["HS256"]}}]`), 0o600)
 	props := filepath.Join(dir, "server.properties")
-	os.WriteFile(props, []byte("kete.server.apps-file="+apps+"\nkete.server.broker="+ns.ClientURL()+"\nkete.server.nats.heartbeat-interval=100ms\n"), 0o600)
+	os.WriteFile(props, []byte("kete.server.apps-file="+apps+"\nkete.server.broker="+natsURL+"\nkete.server.nats.heartbeat-interval=100ms\n"), 0o600)
 	cfg, err := config.Load(props, nil)
 	if err != nil {
 		t.Fatal(err)
