@@ -632,7 +632,7 @@ func (n *remoteNode) mergeTelemetry(apps map[string]appCounts, now time.Time) {
 					}
 				}
 			}
-			m[t.Start] = telemetryRecord{Start: t.Start, Ops: t.Ops, Bytes: t.Bytes, Subscribers: t.Subscribers}
+			m[t.Start] = telemetryRecord(t)
 		}
 	}
 }
@@ -645,7 +645,7 @@ func (h *hub) appCounts(now int64) appCounts {
 	cur := time.Unix(0, now).Truncate(telemetryBucket).Unix()
 	prev := cur - int64(telemetryBucket/time.Second)
 	for _, rec := range h.telemetry.since(time.Unix(prev, 0)) {
-		ac.Telemetry = append(ac.Telemetry, telemetryWire{Start: rec.Start, Ops: rec.Ops, Bytes: rec.Bytes, Subscribers: rec.Subscribers})
+		ac.Telemetry = append(ac.Telemetry, telemetryWire(rec))
 	}
 	return ac
 }

@@ -93,7 +93,6 @@ type Server struct {
 	issued   map[string]time.Time // jti → issue time
 	revoked  map[string]bool
 	adminIDs map[string]bool // subjects allowed on the admin API
-	seq      int
 
 	adminUser, adminPassword, adminClientID, adminSecret string
 }

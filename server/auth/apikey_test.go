@@ -25,14 +25,13 @@ func TestAPIKeysVerify(t *testing.T) {
 	if keyA == keyB || !strings.HasPrefix(keyA, "kete_") || strings.Contains(keyA, ".") || len(keyA) != len("kete_")+43 {
 		t.Fatalf("generated keys %q, %q", keyA, keyB)
 	}
-	keys, err := NewAPIKeys([]APIKey{
+	if _, err := NewAPIKeys([]APIKey{
 		{Name: "ingest", Hash: HashAPIKey(keyA), Permissions: []string{"realtime:publisher:write:topic:events/*"}},
 		{Name: "ops", Hash: strings.ToUpper(HashAPIKey(keyB)[len("sha256:"):]), Subject: "ops-team"},
-	})
-	if err == nil {
+	}); err == nil {
 		t.Fatal("hash without prefix accepted")
 	}
-	keys, err = NewAPIKeys([]APIKey{
+	keys, err := NewAPIKeys([]APIKey{
 		{Name: "ingest", Hash: HashAPIKey(keyA), Permissions: []string{"realtime:publisher:write:topic:events/*"}},
 		{Name: "ops", Hash: "sha256:" + strings.ToUpper(HashAPIKey(keyB)[len("sha256:"):]), Subject: "ops-team"},
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -126,7 +125,6 @@ func TestTokenAuth(t *testing.T) {
 
 // readiness records OnReadyChange calls.
 type readiness struct {
-	mu sync.Mutex
 	ch chan bool
 }
 
