@@ -121,7 +121,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(bad) > 0 {
 		a := answer{Error: fmt.Sprintf("%d of %d events are invalid; none were accepted", len(bad), len(bad)+len(events))}
 		for _, b := range bad {
-			a.Problems = append(a.Problems, problem{Index: b.Index, Reason: b.Reason})
+			a.Problems = append(a.Problems, problem(b))
 		}
 		reply(w, http.StatusBadRequest, a)
 		return

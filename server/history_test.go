@@ -139,8 +139,7 @@ func TestHistoryFromStart(t *testing.T) {
 		watcher.waitFor("t", "broadcast")
 	}
 	c := connect(t, hs, "a", mint(t, secretA, "u", time.Hour))
-	var w histWelcome
-	w = subscribeSince(t, c, "t", &StreamPosition{})
+	w := subscribeSince(t, c, "t", &StreamPosition{})
 	if w.Recovered == nil || !*w.Recovered || w.Replayed != 3 {
 		t.Fatalf("since 0: %+v, want all 3 replayed", w)
 	}
