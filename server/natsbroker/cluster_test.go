@@ -101,6 +101,12 @@ func startNode(t *testing.T, name, url string) *node {
 // startNodeWith starts a node with server options o (Broker is set here).
 func startNodeWith(t *testing.T, name, url string, o server.Options) *node {
 	t.Helper()
+	return startNodeWrapped(t, name, url, o, nil)
+}
+
+// startNodeWrapped is startNodeWith whose server sees the broker through wrap (when set).
+func startNodeWrapped(t *testing.T, name, url string, o server.Options, wrap func(*natsbroker.Broker) server.Broker) *node {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond,
@@ -109,6 +115,9 @@ func startNodeWith(t *testing.T, name, url string, o server.Options) *node {
 		t.Fatalf("%s: natsbroker.New: %v", name, err)
 	}
 	o.Broker = b
+	if wrap != nil {
+		o.Broker = wrap(b)
+	}
 	s, err := server.New(o)
 	if err != nil {
 		b.Close()

@@ -1,6 +1,7 @@
 package natsbroker_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,12 +10,15 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
+	"github.com/kete-dev/kete/server/natsbroker"
 )
 
 // The roster tests run three nodes with a short heartbeat, so that a node's silence is
@@ -496,4 +500,46 @@ func (p *cutProxy) heal() {
 	p.mu.Lock()
 	p.isCut = false
 	p.mu.Unlock()
+}
+
+// lossyBroker loses, on its way into this node, the first message drop picks.
+type lossyBroker struct {
+	*natsbroker.Broker
+	drop    func(server.Message) bool
+	dropped atomic.Bool
+}
+
+func (l *lossyBroker) Subscribe(h server.Handler) (func(), error) {
+	return l.Broker.Subscribe(func(ctx context.Context, app, topic string, m server.Message) error {
+		if !l.dropped.Load() && l.drop(m) {
+			l.dropped.Store(true)
+			return nil
+		}
+		return h(ctx, app, topic, m)
+	})
+}
+
+// TestRosterRepairsALostAnnouncement: node 1 loses node 0's "held" for alice (NATS core
+// delivery is at most once). Node 0's next heartbeat carries a digest of what it holds
+// that no longer matches node 1's view, so node 1 asks node 0 to announce itself again,
+// learns of alice and refuses her.
+func TestRosterRepairsALostAnnouncement(t *testing.T) {
+	ns := startJetStream(t, 0, t.TempDir())
+	a := startNodeWith(t, "node-0", ns.ClientURL(), rosterOptions())
+	var lossy *lossyBroker
+	b := startNodeWrapped(t, "node-1", ns.ClientURL(), rosterOptions(), func(nb *natsbroker.Broker) server.Broker {
+		lossy = &lossyBroker{Broker: nb, drop: func(m server.Message) bool {
+			return m.MessageType == "roster" && strings.Contains(string(m.Data), `"op":"held"`)
+		}}
+		return lossy
+	})
+	waitUntil(t, "the nodes to see each other", func() bool {
+		ha, hb := health(t, a), health(t, b)
+		return ha.Cluster != nil && ha.Cluster.Nodes == 2 && hb.Cluster != nil && hb.Cluster.Nodes == 2
+	})
+
+	connect(t, a, "solo", "alice")
+	waitUntil(t, "node 1 to lose the announcement", lossy.dropped.Load)
+	waitHeld(t, b, 1) // repaired from node 0's heartbeat digest
+	refused(t, b, "solo", "alice")
 }
