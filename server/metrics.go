@@ -17,6 +17,7 @@ type metrics struct {
 	authFailures  *prometheus.CounterVec
 	publishes     *prometheus.CounterVec
 	closes        *prometheus.CounterVec
+	clusterNodes  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,8 +62,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "kete", Subsystem: "server", Name: "closes_total",
 			Help: "Connections the server closed, by reason.",
 		}, []string{"reason"}),
+		clusterNodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "kete", Subsystem: "server", Name: "cluster_nodes",
+			Help: "Other server nodes this one hears heartbeats from (0 on the memory broker): a drop means a node left or this one lost NATS.",
+		}),
 	}
 	reg.MustRegister(m.connections, m.subscriptions, m.framesIn, m.bytesIn, m.framesOut,
-		m.bytesOut, m.slowConsumers, m.authFailures, m.publishes, m.closes)
+		m.bytesOut, m.slowConsumers, m.authFailures, m.publishes, m.closes, m.clusterNodes)
 	return m
 }

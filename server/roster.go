@@ -465,6 +465,7 @@ func (r *roster) handle(msg Message) {
 		n = &remoteNode{interval: r.interval, askedAt: now, holders: make(map[holderKey]holder),
 			telemetry: make(map[string]map[int64]telemetryRecord)}
 		r.nodes[msg.Node] = n
+		r.s.metrics.clusterNodes.Set(float64(len(r.nodes)))
 	}
 	n.lastSeen = now
 	switch m.Op {
@@ -501,6 +502,7 @@ func (r *roster) handle(msg Message) {
 	case rosterBye:
 		r.clearLocked(n)
 		delete(r.nodes, msg.Node)
+		r.s.metrics.clusterNodes.Set(float64(len(r.nodes)))
 	default:
 		r.s.log.Warn("unknown roster message", slog.String("node", msg.Node), slog.String("op", m.Op))
 	}
@@ -560,6 +562,7 @@ func (r *roster) expire(now time.Time) {
 		if now.Sub(n.lastSeen) > heartbeatMisses*n.interval {
 			r.clearLocked(n)
 			delete(r.nodes, id)
+			r.s.metrics.clusterNodes.Set(float64(len(r.nodes)))
 			r.s.log.Info("cluster node gone", slog.String("node", id))
 		}
 	}

@@ -251,6 +251,9 @@ func TestRosterKilledNodeFreesSubjects(t *testing.T) {
 	waitHeld(t, nodes[0], 1)
 	refused(t, nodes[0], "solo", "alice")
 	waitUntil(t, "node 0 sees three nodes", func() bool { return len(health(t, nodes[0]).Nodes) == 3 })
+	if got := metricValue(t, nodes[0], "kete_server_cluster_nodes"); got != "2" {
+		t.Errorf("node 0 kete_server_cluster_nodes = %s, want 2 (the other two)", got)
+	}
 
 	nodes[2].crash()
 	alice.waitClosed()
@@ -259,6 +262,9 @@ func TestRosterKilledNodeFreesSubjects(t *testing.T) {
 			h := health(t, n)
 			return len(h.Nodes) == 2 && h.Cluster != nil && h.Cluster.Nodes == 2 && h.Cluster.Held == 0
 		})
+		if got := metricValue(t, n, "kete_server_cluster_nodes"); got != "1" {
+			t.Errorf("%s kete_server_cluster_nodes = %s after node 2 died, want 1", n.name, got)
+		}
 	}
 	back := connect(t, nodes[0], "solo", "alice")
 	waitHeld(t, nodes[1], 1)
@@ -542,4 +548,21 @@ func TestRosterRepairsALostAnnouncement(t *testing.T) {
 	waitUntil(t, "node 1 to lose the announcement", lossy.dropped.Load)
 	waitHeld(t, b, 1) // repaired from node 0's heartbeat digest
 	refused(t, b, "solo", "alice")
+}
+
+// metricValue returns the value of the unlabelled series name on n's /metrics.
+func metricValue(t *testing.T, n *node, name string) string {
+	t.Helper()
+	resp, err := http.Get(n.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return "(absent)"
 }
