@@ -50,6 +50,7 @@ type StreamPosition struct {
 // back from where it keeps them (NATS JetStream), so that a node can replay messages it
 // never received: they were published before it started.
 type HistoryReader interface {
+	HistoryBroker
 	// ReadHistory reads the messages of topic published after offset `after`, oldest
 	// first, at most limit of them.
 	ReadHistory(ctx context.Context, appID, topic string, after uint64, limit int) (HistoryRead, error)
@@ -195,8 +196,7 @@ func localReplay(th *topicHistory, since *StreamPosition) (recovered bool, repla
 // It runs before subscribeFrom, outside the hub's lock.
 func (h *hub) readBrokerHistory(rt *appRuntime, topic string, since *StreamPosition) *HistoryRead {
 	hr, ok := h.srv.broker.(HistoryReader)
-	hb, numbered := h.srv.broker.(HistoryBroker)
-	if !ok || !numbered || since == nil || since.Offset == 0 || since.Epoch == "" || since.Epoch != hb.Epoch() {
+	if !ok || since == nil || since.Offset == 0 || since.Epoch == "" || since.Epoch != hr.Epoch() {
 		return nil // the broker does not number history (each node does), or another stream
 	}
 	h.mu.Lock() // the dispatcher writes history under the read lock: readers take the write lock

@@ -121,7 +121,10 @@ type Broker struct {
 	bufPool sync.Pool
 }
 
-var _ server.Broker = (*Broker)(nil)
+var (
+	_ server.Broker        = (*Broker)(nil)
+	_ server.HistoryReader = (*Broker)(nil) // recovery on a node that started late
+)
 
 // New connects to NATS and subscribes to the cluster's publications. It fails when NATS
 // cannot be reached before ctx ends (or within 5 s when ctx has no deadline); once
