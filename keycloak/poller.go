@@ -1,27 +1,22 @@
 package keycloak
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
-// PollerOptions configures the admin-events poller.
+// PollerOptions configures the events poller. Zero fields take the documented defaults.
 type PollerOptions struct {
 	// Realms to poll; each needs "save events" (and "save admin events") on in Keycloak,
 	// since the endpoints return stored events only.
@@ -30,43 +25,76 @@ type PollerOptions struct {
 	Interval time.Duration
 	// PageSize is the max of each request (default 100).
 	PageSize int
+	// Lookback is how far behind the newest event taken each poll asks again (default
+	// 60s), for events that become visible late: Keycloak stamps an event's time before its
+	// transaction commits, and the nodes of a cluster stamp it with their own clocks. An
+	// event that commits later than Lookback after a newer one was taken is missed.
+	Lookback time.Duration
 	// StateFile keeps the cursor across restarts, so a restart neither replays nor skips.
 	// Required: without it a restart would start over.
 	StateFile string
-	// DatesOnly asks from the cursor's day rather than its millisecond (EventQuery.DatesOnly),
-	// for Keycloak before 26.2; the events already taken are dropped here either way.
+	// DatesOnly is for Keycloak before 26.2, whose endpoints take dateFrom as a day only
+	// and have no direction: the poller asks from the day before the cursor's (the day is
+	// read in Keycloak's time zone, which kete does not know), pages newest first by offset,
+	// and stops once a page is older than the cursor.
 	DatesOnly bool
 	// SkipUserEvents and SkipAdminEvents leave one endpoint out.
 	SkipUserEvents, SkipAdminEvents bool
-	Logger                          *slog.Logger
+	// OnPoll, if set, is told the outcome of each poll of a realm: nil when both endpoints
+	// were read and everything new was handed to the sink. The daemon's readiness and
+	// metrics hang on it.
+	OnPoll func(realm string, err error)
+	Logger *slog.Logger
 }
+
+func (o *PollerOptions) withDefaults() {
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Second
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 100
+	}
+	if o.Lookback <= 0 {
+		o.Lookback = DefaultPollLookback
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// DefaultPollLookback is PollerOptions.Lookback's default.
+const DefaultPollLookback = 60 * time.Second
 
 // Poller is the source for a Keycloak without a webhook extension: it reads
 // GET /admin/realms/{realm}/events and /admin-events with the admin credentials and hands
 // what is new to the sink.
 //
-// Its cursor per realm and endpoint is the newest event time seen plus the keys of the
-// events at exactly that time: Keycloak's timestamps are milliseconds and several events
-// can share one, so the next poll asks from that time again (dateFrom is inclusive) and
-// drops the ones it already has. The cursor is saved only after the sink has made the
-// events durable, so a crash in between delivers them again rather than losing them.
+// Keycloak's events come in the order of their time and nothing else (JpaEventQuery,
+// JpaAdminEventQuery): events that share a millisecond may come in a different order on
+// each request, and an event may become visible after newer ones (its time is stamped
+// before its transaction commits). So the poller never trusts a position, only times and
+// identities: each poll asks again from Lookback before the newest event taken, and the
+// cursor keeps the key (EventKey) of every event taken within that window, so what comes
+// again is dropped and what came late is taken.
+//
+// On Keycloak 26.2+ it reads oldest first (direction=asc) and pages by keyset: the next
+// page starts at the last row's time (dateFrom is inclusive), so ties split by a page
+// boundary come again whole; a page that is all one millisecond is asked again with a
+// doubled max until the millisecond fits. Each page is handed to the sink and the cursor
+// saved before the next is asked, so a first poll of a long history holds one page in
+// memory and resumes after a crash from the last page saved. Before 26.2 (DatesOnly) see
+// PollerOptions.DatesOnly.
+//
+// The cursor is saved only after the sink has made the events durable, so a crash in
+// between delivers them again rather than losing them.
 type Poller struct {
 	admin *Admin
 	sink  Sink
 	opts  PollerOptions
 
+	// mu serialises polls and guards state.
 	mu    sync.Mutex
 	state pollState
-}
-
-// pollState is the StateFile's content: realm → endpoint ("events"/"admin-events") → cursor.
-type pollState map[string]map[string]*pollCursor
-
-type pollCursor struct {
-	// Time is the newest event time taken, in epoch milliseconds.
-	Time int64 `json:"time"`
-	// Keys are the events taken whose time equals Time.
-	Keys []string `json:"keys"`
 }
 
 // NewPoller loads the state file, if there is one, and returns a poller ready to Run.
@@ -77,38 +105,30 @@ func NewPoller(admin *Admin, sink Sink, o PollerOptions) (*Poller, error) {
 	if o.StateFile == "" {
 		return nil, errors.New("keycloak poller: no state file for the cursor")
 	}
-	if o.Interval <= 0 {
-		o.Interval = 5 * time.Second
+	o.withDefaults()
+	state, err := loadPollState(o.StateFile)
+	if err != nil {
+		return nil, err
 	}
-	if o.PageSize <= 0 {
-		o.PageSize = 100
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	p := &Poller{admin: admin, sink: sink, opts: o, state: pollState{}}
-	b, err := os.ReadFile(o.StateFile)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("keycloak poller: state %s: %w", o.StateFile, err)
-	default:
-		if err := json.Unmarshal(b, &p.state); err != nil {
-			return nil, fmt.Errorf("keycloak poller: state %s is corrupt: %w", o.StateFile, err)
-		}
-	}
-	return p, nil
+	return &Poller{admin: admin, sink: sink, opts: o, state: state}, nil
 }
 
-// Run polls every realm each interval until ctx ends. A failed poll is logged and tried
-// again next interval; it does not end Run.
+// Run polls every realm each interval until ctx ends. A failed poll is logged, reported
+// to OnPoll, and tried again next interval; it does not end Run.
 func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opts.Interval)
 	defer t.Stop()
 	for {
 		for _, realm := range p.opts.Realms {
-			if _, err := p.PollOnce(ctx, realm); err != nil && ctx.Err() == nil {
+			_, err := p.PollOnce(ctx, realm)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
 				p.opts.Logger.Warn("keycloak poll failed", "realm", realm, "err", err)
+			}
+			if p.opts.OnPoll != nil {
+				p.opts.OnPoll(realm, err)
 			}
 		}
 		select {
@@ -119,9 +139,12 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// PollOnce fetches what is new in realm from both endpoints, hands it to the sink, and
-// saves the cursor. It reports how many events it handed over.
+// PollOnce fetches what is new in realm from both endpoints, hands it to the sink page by
+// page, and saves the cursor after each page. It reports how many events it handed over.
+// Calls are serialised.
 func (p *Poller) PollOnce(ctx context.Context, realm string) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	total := 0
 	if !p.opts.SkipUserEvents {
 		n, err := p.poll(ctx, realm, "events", p.admin.Events)
@@ -143,94 +166,153 @@ func (p *Poller) PollOnce(ctx context.Context, realm string) (int, error) {
 type fetchFunc func(ctx context.Context, realm string, q EventQuery) ([]kete.Event, error)
 
 func (p *Poller) poll(ctx context.Context, realm, endpoint string, fetch fetchFunc) (int, error) {
-	p.mu.Lock()
-	cur := p.cursor(realm, endpoint)
-	from, seen := cur.Time, slices.Clone(cur.Keys)
-	p.mu.Unlock()
+	cur := p.state.cursor(realm, endpoint)
+	var n int
+	var err error
+	if p.opts.DatesOnly {
+		n, err = p.pollNewestFirst(ctx, realm, cur, fetch)
+	} else {
+		n, err = p.pollOldestFirst(ctx, realm, cur, fetch)
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
+	}
+	return n, nil
+}
 
-	// Keycloak lists newest first; an event stored while we page pushes older ones to
-	// later pages, which gives duplicates (dropped below), never gaps.
-	var all []kete.Event
-	for first := 0; ; first += p.opts.PageSize {
-		q := EventQuery{First: first, Max: p.opts.PageSize, DatesOnly: p.opts.DatesOnly}
-		if from > 0 {
-			q.DateFrom = time.UnixMilli(from)
+// from is the oldest time a poll asks for: Lookback before the newest event taken, or
+// the beginning on a first poll.
+func (p *Poller) from(cur *pollCursor) int64 {
+	if cur.Time == 0 {
+		return 0
+	}
+	return max(cur.Time-p.opts.Lookback.Milliseconds(), 0)
+}
+
+// pollOldestFirst reads with direction=asc and keyset paging (Keycloak 26.2+).
+func (p *Poller) pollOldestFirst(ctx context.Context, realm string, cur *pollCursor, fetch fetchFunc) (int, error) {
+	pageFrom, size, total := p.from(cur), p.opts.PageSize, 0
+	for {
+		q := EventQuery{Max: size, Direction: "asc"}
+		if pageFrom > 0 {
+			q.DateFrom = time.UnixMilli(pageFrom)
 		}
 		page, err := fetch(ctx, realm, q)
-		var apiErr *APIError
-		if err != nil && !q.DatesOnly && !q.DateFrom.IsZero() && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
-			return 0, fmt.Errorf("%s of realm %s: %w (Keycloak before 26.2 takes dateFrom as a day only: set dates-only)", endpoint, realm, err)
-		}
 		if err != nil {
-			return 0, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
+			return total, explainFetchError(err, q)
 		}
-		all = append(all, page...)
-		if len(page) < p.opts.PageSize {
+		for i := 1; i < len(page); i++ {
+			if page[i].Time < page[i-1].Time {
+				return total, errors.New("asked for direction=asc, got newest first: Keycloak before 26.2 has no direction parameter; set dates-only")
+			}
+		}
+		n, err := p.take(ctx, cur, page, pageFrom, true)
+		total += n
+		if err != nil || len(page) < size {
+			return total, err
+		}
+		if last := page[len(page)-1].Time; last != pageFrom {
+			pageFrom, size = last, p.opts.PageSize
+		} else {
+			// A whole page of one millisecond: asking from it again would return the same
+			// page, so ask for more rows at once until the millisecond fits.
+			size *= 2
+		}
+	}
+}
+
+// pollNewestFirst reads newest first by offset, asking from the day before the cursor's
+// (Keycloak before 26.2).
+func (p *Poller) pollNewestFirst(ctx context.Context, realm string, cur *pollCursor, fetch fetchFunc) (int, error) {
+	from := p.from(cur)
+	var day time.Time
+	if from > 0 {
+		// Keycloak reads the day in its JVM's zone, from UTC-12 to UTC+14: the UTC day
+		// before starts no later than from in any of them.
+		day = time.UnixMilli(from).UTC().AddDate(0, 0, -1)
+	}
+	first, size, total := 0, p.opts.PageSize, 0
+	newest := cur.Time
+	for {
+		q := EventQuery{First: first, Max: size, DateFrom: day, DatesOnly: true}
+		page, err := fetch(ctx, realm, q)
+		if err != nil {
+			return total, explainFetchError(err, q)
+		}
+		n, err := p.take(ctx, cur, page, from, false)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		for _, e := range page {
+			newest = max(newest, e.Time)
+		}
+		if len(page) < size || page[len(page)-1].Time < from {
 			break
 		}
+		// The next page starts where this page's last millisecond starts, so that its ties,
+		// which the next request may order differently, all come again in one answer; a page
+		// that is all one millisecond is asked again with a doubled max until it fits.
+		// Events stored meanwhile push rows down, giving repeats (dropped), never gaps.
+		last := page[len(page)-1].Time
+		j := slices.IndexFunc(page, func(e kete.Event) bool { return e.Time == last })
+		if j == 0 {
+			size *= 2
+		} else {
+			first, size = first+j, p.opts.PageSize
+		}
 	}
-	slices.SortStableFunc(all, func(a, b kete.Event) int { return cmp.Compare(a.Time, b.Time) })
+	// Only now is every event up to newest taken: a crash before this point starts the
+	// pass again, and the keys saved page by page drop what was taken.
+	if newest != cur.Time {
+		cur.Time = newest
+		cur.prune(p.from(cur))
+		return total, p.state.save(p.opts.StateFile)
+	}
+	return total, nil
+}
+
+// take hands the events of page at or after from that the cursor has not taken to the
+// sink, then records them in the cursor and saves it; advance moves the cursor's time to
+// the newest of them (oldest-first paging, where everything before is taken).
+func (p *Poller) take(ctx context.Context, cur *pollCursor, page []kete.Event, from int64, advance bool) (int, error) {
 	var fresh []kete.Event
-	taken := map[string]bool{}
-	for _, key := range seen {
-		taken[key] = true
-	}
-	for _, e := range all {
+	for _, e := range page {
 		key := EventKey(&e)
-		if e.Time < from || taken[key] {
+		if e.Time < from || cur.taken(key) {
 			continue
 		}
-		taken[key] = true
 		if e.ID == "" {
 			e.ID = key
 		}
+		cur.Taken[key] = e.Time // also drops a repeat within the page
 		fresh = append(fresh, e)
 	}
 	if len(fresh) == 0 {
 		return 0, nil
 	}
 	if err := p.sink.Ingest(ctx, "keycloak", fresh); err != nil {
-		return 0, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
-	}
-	next := &pollCursor{Time: fresh[len(fresh)-1].Time}
-	if next.Time == from {
-		next.Keys = seen
-	}
-	for _, e := range fresh {
-		if e.Time == next.Time {
-			next.Keys = append(next.Keys, EventKey(&e))
+		for _, e := range fresh {
+			delete(cur.Taken, e.ID)
 		}
+		return 0, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.state[realm][endpoint] = next
-	return len(fresh), p.saveLocked()
+	if advance {
+		for _, e := range fresh {
+			cur.Time = max(cur.Time, e.Time)
+		}
+		cur.prune(p.from(cur))
+	}
+	return len(fresh), p.state.save(p.opts.StateFile)
 }
 
-func (p *Poller) cursor(realm, endpoint string) *pollCursor {
-	if p.state[realm] == nil {
-		p.state[realm] = map[string]*pollCursor{}
+// explainFetchError adds the setting to change when Keycloak refuses epoch milliseconds.
+func explainFetchError(err error, q EventQuery) error {
+	var apiErr *APIError
+	if !q.DatesOnly && !q.DateFrom.IsZero() && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+		return fmt.Errorf("%w (Keycloak before 26.2 takes dateFrom as a day only: set dates-only)", err)
 	}
-	c := p.state[realm][endpoint]
-	if c == nil {
-		c = &pollCursor{}
-		p.state[realm][endpoint] = c
-	}
-	return c
-}
-
-func (p *Poller) saveLocked() error {
-	b, err := json.Marshal(p.state)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p.opts.StateFile), 0o750); err != nil {
-		return fmt.Errorf("keycloak poller: state: %w", err)
-	}
-	if err := atomicfile.WriteFile(p.opts.StateFile, b, true); err != nil {
-		return fmt.Errorf("keycloak poller: state %s: %w", p.opts.StateFile, err)
-	}
-	return nil
+	return err
 }
 
 // EventKey identifies an event for de-duplication: Keycloak's id where it sent one, else

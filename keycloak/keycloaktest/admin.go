@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kete-dev/kete"
 )
@@ -220,56 +219,6 @@ func paging(w http.ResponseWriter, q url.Values, def int) (first, max int, ok bo
 	return first, max, true
 }
 
-// timeRange reads dateFrom and dateTo, each yyyy-MM-dd or (unless datesOnly, Keycloak
-// before 26.2) epoch milliseconds, both inclusive (a dateTo date covers that whole day,
-// UTC here).
-func timeRange(w http.ResponseWriter, q url.Values, datesOnly bool) (from, to int64, ok bool) {
-	from, to = 0, 1<<62
-	parse := func(name string, end bool) (int64, bool) {
-		v := q.Get(name)
-		if v == "" {
-			if end {
-				return 1 << 62, true
-			}
-			return 0, true
-		}
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && !datesOnly {
-			return n, true
-		}
-		d, err := time.Parse("2006-01-02", v)
-		if err != nil && datesOnly {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Invalid value for '" + name + "', expected format is yyyy-MM-dd"})
-			return 0, false
-		}
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Invalid value for '" + name + "', expected format is yyyy-MM-dd or epoch milliseconds"})
-			return 0, false
-		}
-		if end {
-			return d.AddDate(0, 0, 1).UnixMilli() - 1, true
-		}
-		return d.UnixMilli(), true
-	}
-	if from, ok = parse("dateFrom", false); !ok {
-		return 0, 0, false
-	}
-	if to, ok = parse("dateTo", true); !ok {
-		return 0, 0, false
-	}
-	return from, to, true
-}
-
-func direction(w http.ResponseWriter, q url.Values) (asc, ok bool) {
-	switch strings.ToLower(q.Get("direction")) {
-	case "", "desc":
-		return false, true
-	case "asc":
-		return true, true
-	}
-	writeJSON(w, http.StatusBadRequest, map[string]string{"errorMessage": "Invalid value for sorting direction: " + q.Get("direction")})
-	return false, false
-}
-
 func oneOf(list []string, v string) bool {
 	if len(list) == 0 {
 		return true
@@ -298,19 +247,20 @@ type eventJSON struct {
 
 // handleEvents mirrors GET /admin/realms/{realm}/events (Admin REST API, Realms Admin: "Get
 // events. Returns all events, or filters them based on URL query parameters"): type
-// (repeatable), client, user, ipAddress, dateFrom, dateTo, first, max (default 100) and
-// direction (default desc, newest first).
+// (repeatable), client, user, ipAddress, dateFrom, dateTo, first, max (default 100) and,
+// from 26.2, direction (default desc, newest first); see events.go for how each version
+// reads them.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rl *realm) {
 	q := r.URL.Query()
 	first, max, ok := paging(w, q, 100)
 	if !ok {
 		return
 	}
-	from, to, ok := timeRange(w, q, s.datesOnly)
+	from, to, ok := s.events.timeRange(w, q)
 	if !ok {
 		return
 	}
-	asc, ok := direction(w, q)
+	asc, ok := s.events.direction(w, q)
 	if !ok {
 		return
 	}
@@ -322,7 +272,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rl *realm)
 			(q.Get("ipAddress") == "" || e.IPAddress == q.Get("ipAddress"))
 	}
 	out := []eventJSON{}
-	for _, e := range sortedEvents(rl.events, keep, asc, first, max) {
+	for _, e := range s.events.sorted(rl.events, keep, asc, first, max) {
 		out = append(out, eventJSON{
 			ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
 			UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details,
@@ -362,11 +312,11 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, rl *r
 	if !ok {
 		return
 	}
-	from, to, ok := timeRange(w, q, s.datesOnly)
+	from, to, ok := s.events.timeRange(w, q)
 	if !ok {
 		return
 	}
-	asc, ok := direction(w, q)
+	asc, ok := s.events.direction(w, q)
 	if !ok {
 		return
 	}
@@ -391,7 +341,7 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, rl *r
 			auth(e, func(a *kete.AuthDetails) string { return a.IPAddress }, "authIpAddress")
 	}
 	out := []adminEventJSON{}
-	for _, e := range sortedEvents(rl.adminEvents, keep, asc, first, max) {
+	for _, e := range s.events.sorted(rl.adminEvents, keep, asc, first, max) {
 		ev := adminEventJSON{
 			ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
 			ResourceType: e.ResourceType, ResourcePath: e.ResourcePath,

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -84,8 +83,9 @@ type Server struct {
 	key      *rsa.PrivateKey
 	kid      string
 	lifetime time.Duration
-	// datesOnly answers like Keycloak before 26.2: dateFrom/dateTo are days only.
-	datesOnly bool
+	// events is how the events endpoints behave: the Keycloak version's API and the
+	// database's order of ties.
+	events eventsAPI
 
 	mu       sync.Mutex
 	realms   map[string]*realm
@@ -105,13 +105,7 @@ type options struct {
 	adminUser, adminPassword   string
 	adminClientID, adminSecret string
 	lifetime                   time.Duration
-	datesOnly                  bool
-}
-
-// WithDatesOnly makes the events endpoints answer like Keycloak before 26.2: dateFrom and
-// dateTo must be yyyy-MM-dd days, and epoch milliseconds get 400 (keycloak#36600).
-func WithDatesOnly() Option {
-	return func(o *options) { o.datesOnly = true }
+	events                     eventOptions
 }
 
 // WithRealm adds a realm (master always exists).
@@ -170,7 +164,9 @@ func Start(opts ...Option) (*Server, error) {
 		revoked: map[string]bool{}, adminIDs: map[string]bool{},
 		adminUser: o.adminUser, adminPassword: o.adminPassword,
 		adminClientID: o.adminClientID, adminSecret: o.adminSecret,
-		datesOnly: o.datesOnly,
+	}
+	if s.events, err = newEventsAPI(o.events); err != nil {
+		return nil, err
 	}
 	master := s.addRealm("master")
 	admin := &user{id: newUUID(), username: o.adminUser, password: o.adminPassword}
@@ -310,33 +306,6 @@ func (s *Server) AddUser(realmName, username, password string) {
 	r.users = append(r.users, &user{id: newUUID(), username: username, password: password})
 }
 
-// AddEvent stores e in realm as Keycloak's event store would: an admin event (Kind
-// ADMIN_EVENT) for the admin-events endpoint, otherwise a user event. A blank ID, RealmID
-// or Time is filled (a new id, the realm's id, now).
-func (s *Server) AddEvent(realmName string, e kete.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.realms[realmName]
-	if r == nil {
-		r = s.addRealm(realmName)
-	}
-	if e.ID == "" {
-		e.ID = newUUID()
-	}
-	if e.RealmID == "" {
-		e.RealmID = r.id
-	}
-	if e.Time == 0 {
-		e.Time = time.Now().UnixMilli()
-	}
-	if e.Kind == kete.KindAdminEvent {
-		r.adminEvents = append(r.adminEvents, e)
-	} else {
-		e.Kind = kete.KindEvent
-		r.events = append(r.events, e)
-	}
-}
-
 // RealmID is the id of realm, as events' realmId carries it; "" if there is none.
 func (s *Server) RealmID(realmName string) string {
 	s.mu.Lock()
@@ -416,35 +385,6 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/realms/{realm}/events", s.admin(s.handleEvents))
 	mux.HandleFunc("GET /admin/realms/{realm}/admin-events", s.admin(s.handleAdminEvents))
 	return mux
-}
-
-// sortedEvents returns events filtered by keep, ordered by time, newest first unless asc
-// (equal times: latest stored first, or first stored first when asc), then paged.
-func sortedEvents(events []kete.Event, keep func(*kete.Event) bool, asc bool, first, max int) []kete.Event {
-	var out []kete.Event
-	for i := range events {
-		j := i
-		if !asc {
-			j = len(events) - 1 - i
-		}
-		if keep(&events[j]) {
-			out = append(out, events[j])
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if asc {
-			return out[i].Time < out[j].Time
-		}
-		return out[i].Time > out[j].Time
-	})
-	if first >= len(out) {
-		return nil
-	}
-	out = out[first:]
-	if max >= 0 && max < len(out) {
-		out = out[:max]
-	}
-	return out
 }
 
 func randomHex(n int) string {
