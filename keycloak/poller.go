@@ -180,13 +180,13 @@ func (p *Poller) poll(ctx context.Context, realm, endpoint string, fetch fetchFu
 	return n, nil
 }
 
-// from is the oldest time a poll asks for: Lookback before the newest event taken, or
-// the beginning on a first poll.
+// from is the oldest time a poll asks for: Lookback before the newest event taken (not
+// past the cursor's floor), or the beginning on a first poll.
 func (p *Poller) from(cur *pollCursor) int64 {
 	if cur.Time == 0 {
 		return 0
 	}
-	return max(cur.Time-p.opts.Lookback.Milliseconds(), 0)
+	return max(cur.Time-p.opts.Lookback.Milliseconds(), cur.Floor, 0)
 }
 
 // pollOldestFirst reads with direction=asc and keyset paging (Keycloak 26.2+).

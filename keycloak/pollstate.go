@@ -16,8 +16,9 @@ import (
 //	{"acme":{"events":{"time":1764770000123,"taken":{"<key>":1764770000123,…}}}}
 //
 // The first version of the file had "keys" (the events taken at exactly "time") instead
-// of "taken"; it is read as "taken" with each of those keys at "time", and written in the
-// current form from the next save on.
+// of "taken"; it is read as "taken" with each of those keys at "time" and a "floor" at
+// "time" (that version took everything before it, but kept no keys to tell which, so no
+// poll may look back past it), and written in the current form from the next save on.
 type pollState map[string]map[string]*pollCursor
 
 // pollCursor is where one endpoint of one realm stands.
@@ -27,6 +28,9 @@ type pollCursor struct {
 	// Taken holds the key (EventKey) and time of each event taken at or after Time minus
 	// the look-back, the ones a poll may see again.
 	Taken map[string]int64 `json:"taken,omitempty"`
+	// Floor, when set, is a time no poll looks back past: everything before it was taken
+	// by the first version of the file, which kept no keys for it.
+	Floor int64 `json:"floor,omitempty"`
 	// Keys is the first version's field, read only to migrate it into Taken.
 	Keys []string `json:"keys,omitempty"`
 }
@@ -51,10 +55,12 @@ func loadPollState(path string) (pollState, error) {
 			if c.Taken == nil {
 				c.Taken = map[string]int64{}
 			}
-			for _, k := range c.Keys {
-				c.Taken[k] = c.Time
+			if c.Keys != nil {
+				for _, k := range c.Keys {
+					c.Taken[k] = c.Time
+				}
+				c.Floor, c.Keys = c.Time, nil
 			}
-			c.Keys = nil
 		}
 	}
 	return state, nil
