@@ -250,7 +250,7 @@ func TestDefaults(t *testing.T) {
 			}},
 		Sources: SourcesSettings{
 			Webhook:  WebhookSettings{Listen: ":8081", Path: "/events", MaxBytes: 4 << 20},
-			Keycloak: PollerSettings{Interval: 10 * time.Second},
+			Keycloak: PollerSettings{Interval: 10 * time.Second, Lookback: time.Minute},
 		},
 		Spool: SpoolSettings{Dir: "./kete-data", MaxBytes: 1 << 30},
 	}

@@ -42,6 +42,7 @@ const (
 	DefaultWebhookPath       = "/events"
 	DefaultWebhookMaxBytes   = int64(4 << 20)
 	DefaultPollInterval      = 10 * time.Second
+	DefaultPollLookback      = 60 * time.Second
 	DefaultSpoolDir          = "./kete-data"
 	DefaultSpoolMaxBytes     = int64(1 << 30)
 	defaultConnectTimeout    = 10 * time.Second
@@ -73,7 +74,7 @@ func defaultConfig() *Config {
 		},
 		Sources: SourcesSettings{
 			Webhook:  WebhookSettings{Listen: DefaultWebhookListen, Path: DefaultWebhookPath, MaxBytes: DefaultWebhookMaxBytes},
-			Keycloak: PollerSettings{Interval: DefaultPollInterval},
+			Keycloak: PollerSettings{Interval: DefaultPollInterval, Lookback: DefaultPollLookback},
 		},
 		Spool:    SpoolSettings{Dir: DefaultSpoolDir, MaxBytes: DefaultSpoolMaxBytes},
 		explicit: map[string]string{},
@@ -153,6 +154,7 @@ func globalFields(c *Config) []field {
 		{key: "sources.keycloak.realms", set: listVar(&src.Keycloak.Realms)},
 		{key: "sources.keycloak.interval", set: positiveDurationVar(&src.Keycloak.Interval)},
 		{key: "sources.keycloak.dates-only", set: boolVar(&src.Keycloak.DatesOnly)},
+		{key: "sources.keycloak.lookback", set: positiveDurationVar(&src.Keycloak.Lookback)},
 
 		{key: "spool.dir", set: stringVar(&c.Spool.Dir)},
 		{key: "spool.max-bytes", set: bytesVar(&c.Spool.MaxBytes)},

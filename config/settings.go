@@ -280,6 +280,9 @@ type PollerSettings struct {
 	// DatesOnly is dates-only (false): send dateFrom as a day, for Keycloak before 26.2,
 	// which refuses epoch milliseconds there.
 	DatesOnly bool
+	// Lookback is lookback (60s): how far behind the newest event taken each poll asks
+	// again, for events whose transaction commits late or whose node's clock is behind.
+	Lookback time.Duration
 }
 
 // SpoolSettings is kete.spool.*.

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kete-dev/kete"
 )
@@ -41,6 +42,10 @@ func TestKeyValues(t *testing.T) {
 			check: func(c *Config) any { return c.Server.NATS.HeartbeatInterval.String() }, want: "500ms"},
 		{name: "poller dates only", text: "kete.sources.keycloak.dates-only=true",
 			check: func(c *Config) any { return c.Sources.Keycloak.DatesOnly }, want: true},
+		{name: "poller lookback", text: "kete.sources.keycloak.lookback=5m",
+			check: func(c *Config) any { return c.Sources.Keycloak.Lookback }, want: 5 * time.Minute},
+		{name: "poller lookback default", text: "kete.sources.keycloak.enabled=false",
+			check: func(c *Config) any { return c.Sources.Keycloak.Lookback }, want: DefaultPollLookback},
 		{name: "poller dates only not a bool", text: "kete.sources.keycloak.dates-only=sometimes",
 			key: "kete.sources.keycloak.dates-only", reason: "want true or false"},
 		{name: "admin event example", text: url + "kete.routes.ws.event-matchers.e=list:USER_CREATE",

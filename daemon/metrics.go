@@ -19,6 +19,7 @@ type Metrics struct {
 	deadLetters *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	spoolBytes  prometheus.Gauge
+	sources     *sourceHealth
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -42,7 +43,9 @@ func NewMetrics() *Metrics {
 		}, []string{"route"}),
 		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kete_spool_bytes", Help: "Bytes of segments in the spool."}),
+		sources: newSourceHealth(),
 	}
+	m.Registry.MustRegister(m.sources.collectors()...)
 	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -201,7 +201,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			ClientSecret: cfg.Keycloak.ClientSecret, Username: cfg.Keycloak.Username, Password: cfg.Keycloak.Password,
 		})
 		poller, err := keycloak.NewPoller(admin, p, keycloak.PollerOptions{
-			Realms: pc.Realms, Interval: pc.Interval, DatesOnly: pc.DatesOnly, StateFile: filepath.Join(dir, "keycloak-poller.json"), Logger: d.log,
+			Realms: pc.Realms, Interval: pc.Interval, Lookback: pc.Lookback, DatesOnly: pc.DatesOnly, StateFile: filepath.Join(dir, "keycloak-poller.json"), Logger: d.log,
+			// Each realm's outcome shows in /readyz and /metrics.
+			OnPoll: func(realm string, err error) { p.SourcePolled("keycloak-poller/"+realm, err) },
 		})
 		if err != nil {
 			d.stopNow()
