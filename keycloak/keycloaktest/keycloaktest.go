@@ -8,6 +8,12 @@
 // "Securing applications" (https://www.keycloak.org/securing-apps/oidc-layers). Where Keycloak's behaviour is
 // richer (roles, client scopes, sessions) the stand-in keeps only what kete relies on, and
 // says so.
+//
+// The stored-events endpoints copy Keycloak's own classes rather than its documentation,
+// because the documentation is silent where pollers break (events.go cites each): ties in
+// a new order on every request, events visible later than their time (BeginEvent), the
+// API of a given version (WithVersion: days in the JVM's zone and no direction before
+// 26.2; WithTimeZone) and events without an id (WithoutEventIDs).
 package keycloaktest
 
 import (
