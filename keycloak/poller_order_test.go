@@ -239,12 +239,17 @@ func TestPollerReadsThePreviousStateFile(t *testing.T) {
 	kc.AddEvent("acme", kete.Event{ID: "new-1", Type: "LOGIN", Time: at})
 	kc.AddEvent("acme", kete.Event{ID: "new-2", Type: "LOGIN", Time: at + 1})
 	state := filepath.Join(t.TempDir(), "s.json")
-	v1 := fmt.Sprintf(`{"acme":{"events":{"time":%d,"keys":["old-2","old-3"]}}}`, at)
+	// The first version wrote "keys":null when it had none: old-1 there is as taken.
+	v1 := fmt.Sprintf(`{"acme":{"events":{"time":%d,"keys":["old-2","old-3"]},"admin-events":{"time":%d,"keys":null}}}`, at, at)
+	kc.AddEvent("acme", kete.Event{ID: "old-admin", Kind: kete.KindAdminEvent, OperationType: "CREATE", ResourceType: "USER", Time: at - 1})
 	if err := os.WriteFile(state, []byte(v1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sink := &batchSink{}
-	p := newPoller(t, kc, sink, state, keycloak.PollerOptions{})
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pollN(t, p, 2, "first poll from a previous version's state")
 	got := sink.times()
 	if got["new-1"] != 1 || got["new-2"] != 1 || len(got) != 2 {

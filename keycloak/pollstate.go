@@ -27,7 +27,7 @@ type pollCursor struct {
 	Time int64 `json:"time"`
 	// Taken holds the key (EventKey) and time of each event taken at or after Time minus
 	// the look-back, the ones a poll may see again.
-	Taken map[string]int64 `json:"taken,omitempty"`
+	Taken map[string]int64 `json:"taken"`
 	// Floor, when set, is a time no poll looks back past: everything before it was taken
 	// by the first version of the file, which kept no keys for it.
 	Floor int64 `json:"floor,omitempty"`
@@ -52,15 +52,15 @@ func loadPollState(path string) (pollState, error) {
 			if c == nil {
 				continue
 			}
-			if c.Taken == nil {
-				c.Taken = map[string]int64{}
+			if c.Taken != nil {
+				continue
 			}
-			if c.Keys != nil {
-				for _, k := range c.Keys {
-					c.Taken[k] = c.Time
-				}
-				c.Floor, c.Keys = c.Time, nil
+			// The first version: no "taken", and "keys" possibly null.
+			c.Taken = map[string]int64{}
+			for _, k := range c.Keys {
+				c.Taken[k] = c.Time
 			}
+			c.Floor, c.Keys = c.Time, nil
 		}
 	}
 	return state, nil
