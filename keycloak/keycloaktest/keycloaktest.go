@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -54,6 +55,9 @@ type Client struct {
 	Attributes                map[string]string
 	// ServiceAccountUserID is the subject of client-credentials tokens.
 	ServiceAccountUserID string
+	// DefaultClientScopes and OptionalClientScopes name the client scopes linked to the
+	// client (see scopes.go); nil means the realm's defaults, as for a new client.
+	DefaultClientScopes, OptionalClientScopes []string
 }
 
 type user struct {
@@ -67,6 +71,7 @@ type realm struct {
 	events      []kete.Event // user events, in insertion order
 	adminEvents []kete.Event
 	tokenCalls  int
+	scopes      []*clientScope // client scopes, see scopes.go
 }
 
 type tokenFault struct {
@@ -201,6 +206,7 @@ func (s *Server) Close() { s.srv.Close() }
 func (s *Server) addRealm(name string) *realm {
 	r := &realm{id: newUUID(), name: name}
 	s.realms[name] = r
+	r.addBuiltinScopes()
 	s.addClientLocked(r, Client{
 		ClientID: "admin-cli", PublicClient: true, Enabled: true,
 		DirectAccessGrantsEnabled: true, ClientAuthenticatorType: "client-secret",
@@ -227,6 +233,7 @@ func (s *Server) addClientLocked(r *realm, c Client) *Client {
 	if c.Attributes == nil {
 		c.Attributes = map[string]string{}
 	}
+	r.assignScopes(&c)
 	r.clients = append(r.clients, &c)
 	return &c
 }
@@ -277,6 +284,8 @@ func cloneClient(c *Client) Client {
 	for k, v := range c.Attributes {
 		out.Attributes[k] = v
 	}
+	out.DefaultClientScopes = slices.Clone(c.DefaultClientScopes)
+	out.OptionalClientScopes = slices.Clone(c.OptionalClientScopes)
 	return out
 }
 
@@ -413,6 +422,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}", s.admin(s.handleGetClient))
 	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}/client-secret", s.admin(s.handleGetSecret))
 	mux.HandleFunc("POST /admin/realms/{realm}/clients/{id}/client-secret", s.admin(s.handleRegenerateSecret))
+	mux.HandleFunc("GET /admin/realms", s.handleRealms)
+	mux.HandleFunc("GET /admin/realms/{realm}/client-scopes", s.admin(s.handleClientScopes))
+	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}/default-client-scopes", s.admin(s.handleClientScopeLinks(false)))
+	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}/optional-client-scopes", s.admin(s.handleClientScopeLinks(true)))
+	mux.HandleFunc("PUT /admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}", s.admin(s.handleAddClientScopeLink(false)))
+	mux.HandleFunc("PUT /admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}", s.admin(s.handleAddClientScopeLink(true)))
 	mux.HandleFunc("GET /admin/realms/{realm}/events", s.admin(s.handleEvents))
 	mux.HandleFunc("GET /admin/realms/{realm}/admin-events", s.admin(s.handleAdminEvents))
 	return mux
