@@ -19,6 +19,8 @@ type Metrics struct {
 	deadLetters *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	spoolBytes  prometheus.Gauge
+	// webhookRefused counts refused webhook requests by reason (webhookmetrics.go).
+	webhookRefused *prometheus.CounterVec
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -43,6 +45,7 @@ func NewMetrics() *Metrics {
 		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kete_spool_bytes", Help: "Bytes of segments in the spool."}),
 	}
+	m.webhookRefused = newWebhookRefused(m.Registry)
 	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
