@@ -50,10 +50,17 @@ type RealmNames struct {
 
 	// sem is a one-slot lock around reading the list that a waiting caller can give up on.
 	sem    chan struct{}
-	mu     sync.Mutex // guards byID and misses
+	mu     sync.Mutex // guards byID, misses and failed
 	byID   map[string]string
 	misses map[string]time.Time // unknown ids → when the list was read without them
+	// failed is the last read's error, kept for realmRetry so that while Keycloak is
+	// down each post is answered at once instead of waiting on another failed read.
+	failed   error
+	failedAt time.Time
 }
+
+// realmRetry is how long a failed read of the realm list is not tried again.
+const realmRetry = time.Second
 
 // NewRealmNames returns a resolver that asks admin; it does not contact Keycloak yet.
 func NewRealmNames(admin *Admin) *RealmNames {
@@ -79,8 +86,18 @@ func (r *RealmNames) Name(ctx context.Context, id string) (string, error) {
 	if name, settled := r.lookup(id); settled {
 		return name, nil
 	}
+	r.mu.Lock()
+	failed, failedAt := r.failed, r.failedAt
+	r.mu.Unlock()
+	if failed != nil && r.now().Sub(failedAt) < realmRetry {
+		// Keycloak just failed: answer at once rather than make every post wait on it.
+		return "", failed
+	}
 	realms, err := r.admin.Realms(ctx)
 	if err != nil {
+		r.mu.Lock()
+		r.failed, r.failedAt = err, r.now()
+		r.mu.Unlock()
 		return "", err
 	}
 	byID := make(map[string]string, len(realms))
@@ -91,7 +108,7 @@ func (r *RealmNames) Name(ctx context.Context, id string) (string, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.byID = byID
+	r.byID, r.failed = byID, nil
 	now := r.now()
 	for old, at := range r.misses { // forget old misses, so bogus ids do not pile up
 		if now.Sub(at) >= r.refresh() {
