@@ -1,12 +1,13 @@
 // Package keycloaktest runs an in-process stand-in for the parts of Keycloak kete talks
 // to, so that tests exercise real HTTP against Keycloak's documented shapes and status
 // codes: the OpenID Connect token endpoint and JWKS of each realm, and the Admin REST
-// endpoints for clients, client secrets, and stored user and admin events.
+// endpoints for the realm list, clients, client secrets, client scopes and their links
+// to clients, and stored user and admin events.
 //
 // Each handler names the Keycloak documentation it mirrors: the Admin REST API reference
 // (https://www.keycloak.org/docs-api/latest/rest-api/index.html) and the OIDC endpoints of
 // "Securing applications" (https://www.keycloak.org/securing-apps/oidc-layers). Where Keycloak's behaviour is
-// richer (roles, client scopes, sessions) the stand-in keeps only what kete relies on, and
+// richer (roles, protocol mappers, sessions) the stand-in keeps only what kete relies on, and
 // says so.
 package keycloaktest
 
