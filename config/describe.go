@@ -30,7 +30,7 @@ func (c *Config) Describe(w io.Writer) error {
 	for _, p := range c.Warnings {
 		ew.printf("warning: %s\n", p)
 	}
-	if w := c.NoSourceWarning(); w != "" {
+	if w := c.NoSourceWarning(); w != "" && c.ConfiguresDaemon() {
 		ew.printf("warning: %s\n", w)
 	}
 	for _, n := range c.RealmMatcherNotes() {

@@ -133,7 +133,8 @@ func TestDescribeRetrySaysWhatRunDoes(t *testing.T) {
 func TestDescribeWarnsWhenNoSourceIsEnabled(t *testing.T) {
 	for _, tt := range []struct{ props, want string }{
 		{"kete.sources.webhook.listen=:9000\n", "warning: kete.sources.webhook.listen is set but kete.sources.webhook.enabled is not: the daemon answers 404 to every webhook post; set kete.sources.webhook.enabled=true\n"},
-		{"", "warning: no source is enabled"},
+		{"kete.spool.dir=/var/lib/kete\n", "warning: no source is enabled"},
+		{"", ""}, // a library or server configuration: no sources expected
 		{"kete.sources.keycloak.realms=acme\n", "set kete.sources.keycloak.enabled=true"},
 		{"kete.sources.webhook.enabled=true\n", ""},
 		{"kete.sources.keycloak.enabled=true\nkete.keycloak.url=http://127.0.0.1:1\nkete.keycloak.username=a\nkete.keycloak.password=b\n", ""},

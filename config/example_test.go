@@ -43,7 +43,6 @@ kete.routes.ws.retry.wait-duration=PT1S
 	//   pool:           min-idle 1, max-idle 4, max-total 4, max-wait 30s (per rendered URL)
 	//   retry:          until delivered (set retry.max-attempts to dead-letter after N), first wait 1s, max wait 30s
 	// warning: kete.routes.ws.destination.oauth.client-id = "unused": ignored: destination.oauth.enabled is not true
-	// warning: no source is enabled: `kete run` takes no events in; set kete.sources.webhook.enabled=true or kete.sources.keycloak.enabled=true (or run with --stdin)
 }
 
 // Every bad key is reported at once, with its value (secrets masked) and the reason.

@@ -24,6 +24,18 @@ func (c *Config) NoSourceWarning() string {
 	return "no source is enabled: `kete run` takes no events in; set kete.sources.webhook.enabled=true or kete.sources.keycloak.enabled=true (or run with --stdin)"
 }
 
+// ConfiguresDaemon reports whether the configuration sets any kete.sources.* or
+// kete.spool.* key, i.e. is meant for `kete run` rather than for the library or `kete
+// server`; `kete check` warns about sources only then.
+func (c *Config) ConfiguresDaemon() bool {
+	for k := range c.explicit {
+		if strings.HasPrefix(k, "kete.sources.") || strings.HasPrefix(k, "kete.spool.") {
+			return true
+		}
+	}
+	return false
+}
+
 // KeycloakAdminConfigured reports whether kete.keycloak.* has a URL and admin
 // credentials, so that kete can look realm names up by id.
 func (c *Config) KeycloakAdminConfigured() bool {
