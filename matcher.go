@@ -84,12 +84,47 @@ func ParseMatcher(spec string) (Matcher, error) {
 		inner := m
 		m = func(s string) bool { return !inner(s) }
 	}
-	return funcMatcher{match: m, spec: spec}, nil
+	return funcMatcher{match: m, spec: spec, negate: negate}, nil
 }
 
 type funcMatcher struct {
-	match func(string) bool
-	spec  string
+	match  func(string) bool
+	spec   string
+	negate bool
+}
+
+// MatchEither tests a realm known by two names, its name and its id: a matcher accepts
+// the realm when it accepts either, and a negated one (not:) only when it accepts both,
+// so "list:not:acme" refuses acme whichever way an event names it.
+func (f funcMatcher) MatchEither(name, id string) bool {
+	if f.negate {
+		return f.match(name) && f.match(id)
+	}
+	return f.match(name) || f.match(id)
+}
+
+// matchRealm applies realm matchers to an event's realm by name or by id: some senders
+// carry only the id (vymalo's HTTP sender, Keycloak's own representations), so a route
+// may list either. A Matcher that is not one of ParseMatcher's sees Event.Realm.
+func matchRealm(matchers []Matcher, mode MatchMode, e *Event) bool {
+	if e.RealmName == "" || e.RealmID == "" || e.RealmName == e.RealmID {
+		return matchAll(matchers, mode, e.Realm())
+	}
+	accepts := func(m Matcher) bool {
+		if f, ok := m.(funcMatcher); ok {
+			return f.MatchEither(e.RealmName, e.RealmID)
+		}
+		return m.Match(e.Realm())
+	}
+	if len(matchers) == 0 {
+		return true
+	}
+	for _, m := range matchers {
+		if accepts(m) != (mode == MatchAll) {
+			return mode != MatchAll
+		}
+	}
+	return mode == MatchAll
 }
 
 func (f funcMatcher) Match(s string) bool { return f.match(s) }

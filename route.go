@@ -38,9 +38,10 @@ type Route struct {
 	buffers sync.Pool
 }
 
-// Matches reports whether both the realm and the event matchers accept e.
+// Matches reports whether both the realm and the event matchers accept e. Realm
+// matchers accept the realm's name or its id (see matchRealm).
 func (r *Route) Matches(e *Event) bool {
-	return matchAll(r.RealmMatchers, r.RealmMatchMode, e.Realm()) &&
+	return matchRealm(r.RealmMatchers, r.RealmMatchMode, e) &&
 		matchAll(r.EventMatchers, r.EventMatchMode, e.EventType())
 }
 

@@ -55,7 +55,11 @@ func TestRouteMatches(t *testing.T) {
 		{name: "no matchers accept all", accept: []*kete.Event{login, loginError, byID, userCreate}},
 		{name: "realm by name", realms: []string{"list:acme"}, accept: []*kete.Event{login, loginError}, reject: []*kete.Event{byID, userCreate}},
 		{name: "realm by id when the name is unknown", realms: []string{"list:id-2"}, accept: []*kete.Event{byID}, reject: []*kete.Event{login}},
-		{name: "realm id is not used when the name is known", realms: []string{"list:id-1"}, reject: []*kete.Event{login}},
+		// p2-inc v0.40+ sends both; vymalo's HTTP sender only the id: a route may name either.
+		{name: "realm by id when the name is known too", realms: []string{"list:id-1"}, accept: []*kete.Event{login, loginError}, reject: []*kete.Event{byID, userCreate}},
+		{name: "negated realm refuses by name or by id", realms: []string{"list:not:acme"}, accept: []*kete.Event{byID, userCreate}, reject: []*kete.Event{login}},
+		{name: "negated realm id refuses the named realm", realms: []string{"list:not:id-1"}, accept: []*kete.Event{byID}, reject: []*kete.Event{login}},
+		{name: "realm all, name and id", realms: []string{"glob:a*", "list:id-1"}, realmMode: kete.MatchAll, accept: []*kete.Event{login}, reject: []*kete.Event{byID, userCreate}},
 		{name: "admin event type", events: []string{"glob:USER_*"}, accept: []*kete.Event{userCreate}, reject: []*kete.Event{login}},
 		{name: "admin event type exact", events: []string{"list:user_create"}, accept: []*kete.Event{userCreate}, reject: []*kete.Event{login}},
 		{name: "any of two", events: []string{"glob:LOGIN*", "glob:*ERROR"}, eventMode: kete.MatchAny,

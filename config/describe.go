@@ -30,6 +30,12 @@ func (c *Config) Describe(w io.Writer) error {
 	for _, p := range c.Warnings {
 		ew.printf("warning: %s\n", p)
 	}
+	if w := c.NoSourceWarning(); w != "" && c.ConfiguresDaemon() {
+		ew.printf("warning: %s\n", w)
+	}
+	for _, n := range c.RealmMatcherNotes() {
+		ew.printf("note: %s\n", n)
+	}
 	return ew.err
 }
 

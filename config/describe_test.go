@@ -127,3 +127,58 @@ func TestDescribeRetrySaysWhatRunDoes(t *testing.T) {
 		}
 	}
 }
+
+// A daemon with no source enabled answers 404 to every webhook post; `kete check` says so
+// and names the key to set.
+func TestDescribeWarnsWhenNoSourceIsEnabled(t *testing.T) {
+	for _, tt := range []struct{ props, want string }{
+		{"kete.sources.webhook.listen=:9000\n", "warning: kete.sources.webhook.listen is set but kete.sources.webhook.enabled is not: the daemon answers 404 to every webhook post; set kete.sources.webhook.enabled=true\n"},
+		{"kete.spool.dir=/var/lib/kete\n", "warning: no source is enabled"},
+		{"", ""}, // a library or server configuration: no sources expected
+		{"kete.sources.keycloak.realms=acme\n", "set kete.sources.keycloak.enabled=true"},
+		{"kete.sources.webhook.enabled=true\n", ""},
+		{"kete.sources.keycloak.enabled=true\nkete.keycloak.url=http://127.0.0.1:1\nkete.keycloak.username=a\nkete.keycloak.password=b\n", ""},
+	} {
+		c := parse(t, "kete.routes.ws.destination.url=ws://127.0.0.1:9/events\n"+tt.props)
+		var b strings.Builder
+		if err := c.Describe(&b); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if tt.want == "" {
+			if strings.Contains(out, "source") {
+				t.Errorf("with %q Describe warns about sources:\n%s", tt.props, out)
+			}
+			continue
+		}
+		if !strings.Contains(out, tt.want) {
+			t.Errorf("with %q Describe lacks %q:\n%s", tt.props, tt.want, out)
+		}
+	}
+}
+
+// Realm matchers meet senders that carry only the realm's id: without Keycloak admin
+// access, check says the route must list the id; with it, kete looks names up.
+func TestDescribeSaysWhatRealmMatchersNeed(t *testing.T) {
+	const route = "kete.routes.ws.destination.url=ws://127.0.0.1:9/events\nkete.routes.ws.realm-matchers.realm=list:acme\nkete.sources.webhook.enabled=true\n"
+	for _, tt := range []struct {
+		extra string
+		note  bool
+	}{
+		{"", true},
+		{"kete.keycloak.url=http://127.0.0.1:1\nkete.keycloak.client-id=kete\nkete.keycloak.client-secret=s\n", false},
+	} {
+		c := parse(t, route+tt.extra)
+		var b strings.Builder
+		if err := c.Describe(&b); err != nil {
+			t.Fatal(err)
+		}
+		want := "note: route ws: realm-matchers.realm=list:acme match the realm's name or id; events from senders that send only the id"
+		if got := strings.Contains(b.String(), want); got != tt.note {
+			t.Errorf("with %q the realm note shown = %v, want %v:\n%s", tt.extra, got, tt.note, b.String())
+		}
+		if tt.note && !strings.Contains(b.String(), "set kete.keycloak.url and admin credentials") {
+			t.Errorf("the note does not name the keys:\n%s", b.String())
+		}
+	}
+}

@@ -20,6 +20,8 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	spoolBytes  prometheus.Gauge
 	sources     *sourceHealth
+	// webhookRefused counts refused webhook requests by reason (webhookmetrics.go).
+	webhookRefused *prometheus.CounterVec
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -46,6 +48,7 @@ func NewMetrics() *Metrics {
 		sources: newSourceHealth(),
 	}
 	m.Registry.MustRegister(m.sources.collectors()...)
+	m.webhookRefused = newWebhookRefused(m.Registry)
 	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -28,9 +28,14 @@ func (e DecodeError) Error() string { return fmt.Sprintf("event %d: %s", e.Index
 //     operationType and resourceType), as the events endpoints and most listeners send
 //     them, also with KETE's added realmName, resourceTypeAsString and kind;
 //   - p2-inc keycloak-events ext-event-webhook: type "access.LOGIN" or
-//     "admin.USER-CREATE", uid, authDetails with username and sessionId;
+//     "admin.USER-CREATE", uid, authDetails with username and sessionId, and since
+//     v0.40 realmName and Keycloak's id;
 //   - vymalo keycloak-webhook: flat, type "LOGIN" or "USER-CREATE" for admin events,
-//     realmName, and userId/clientId/ipAddress naming the actor of an admin event.
+//     and userId/clientId/ipAddress naming the actor of an admin event; its HTTP sender
+//     carries only realmId (the realm's id), its other senders also realmName.
+//
+// An event whose payload names its realm only by id has an empty RealmName; a
+// RealmResolver fills it in.
 //
 // Elements that are not events come back as DecodeErrors, in order, so that a caller can
 // answer or log them; the others are still returned. The error is for a body that is not
@@ -375,17 +380,24 @@ func decodeNativeAdmin(r *reader) (kete.Event, error) {
 	return e, checkAdmin(&e, "Keycloak")
 }
 
-// decodeP2User reads a p2-inc "access.*" event: the user event's fields live in
-// authDetails, whose realmId is the realm's name while the top-level realmId is its id.
+// decodeP2User reads a p2-inc "access.*" event (p2-inc keycloak-events,
+// io.phasetwo.keycloak.representation.ExtendedAdminEvent(String uid, Event, RealmModel)):
+// the user event's fields live in authDetails, whose realmId is the realm's name, while
+// the top-level realmId is the realm's id. Since p2-inc v0.40 (February 2025, Keycloak
+// 26.1) the top level also carries realmName and Keycloak's event id; uid is new for every
+// webhook a delivery goes to (WebhookSenderEventListenerProvider.processEvent), so the
+// event's id is Keycloak's id where present, and uid only for the older payloads that
+// have nothing else.
 func decodeP2User(r *reader, typ string) (kete.Event, error) {
 	if strings.TrimSpace(typ) == "" {
 		return kete.Event{}, errors.New(`p2-inc event type "access." names no event type`)
 	}
 	e := kete.Event{
 		Kind:      kete.KindEvent,
-		ID:        r.str("uid"),
+		ID:        or(r.str("id"), r.str("uid")),
 		Time:      r.millis("time"),
 		RealmID:   r.str("realmId"),
+		RealmName: r.str("realmName"),
 		Error:     r.str("error"),
 		Type:      typ,
 		ClientID:  r.str("clientId"),
@@ -394,11 +406,8 @@ func decodeP2User(r *reader, typ string) (kete.Event, error) {
 		IPAddress: r.str("ipAddress"),
 		Details:   r.stringMap("details"),
 	}
-	if e.ID == "" {
-		e.ID = r.str("id")
-	}
 	if a := r.object("authDetails"); a != nil {
-		e.RealmName = a.str("realmId")
+		e.RealmName = or(e.RealmName, a.str("realmId"))
 		e.ClientID = or(a.str("clientId"), e.ClientID)
 		e.UserID = or(a.str("userId"), e.UserID)
 		e.SessionID = or(a.str("sessionId"), e.SessionID)
@@ -411,27 +420,32 @@ func decodeP2User(r *reader, typ string) (kete.Event, error) {
 	return e, r.err
 }
 
-// decodeP2Admin reads a p2-inc "admin.*" event: realmId is the realm's name, and
-// authDetails adds the actor's username and session, kept as details authUsername and
-// authSessionId since kete's AuthDetails has no place for them.
+// decodeP2Admin reads a p2-inc "admin.*" event (ExtendedAdminEvent(String uid,
+// AdminEvent, RealmModel eventRealm, RealmModel authRealm)). Since p2-inc v0.40 (February
+// 2025) realmId is the realm's id and realmName its name, and id is Keycloak's event id;
+// from v0.6 (November 2022) to v0.39 realmId was the realm's name and there was no
+// realmName nor id, so a payload without realmName names its realm in realmId. authDetails
+// adds the actor's username and session, kept as details authUsername and authSessionId
+// since kete's AuthDetails has no place for them. As for user events, uid is only the
+// fallback id.
 func decodeP2Admin(r *reader, typ string) (kete.Event, error) {
 	resource, operation := splitAdminType(typ)
-	realm := r.str("realmId")
+	realmID, realmName := r.str("realmId"), r.str("realmName")
+	if realmName == "" {
+		realmName = realmID
+	}
 	e := kete.Event{
 		Kind:           kete.KindAdminEvent,
-		ID:             r.str("uid"),
+		ID:             or(r.str("id"), r.str("uid")),
 		Time:           r.millis("time"),
-		RealmID:        realm,
-		RealmName:      realm,
+		RealmID:        realmID,
+		RealmName:      realmName,
 		Error:          r.str("error"),
 		OperationType:  or(r.str("operationType"), operation),
 		ResourceType:   or(r.str("resourceType"), resource),
 		ResourcePath:   r.str("resourcePath"),
 		Representation: r.text("representation"),
 		Details:        r.stringMap("details"),
-	}
-	if e.ID == "" {
-		e.ID = r.str("id")
 	}
 	if a := r.object("authDetails"); a != nil {
 		e.AuthDetails = &kete.AuthDetails{

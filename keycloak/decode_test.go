@@ -50,6 +50,8 @@ const (
   "representation": "{\"username\":\"bob\",\"enabled\":true}"
 }`
 
+	// p2-inc before v0.40 (February 2025): no Keycloak id, only uid (new per webhook
+	// delivery); an admin event's realmId is the realm's name.
 	shapeP2Access = `{
   "time": 1711651627565,
   "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
@@ -93,6 +95,50 @@ const (
   "details": {}
 }`
 
+	// p2-inc v0.40 and later (ExtendedAdminEvent since commit 1b22817, Keycloak 26.1):
+	// realmId is the realm's id, realmName its name, id Keycloak's event id; Keycloak's
+	// JsonSerialization leaves null members out.
+	shapeP2AccessCurrent = `{
+  "id": "5f3c6b2e-9a1d-4e7f-8b2c-3d4e5f6a7b8c",
+  "time": 1740000000123,
+  "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
+  "realmName": "acme",
+  "authDetails": {
+    "realmId": "acme",
+    "clientId": "acme-app",
+    "userId": "88251cc6-7408-4b31-a4c7-b2840d99b916",
+    "ipAddress": "192.0.2.10",
+    "username": "carol@example.com",
+    "sessionId": "3cd8d025-d5d4-4ff2-82d3-a9c552ba422c"
+  },
+  "details": {"auth_method": "openid-connect", "username": "carol@example.com"},
+  "uid": "e1f2a3b4-c5d6-4e7f-8091-a2b3c4d5e6f7",
+  "type": "access.LOGIN"
+}`
+
+	shapeP2AdminCurrent = `{
+  "id": "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d",
+  "time": 1740000000456,
+  "realmId": "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464",
+  "realmName": "acme",
+  "authDetails": {
+    "realmId": "master",
+    "clientId": "security-admin-console",
+    "userId": "11111111-2222-4333-8444-555555555555",
+    "ipAddress": "198.51.100.4",
+    "username": "admin"
+  },
+  "resourceType": "USER",
+  "operationType": "CREATE",
+  "resourcePath": "users/88251cc6-7408-4b31-a4c7-b2840d99b916",
+  "representation": "{\"username\":\"carol\"}",
+  "details": {},
+  "uid": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+  "type": "admin.USER-CREATE"
+}`
+
+	// vymalo's WebhookPayload as its AMQP and syslog senders write it: realmName is there
+	// on Keycloak 25 and later (Utils.kt reads Event.getRealmName when it exists).
 	shapeVymaloLogin = `{
   "type": "LOGIN",
   "realmId": "0c1f6a5e-2b4d-4d8e-9a57-6b1b8e0c2d3f",
@@ -117,6 +163,11 @@ const (
   "ipAddress": "198.51.100.4",
   "resourcePath": "users/e6b1c0a4-7f3e-4c59-8d2a-1a2b3c4d5e6f"
 }`
+
+	// vymalo's HTTP sender: the WebhookRequest its OpenAPI client generates has no
+	// realmName (utils/Converter.kt drops it), so only the realm's id arrives; gson
+	// leaves null members out.
+	shapeVymaloHTTPLogin = `{"type":"LOGIN","id":"c0ffee00-1111-4222-8333-444455556667","time":1732694600000,"clientId":"acme-app","realmId":"0c1f6a5e-2b4d-4d8e-9a57-6b1b8e0c2d3f","userId":"e6b1c0a4-7f3e-4c59-8d2a-1a2b3c4d5e6f","ipAddress":"203.0.113.7","details":{"username":"alice"},"sessionId":"a1b2c3d4-e5f6-4711-8899-aabbccddeeff"}`
 
 	shapeKeteJSON = `{"kind":"ADMIN_EVENT","id":"k1","time":1732694800000,"realmId":"r1","realmName":"acme","operationType":"UPDATE","resourceTypeAsString":"CLIENT","resourcePath":"clients/c1","representation":{"clientId":"web"}}`
 )
@@ -171,6 +222,30 @@ func TestDecodeEventsShapes(t *testing.T) {
 				UserID: "11111111-2222-4333-8444-555555555555", IPAddress: "198.51.100.4",
 			},
 			Details: map[string]string{"authUsername": "admin", "authSessionId": "77777777-8888-4999-8aaa-bbbbbbbbbbbb"},
+		}},
+		{"p2-inc access event, v0.40 and later", shapeP2AccessCurrent, kete.Event{
+			Kind: kete.KindEvent, ID: "5f3c6b2e-9a1d-4e7f-8b2c-3d4e5f6a7b8c", Time: 1740000000123,
+			RealmID: "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464", RealmName: "acme", Type: "LOGIN",
+			ClientID: "acme-app", UserID: "88251cc6-7408-4b31-a4c7-b2840d99b916",
+			SessionID: "3cd8d025-d5d4-4ff2-82d3-a9c552ba422c", IPAddress: "192.0.2.10",
+			Details: map[string]string{"auth_method": "openid-connect", "username": "carol@example.com"},
+		}},
+		{"p2-inc admin event, v0.40 and later", shapeP2AdminCurrent, kete.Event{
+			Kind: kete.KindAdminEvent, ID: "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d", Time: 1740000000456,
+			RealmID: "7a11ef96-d5ef-4bfe-beb8-a5d81f9de464", RealmName: "acme", OperationType: "CREATE", ResourceType: "USER",
+			ResourcePath: "users/88251cc6-7408-4b31-a4c7-b2840d99b916", Representation: `{"username":"carol"}`,
+			AuthDetails: &kete.AuthDetails{
+				RealmID: "master", ClientID: "security-admin-console",
+				UserID: "11111111-2222-4333-8444-555555555555", IPAddress: "198.51.100.4",
+			},
+			Details: map[string]string{"authUsername": "admin"},
+		}},
+		{"vymalo HTTP sender: the realm's id only", shapeVymaloHTTPLogin, kete.Event{
+			Kind: kete.KindEvent, ID: "c0ffee00-1111-4222-8333-444455556667", Time: 1732694600000,
+			RealmID: "0c1f6a5e-2b4d-4d8e-9a57-6b1b8e0c2d3f", Type: "LOGIN",
+			ClientID: "acme-app", UserID: "e6b1c0a4-7f3e-4c59-8d2a-1a2b3c4d5e6f",
+			SessionID: "a1b2c3d4-e5f6-4711-8899-aabbccddeeff", IPAddress: "203.0.113.7",
+			Details: map[string]string{"username": "alice"},
 		}},
 		{"p2-inc admin event with the type only", `{"uid":"u2","time":1,"realmId":"acme","type":"admin.CLIENT_SCOPE-UPDATE"}`, kete.Event{
 			Kind: kete.KindAdminEvent, ID: "u2", Time: 1, RealmID: "acme", RealmName: "acme",
@@ -290,7 +365,7 @@ func TestDecodeEventsSingleBadObject(t *testing.T) {
 }
 
 func FuzzDecodeEvents(f *testing.F) {
-	for _, s := range []string{shapeNativeLogin, shapeNativeLoginError, shapeNativeAdmin, shapeP2Access, shapeP2Admin, shapeVymaloLogin, shapeVymaloAdmin, shapeKeteJSON,
+	for _, s := range []string{shapeNativeLogin, shapeNativeLoginError, shapeNativeAdmin, shapeP2Access, shapeP2Admin, shapeP2AccessCurrent, shapeP2AdminCurrent, shapeVymaloLogin, shapeVymaloAdmin, shapeVymaloHTTPLogin, shapeKeteJSON,
 		`[]`, `[null]`, `{"type":"admin.-"}`, `{"type":"a-b","time":1e400}`, `{"kind":"ADMIN_EVENT","type":"x"}`,
 		`{"kind":"EVENT","resourceType":"USER"}`, `[{"type":"LOGIN","details":{"a":[1,{"b":null}]}}]`} {
 		f.Add([]byte(s))

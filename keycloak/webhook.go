@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kete-dev/kete"
@@ -36,8 +37,40 @@ type ReceiverOptions struct {
 	IsFull func(error) bool
 	// RetryAfter is the Retry-After given with 503 (default 1s).
 	RetryAfter time.Duration
-	Logger     *slog.Logger
+	// Realms, when set, names the realm of events that carry only its id (vymalo's HTTP
+	// sender, p2-inc's ext-event-http) before they are stored; *RealmNames is one. When
+	// Keycloak cannot be asked, the events are kept with the id alone and a warning is
+	// logged.
+	Realms RealmResolver
+	// Refused, when set, is told the reason of every request the receiver refuses (one
+	// of the Refused… constants), for a metric; it must not block.
+	Refused func(reason string)
+	// LogEvery bounds the refusal log: at most one line per reason per LogEvery (default
+	// 10s), the next line saying how many were left out, so that a misconfigured sender
+	// cannot flood the log.
+	LogEvery time.Duration
+	Logger   *slog.Logger
 }
+
+// RealmResolver fills in RealmName for events that carry only a RealmID.
+type RealmResolver interface {
+	Resolve(ctx context.Context, events []kete.Event) error
+}
+
+// Reasons a request is refused, as Refused and the log name them.
+const (
+	RefusedMethod        = "method"         // 405: not a POST
+	RefusedUnauthorized  = "unauthorized"   // 401: missing or wrong bearer or basic credentials
+	RefusedSignature     = "signature"      // 401: X-Keycloak-Signature missing or wrong
+	RefusedTooLarge      = "too_large"      // 413: body over MaxBytes
+	RefusedUnreadable    = "unreadable"     // 400: the body could not be read
+	RefusedMalformed     = "malformed"      // 400: not a JSON object or array
+	RefusedInvalidEvents = "invalid_events" // 400: some element is not an event
+	RefusedFull          = "full"           // 503: the spool has no room
+)
+
+// resolveTimeout bounds how long a post waits for Keycloak to name a realm.
+const resolveTimeout = 5 * time.Second
 
 // Receiver is the webhook source: an http.Handler that takes events Keycloak (or a
 // webhook extension) posts, in any shape DecodeEvents knows, and answers 202 only after
@@ -49,6 +82,7 @@ type ReceiverOptions struct {
 type Receiver struct {
 	sink Sink
 	opts ReceiverOptions
+	logs *rateLog
 }
 
 // NewReceiver returns a receiver that hands events to sink.
@@ -65,7 +99,26 @@ func NewReceiver(sink Sink, o ReceiverOptions) *Receiver {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{sink: sink, opts: o}
+	if o.LogEvery <= 0 {
+		o.LogEvery = 10 * time.Second
+	}
+	return &Receiver{sink: sink, opts: o, logs: newRateLog(o.LogEvery)}
+}
+
+// Register serves the receiver on mux at path, and at path with one trailing slash:
+// vymalo keycloak-webhook posts to its base URL plus "/" (its OpenAPI operation's path is
+// "/", and the generated OkHttp client appends it as a path segment), so a sender
+// configured with .../events posts to .../events/. Only those two paths are served.
+func (rc *Receiver) Register(mux *http.ServeMux, path string) error {
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "{} \t\n") {
+		return fmt.Errorf("keycloak: webhook path %q must start with / and hold no braces or spaces", path)
+	}
+	base := strings.TrimRight(path, "/")
+	if base != "" {
+		mux.Handle(base, rc)
+	}
+	mux.Handle(base+"/{$}", rc)
+	return nil
 }
 
 type problem struct {
@@ -89,47 +142,60 @@ func reply(w http.ResponseWriter, status int, a answer) {
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		reply(w, http.StatusMethodNotAllowed, answer{Error: "use POST"})
+		rc.refuse(w, r, http.StatusMethodNotAllowed, RefusedMethod, answer{Error: "use POST"}, r.Method)
 		return
 	}
 	if !rc.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kete"`)
-		reply(w, http.StatusUnauthorized, answer{Error: "missing or wrong credentials"})
+		rc.refuse(w, r, http.StatusUnauthorized, RefusedUnauthorized, answer{Error: "missing or wrong credentials"}, "")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.opts.MaxBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			reply(w, http.StatusRequestEntityTooLarge, answer{Error: fmt.Sprintf("body over %d bytes", rc.opts.MaxBytes)})
+			msg := fmt.Sprintf("body over %d bytes", rc.opts.MaxBytes)
+			rc.refuse(w, r, http.StatusRequestEntityTooLarge, RefusedTooLarge, answer{Error: msg}, msg)
 			return
 		}
-		reply(w, http.StatusBadRequest, answer{Error: "reading body: " + err.Error()})
+		rc.refuse(w, r, http.StatusBadRequest, RefusedUnreadable, answer{Error: "reading body: " + err.Error()}, err.Error())
 		return
 	}
 	if rc.opts.Secret != "" {
 		if err := VerifyP2Signature(body, rc.opts.Secret, r.Header.Get(P2SignatureHeader)); err != nil {
-			reply(w, http.StatusUnauthorized, answer{Error: err.Error()})
+			rc.refuse(w, r, http.StatusUnauthorized, RefusedSignature, answer{Error: err.Error()}, err.Error())
 			return
 		}
 	}
 	events, bad, err := DecodeEvents(body)
 	if err != nil {
-		reply(w, http.StatusBadRequest, answer{Error: err.Error()})
+		rc.refuse(w, r, http.StatusBadRequest, RefusedMalformed, answer{Error: err.Error()}, err.Error())
 		return
 	}
 	if len(bad) > 0 {
 		a := answer{Error: fmt.Sprintf("%d of %d events are invalid; none were accepted", len(bad), len(bad)+len(events))}
+		idx := make([]int, 0, len(bad))
 		for _, b := range bad {
 			a.Problems = append(a.Problems, problem(b))
+			idx = append(idx, b.Index)
 		}
-		reply(w, http.StatusBadRequest, a)
+		// The log names the elements, not their reasons: a reason may quote the payload.
+		rc.refuse(w, r, http.StatusBadRequest, RefusedInvalidEvents, a, fmt.Sprintf("%s; elements %v", a.Error, idx))
 		return
+	}
+	if rc.opts.Realms != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), resolveTimeout)
+		err := rc.opts.Realms.Resolve(ctx, events)
+		cancel()
+		if err != nil {
+			rc.logs.log(rc.opts.Logger, "realm", slog.LevelWarn, "webhook: events kept with the realm's id only; realm matchers written with names will not match them",
+				"remote", r.RemoteAddr, "err", err)
+		}
 	}
 	if err := rc.sink.Ingest(r.Context(), "webhook", events); err != nil {
 		if rc.opts.IsFull(err) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(max(1, rc.opts.RetryAfter.Round(time.Second).Seconds()))))
-			reply(w, http.StatusServiceUnavailable, answer{Error: "spool is full; retry later"})
+			rc.refuse(w, r, http.StatusServiceUnavailable, RefusedFull, answer{Error: "spool is full; retry later"}, err.Error())
 			return
 		}
 		rc.opts.Logger.Error("webhook: storing events", "err", err)
@@ -137,6 +203,20 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusAccepted, answer{Accepted: len(events)})
+}
+
+// refuse answers a refusal, counts it and logs it (rate-limited) with the sender's
+// address and a detail that holds neither the payload nor a credential.
+func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, status int, reason string, a answer, detail string) {
+	if rc.opts.Refused != nil {
+		rc.opts.Refused(reason)
+	}
+	attrs := []any{"reason", reason, "status", status, "remote", r.RemoteAddr, "path", r.URL.Path}
+	if detail != "" {
+		attrs = append(attrs, "detail", detail)
+	}
+	rc.logs.log(rc.opts.Logger, reason, slog.LevelWarn, "webhook: request refused", attrs...)
+	reply(w, status, a)
 }
 
 func (rc *Receiver) authorized(r *http.Request) bool {

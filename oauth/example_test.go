@@ -18,7 +18,7 @@ func ExampleNewExternal() {
 		log.Fatal(err)
 	}
 	defer kc.Close()
-	kc.AddClient("acme", keycloaktest.Client{ClientID: "events-writer", Secret: "s3cret", Enabled: true, ServiceAccountsEnabled: true})
+	kc.AddClient("acme", keycloaktest.Client{ClientID: "events-writer", Secret: "s3cret", Enabled: true, ServiceAccountsEnabled: true, OptionalClientScopes: []string{"events:write"}})
 
 	src, err := oauth.NewExternal(oauth.External{
 		TokenURL:     kc.TokenURL("acme"), // e.g. https://auth.example.com/oauth/token

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,8 +38,12 @@ type Internal struct {
 // NewInternal finds the client cfg.ClientID in cfg.Realm through admin, creates it when
 // absent (confidential, service accounts on, standard flow and direct access grants off,
 // authenticator client-secret), reads its secret unless cfg.ClientSecret overrides it,
-// and returns a client-credentials Source on the realm's token endpoint. An existing
-// client that is public or has no service account is reported, not changed.
+// links each of cfg.Scopes to it as an optional client scope unless it is linked already
+// (Keycloak's token endpoint answers 400 invalid_scope for a requested scope that is not
+// one of the client's default or optional scopes, TokenManager.isValidScope), and returns
+// a client-credentials Source on the realm's token endpoint. A scope the realm does not
+// have is an error that names it and the realm. An existing client that is public or has
+// no service account is reported, not changed.
 func NewInternal(ctx context.Context, admin *keycloak.Admin, cfg Internal) (*Source, error) {
 	if admin == nil {
 		return nil, errors.New("oauth: internal mode needs a Keycloak admin client")
@@ -72,6 +77,9 @@ func NewInternal(ctx context.Context, admin *keycloak.Admin, cfg Internal) (*Sou
 			return nil, err
 		}
 		id = c.ID
+	}
+	if err := linkScopes(ctx, admin, cfg.Realm, cfg.ClientID, id, cfg.Scopes); err != nil {
+		return nil, err
 	}
 	secret := cfg.ClientSecret
 	if secret == "" {
@@ -125,6 +133,53 @@ func suitable(c *keycloak.ClientRepresentation, realm string) error {
 	}
 	if c.ID == "" {
 		return fmt.Errorf("oauth: internal mode: client %q in realm %q came back without an id", c.ClientID, realm)
+	}
+	return nil
+}
+
+// linkScopes makes every requested scope one the client may ask for: a scope already
+// linked (default or optional) is left alone, the others are found by name among the
+// realm's client scopes and linked as optional. openid needs no client scope.
+func linkScopes(ctx context.Context, admin *keycloak.Admin, realm, clientID, id string, scopes []string) error {
+	var wanted []string
+	for _, sc := range scopes {
+		for _, name := range strings.Fields(sc) {
+			if name != "openid" && !slices.Contains(wanted, name) {
+				wanted = append(wanted, name)
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	linked := map[string]bool{}
+	for _, optional := range []bool{false, true} {
+		list, err := admin.ClientScopeLinks(ctx, realm, id, optional)
+		if err != nil {
+			return fmt.Errorf("oauth: internal mode: %w", err)
+		}
+		for _, sc := range list {
+			linked[sc.Name] = true
+		}
+	}
+	var all []keycloak.ClientScopeRepresentation
+	for _, name := range wanted {
+		if linked[name] {
+			continue
+		}
+		if all == nil {
+			var err error
+			if all, err = admin.ClientScopes(ctx, realm); err != nil {
+				return fmt.Errorf("oauth: internal mode: %w", err)
+			}
+		}
+		i := slices.IndexFunc(all, func(sc keycloak.ClientScopeRepresentation) bool { return sc.Name == name })
+		if i < 0 {
+			return fmt.Errorf("oauth: internal mode: scope %q: realm %q has no client scope of that name; create it (Client scopes → Create client scope) or remove it from oauth.scope", name, realm)
+		}
+		if err := admin.AddOptionalClientScope(ctx, realm, id, all[i].ID); err != nil {
+			return fmt.Errorf("oauth: internal mode: scope %q for client %q: %w", name, clientID, err)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,6 +29,7 @@ func verify(t *testing.T, kc *keycloaktest.Server, realm, token string) jwt.MapC
 
 func TestInternalRegistersTheClientOnce(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	kc.AddClientScope("acme", "events:write")
 	admin := keycloak.NewAdmin(kc.AdminConfig())
 	ctx := ctxFor(t)
 
@@ -112,5 +114,56 @@ func TestInternalReportsAnUnusableClient(t *testing.T) {
 	}
 	if _, ok := kc.Client("acme", DefaultInternalClientID); ok {
 		t.Error("a failed NewInternal registered a client")
+	}
+}
+
+// Real Keycloak refuses a token for a scope not linked to the client (400 invalid_scope),
+// so internal mode links the requested scope to kete-oauth-client as an optional scope,
+// once, and the token then carries it.
+func TestInternalLinksTheRequestedScopeToTheClient(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	kc.AddClientScope("acme", "realtime:publisher:write:topic:events/*")
+	admin := keycloak.NewAdmin(kc.AdminClientConfig())
+	cfg := Internal{Realm: "acme", Scopes: []string{"realtime:publisher:write:topic:events/*"}}
+
+	s, err := NewInternal(ctxFor(t), admin, cfg)
+	if err != nil {
+		t.Fatalf("NewInternal: %v", err)
+	}
+	claims := verify(t, kc, "acme", mustToken(t, s))
+	if !slices.Contains(strings.Fields(claims["scope"].(string)), "realtime:publisher:write:topic:events/*") {
+		t.Errorf("token scope %q lacks the requested scope", claims["scope"])
+	}
+	c, _ := kc.Client("acme", DefaultInternalClientID)
+	if !slices.Contains(c.OptionalClientScopes, "realtime:publisher:write:topic:events/*") {
+		t.Errorf("optional scopes of %s: %v", DefaultInternalClientID, c.OptionalClientScopes)
+	}
+
+	// A restart finds the scope linked and leaves the client as it is.
+	again, err := NewInternal(ctxFor(t), admin, cfg)
+	if err != nil {
+		t.Fatalf("second NewInternal: %v", err)
+	}
+	verify(t, kc, "acme", mustToken(t, again))
+	if c2, _ := kc.Client("acme", DefaultInternalClientID); !slices.Equal(c2.OptionalClientScopes, c.OptionalClientScopes) {
+		t.Errorf("optional scopes changed to %v", c2.OptionalClientScopes)
+	}
+
+	// A built-in scope the client has by default needs no link; openid needs none at all.
+	if _, err := NewInternal(ctxFor(t), admin, Internal{Realm: "acme", Scopes: []string{"openid profile"}}); err != nil {
+		t.Errorf("NewInternal with openid profile: %v", err)
+	}
+}
+
+func TestInternalFailsAtStartOnAMissingScope(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	_, err := NewInternal(ctxFor(t), keycloak.NewAdmin(kc.AdminConfig()), Internal{Realm: "acme", Scopes: []string{"events:write"}})
+	if err == nil {
+		t.Fatal("NewInternal succeeded with a scope the realm does not have")
+	}
+	for _, want := range []string{`"events:write"`, `realm "acme"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
 	}
 }

@@ -28,7 +28,7 @@ const (
 func newRealm(t *testing.T, opts ...keycloaktest.Option) *keycloaktest.Server {
 	t.Helper()
 	kc := keycloaktest.New(t, append([]keycloaktest.Option{keycloaktest.WithRealm("acme")}, opts...)...)
-	kc.AddClient("acme", keycloaktest.Client{ClientID: svcID, Secret: svcSecret, Enabled: true, ServiceAccountsEnabled: true})
+	kc.AddClient("acme", keycloaktest.Client{ClientID: svcID, Secret: svcSecret, Enabled: true, ServiceAccountsEnabled: true, OptionalClientScopes: []string{"events:write"}})
 	return kc
 }
 

@@ -37,6 +37,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log := newLogger(stderr, slog.LevelInfo)
+	if w := cfg.NoSourceWarning(); w != "" && !*stdin {
+		log.Warn(w)
+	}
+	for _, n := range cfg.RealmMatcherNotes() {
+		log.Warn(n)
+	}
 	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, ShutdownTimeout: *drain})
 	if err != nil {
 		return err
@@ -178,10 +184,18 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	mux.Handle("GET /readyz", ops)
 	wh := cfg.Sources.Webhook
 	if wh.Enabled {
-		mux.Handle(wh.Path, keycloak.NewReceiver(p, keycloak.ReceiverOptions{
+		ro := keycloak.ReceiverOptions{
 			Secret: wh.Secret, BearerToken: wh.BearerToken, BasicUser: wh.BasicUsername, BasicPassword: wh.BasicPassword,
 			MaxBytes: wh.MaxBytes, IsFull: func(err error) bool { return errors.Is(err, spool.ErrFull) }, Logger: d.log,
-		}))
+			Refused: p.Metrics().WebhookRefused,
+		}
+		if cfg.KeycloakAdminConfigured() {
+			ro.Realms = keycloak.NewRealmNames(cfg.Keycloak.Admin(nil))
+		}
+		if err := keycloak.NewReceiver(p, ro).Register(mux, wh.Path); err != nil {
+			d.stopNow()
+			return nil, fmt.Errorf("kete.sources.webhook.path=%s: %w", wh.Path, err)
+		}
 	}
 	ln, err := listen(wh.Listen, nil)
 	if err != nil {

@@ -20,22 +20,7 @@ func (s *Server) admin(h func(http.ResponseWriter, *http.Request, *realm)) http.
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		auth := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
-			tok, ok = strings.CutPrefix(auth, "bearer ")
-		}
-		if !ok || tok == "" {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
-			return
-		}
-		claims, err := s.verify(tok)
-		if err != nil || claims.Iss != s.Issuer("master") {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
-			return
-		}
-		if !s.adminIDs[claims.Sub] {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "HTTP 403 Forbidden"})
+		if !s.adminAuthorized(w, r) {
 			return
 		}
 		rl := s.realms[r.PathValue("realm")]
@@ -45,6 +30,30 @@ func (s *Server) admin(h func(http.ResponseWriter, *http.Request, *realm)) http.
 		}
 		h(w, r, rl)
 	}
+}
+
+// adminAuthorized checks the admin bearer token and answers 401 or 403 when it does not
+// pass. Caller holds s.mu.
+func (s *Server) adminAuthorized(w http.ResponseWriter, r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		tok, ok = strings.CutPrefix(auth, "bearer ")
+	}
+	if !ok || tok == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
+		return false
+	}
+	claims, err := s.verify(tok)
+	if err != nil || claims.Iss != s.Issuer("master") {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "HTTP 401 Unauthorized"})
+		return false
+	}
+	if !s.adminIDs[claims.Sub] {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "HTTP 403 Forbidden"})
+		return false
+	}
+	return true
 }
 
 // clientJSON is ClientRepresentation on the wire; pointers tell absent from false.

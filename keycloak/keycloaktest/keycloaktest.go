@@ -1,12 +1,13 @@
 // Package keycloaktest runs an in-process stand-in for the parts of Keycloak kete talks
 // to, so that tests exercise real HTTP against Keycloak's documented shapes and status
 // codes: the OpenID Connect token endpoint and JWKS of each realm, and the Admin REST
-// endpoints for clients, client secrets, and stored user and admin events.
+// endpoints for the realm list, clients, client secrets, client scopes and their links
+// to clients, and stored user and admin events.
 //
 // Each handler names the Keycloak documentation it mirrors: the Admin REST API reference
 // (https://www.keycloak.org/docs-api/latest/rest-api/index.html) and the OIDC endpoints of
 // "Securing applications" (https://www.keycloak.org/securing-apps/oidc-layers). Where Keycloak's behaviour is
-// richer (roles, client scopes, sessions) the stand-in keeps only what kete relies on, and
+// richer (roles, protocol mappers, sessions) the stand-in keeps only what kete relies on, and
 // says so.
 //
 // The stored-events endpoints copy Keycloak's own classes rather than its documentation,
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +61,9 @@ type Client struct {
 	Attributes                map[string]string
 	// ServiceAccountUserID is the subject of client-credentials tokens.
 	ServiceAccountUserID string
+	// DefaultClientScopes and OptionalClientScopes name the client scopes linked to the
+	// client (see scopes.go); nil means the realm's defaults, as for a new client.
+	DefaultClientScopes, OptionalClientScopes []string
 }
 
 type user struct {
@@ -72,6 +77,7 @@ type realm struct {
 	events      []kete.Event // user events, in insertion order
 	adminEvents []kete.Event
 	tokenCalls  int
+	scopes      []*clientScope // client scopes, see scopes.go
 }
 
 type tokenFault struct {
@@ -203,6 +209,7 @@ func (s *Server) Close() { s.srv.Close() }
 func (s *Server) addRealm(name string) *realm {
 	r := &realm{id: newUUID(), name: name}
 	s.realms[name] = r
+	r.addBuiltinScopes()
 	s.addClientLocked(r, Client{
 		ClientID: "admin-cli", PublicClient: true, Enabled: true,
 		DirectAccessGrantsEnabled: true, ClientAuthenticatorType: "client-secret",
@@ -229,6 +236,7 @@ func (s *Server) addClientLocked(r *realm, c Client) *Client {
 	if c.Attributes == nil {
 		c.Attributes = map[string]string{}
 	}
+	r.assignScopes(&c)
 	r.clients = append(r.clients, &c)
 	return &c
 }
@@ -279,6 +287,8 @@ func cloneClient(c *Client) Client {
 	for k, v := range c.Attributes {
 		out.Attributes[k] = v
 	}
+	out.DefaultClientScopes = slices.Clone(c.DefaultClientScopes)
+	out.OptionalClientScopes = slices.Clone(c.OptionalClientScopes)
 	return out
 }
 
@@ -388,6 +398,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}", s.admin(s.handleGetClient))
 	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}/client-secret", s.admin(s.handleGetSecret))
 	mux.HandleFunc("POST /admin/realms/{realm}/clients/{id}/client-secret", s.admin(s.handleRegenerateSecret))
+	mux.HandleFunc("GET /admin/realms", s.handleRealms)
+	mux.HandleFunc("GET /admin/realms/{realm}/client-scopes", s.admin(s.handleClientScopes))
+	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}/default-client-scopes", s.admin(s.handleClientScopeLinks(false)))
+	mux.HandleFunc("GET /admin/realms/{realm}/clients/{id}/optional-client-scopes", s.admin(s.handleClientScopeLinks(true)))
+	mux.HandleFunc("PUT /admin/realms/{realm}/clients/{id}/default-client-scopes/{scope}", s.admin(s.handleAddClientScopeLink(false)))
+	mux.HandleFunc("PUT /admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}", s.admin(s.handleAddClientScopeLink(true)))
 	mux.HandleFunc("GET /admin/realms/{realm}/events", s.admin(s.handleEvents))
 	mux.HandleFunc("GET /admin/realms/{realm}/admin-events", s.admin(s.handleAdminEvents))
 	return mux

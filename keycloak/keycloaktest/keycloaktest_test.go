@@ -84,7 +84,7 @@ func claims(t *testing.T, jwt string) (header, payload map[string]any) {
 
 func TestTokenEndpoint(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"), keycloaktest.WithTokenLifetime(90*time.Second))
-	svc := kc.AddClient("acme", keycloaktest.Client{ClientID: "svc:1", Secret: "s&cret", Enabled: true, ServiceAccountsEnabled: true})
+	svc := kc.AddClient("acme", keycloaktest.Client{ClientID: "svc:1", Secret: "s&cret", Enabled: true, ServiceAccountsEnabled: true, OptionalClientScopes: []string{"events:write"}})
 	kc.AddClient("acme", keycloaktest.Client{ClientID: "web", Secret: "w", Enabled: true})
 	tokenURL := kc.TokenURL("acme")
 
@@ -102,6 +102,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"no service account", basic("web", "w"), form("grant_type", "client_credentials"), 401, "unauthorized_client"},
 		{"password grant without direct access", basic("web", "w"), form("grant_type", "password", "username", "a", "password", "b"), 400, "unauthorized_client"},
 		{"unsupported grant", basic("svc:1", "s&cret"), form("grant_type", "authorization_code"), 400, "unsupported_grant_type"},
+		{"scope not linked to the client", basic("svc:1", "s&cret"), form("grant_type", "client_credentials", "scope", "events:read"), 400, "invalid_scope"},
 		{"no grant", basic("svc:1", "s&cret"), "", 400, "invalid_request"},
 	}
 	for _, tt := range tests {

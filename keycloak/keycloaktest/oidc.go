@@ -37,10 +37,12 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 // grant (Resource Owner Password Credentials, used with admin-cli). Errors use Keycloak's
 // codes and statuses: 401 invalid_client for bad client credentials, 401
 // unauthorized_client for a client without a service account, 401 invalid_grant for bad
-// user credentials, 400 unsupported_grant_type.
+// user credentials, 400 unsupported_grant_type, and 400 invalid_scope "Invalid scopes: …"
+// for a requested scope that is not one of the client's default or optional client
+// scopes (OAuth2GrantTypeBase.getRequestedScopes with TokenManager.isValidScope). The
+// scope claim holds the client's default scopes and the requested optional ones.
 //
-// Simplified: requested scopes are granted as asked (Keycloak grants only the client's
-// assigned optional scopes) on top of Keycloak's default "profile email"; no roles claims.
+// Simplified: no roles claims, no dynamic scopes.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -125,7 +127,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	scope := grantedScope(r.PostForm.Get("scope"))
+	requested := r.PostForm.Get("scope")
+	if !isValidScope(c, requested) {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "Invalid scopes: "+requested)
+		return
+	}
+	scope := grantedScope(rl, c, requested)
 	now := time.Now()
 	jti := newUUID()
 	claims := map[string]any{
@@ -165,19 +172,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp["session_state"] = session
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// grantedScope is Keycloak's default client scopes plus the requested ones.
-func grantedScope(requested string) string {
-	out := []string{"profile", "email"}
-	seen := map[string]bool{"profile": true, "email": true}
-	for _, sc := range strings.Fields(requested) {
-		if !seen[sc] {
-			seen[sc] = true
-			out = append(out, sc)
-		}
-	}
-	return strings.Join(out, " ")
 }
 
 // handleCerts mirrors the realm's JWKS endpoint, GET
