@@ -17,7 +17,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/keycloak"
 	"github.com/kete-dev/kete/spool"
 )
 
@@ -113,7 +112,7 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 	for i := range events {
 		if events[i].ID == "" {
 			// An id lets the server recognise the event if a reconnect sends it twice.
-			events[i].ID = keycloak.EventKey(&events[i])
+			events[i].ID = events[i].Key()
 		}
 		if events[i].Time == 0 {
 			// Keycloak always sends one; a hand-made event gets the time it arrived, after

@@ -2,7 +2,6 @@ package destination
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,34 +17,10 @@ const (
 	DefaultRetryMaxWait = 60 * time.Second
 )
 
-// PermanentError marks a failure that no retry can fix: a body that is not UTF-8 in text
-// mode, a URL that renders to something unusable. WithRetry gives up on it at once.
-type PermanentError struct{ Err error }
-
-// Error is the wrapped error's text: marking an error permanent does not change its message.
-func (e *PermanentError) Error() string { return e.Err.Error() }
-
-// Unwrap lets errors.Is and errors.As see the wrapped error.
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// Permanent marks err as not worth retrying; nil stays nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &PermanentError{Err: err}
-}
-
-// IsPermanent reports whether err, or any error it wraps, was marked with Permanent.
-func IsPermanent(err error) bool {
-	var p *PermanentError
-	return errors.As(err, &p)
-}
-
 // WithRetry applies a route's retry policy to d: a failed Send is tried again after
 // waits that start at WaitDuration and grow exponentially (×1.5, with ±50% jitter, via
 // backoff/v4), each capped by MaxWait, until MaxAttempts sends have been made (counting
-// the first; 0 = until ctx ends). A permanent error, or ctx ending, stops at once; the
+// the first; 0 = until ctx ends). A permanent error (kete.IsPermanent), or ctx ending, stops at once; the
 // latter returns an error wrapping ctx's. A disabled policy returns d itself.
 func WithRetry(d kete.Destination, r kete.Retry) kete.Destination {
 	if !r.Enabled || r.MaxAttempts == 1 {
@@ -68,7 +43,7 @@ type retrying struct {
 // Send tries once, and only on failure builds the backoff: the common case costs nothing.
 func (r *retrying) Send(ctx context.Context, e *kete.Event, body []byte) error {
 	err := r.next.Send(ctx, e, body)
-	if err == nil || IsPermanent(err) {
+	if err == nil || kete.IsPermanent(err) {
 		return err
 	}
 	b := r.backOff()
@@ -96,7 +71,7 @@ func (r *retrying) Send(ctx context.Context, e *kete.Event, body []byte) error {
 			return fmt.Errorf("retry stopped after %d attempts: %w (last error: %v)", attempts, context.Cause(ctx), err)
 		case <-timer.C:
 		}
-		if err = r.next.Send(ctx, e, body); err == nil || IsPermanent(err) {
+		if err = r.next.Send(ctx, e, body); err == nil || kete.IsPermanent(err) {
 			return err
 		}
 	}

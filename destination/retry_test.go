@@ -47,7 +47,7 @@ func TestWithRetryAttempts(t *testing.T) {
 		{"succeeds on the second", 3, 1, errDown, 2, ""},
 		{"succeeds on the last", 3, 2, errDown, 3, ""},
 		{"gives up after max attempts", 3, -1, errDown, 3, "gave up after 3 attempts: server down"},
-		{"permanent error is not retried", 3, -1, Permanent(errors.New("not UTF-8")), 1, "not UTF-8"},
+		{"permanent error is not retried", 3, -1, kete.Permanent(errors.New("not UTF-8")), 1, "not UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -184,7 +184,7 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 // wait for a connection, the dial and the write. Send does not keep body.
 func (d *WebSocket) Send(ctx context.Context, e *kete.Event, body []byte) error {
 	if d.checkUTF8 && !utf8.Valid(body) {
-		return Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
+		return kete.Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
 	}
 	if d.isClosed.Load() {
 		return fmt.Errorf("websocket %s: %w", d.url.display(), ErrClosed)
@@ -216,7 +216,7 @@ func (d *WebSocket) endpointFor(e *kete.Event) (*endpoint, error) {
 	}
 	ep, err := d.newEndpointLocked(string(key))
 	if err != nil {
-		return nil, Permanent(err)
+		return nil, kete.Permanent(err)
 	}
 	return ep, nil
 }

@@ -3,8 +3,6 @@ package keycloak
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -233,30 +230,5 @@ func (p *Poller) saveLocked() error {
 	return nil
 }
 
-// EventKey identifies an event for de-duplication: Keycloak's id where it sent one, else
-// a digest of the fields that make the event what it is. Sources use it as the id of an
-// event that has none, so that a resent event can be recognised downstream.
-func EventKey(e *kete.Event) string {
-	if e.ID != "" {
-		return e.ID
-	}
-	h := sha256.New()
-	for _, s := range []string{string(e.Kind), strconv.FormatInt(e.Time, 10), e.RealmID, e.RealmName, e.Type,
-		e.ClientID, e.UserID, e.SessionID, e.IPAddress, e.Error, e.OperationType, e.ResourceType,
-		e.ResourcePath, e.Representation} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	keys := make([]string, 0, len(e.Details))
-	for k := range e.Details {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		h.Write([]byte(k + "=" + e.Details[k] + "\x00"))
-	}
-	if a := e.AuthDetails; a != nil {
-		h.Write([]byte(a.RealmID + "\x00" + a.ClientID + "\x00" + a.UserID + "\x00" + a.IPAddress))
-	}
-	return "k-" + hex.EncodeToString(h.Sum(nil)[:16])
-}
+// EventKey is e.Key(), the event's identity; kept for the poller's callers.
+func EventKey(e *kete.Event) string { return e.Key() }
