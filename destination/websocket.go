@@ -361,6 +361,14 @@ func (ep *endpoint) send(ctx context.Context, op gws.Opcode, body []byte) error 
 			return err
 		}
 		err = c.write(ctx, op, body)
+		if err != nil && ctx.Err() == nil && (ep.awaitAck || c.sent == 1) {
+			// The frame is the one the server may be refusing: every earlier frame on this
+			// connection was acked, or there is none. A refusal closes the connection
+			// under the write; its close frame says why.
+			if ce := c.closeAnswer(closeGrace); ce != nil {
+				err = closedOnFrame(c.sent, ce)
+			}
+		}
 		if err == nil && ep.awaitAck {
 			err = c.awaitAck(ctx)
 			var nack *NackError
@@ -377,6 +385,10 @@ func (ep *endpoint) send(ctx context.Context, op gws.Opcode, body []byte) error 
 		ep.pool.Invalidate(c)
 		if ctx.Err() != nil {
 			return fmt.Errorf("websocket %s: write: %w", ep.display, context.Cause(ctx))
+		}
+		if kete.IsPermanent(err) {
+			// A fresh connection would be refused the same way.
+			return fmt.Errorf("websocket %s: %w", ep.display, err)
 		}
 		if reason := c.lostReason.Load(); reason != nil {
 			err = fmt.Errorf("%s: %w", *reason, err)
