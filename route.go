@@ -54,7 +54,8 @@ func (r *Route) Deliver(ctx context.Context, e *Event) error {
 	defer r.buffers.Put(bufp)
 	body, err := r.Serializer.Serialize((*bufp)[:0], e)
 	if err != nil {
-		return &RouteError{Route: r.Name, Err: fmt.Errorf("serialize: %w", err)}
+		// A serializer is a function of the event: it fails on this one every time.
+		return &RouteError{Route: r.Name, Err: Permanent(fmt.Errorf("serialize: %w", err))}
 	}
 	*bufp = body
 	if err := r.Destination.Send(ctx, e, body); err != nil {

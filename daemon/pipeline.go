@@ -1,8 +1,10 @@
 // Package daemon is what `kete run` runs: events taken in from sources are made durable in
 // the spool, then each route reads the spool with its own cursor and delivers what its
 // matchers accept, retrying with backoff until its destination takes the event or its
-// attempts run out and the event becomes a dead letter. A route that cannot deliver holds
-// up only itself, and only a bounded number of its events are in memory at a time.
+// attempts run out and the event becomes a dead letter. A permanent failure
+// (kete.IsPermanent: the destination refused this very event) makes it a dead letter at
+// once. A route that cannot deliver holds up only itself, and only a bounded number of
+// its events are in memory at a time.
 package daemon
 
 import (
@@ -205,8 +207,11 @@ func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader)
 	}
 }
 
-// deliver sends one event until the destination takes it, its attempts run out, or ctx
-// ends (then the event stays unacknowledged and is sent again after a restart).
+// deliver sends one event until the destination takes it, its attempts run out, the
+// failure is permanent, or ctx ends (then the event stays unacknowledged and is sent again
+// after a restart). A permanent failure is not retried: retrying would hold an in-flight
+// slot and the route's cursor for ever, and the spool behind it would fill until intake
+// stops (503) for every route.
 func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, rec spool.Record, e *kete.Event) {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(r.WaitDuration),
@@ -232,6 +237,10 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 			return
 		}
 		p.setHealth(r.Name, err)
+		if kete.IsPermanent(err) {
+			p.deadLetter(r, reader, rec, err.Error())
+			return
+		}
 		if r.MaxAttempts > 0 && attempt >= r.MaxAttempts {
 			p.deadLetter(r, reader, rec, err.Error())
 			return
