@@ -93,3 +93,17 @@ func TestFrameTooBigIsPermanentAndSaysWhy(t *testing.T) {
 		t.Errorf("server got %q", f.data)
 	}
 }
+
+// A rendered URL that does not parse is permanent, and its error keeps the query's
+// secrets out (url.Error quotes the whole URL): the reason goes into logs and dead letters.
+func TestUnparseableRenderedURLIsPermanentAndRedacted(t *testing.T) {
+	const secret = "s3cret-5d1c"
+	d := newDestination(t, "ws://${realmLowerCase}:1/x?access_token="+secret, WebSocketOptions{})
+	err := d.Send(testContext(t), login("Acme Corp"), []byte("{}"))
+	if !kete.IsPermanent(err) || !strings.Contains(err.Error(), `invalid URL escape "%20"`) {
+		t.Errorf("send: %v, want a permanent error naming the bad escape", err)
+	}
+	if err != nil && strings.Contains(err.Error(), secret) {
+		t.Errorf("error %q shows the access token", err)
+	}
+}
