@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/MicahParks/jwkset v0.11.4
 	github.com/MicahParks/keyfunc/v3 v3.9.1
-	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/knadh/koanf/maps v0.1.3
 	github.com/knadh/koanf/parsers/json v1.0.1

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/spool"
 )
@@ -28,8 +27,8 @@ type Route struct {
 	// MaxAttempts bounds deliveries of one event, the first included; after them the
 	// event goes to the route's dead-letter file. 0 retries while the spool has room.
 	MaxAttempts int
-	// WaitDuration is the first wait between attempts (default 500ms); waits grow
-	// exponentially with jitter up to MaxWait (default 30s).
+	// WaitDuration is the first wait between attempts; waits grow exponentially with
+	// jitter up to MaxWait (kete.Retry.Backoff; zero values are kete.Retry's defaults).
 	WaitDuration, MaxWait time.Duration
 	// InFlight bounds the events the route sends at once (default 64): deliveries overlap
 	// so a round trip per event does not cap throughput, and memory stays bounded when
@@ -87,12 +86,6 @@ func New(o Options) (*Pipeline, error) {
 		}
 		if r.InFlight <= 0 {
 			r.InFlight = 64
-		}
-		if r.WaitDuration <= 0 {
-			r.WaitDuration = 500 * time.Millisecond
-		}
-		if r.MaxWait <= 0 {
-			r.MaxWait = 30 * time.Second
 		}
 		p.health[r.Name] = &routeHealth{}
 	}
@@ -213,11 +206,7 @@ func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader)
 // slot and the route's cursor for ever, and the spool behind it would fill until intake
 // stops (503) for every route.
 func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, rec spool.Record, e *kete.Event) {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(r.WaitDuration),
-		backoff.WithMaxInterval(r.MaxWait),
-		backoff.WithMaxElapsedTime(0),
-	)
+	b := kete.Retry{WaitDuration: r.WaitDuration, MaxWait: r.MaxWait}.Backoff()
 	m := p.opts.Metrics
 	for attempt := 1; ; attempt++ {
 		start := p.opts.Now()
@@ -246,7 +235,7 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 			return
 		}
 		m.retries.WithLabelValues(r.Name).Inc()
-		wait := b.NextBackOff()
+		wait := b.Next()
 		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {

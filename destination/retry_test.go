@@ -118,32 +118,6 @@ func TestWithRetryStopsDuringWait(t *testing.T) {
 	}
 }
 
-func TestBackOffGrowsAndIsCapped(t *testing.T) {
-	const first = 10 * time.Millisecond
-	r := WithRetry(&flaky{}, kete.Retry{Enabled: true, MaxAttempts: 10, WaitDuration: first, MaxWait: time.Second}).(*retrying)
-	for range 100 {
-		b := r.backOff()
-		var waits []time.Duration
-		for range 4 {
-			waits = append(waits, b.NextBackOff())
-		}
-		// ±50% jitter around 10ms, then ×1.5 per step: the fourth wait (≥ 16.9ms) always
-		// exceeds the first (≤ 15ms).
-		if waits[0] < first/2 || waits[0] > first*3/2 {
-			t.Fatalf("first wait %s, want %s ± 50%%", waits[0], first)
-		}
-		if waits[3] <= waits[0] {
-			t.Fatalf("waits %v do not grow", waits)
-		}
-	}
-	capped := WithRetry(&flaky{}, kete.Retry{Enabled: true, WaitDuration: first, MaxWait: 20 * time.Millisecond}).(*retrying).backOff()
-	for i := range 20 {
-		if w := capped.NextBackOff(); w > 20*time.Millisecond {
-			t.Fatalf("wait %d is %s, above max-wait 20ms", i, w)
-		}
-	}
-}
-
 // WithRetry around a real WebSocket destination: the server is down for the first
 // attempts (a closed port), and the error says how many were made.
 func TestWithRetryOverWebSocket(t *testing.T) {
