@@ -184,10 +184,11 @@ func (ep *endpoint) handshake(ctx context.Context, header http.Header) (c *conn,
 		c.acks = make(chan ingestAck, 64)
 	}
 	ws, resp, err := gws.NewClientFromConn(c, &gws.ClientOption{
-		Addr:             ep.url,
-		RequestHeader:    header,
-		HandshakeTimeout: remaining,
-		Logger:           gwsLogger{ep.log},
+		Addr:                ep.url,
+		RequestHeader:       header,
+		HandshakeTimeout:    remaining,
+		WriteMaxPayloadSize: MaxFrameBytes,
+		Logger:              gwsLogger{ep.log},
 	}, nc)
 	if !stop() {
 		_ = nc.Close()

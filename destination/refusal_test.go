@@ -107,3 +107,31 @@ func TestUnparseableRenderedURLIsPermanentAndRedacted(t *testing.T) {
 		t.Errorf("error %q shows the access token", err)
 	}
 }
+
+// Without acks a frame counts once written; but when the server refuses the first frame of
+// a connection so early that the write itself fails, the close code names that frame and
+// ends the retries. (A reset may overtake the close frame, as TCP allows: that attempt
+// fails as a lost connection and the next one tells.)
+func TestFirstFrameRefusedUnderTheWriteIsPermanent(t *testing.T) {
+	srv := newTestServer(t, serverOptions{maxPayload: 1024})
+	d := WithRetry(newDestination(t, srv.url+"/events", WebSocketOptions{}),
+		kete.Retry{Enabled: true, WaitDuration: time.Millisecond, MaxWait: time.Millisecond})
+	// Bigger than loopback's socket buffers, so the write cannot finish before the refusal.
+	err := d.Send(testContext(t), login("acme"), make([]byte, 8<<20))
+	if !kete.IsPermanent(err) || !strings.Contains(err.Error(), "1009 (message too big)") {
+		t.Errorf("send: %v, want a permanent 1009", err)
+	}
+}
+
+// A body over the client's own frame limit is refused before anything is sent, and for good.
+func TestBodyOverTheFrameLimitIsPermanent(t *testing.T) {
+	srv := newTestServer(t, serverOptions{})
+	d := newDestination(t, srv.url+"/events", WebSocketOptions{BinaryMode: true})
+	err := d.Send(testContext(t), login("acme"), make([]byte, MaxFrameBytes+1))
+	if !kete.IsPermanent(err) || !strings.Contains(err.Error(), "frame limit") {
+		t.Errorf("send: %v, want a permanent error about the frame limit", err)
+	}
+	if _, _, opened, _ := srv.stats(); opened != 0 {
+		t.Errorf("server saw %d connections, want none", opened)
+	}
+}

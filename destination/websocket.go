@@ -28,6 +28,11 @@ import (
 // WebSocketOptions.ConnectTimeout is zero; it is KETE's connection-timeout-seconds default.
 const DefaultConnectTimeout = 10 * time.Second
 
+// MaxFrameBytes is the largest body Send writes as one frame (gws's default write limit,
+// set explicitly). A bigger body is refused before anything is sent, permanently: it
+// would be refused on every connection.
+const MaxFrameBytes = 16 << 20
+
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("destination closed")
 
@@ -185,6 +190,9 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 func (d *WebSocket) Send(ctx context.Context, e *kete.Event, body []byte) error {
 	if d.checkUTF8 && !utf8.Valid(body) {
 		return kete.Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
+	}
+	if len(body) > MaxFrameBytes {
+		return kete.Permanent(fmt.Errorf("event %q: body of %d bytes is over the %d-byte frame limit", e.ID, len(body), MaxFrameBytes))
 	}
 	if d.isClosed.Load() {
 		return fmt.Errorf("websocket %s: %w", d.url.display(), ErrClosed)
