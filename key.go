@@ -10,7 +10,8 @@ import (
 // Key is the event's identity, what every de-duplication compares: Keycloak's id where it
 // sent one, else a digest of the fields that make the event what it is ("k-" and 32 hex
 // digits). Two deliveries of one Keycloak event (a webhook resent, a row polled twice)
-// have the same Key; two different events, even of the same millisecond, do not.
+// have the same Key; two events that differ in any field, even within one millisecond,
+// do not.
 //
 // Sources give an event without an id its Key as id, so that a receiver can recognise it
 // when it comes again. The digest is stored in durable cursors: it must never change.
