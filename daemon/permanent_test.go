@@ -108,6 +108,16 @@ func TestPoisonEventIsDeadLetteredAtOnceAndTheRouteGoesOn(t *testing.T) {
 		poison: func(e *kete.Event) { e.RealmName = "Acme Corp" },
 		reason: []string{"websocket url", "invalid URL escape"},
 	}, {
+		// An admin event has no username detail; the template asks for it.
+		name:       "serializer template fails on the event",
+		url:        "%s/events?ack=1",
+		serializer: `{"id":"{{.ID}}","user":"{{.Details.username}}"}`,
+		good:       func(e *kete.Event) { e.Details["username"] = "alice" },
+		poison: func(e *kete.Event) {
+			e.Kind, e.Type, e.ResourceType, e.OperationType = kete.KindAdminEvent, "", "USER", "CREATE"
+		},
+		reason: []string{"serialize", "serializer.template", `map has no entry for key "username"`},
+	}, {
 		// The template cuts the user id after one byte: "é" is two.
 		name:       "invalid UTF-8 in text mode",
 		url:        "%s/events?ack=1",
