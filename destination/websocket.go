@@ -2,7 +2,9 @@
 // renders a URL per event, keeps a pool of gws client connections per URL, authenticates
 // every handshake with a bearer token, notices a dead peer with ping/pong, and sends each
 // event as one text or binary frame. WithRetry wraps any destination in a route's retry
-// policy.
+// policy. A failure that no retry can cure (a body the frame cannot carry, a URL that
+// does not render, a handshake or frame the server refuses for good: refusal.go) is
+// kete.Permanent, so that WithRetry and the daemon give up on the event at once.
 package destination
 
 import (
