@@ -5,24 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
-
-// Retry is a route's retry policy, with KETE's keys: the destination package applies it
-// with exponential backoff and jitter.
-type Retry struct {
-	// Enabled turns retrying on; KETE's default is true.
-	Enabled bool
-	// MaxAttempts counts the first try; 0 means retry until the context ends.
-	MaxAttempts int
-	// WaitDuration is the first wait; later waits grow exponentially.
-	WaitDuration time.Duration
-	// MaxWait caps one wait; 0 means 60s, backoff/v4's default.
-	MaxWait time.Duration
-}
-
-// DefaultRetry is KETE's policy: three attempts, the first wait 500ms.
-var DefaultRetry = Retry{Enabled: true, MaxAttempts: 3, WaitDuration: 500 * time.Millisecond, MaxWait: 30 * time.Second}
 
 // Route sends the events its matchers accept, serialized, to one destination.
 type Route struct {
@@ -55,7 +38,8 @@ func (r *Route) Deliver(ctx context.Context, e *Event) error {
 	defer r.buffers.Put(bufp)
 	body, err := r.Serializer.Serialize((*bufp)[:0], e)
 	if err != nil {
-		return &RouteError{Route: r.Name, Err: fmt.Errorf("serialize: %w", err)}
+		// A serializer is a function of the event: it fails on this one every time.
+		return &RouteError{Route: r.Name, Err: Permanent(fmt.Errorf("serialize: %w", err))}
 	}
 	*bufp = body
 	if err := r.Destination.Send(ctx, e, body); err != nil {

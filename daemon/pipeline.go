@@ -1,8 +1,10 @@
 // Package daemon is what `kete run` runs: events taken in from sources are made durable in
 // the spool, then each route reads the spool with its own cursor and delivers what its
 // matchers accept, retrying with backoff until its destination takes the event or its
-// attempts run out and the event becomes a dead letter. A route that cannot deliver holds
-// up only itself, and only a bounded number of its events are in memory at a time.
+// attempts run out and the event becomes a dead letter. A permanent failure
+// (kete.IsPermanent: the destination refused this very event) makes it a dead letter at
+// once. A route that cannot deliver holds up only itself, and only a bounded number of
+// its events are in memory at a time.
 package daemon
 
 import (
@@ -15,9 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/keycloak"
 	"github.com/kete-dev/kete/spool"
 )
 
@@ -27,8 +27,8 @@ type Route struct {
 	// MaxAttempts bounds deliveries of one event, the first included; after them the
 	// event goes to the route's dead-letter file. 0 retries while the spool has room.
 	MaxAttempts int
-	// WaitDuration is the first wait between attempts (default 500ms); waits grow
-	// exponentially with jitter up to MaxWait (default 30s).
+	// WaitDuration is the first wait between attempts; waits grow exponentially with
+	// jitter up to MaxWait (kete.Retry.Backoff; zero values are kete.Retry's defaults).
 	WaitDuration, MaxWait time.Duration
 	// InFlight bounds the events the route sends at once (default 64): deliveries overlap
 	// so a round trip per event does not cap throughput, and memory stays bounded when
@@ -87,12 +87,6 @@ func New(o Options) (*Pipeline, error) {
 		if r.InFlight <= 0 {
 			r.InFlight = 64
 		}
-		if r.WaitDuration <= 0 {
-			r.WaitDuration = 500 * time.Millisecond
-		}
-		if r.MaxWait <= 0 {
-			r.MaxWait = 30 * time.Second
-		}
 		p.health[r.Name] = &routeHealth{}
 	}
 	return p, nil
@@ -113,7 +107,7 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 	for i := range events {
 		if events[i].ID == "" {
 			// An id lets the server recognise the event if a reconnect sends it twice.
-			events[i].ID = keycloak.EventKey(&events[i])
+			events[i].ID = events[i].Key()
 		}
 		if events[i].Time == 0 {
 			// Keycloak always sends one; a hand-made event gets the time it arrived, after
@@ -206,14 +200,13 @@ func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader)
 	}
 }
 
-// deliver sends one event until the destination takes it, its attempts run out, or ctx
-// ends (then the event stays unacknowledged and is sent again after a restart).
+// deliver sends one event until the destination takes it, its attempts run out, the
+// failure is permanent, or ctx ends (then the event stays unacknowledged and is sent again
+// after a restart). A permanent failure is not retried: retrying would hold an in-flight
+// slot and the route's cursor for ever, and the spool behind it would fill until intake
+// stops (503) for every route.
 func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, rec spool.Record, e *kete.Event) {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(r.WaitDuration),
-		backoff.WithMaxInterval(r.MaxWait),
-		backoff.WithMaxElapsedTime(0),
-	)
+	b := kete.Retry{WaitDuration: r.WaitDuration, MaxWait: r.MaxWait}.Backoff()
 	m := p.opts.Metrics
 	for attempt := 1; ; attempt++ {
 		start := p.opts.Now()
@@ -233,12 +226,16 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 			return
 		}
 		p.setHealth(r.Name, err)
+		if kete.IsPermanent(err) {
+			p.deadLetter(r, reader, rec, err.Error())
+			return
+		}
 		if r.MaxAttempts > 0 && attempt >= r.MaxAttempts {
 			p.deadLetter(r, reader, rec, err.Error())
 			return
 		}
 		m.retries.WithLabelValues(r.Name).Inc()
-		wait := b.NextBackOff()
+		wait := b.Next()
 		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {

@@ -155,3 +155,31 @@ func TestAckedSendIntoTheBundledServer(t *testing.T) {
 		t.Fatalf("ev-0 published %d times", got["ev-0"])
 	}
 }
+
+// Issue 13's poison event: a 70 KB event to the bundled server's ingest, whose frame limit
+// is 64 KiB (maxIngestMessageSize). The server closes with 1009; the send says so, and
+// the refusal is permanent, so that a route dead-letters the event instead of holding.
+func TestAckedSendOverTheBundledServersFrameLimitIsPermanent(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	key := auth.Key{Source: "raw", Key: secret, Algorithms: []string{"HS256"}}
+	srv, err := server.New(server.Options{Apps: []server.App{{AppID: "a", Enabled: true, AuthKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer func() { hs.Close(); srv.Close() }()
+	tok, _ := auth.Mint("HS256", []byte(secret), auth.MintClaims{Subject: "d", Permissions: []string{"realtime:publisher:write:topic:events"}, TTL: time.Hour})
+	d := newDest(t, strings.Replace(hs.URL, "http", "ws", 1)+"/apps/a/publish/events?ack=1", http.Header{"Authorization": {"Bearer " + tok}})
+
+	big := fmt.Appendf(nil, `{"id":"big","representation":%q}`, strings.Repeat("x", 70<<10))
+	err = d.Send(context.Background(), &kete.Event{ID: "big"}, big)
+	if !kete.IsPermanent(err) || !strings.Contains(err.Error(), "1009 (message too big)") {
+		t.Fatalf("Send of 70 KB = %v, want a permanent 1009 (message too big)", err)
+	}
+	if strings.Contains(err.Error(), "no ack") {
+		t.Errorf("error %q blames a missing ack", err)
+	}
+	if err := d.Send(context.Background(), &kete.Event{ID: "small"}, []byte(`{"id":"small"}`)); err != nil {
+		t.Fatalf("the next, small event: %v", err)
+	}
+}

@@ -33,6 +33,9 @@ type conn struct {
 	// lostReason says why the heartbeat cut the connection, for the error of a write it
 	// interrupted.
 	lostReason atomic.Pointer[string]
+	// closedBy is the server's close frame, when the server closed the connection: its
+	// code says why a frame was refused (1009: too big).
+	closedBy atomic.Pointer[gws.CloseError]
 	// writeDeadline is the socket's write deadline, from the last send's ctx (zero: none),
 	// so that sends under one deadline set it once; only the borrower touches it.
 	writeDeadline time.Time
@@ -86,6 +89,9 @@ func (c *conn) awaitAck(ctx context.Context) error {
 			}
 			return nil
 		case <-c.gone:
+			if ce := c.closedBy.Load(); ce != nil {
+				return closedOnFrame(c.sent, ce)
+			}
 			if reason := c.lostReason.Load(); reason != nil {
 				return fmt.Errorf("no ack for frame %d: %s", c.sent, *reason)
 			}
@@ -178,20 +184,21 @@ func (ep *endpoint) handshake(ctx context.Context, header http.Header) (c *conn,
 		c.acks = make(chan ingestAck, 64)
 	}
 	ws, resp, err := gws.NewClientFromConn(c, &gws.ClientOption{
-		Addr:             ep.url,
-		RequestHeader:    header,
-		HandshakeTimeout: remaining,
-		Logger:           gwsLogger{ep.log},
+		Addr:                ep.url,
+		RequestHeader:       header,
+		HandshakeTimeout:    remaining,
+		WriteMaxPayloadSize: MaxFrameBytes,
+		Logger:              gwsLogger{ep.log},
 	}, nc)
 	if !stop() {
 		_ = nc.Close()
 		return nil, 0, fmt.Errorf("handshake: %w", context.Cause(ctx))
 	}
 	if err != nil {
-		if resp != nil {
-			status = resp.StatusCode
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, resp.StatusCode, refusedHandshake(resp)
 		}
-		return nil, status, fmt.Errorf("handshake: %w", err)
+		return nil, 0, fmt.Errorf("handshake: %w", err)
 	}
 	c.ws = ws
 	if lost := d.opts.ConnectionLostTimeout; lost > 0 {
@@ -320,9 +327,12 @@ func (c *conn) OnOpen(*gws.Conn) {}
 // within the lost timeout), or we closed the socket.
 func (c *conn) OnClose(_ *gws.Conn, err error) {
 	ours := c.closed.Swap(true) // close and kill mark the connection first
+	var ce *gws.CloseError
+	if !ours && errors.As(err, &ce) {
+		c.closedBy.Store(ce) // before gone: a waiting send reads it once gone is closed
+	}
 	close(c.gone)
 	c.ep.d.unregister(c)
-	var ce *gws.CloseError
 	switch {
 	case ours:
 		c.ep.log.Debug("connection closed")

@@ -2,60 +2,20 @@ package destination
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/kete-dev/kete"
 )
 
-// Defaults for zero kete.Retry durations.
-const (
-	// DefaultRetryWait is KETE's retry.wait-duration.
-	DefaultRetryWait = 500 * time.Millisecond
-	// DefaultRetryMaxWait is backoff/v4's cap on one wait.
-	DefaultRetryMaxWait = 60 * time.Second
-)
-
-// PermanentError marks a failure that no retry can fix: a body that is not UTF-8 in text
-// mode, a URL that renders to something unusable. WithRetry gives up on it at once.
-type PermanentError struct{ Err error }
-
-// Error is the wrapped error's text: marking an error permanent does not change its message.
-func (e *PermanentError) Error() string { return e.Err.Error() }
-
-// Unwrap lets errors.Is and errors.As see the wrapped error.
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// Permanent marks err as not worth retrying; nil stays nil.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &PermanentError{Err: err}
-}
-
-// IsPermanent reports whether err, or any error it wraps, was marked with Permanent.
-func IsPermanent(err error) bool {
-	var p *PermanentError
-	return errors.As(err, &p)
-}
-
-// WithRetry applies a route's retry policy to d: a failed Send is tried again after
-// waits that start at WaitDuration and grow exponentially (×1.5, with ±50% jitter, via
-// backoff/v4), each capped by MaxWait, until MaxAttempts sends have been made (counting
-// the first; 0 = until ctx ends). A permanent error, or ctx ending, stops at once; the
-// latter returns an error wrapping ctx's. A disabled policy returns d itself.
+// WithRetry applies a route's retry policy to d: a failed Send is tried again after the
+// policy's waits (kete.Retry.Backoff: from WaitDuration, ×1.5 each time with ±50%
+// jitter, each at most MaxWait), until MaxAttempts sends have been made (counting the
+// first; 0 = until ctx ends). A permanent error (kete.IsPermanent), or ctx ending, stops
+// at once; the latter returns an error wrapping ctx's. A disabled policy returns d itself.
 func WithRetry(d kete.Destination, r kete.Retry) kete.Destination {
 	if !r.Enabled || r.MaxAttempts == 1 {
 		return d
-	}
-	if r.WaitDuration <= 0 {
-		r.WaitDuration = DefaultRetryWait
-	}
-	if r.MaxWait <= 0 {
-		r.MaxWait = DefaultRetryMaxWait
 	}
 	return &retrying{next: d, policy: r}
 }
@@ -68,10 +28,10 @@ type retrying struct {
 // Send tries once, and only on failure builds the backoff: the common case costs nothing.
 func (r *retrying) Send(ctx context.Context, e *kete.Event, body []byte) error {
 	err := r.next.Send(ctx, e, body)
-	if err == nil || IsPermanent(err) {
+	if err == nil || kete.IsPermanent(err) {
 		return err
 	}
-	b := r.backOff()
+	b := r.policy.Backoff()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -85,7 +45,7 @@ func (r *retrying) Send(ctx context.Context, e *kete.Event, body []byte) error {
 		if r.policy.MaxAttempts > 0 && attempts >= r.policy.MaxAttempts {
 			return fmt.Errorf("gave up after %d attempts: %w", attempts, err)
 		}
-		wait := b.NextBackOff()
+		wait := b.Next()
 		if timer == nil {
 			timer = time.NewTimer(wait)
 		} else {
@@ -96,32 +56,11 @@ func (r *retrying) Send(ctx context.Context, e *kete.Event, body []byte) error {
 			return fmt.Errorf("retry stopped after %d attempts: %w (last error: %v)", attempts, context.Cause(ctx), err)
 		case <-timer.C:
 		}
-		if err = r.next.Send(ctx, e, body); err == nil || IsPermanent(err) {
+		if err = r.next.Send(ctx, e, body); err == nil || kete.IsPermanent(err) {
 			return err
 		}
 	}
 }
-
-// backOff is the policy's wait sequence: exponential with jitter, each wait at most MaxWait.
-func (r *retrying) backOff() backoff.BackOff {
-	return capped{
-		next: backoff.NewExponentialBackOff(
-			backoff.WithInitialInterval(r.policy.WaitDuration),
-			backoff.WithMaxInterval(r.policy.MaxWait),
-			backoff.WithMaxElapsedTime(0), // attempts and ctx decide when to stop
-		),
-		max: r.policy.MaxWait,
-	}
-}
-
-// capped keeps jitter from pushing a wait past the policy's MaxWait.
-type capped struct {
-	next backoff.BackOff
-	max  time.Duration
-}
-
-func (c capped) NextBackOff() time.Duration { return min(c.next.NextBackOff(), c.max) }
-func (c capped) Reset()                     { c.next.Reset() }
 
 // Close closes the wrapped destination.
 func (r *retrying) Close() error { return r.next.Close() }

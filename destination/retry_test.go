@@ -47,7 +47,7 @@ func TestWithRetryAttempts(t *testing.T) {
 		{"succeeds on the second", 3, 1, errDown, 2, ""},
 		{"succeeds on the last", 3, 2, errDown, 3, ""},
 		{"gives up after max attempts", 3, -1, errDown, 3, "gave up after 3 attempts: server down"},
-		{"permanent error is not retried", 3, -1, Permanent(errors.New("not UTF-8")), 1, "not UTF-8"},
+		{"permanent error is not retried", 3, -1, kete.Permanent(errors.New("not UTF-8")), 1, "not UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,32 +115,6 @@ func TestWithRetryStopsDuringWait(t *testing.T) {
 	}
 	if got := f.calls.Load(); got != 1 {
 		t.Errorf("%d sends, want 1", got)
-	}
-}
-
-func TestBackOffGrowsAndIsCapped(t *testing.T) {
-	const first = 10 * time.Millisecond
-	r := WithRetry(&flaky{}, kete.Retry{Enabled: true, MaxAttempts: 10, WaitDuration: first, MaxWait: time.Second}).(*retrying)
-	for range 100 {
-		b := r.backOff()
-		var waits []time.Duration
-		for range 4 {
-			waits = append(waits, b.NextBackOff())
-		}
-		// ±50% jitter around 10ms, then ×1.5 per step: the fourth wait (≥ 16.9ms) always
-		// exceeds the first (≤ 15ms).
-		if waits[0] < first/2 || waits[0] > first*3/2 {
-			t.Fatalf("first wait %s, want %s ± 50%%", waits[0], first)
-		}
-		if waits[3] <= waits[0] {
-			t.Fatalf("waits %v do not grow", waits)
-		}
-	}
-	capped := WithRetry(&flaky{}, kete.Retry{Enabled: true, WaitDuration: first, MaxWait: 20 * time.Millisecond}).(*retrying).backOff()
-	for i := range 20 {
-		if w := capped.NextBackOff(); w > 20*time.Millisecond {
-			t.Fatalf("wait %d is %s, above max-wait 20ms", i, w)
-		}
 	}
 }
 

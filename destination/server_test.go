@@ -2,6 +2,7 @@ package destination
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +34,10 @@ type serverOptions struct {
 	stall bool
 	// closeAfter closes each connection after it has received that many frames.
 	closeAfter int
+	// maxPayload is gws's ReadMaxPayloadSize: a bigger frame is answered with close 1009.
+	maxPayload int
+	// ack answers every frame with the bundled server's ingest ack, for ?ack=1 URLs.
+	ack bool
 }
 
 // testServer is a gws server on 127.0.0.1 that records handshakes and frames and counts
@@ -66,7 +71,7 @@ func newTestServer(t testing.TB, o serverOptions) *testServer {
 		conns:   map[*gws.Conn]bool{},
 		unstall: make(chan struct{}),
 	}
-	s.up = gws.NewUpgrader(s, &gws.ServerOption{SubProtocols: o.subprotocols})
+	s.up = gws.NewUpgrader(s, &gws.ServerOption{SubProtocols: o.subprotocols, ReadMaxPayloadSize: o.maxPayload})
 	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	if o.tls != nil {
 		s.http.TLS = o.tls
@@ -134,6 +139,9 @@ func (s *testServer) OnMessage(c *gws.Conn, m *gws.Message) {
 	s.count.Add(1)
 	n, _ := c.Session().Load("frames")
 	*n.(*int)++
+	if s.o.ack {
+		_ = c.WriteMessage(gws.OpcodeText, fmt.Appendf(nil, `{"type":"ack","seq":%d,"status":"ok"}`, *n.(*int)))
+	}
 	if s.o.closeAfter > 0 && *n.(*int) >= s.o.closeAfter {
 		_ = c.WriteClose(1000, []byte("enough"))
 	}

@@ -1,6 +1,7 @@
 package destination
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -56,6 +57,11 @@ func (u urlTemplate) appendRender(dst []byte, e *kete.Event) []byte {
 func parseEndpoint(raw string) (*endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// url.Error quotes the whole URL, query secrets included: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("websocket url %q: %w", redact(raw), err)
 	}
 	ep := &endpoint{url: raw, display: redact(raw), hostname: u.Hostname()}

@@ -2,7 +2,9 @@
 // renders a URL per event, keeps a pool of gws client connections per URL, authenticates
 // every handshake with a bearer token, notices a dead peer with ping/pong, and sends each
 // event as one text or binary frame. WithRetry wraps any destination in a route's retry
-// policy.
+// policy. A failure that no retry can cure (a body the frame cannot carry, a URL that
+// does not render, a handshake or frame the server refuses for good: refusal.go) is
+// kete.Permanent, so that WithRetry and the daemon give up on the event at once.
 package destination
 
 import (
@@ -27,6 +29,11 @@ import (
 // DefaultConnectTimeout bounds TCP connect, TLS and the WebSocket handshake when
 // WebSocketOptions.ConnectTimeout is zero; it is KETE's connection-timeout-seconds default.
 const DefaultConnectTimeout = 10 * time.Second
+
+// MaxFrameBytes is the largest body Send writes as one frame (gws's default write limit,
+// set explicitly). A bigger body is refused before anything is sent, permanently: it
+// would be refused on every connection.
+const MaxFrameBytes = 16 << 20
 
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("destination closed")
@@ -184,7 +191,10 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 // wait for a connection, the dial and the write. Send does not keep body.
 func (d *WebSocket) Send(ctx context.Context, e *kete.Event, body []byte) error {
 	if d.checkUTF8 && !utf8.Valid(body) {
-		return Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
+		return kete.Permanent(fmt.Errorf("event %q: body is not valid UTF-8, which text frames require (binary-mode sends raw bytes)", e.ID))
+	}
+	if len(body) > MaxFrameBytes {
+		return kete.Permanent(fmt.Errorf("event %q: body of %d bytes is over the %d-byte frame limit", e.ID, len(body), MaxFrameBytes))
 	}
 	if d.isClosed.Load() {
 		return fmt.Errorf("websocket %s: %w", d.url.display(), ErrClosed)
@@ -216,7 +226,7 @@ func (d *WebSocket) endpointFor(e *kete.Event) (*endpoint, error) {
 	}
 	ep, err := d.newEndpointLocked(string(key))
 	if err != nil {
-		return nil, Permanent(err)
+		return nil, kete.Permanent(err)
 	}
 	return ep, nil
 }
@@ -361,6 +371,14 @@ func (ep *endpoint) send(ctx context.Context, op gws.Opcode, body []byte) error 
 			return err
 		}
 		err = c.write(ctx, op, body)
+		if err != nil && ctx.Err() == nil && (ep.awaitAck || c.sent == 1) {
+			// The frame is the one the server may be refusing: every earlier frame on this
+			// connection was acked, or there is none. A refusal closes the connection
+			// under the write; its close frame says why.
+			if ce := c.closeAnswer(closeGrace); ce != nil {
+				err = closedOnFrame(c.sent, ce)
+			}
+		}
 		if err == nil && ep.awaitAck {
 			err = c.awaitAck(ctx)
 			var nack *NackError
@@ -377,6 +395,10 @@ func (ep *endpoint) send(ctx context.Context, op gws.Opcode, body []byte) error 
 		ep.pool.Invalidate(c)
 		if ctx.Err() != nil {
 			return fmt.Errorf("websocket %s: write: %w", ep.display, context.Cause(ctx))
+		}
+		if kete.IsPermanent(err) {
+			// A fresh connection would be refused the same way.
+			return fmt.Errorf("websocket %s: %w", ep.display, err)
 		}
 		if reason := c.lostReason.Load(); reason != nil {
 			err = fmt.Errorf("%s: %w", *reason, err)

@@ -592,7 +592,7 @@ func TestTextModeRejectsInvalidUTF8(t *testing.T) {
 	e := login("master")
 	e.ID = "ev-42"
 	err := d.Send(ctx, e, []byte("{\"x\":\"\xff\xfe\"}"))
-	if !IsPermanent(err) || !strings.Contains(err.Error(), "ev-42") || !strings.Contains(err.Error(), "UTF-8") {
+	if !kete.IsPermanent(err) || !strings.Contains(err.Error(), "ev-42") || !strings.Contains(err.Error(), "UTF-8") {
 		t.Fatalf("send of invalid UTF-8: %v, want a permanent error naming ev-42", err)
 	}
 	if err := d.Send(ctx, login("master"), []byte(`{"ok":true}`)); err != nil {
@@ -674,7 +674,7 @@ func TestNewWebSocketRejectsBadOptions(t *testing.T) {
 func TestRenderedURLWithoutHostIsPermanent(t *testing.T) {
 	d := newDestination(t, "ws://${realmLowerCase}/x", WebSocketOptions{})
 	err := d.Send(testContext(t), login(""), []byte("{}"))
-	if !IsPermanent(err) || !strings.Contains(err.Error(), "no host") {
+	if !kete.IsPermanent(err) || !strings.Contains(err.Error(), "no host") {
 		t.Errorf("send: %v, want a permanent error about the host", err)
 	}
 }

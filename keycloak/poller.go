@@ -2,14 +2,11 @@ package keycloak
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -74,7 +71,7 @@ const DefaultPollLookback = 60 * time.Second
 // each request, and an event may become visible after newer ones (its time is stamped
 // before its transaction commits). So the poller never trusts a position, only times and
 // identities: each poll asks again from Lookback before the newest event taken, and the
-// cursor keeps the key (EventKey) of every event taken within that window, so what comes
+// cursor keeps the key (kete.Event.Key) of every event taken within that window, so what comes
 // again is dropped and what came late is taken.
 //
 // On Keycloak 26.2+ it reads oldest first (direction=asc) and pages by keyset: the next
@@ -278,7 +275,7 @@ func (p *Poller) pollNewestFirst(ctx context.Context, realm string, cur *pollCur
 func (p *Poller) take(ctx context.Context, cur *pollCursor, page []kete.Event, from int64, advance bool) (int, error) {
 	var fresh []kete.Event
 	for _, e := range page {
-		key := EventKey(&e)
+		key := e.Key()
 		if e.Time < from || cur.taken(key) {
 			continue
 		}
@@ -313,32 +310,4 @@ func explainFetchError(err error, q EventQuery) error {
 		return fmt.Errorf("%w (Keycloak before 26.2 takes dateFrom as a day only: set dates-only)", err)
 	}
 	return err
-}
-
-// EventKey identifies an event for de-duplication: Keycloak's id where it sent one, else
-// a digest of the fields that make the event what it is. Sources use it as the id of an
-// event that has none, so that a resent event can be recognised downstream.
-func EventKey(e *kete.Event) string {
-	if e.ID != "" {
-		return e.ID
-	}
-	h := sha256.New()
-	for _, s := range []string{string(e.Kind), strconv.FormatInt(e.Time, 10), e.RealmID, e.RealmName, e.Type,
-		e.ClientID, e.UserID, e.SessionID, e.IPAddress, e.Error, e.OperationType, e.ResourceType,
-		e.ResourcePath, e.Representation} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	keys := make([]string, 0, len(e.Details))
-	for k := range e.Details {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		h.Write([]byte(k + "=" + e.Details[k] + "\x00"))
-	}
-	if a := e.AuthDetails; a != nil {
-		h.Write([]byte(a.RealmID + "\x00" + a.ClientID + "\x00" + a.UserID + "\x00" + a.IPAddress))
-	}
-	return "k-" + hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -25,7 +25,7 @@ type pollState map[string]map[string]*pollCursor
 type pollCursor struct {
 	// Time is the newest event time taken, in epoch milliseconds.
 	Time int64 `json:"time"`
-	// Taken holds the key (EventKey) and time of each event taken at or after Time minus
+	// Taken holds the key (kete.Event.Key) and time of each event taken at or after Time minus
 	// the look-back, the ones a poll may see again.
 	Taken map[string]int64 `json:"taken"`
 	// Floor, when set, is a time no poll looks back past: everything before it was taken
