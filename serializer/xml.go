@@ -13,8 +13,9 @@ import (
 // shape.go's order, <error/> for a null, and each detail as a child element of <details>
 // named by its key.
 //
-// A detail key that is not an XML name (Keycloak's are, e.g. redirect_uri) has each
-// character that may not stand there replaced by "_", so the document stays well-formed.
+// A detail key that is not a plain XML name (Keycloak's are, e.g. redirect_uri) has each
+// character other than ASCII letters, digits, "_", "-" and "." (and a leading digit, "-"
+// or ".") replaced by "_", so the document stays well-formed.
 // XML 1.0 cannot carry control characters other than tab, newline and carriage return;
 // like invalid UTF-8, they are written as U+FFFD.
 type XML struct{}
@@ -120,19 +121,16 @@ func xmlName(key string) string {
 	return string(b)
 }
 
-// isXMLNameChar reports whether r may stand in an XML 1.0 name (NameStartChar for the
-// first character, NameChar after), leaving out ":", which would name a namespace.
+// isXMLNameChar reports whether r may stand in kete's XML names: ASCII letters and "_"
+// first, also digits, "-" and "." after. XML allows many more, but parsers disagree on
+// which (Go's encoding/xml keeps XML 1.0's fourth-edition tables), and ":" would name a
+// namespace; Keycloak's detail keys are all plain ASCII.
 func isXMLNameChar(r rune, first bool) bool {
 	switch {
-	case r == '_', 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z',
-		0xC0 <= r && r <= 0xD6, 0xD8 <= r && r <= 0xF6, 0xF8 <= r && r <= 0x2FF,
-		0x370 <= r && r <= 0x37D, 0x37F <= r && r <= 0x1FFF, 0x200C <= r && r <= 0x200D,
-		0x2070 <= r && r <= 0x218F, 0x2C00 <= r && r <= 0x2FEF, 0x3001 <= r && r <= 0xD7FF,
-		0xF900 <= r && r <= 0xFDCF, 0xFDF0 <= r && r <= 0xFFFD, 0x10000 <= r && r <= 0xEFFFF:
+	case r == '_', 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z':
 		return true
 	case first:
 		return false
 	}
-	return r == '-' || r == '.' || '0' <= r && r <= '9' || r == 0xB7 ||
-		0x300 <= r && r <= 0x36F || 0x203F <= r && r <= 0x2040
+	return r == '-' || r == '.' || '0' <= r && r <= '9'
 }
