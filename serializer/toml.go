@@ -11,7 +11,7 @@ import (
 // TOML writes an event as KETE's TomlSerializer does (Jackson's TomlMapper,
 // docs/user-guide/serializers/toml.md): one key = value line per property in shape.go's
 // order, strings as 'literal strings', nested properties as dotted keys
-// (details.username = 'john.doe'), and ” for null, which TOML cannot write.
+// (details.username = 'john.doe'), and the empty string for null, which TOML cannot write.
 //
 // A string that a literal string cannot hold (a ' or a control character) is written as
 // a "basic string" with escapes; a key that is not a bare key is quoted.
