@@ -80,17 +80,17 @@ var (
 )
 
 type avroEvent struct {
-	ID        *string           `avro:"id"`
-	Time      *int64            `avro:"time"`
-	Type      *string           `avro:"type"`
-	RealmID   *string           `avro:"realm_id"`
-	RealmName *string           `avro:"realm_name"`
-	ClientID  *string           `avro:"client_id"`
-	UserID    *string           `avro:"user_id"`
-	SessionID *string           `avro:"session_id"`
-	IPAddress *string           `avro:"ip_address"`
-	Error     *string           `avro:"error"`
-	Details   map[string]string `avro:"details"`
+	ID        *string            `avro:"id"`
+	Time      *int64             `avro:"time"`
+	Type      *string            `avro:"type"`
+	RealmID   *string            `avro:"realm_id"`
+	RealmName *string            `avro:"realm_name"`
+	ClientID  *string            `avro:"client_id"`
+	UserID    *string            `avro:"user_id"`
+	SessionID *string            `avro:"session_id"`
+	IPAddress *string            `avro:"ip_address"`
+	Error     *string            `avro:"error"`
+	Details   *map[string]string `avro:"details"`
 }
 
 type avroAdminEvent struct {
@@ -148,10 +148,11 @@ func (Avro) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
 			IPAddress: nullable(e.IPAddress), Error: nullable(e.Error),
 		}
 		if len(e.Details) > 0 {
-			r.Details = make(map[string]string, len(e.Details))
+			m := make(map[string]string, len(e.Details))
 			for _, p := range sortedDetails(e.Details) {
-				r.Details[p.key] = p.value
+				m[p.key] = p.value
 			}
+			r.Details = &m
 		}
 		out, err = avro.Marshal(avroEventSchema, r)
 	}
