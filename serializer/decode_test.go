@@ -32,7 +32,7 @@ func keteShape(admin bool) map[string]any {
 	if admin {
 		return map[string]any{
 			"id": "b9d3e7f2-5c4e-4b1f-9a8d-3e2f6c1b4a5e", "time": int64(1704816000000), "realmId": "master", "realmName": "master",
-			"authDetails": map[string]any{"realmId": "master", "realmName": "master", "clientId": "admin-cli", "userId": "admin-uuid", "ipAddress": "192.168.1.100"},
+			"authDetails":  map[string]any{"realmId": "master", "realmName": "master", "clientId": "admin-cli", "userId": "admin-uuid", "ipAddress": "192.168.1.100"},
 			"resourceType": "USER", "operationType": "CREATE", "resourcePath": "users/user-uuid",
 			"representation": `{"username":"newuser"}`, "error": nil, "resourceTypeAsString": "USER",
 		}
@@ -347,7 +347,7 @@ func TestAvroSubscriberDecodes(t *testing.T) {
 		}},
 		{serializer.AvroAdminEventSchema, keteDocAdminEvent(), map[string]any{
 			"id": "b9d3e7f2-5c4e-4b1f-9a8d-3e2f6c1b4a5e", "time": int64(1704816000000), "realm_id": "master", "realm_name": "master",
-			"auth_details": map[string]any{"realm_id": "master", "realm_name": "master", "client_id": "admin-cli", "user_id": "admin-uuid", "ip_address": "192.168.1.100"},
+			"auth_details":  map[string]any{"realm_id": "master", "realm_name": "master", "client_id": "admin-cli", "user_id": "admin-uuid", "ip_address": "192.168.1.100"},
 			"resource_type": "USER", "operation_type": "CREATE", "resource_path": "users/user-uuid",
 			"representation": `{"username":"newuser"}`, "error": nil,
 		}},

@@ -102,7 +102,7 @@ func TestProtobufSubscriberDecodes(t *testing.T) {
 		}},
 		{"AdminEvent", keteDocAdminEvent(), map[string]any{
 			"id": "b9d3e7f2-5c4e-4b1f-9a8d-3e2f6c1b4a5e", "time": int64(1704816000000), "realm_id": "master", "realm_name": "master",
-			"auth_details": map[string]any{"realm_id": "master", "realm_name": "master", "client_id": "admin-cli", "user_id": "admin-uuid", "ip_address": "192.168.1.100"},
+			"auth_details":  map[string]any{"realm_id": "master", "realm_name": "master", "client_id": "admin-cli", "user_id": "admin-uuid", "ip_address": "192.168.1.100"},
 			"resource_type": "USER", "operation_type": "CREATE", "resource_path": "users/user-uuid",
 			"representation": `{"username":"newuser"}`,
 		}},
