@@ -538,7 +538,7 @@ func TestTemplateExecutionError(t *testing.T) {
 }
 
 func BenchmarkSerialize(b *testing.B) {
-	for _, kind := range []string{"json", "cloudevents", "xml", "yaml", "template"} {
+	for _, kind := range serializer.Kinds() {
 		text := ""
 		if kind == "template" {
 			text = "{{.EventType}} {{.Realm}} {{.Result}}"
