@@ -31,8 +31,7 @@ func (YAML) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
 
 func appendYAMLNodes(dst []byte, nodes []node, indent string) []byte {
 	for _, n := range nodes {
-		dst = append(dst, indent...)
-		dst = appendYAMLKey(dst, n.name)
+		dst = appendYAMLKey(dst, n.name, indent)
 		switch n.kind {
 		case nullValue:
 			dst = append(dst, " null\n"...)
@@ -45,9 +44,7 @@ func appendYAMLNodes(dst []byte, nodes []node, indent string) []byte {
 		case mapValue:
 			dst = append(dst, '\n')
 			for _, p := range n.pairs {
-				dst = append(dst, indent...)
-				dst = append(dst, "  "...)
-				dst = appendYAMLKey(dst, p.key)
+				dst = appendYAMLKey(dst, p.key, indent+"  ")
 				dst = appendYAMLString(append(dst, ' '), p.value)
 				dst = append(dst, '\n')
 			}
@@ -59,13 +56,23 @@ func appendYAMLNodes(dst []byte, nodes []node, indent string) []byte {
 	return dst
 }
 
-// appendYAMLKey appends key and a colon: plain when it is a simple word YAML cannot read
-// as anything but a string, else double-quoted.
-func appendYAMLKey(dst []byte, key string) []byte {
+// appendYAMLKey appends the indent, key and a colon: the key plain when it is a simple
+// word YAML cannot read as anything but a string, else double-quoted. A key too long for
+// an implicit key (YAML 1.1 allows 1024 characters) is written as an explicit one,
+// "? key" and ":" on the next line, as SnakeYAML writes it.
+func appendYAMLKey(dst []byte, key, indent string) []byte {
+	dst = append(dst, indent...)
+	start := len(dst)
 	if plainYAMLKey(key) {
 		dst = append(dst, key...)
 	} else {
 		dst = appendYAMLString(dst, key)
+	}
+	if len(dst)-start > 1000 {
+		quoted := append([]byte(nil), dst[start:]...)
+		dst = append(append(dst[:start], "? "...), quoted...)
+		dst = append(append(append(dst, '\n'), indent...), ':')
+		return dst
 	}
 	return append(dst, ':')
 }
