@@ -15,7 +15,9 @@ import (
 // ["null", T] union defaulting to null. A missing value is null, not "".
 //
 // The admin schema has no details and no resource_type_as_string; resource_type is
-// Keycloak's getResourceTypeAsString.
+// Keycloak's getResourceTypeAsString. Details entries come in Go's map order, as hamba/avro
+// writes maps (Avro maps have no order), so unlike the other kinds the bytes of one event
+// may differ between two sends; what a consumer decodes does not.
 type Avro struct{}
 
 // ContentType is application/avro.
