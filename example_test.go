@@ -39,7 +39,7 @@ func ExampleRouter() {
 	}
 	// Output:
 	// event 1 matched 0 route(s)
-	// LOGIN_ERROR: {"id":"2","kind":"EVENT","time":1700000000500,"type":"LOGIN_ERROR","realmName":"acme","userId":"alice","error":"invalid_user_credentials"}
+	// LOGIN_ERROR: {"id":"2","time":1700000000500,"type":"LOGIN_ERROR","realmId":null,"realmName":"acme","clientId":null,"userId":"alice","sessionId":null,"ipAddress":null,"error":"invalid_user_credentials","details":null}
 	// event 2 matched 1 route(s)
 	// event 3 matched 0 route(s)
 }

@@ -331,7 +331,7 @@ kete.routes.ws.destination.connection-timeout-seconds=0
 kete.routes.ws.retry.wait-duration=fast
 kete.routes.ws.realm-match-mode=some
 kete.routes.ws.event-matchers.bad=regex:([
-kete.routes.ws.serializer.kind=csv
+kete.routes.ws.serializer.kind=msgpack
 kete.routes.ws.destination.oauth.enabled=yes
 kete.routes.ws.destination.headers.Bad\ Name=x
 kete.routes.t.destination.url=ws://h/${realmLowercase}
@@ -370,7 +370,7 @@ kete.bogus=1
 		{"kete.routes.ws.retry.wait-duration", "fast", "want a duration"},
 		{"kete.routes.ws.realm-match-mode", "some", "want any or all"},
 		{"kete.routes.ws.event-matchers.bad", "regex:([", "bad regex"},
-		{"kete.routes.ws.serializer.kind", "csv", "unknown"},
+		{"kete.routes.ws.serializer.kind", "msgpack", "unknown"},
 		{"kete.routes.ws.destination.oauth.enabled", "yes", "want true or false"},
 		{"kete.routes.ws.destination.headers.Bad Name", "x", "not a valid HTTP header name"},
 		{"kete.routes.t.destination.url", "ws://h/${realmLowercase}", "unknown variable"},

@@ -207,15 +207,18 @@ func (d *decoder) finishRoute(r *RouteSettings) {
 		d.add(p+"destination.pool.min-idle", fmt.Sprintf("must not be more than destination.pool.max-idle (%d)", pool.MaxIdle))
 	}
 
-	ser, err := serializer.New(r.Serializer.Kind, r.Serializer.Template)
-	if err != nil {
-		key := p + "serializer.kind"
-		if slices.Contains(serializer.Kinds(), r.Serializer.Kind) {
-			key = p + "serializer.template"
-		}
-		d.add(key, err.Error())
+	ser, err := serializer.Build(r.Serializer.Options())
+	if ke := (*serializer.KeyError)(nil); errors.As(err, &ke) {
+		d.add(p+ke.Key, ke.Reason)
+	} else if err != nil {
+		d.add(p+"serializer.kind", err.Error())
 	}
 	r.serializer = ser
+	// A binary kind in text frames would reach the server as invalid UTF-8 and be
+	// refused, every event; KETE would send it mangled by a UTF-8 decode.
+	if err == nil && serializer.IsBinary(r.Serializer.Kind) && !r.Destination.BinaryMode {
+		d.add(p+"destination.binary-mode", fmt.Sprintf("must be true: serializer.kind %s writes binary, which WebSocket text frames cannot carry; set %sdestination.binary-mode=true", r.Serializer.Kind, p))
+	}
 
 	d.finishURL(r, p)
 	d.finishTLS(r, p)

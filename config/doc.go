@@ -77,8 +77,13 @@
 //	  realm-matchers.<matcher>                     list:a,b | glob:a* | regex:^a | sql:a% (each may be kind:not:…)
 //	  event-matchers.<matcher>                     none: every realm / event
 //	  realm-match-mode, event-match-mode           any | all (any)
-//	  serializer.kind                              json | cloudevents | xml | yaml | template (json)
+//	  serializer.kind                              json | xml | yaml | csv | toml | properties | cbor | smile |
+//	                                               avro | protobuf | multipart-form | url-encoded-form |
+//	                                               template | cloudevents (json)
+//	  serializer.template-file-text|-base64|-path  KETE's ${name} template, for kind template
+//	  serializer.content-type, .variable-escape    for kind template (text/plain, none)
 //	  serializer.template                          Go text/template, for kind template
+//	  serializer.nesting-notation                  bracket | dot, for the form kinds (bracket)
 //	  retry.enabled                                true
 //	  retry.max-attempts                           3, counting the first; 0 = until delivered
 //	  retry.wait-duration                          500ms: the first wait, growing exponentially

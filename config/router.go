@@ -69,7 +69,7 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 	ser := r.serializer
 	if ser == nil { // a Config built by hand rather than by Load
 		var err error
-		if ser, err = serializer.New(r.Serializer.Kind, r.Serializer.Template); err != nil {
+		if ser, err = serializer.Build(r.Serializer.Options()); err != nil {
 			return nil, fmt.Errorf("%sserializer: %w", p, err)
 		}
 	}

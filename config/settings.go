@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/template"
 )
 
@@ -83,10 +84,25 @@ type MatcherSettings struct {
 	Matcher kete.Matcher
 }
 
-// SerializerSettings is serializer.kind (json) and serializer.template (for kind template).
+// SerializerSettings is serializer.*: kind (json) and the keys of the kinds that take
+// any (see serializer.Options, which each field fills).
 type SerializerSettings struct {
 	Kind     string
-	Template string
+	Template string // serializer.template: kete's Go text/template form of kind template
+	// KETE's template kind: template-file-text, -base64, -path, content-type, variable-escape.
+	TemplateFileText, TemplateFileBase64, TemplateFilePath string
+	ContentType, VariableEscape                            string
+	// NestingNotation is nesting-notation, for multipart-form and url-encoded-form.
+	NestingNotation string
+}
+
+// Options are s as serializer.Build takes them.
+func (s SerializerSettings) Options() serializer.Options {
+	return serializer.Options{
+		Kind: s.Kind, Template: s.Template,
+		TemplateFileText: s.TemplateFileText, TemplateFileBase64: s.TemplateFileBase64, TemplateFilePath: s.TemplateFilePath,
+		ContentType: s.ContentType, VariableEscape: s.VariableEscape, NestingNotation: s.NestingNotation,
+	}
 }
 
 // DestinationSettings is a route's destination.*.

@@ -9,8 +9,10 @@ import (
 	"github.com/kete-dev/kete/internal/jsontext"
 )
 
-// JSON writes an event as one JSON object (see the package doc for its fields). It is the
-// default serializer, and the data of a CloudEvent.
+// JSON writes an event as one JSON object, as KETE's JsonSerializer (Jackson on Keycloak's
+// Event and AdminEvent) writes it: the properties of shape.go in that order, null for
+// what is missing (docs/user-guide/serializers/json.md). It is the default serializer,
+// and the data of a CloudEvent.
 //
 // Strings are escaped exactly as encoding/json escapes them with HTML escaping off:
 // invalid UTF-8 becomes U+FFFD, control characters, U+2028 and U+2029 are escaped.
@@ -19,64 +21,60 @@ type JSON struct{}
 // ContentType is application/json.
 func (JSON) ContentType() string { return "application/json" }
 
-// Serialize appends e as JSON to dst; it allocates nothing beyond growing dst unless
-// the event has more than 16 details.
 // AlwaysUTF8 implements kete.UTF8Serializer: strings are escaped by jsontext, which writes
 // invalid UTF-8 as U+FFFD.
 func (JSON) AlwaysUTF8() {}
 
+// Serialize appends e as JSON to dst; it allocates nothing beyond growing dst unless
+// the event has more than 16 details.
 func (JSON) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
 	return appendJSON(dst, e), nil
 }
 
 // appendJSON is the hand-written encoder: several times faster than encoding/json on a
-// struct, and allocation-free. Every field after "kind" starts with a comma, so each is one
-// constant prefix (,"name":") and the escaped value.
+// struct, and allocation-free. It writes KETE's shape (see shape.go): every property in
+// Jackson's order, null where Keycloak has none. Each property is one constant prefix
+// (,"name":) and the value.
 func appendJSON(dst []byte, e *kete.Event) []byte {
 	dst = slices.Grow(dst, estimateJSON(e))
-	dst = append(dst, '{')
-	if e.ID != "" {
-		dst = append(dst, `"id":"`...)
-		dst = jsontext.AppendEscaped(dst, e.ID)
-		dst = append(dst, `",`...)
-	}
-	dst = append(dst, `"kind":"`...)
-	dst = jsontext.AppendEscaped(dst, string(e.Kind))
-	dst = append(dst, `","time":`...)
+	dst = append(dst, `{"id":`...)
+	dst = appendNullable(dst, e.ID)
+	dst = append(dst, `,"time":`...)
 	dst = appendMillis(dst, e.Time)
 	if e.Kind == kete.KindAdminEvent {
-		dst = appendOptional(dst, `,"realmId":"`, e.RealmID)
-		dst = appendOptional(dst, `,"realmName":"`, e.RealmName)
+		dst = appendNullable(append(dst, `,"realmId":`...), e.RealmID)
+		dst = appendNullable(append(dst, `,"realmName":`...), e.RealmName)
+		dst = append(dst, `,"authDetails":`...)
 		if a := e.AuthDetails; a != nil {
-			dst = append(dst, `,"authDetails":{`...)
-			start := len(dst)
-			dst = appendOptional(dst, `,"realmId":"`, a.RealmID)
-			dst = appendOptional(dst, `,"clientId":"`, a.ClientID)
-			dst = appendOptional(dst, `,"userId":"`, a.UserID)
-			dst = appendOptional(dst, `,"ipAddress":"`, a.IPAddress)
-			if len(dst) > start {
-				dst = append(dst[:start], dst[start+1:]...) // the first field has no comma
-			}
+			dst = appendNullable(append(dst, `{"realmId":`...), a.RealmID)
+			dst = appendNullable(append(dst, `,"realmName":`...), authRealmName(e))
+			dst = appendNullable(append(dst, `,"clientId":`...), a.ClientID)
+			dst = appendNullable(append(dst, `,"userId":`...), a.UserID)
+			dst = appendNullable(append(dst, `,"ipAddress":`...), a.IPAddress)
 			dst = append(dst, '}')
+		} else {
+			dst = append(dst, "null"...)
 		}
-		dst = appendOptional(dst, `,"operationType":"`, e.OperationType)
-		dst = appendOptional(dst, `,"resourceType":"`, e.ResourceType)
-		dst = appendOptional(dst, `,"resourceTypeAsString":"`, e.ResourceType)
-		dst = appendOptional(dst, `,"resourcePath":"`, e.ResourcePath)
-		dst = appendOptional(dst, `,"representation":"`, e.Representation)
-		dst = appendOptional(dst, `,"error":"`, e.Error)
+		dst = appendNullable(append(dst, `,"resourceType":`...), e.ResourceType)
+		dst = appendNullable(append(dst, `,"operationType":`...), e.OperationType)
+		dst = appendNullable(append(dst, `,"resourcePath":`...), e.ResourcePath)
+		dst = appendNullable(append(dst, `,"representation":`...), e.Representation)
+		dst = appendNullable(append(dst, `,"error":`...), e.Error)
+		dst = appendNullable(append(dst, `,"resourceTypeAsString":`...), e.ResourceType)
 		return append(dst, '}')
 	}
-	dst = appendOptional(dst, `,"type":"`, e.Type)
-	dst = appendOptional(dst, `,"realmId":"`, e.RealmID)
-	dst = appendOptional(dst, `,"realmName":"`, e.RealmName)
-	dst = appendOptional(dst, `,"clientId":"`, e.ClientID)
-	dst = appendOptional(dst, `,"userId":"`, e.UserID)
-	dst = appendOptional(dst, `,"sessionId":"`, e.SessionID)
-	dst = appendOptional(dst, `,"ipAddress":"`, e.IPAddress)
-	dst = appendOptional(dst, `,"error":"`, e.Error)
+	dst = appendNullable(append(dst, `,"type":`...), e.Type)
+	dst = appendNullable(append(dst, `,"realmId":`...), e.RealmID)
+	dst = appendNullable(append(dst, `,"realmName":`...), e.RealmName)
+	dst = appendNullable(append(dst, `,"clientId":`...), e.ClientID)
+	dst = appendNullable(append(dst, `,"userId":`...), e.UserID)
+	dst = appendNullable(append(dst, `,"sessionId":`...), e.SessionID)
+	dst = appendNullable(append(dst, `,"ipAddress":`...), e.IPAddress)
+	dst = appendNullable(append(dst, `,"error":`...), e.Error)
 	if len(e.Details) > 0 {
 		dst = appendDetails(dst, e.Details)
+	} else {
+		dst = append(dst, `,"details":null`...)
 	}
 	return append(dst, '}')
 }
@@ -112,7 +110,7 @@ func appendMillis(dst []byte, t int64) []byte {
 // estimateJSON is about the size of e's JSON form when nothing needs escaping, so that
 // appendJSON grows dst once.
 func estimateJSON(e *kete.Event) int {
-	n := 64 + len(e.ID) + len(e.Type) + len(e.RealmID) + len(e.RealmName) + len(e.ClientID) +
+	n := 192 + len(e.ID) + len(e.Type) + len(e.RealmID) + len(e.RealmName) + len(e.ClientID) +
 		len(e.UserID) + len(e.SessionID) + len(e.IPAddress) + len(e.Error) +
 		len(e.OperationType) + 2*len(e.ResourceType) + len(e.ResourcePath) + len(e.Representation)
 	if a := e.AuthDetails; a != nil {
@@ -177,13 +175,13 @@ func appendDetail(dst []byte, key, value string) []byte {
 	return append(dst, '"')
 }
 
-// appendOptional appends prefix (,"name":"), value escaped, and the closing quote, unless
-// value is empty.
-func appendOptional(dst []byte, prefix, value string) []byte {
+// appendNullable appends value as a JSON string, or null when it is empty (Keycloak's
+// null: Jackson writes null properties).
+func appendNullable(dst []byte, value string) []byte {
 	if value == "" {
-		return dst
+		return append(dst, "null"...)
 	}
-	dst = append(dst, prefix...)
+	dst = append(dst, '"')
 	dst = jsontext.AppendEscaped(dst, value)
 	return append(dst, '"')
 }

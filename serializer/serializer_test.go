@@ -73,12 +73,22 @@ func TestNew(t *testing.T) {
 		{"xml", "", "application/xml", nil},
 		{"YAML", "", "application/yaml", nil},
 		{"template", "{{.EventType}}", "text/plain", nil},
-		{"avro", "", "", []string{`"avro"`, "json, cloudevents, xml, yaml, template"}},
-		{"template", "", "", []string{"serializer.template", "blank"}},
-		{"template", "  \n", "", []string{"serializer.template", "blank"}},
+		{"avro", "", "application/avro", nil},
+		{"protobuf", "", "application/x-protobuf", nil},
+		{"cbor", "", "application/cbor", nil},
+		{"smile", "", "application/x-jackson-smile", nil},
+		{"csv", "", "text/csv", nil},
+		{"toml", "", "application/toml", nil},
+		{"properties", "", "text/plain", nil},
+		{"multipart-form", "", "multipart/form-data; boundary=kete-boundary", nil},
+		{"url-encoded-form", "", "application/x-www-form-urlencoded", nil},
+		{"msgpack", "", "", []string{`"msgpack"`, "serializer.kind", "json, cloudevents, xml, yaml, template, csv"}},
+		{"template", "", "", []string{"serializer.template-file-text", "exactly one"}},
+		{"template", "  \n", "", []string{"serializer.template-file-text", "exactly one"}},
 		{"template", "{{.EventType", "", []string{"serializer.template", "unclosed action"}},
 		{"template", "{{nosuchfunc .}}", "", []string{"serializer.template", "nosuchfunc"}},
 		{"json", "{{.EventType}}", "", []string{`"json"`, "serializer.template"}},
+		{"avro", "{{.EventType}}", "", []string{`"avro"`, "serializer.template"}},
 	}
 	for _, tt := range tests {
 		s, err := serializer.New(tt.kind, tt.text)
@@ -129,21 +139,30 @@ func TestJSONFields(t *testing.T) {
 		want  map[string]any
 	}{
 		{"user", userEvent(), map[string]any{
-			"id": "0b5c1c4e-1f6c-4d5e-9a4a-0c1d2e3f4a5b", "kind": "EVENT", "time": 1700000000123.0, "type": "LOGIN_ERROR",
+			"id": "0b5c1c4e-1f6c-4d5e-9a4a-0c1d2e3f4a5b", "time": 1700000000123.0, "type": "LOGIN_ERROR",
 			"realmId": "6a1c", "realmName": "Acme Corp", "clientId": "account", "userId": "u-1", "sessionId": "s-1",
 			"ipAddress": "127.0.0.1", "error": "invalid_user_credentials",
 			"details": map[string]any{"username": "alice", "auth_method": "openid-connect", "redirect_uri": "http://127.0.0.1/cb?a=1&b=2"},
 		}},
 		{"admin", adminEvent(), map[string]any{
-			"id": "a-1", "kind": "ADMIN_EVENT", "time": 1700000000999.0, "realmId": "6a1c", "realmName": "Acme Corp",
-			"authDetails":   map[string]any{"realmId": "master-id", "clientId": "admin-cli", "userId": "admin-1", "ipAddress": "127.0.0.1"},
+			"id": "a-1", "time": 1700000000999.0, "realmId": "6a1c", "realmName": "Acme Corp",
+			"authDetails":   map[string]any{"realmId": "master-id", "realmName": nil, "clientId": "admin-cli", "userId": "admin-1", "ipAddress": "127.0.0.1"},
 			"operationType": "CREATE", "resourceType": "USER", "resourceTypeAsString": "USER", "resourcePath": "users/1b2c",
-			"representation": `{"username":"bob","enabled":true}`,
+			"representation": `{"username":"bob","enabled":true}`, "error": nil,
 		}},
-		{"empty fields left out", &kete.Event{Kind: kete.KindEvent, Type: "LOGOUT", Details: map[string]string{}},
-			map[string]any{"kind": "EVENT", "time": 0.0, "type": "LOGOUT"}},
+		// KETE's Jackson writes every property, null when Keycloak has none.
+		{"empty fields are null", &kete.Event{Kind: kete.KindEvent, Type: "LOGOUT", Details: map[string]string{}},
+			map[string]any{"id": nil, "time": 0.0, "type": "LOGOUT", "realmId": nil, "realmName": nil, "clientId": nil,
+				"userId": nil, "sessionId": nil, "ipAddress": nil, "error": nil, "details": nil}},
 		{"admin without auth details", &kete.Event{Kind: kete.KindAdminEvent, Time: -5, OperationType: "DELETE", Error: "boom"},
-			map[string]any{"kind": "ADMIN_EVENT", "time": -5.0, "operationType": "DELETE", "error": "boom"}},
+			map[string]any{"id": nil, "time": -5.0, "realmId": nil, "realmName": nil, "authDetails": nil, "operationType": "DELETE",
+				"resourceType": nil, "resourcePath": nil, "representation": nil, "error": "boom", "resourceTypeAsString": nil}},
+		// authDetails.realmName is the event realm's name when the admin acted in that realm.
+		{"admin in its own realm", &kete.Event{Kind: kete.KindAdminEvent, Time: 1, RealmID: "r1", RealmName: "acme", OperationType: "DELETE",
+			AuthDetails: &kete.AuthDetails{RealmID: "r1", UserID: "u"}},
+			map[string]any{"id": nil, "time": 1.0, "realmId": "r1", "realmName": "acme",
+				"authDetails":   map[string]any{"realmId": "r1", "realmName": "acme", "clientId": nil, "userId": "u", "ipAddress": nil},
+				"operationType": "DELETE", "resourceType": nil, "resourcePath": nil, "representation": nil, "error": nil, "resourceTypeAsString": nil}},
 	}
 	s := mustNew(t, "json", "")
 	for _, tt := range tests {
@@ -200,6 +219,7 @@ func TestJSONRoundTrip(t *testing.T) {
 			}
 			want := fixedEvent(kind)
 			got.Event.RealmName = got.RealmName
+			got.Event.Kind = kind // KETE's JSON has no kind field
 			if !reflect.DeepEqual(&got.Event, want) {
 				t.Errorf("round trip\ngot  %#v\nwant %#v", got.Event, *want)
 			}
@@ -364,7 +384,6 @@ func TestXML(t *testing.T) {
 	type xmlEvent struct {
 		XMLName   xml.Name
 		ID        string `xml:"id"`
-		Kind      string `xml:"kind"`
 		Time      int64  `xml:"time"`
 		Type      string `xml:"type"`
 		RealmID   string `xml:"realmId"`
@@ -374,22 +393,28 @@ func TestXML(t *testing.T) {
 		SessionID string `xml:"sessionId"`
 		IPAddress string `xml:"ipAddress"`
 		Error     string `xml:"error"`
-		Details   []struct {
-			Key   string `xml:"key,attr"`
-			Value string `xml:",chardata"`
-		} `xml:"details>entry"`
-		AuthDetails          *kete.AuthDetails `xml:"authDetails"`
-		OperationType        string            `xml:"operationType"`
-		ResourceType         string            `xml:"resourceType"`
-		ResourceTypeAsString string            `xml:"resourceTypeAsString"`
-		ResourcePath         string            `xml:"resourcePath"`
-		Representation       string            `xml:"representation"`
+		Details   struct {
+			Entries []struct {
+				XMLName xml.Name
+				Value   string `xml:",chardata"`
+			} `xml:",any"`
+		} `xml:"details"`
+		AuthDetails *struct {
+			RealmID   string `xml:"realmId"`
+			RealmName string `xml:"realmName"`
+			ClientID  string `xml:"clientId"`
+		} `xml:"authDetails"`
+		OperationType        string `xml:"operationType"`
+		ResourceType         string `xml:"resourceType"`
+		ResourceTypeAsString string `xml:"resourceTypeAsString"`
+		ResourcePath         string `xml:"resourcePath"`
+		Representation       string `xml:"representation"`
 	}
 	decode := func(t *testing.T, e *kete.Event) xmlEvent {
 		t.Helper()
 		out := serialize(t, s, e)
-		if !bytes.HasPrefix(out, []byte(xml.Header)) {
-			t.Errorf("no XML declaration: %s", out)
+		if bytes.HasPrefix(out, []byte("<?xml")) {
+			t.Errorf("XML declaration, which Jackson's XmlMapper does not write: %s", out)
 		}
 		var got xmlEvent
 		if err := xml.Unmarshal(out, &got); err != nil {
@@ -399,15 +424,15 @@ func TestXML(t *testing.T) {
 	}
 
 	u := decode(t, userEvent())
-	if u.XMLName.Local != "event" || u.Kind != "EVENT" || u.Time != 1700000000123 || u.Type != "LOGIN_ERROR" ||
+	if u.XMLName.Local != "Event" || u.Time != 1700000000123 || u.Type != "LOGIN_ERROR" ||
 		u.RealmName != "Acme Corp" || u.SessionID != "s-1" || u.Error != "invalid_user_credentials" {
 		t.Errorf("user event: %+v", u)
 	}
-	if len(u.Details) != 3 || u.Details[0].Key != "auth_method" || u.Details[2].Key != "username" || u.Details[2].Value != "alice" {
-		t.Errorf("details not sorted entries: %+v", u.Details)
+	if d := u.Details.Entries; len(d) != 3 || d[0].XMLName.Local != "auth_method" || d[2].XMLName.Local != "username" || d[2].Value != "alice" {
+		t.Errorf("details not child elements in key order: %+v", d)
 	}
 	a := decode(t, adminEvent())
-	if a.XMLName.Local != "adminEvent" || a.Kind != "ADMIN_EVENT" || a.ResourceTypeAsString != "USER" ||
+	if a.XMLName.Local != "AdminEvent" || a.ResourceTypeAsString != "USER" ||
 		a.Representation != `{"username":"bob","enabled":true}` || a.AuthDetails == nil || a.AuthDetails.ClientID != "admin-cli" {
 		t.Errorf("admin event: %+v", a)
 	}
@@ -415,10 +440,16 @@ func TestXML(t *testing.T) {
 	// XML 1.0 cannot carry \x01, \x1f, \b or \f: they come back as U+FFFD, like invalid bytes.
 	xmlFixed := strings.NewReplacer("\x01", "\uFFFD", "\x1f", "\uFFFD", "\b", "\uFFFD", "\f", "\uFFFD").Replace(fixed)
 	tr := decode(t, trickyEvent(kete.KindEvent))
-	for name, got := range map[string]string{"id": tr.ID, "realmName": tr.RealmName, "userId": tr.UserID, "detail key": tr.Details[1].Key, "detail value": tr.Details[1].Value} {
+	for name, got := range map[string]string{"id": tr.ID, "realmName": tr.RealmName, "userId": tr.UserID} {
 		if got != xmlFixed {
 			t.Errorf("%s = %q, want %q", name, got, xmlFixed)
 		}
+	}
+	// A detail key that is no XML name becomes one, "_" for each character that may not
+	// stand there; its value is kept.
+	if d := tr.Details.Entries; len(d) != 2 || d[0].XMLName.Local != "plain" || d[1].Value != xmlFixed ||
+		strings.ContainsAny(d[1].XMLName.Local, " \"<>&") {
+		t.Errorf("tricky details: %+v", d)
 	}
 }
 
@@ -452,7 +483,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			order = append(order, n.Value)
 		}
 	}
-	if want := "id kind time realmId realmName authDetails operationType resourceType resourceTypeAsString resourcePath representation"; strings.Join(order, " ") != want {
+	if want := "id time realmId realmName authDetails resourceType operationType resourcePath representation error resourceTypeAsString"; strings.Join(order, " ") != want {
 		t.Errorf("YAML key order %v, want %s", order, want)
 	}
 }
@@ -507,7 +538,7 @@ func TestTemplateExecutionError(t *testing.T) {
 }
 
 func BenchmarkSerialize(b *testing.B) {
-	for _, kind := range []string{"json", "cloudevents", "xml", "yaml", "template"} {
+	for _, kind := range serializer.Kinds() {
 		text := ""
 		if kind == "template" {
 			text = "{{.EventType}} {{.Realm}} {{.Result}}"
@@ -557,47 +588,61 @@ func BenchmarkEncodingJSON(b *testing.B) {
 // HTML escaping off on a struct of the documented shape.
 func encodingJSON(t testing.TB, e *kete.Event) []byte {
 	t.Helper()
+	// KETE's shape: every property in Jackson's order, a nil *string for null.
 	type auth struct {
-		RealmID   string `json:"realmId,omitempty"`
-		ClientID  string `json:"clientId,omitempty"`
-		UserID    string `json:"userId,omitempty"`
-		IPAddress string `json:"ipAddress,omitempty"`
+		RealmID   *string `json:"realmId"`
+		RealmName *string `json:"realmName"`
+		ClientID  *string `json:"clientId"`
+		UserID    *string `json:"userId"`
+		IPAddress *string `json:"ipAddress"`
 	}
 	type admin struct {
-		ID                   string    `json:"id,omitempty"`
-		Kind                 kete.Kind `json:"kind"`
-		Time                 int64     `json:"time"`
-		RealmID              string    `json:"realmId,omitempty"`
-		RealmName            string    `json:"realmName,omitempty"`
-		AuthDetails          *auth     `json:"authDetails,omitempty"`
-		OperationType        string    `json:"operationType,omitempty"`
-		ResourceType         string    `json:"resourceType,omitempty"`
-		ResourceTypeAsString string    `json:"resourceTypeAsString,omitempty"`
-		ResourcePath         string    `json:"resourcePath,omitempty"`
-		Representation       string    `json:"representation,omitempty"`
-		Error                string    `json:"error,omitempty"`
+		ID                   *string `json:"id"`
+		Time                 int64   `json:"time"`
+		RealmID              *string `json:"realmId"`
+		RealmName            *string `json:"realmName"`
+		AuthDetails          *auth   `json:"authDetails"`
+		ResourceType         *string `json:"resourceType"`
+		OperationType        *string `json:"operationType"`
+		ResourcePath         *string `json:"resourcePath"`
+		Representation       *string `json:"representation"`
+		Error                *string `json:"error"`
+		ResourceTypeAsString *string `json:"resourceTypeAsString"`
 	}
 	type user struct {
-		ID        string            `json:"id,omitempty"`
-		Kind      kete.Kind         `json:"kind"`
+		ID        *string           `json:"id"`
 		Time      int64             `json:"time"`
-		Type      string            `json:"type,omitempty"`
-		RealmID   string            `json:"realmId,omitempty"`
-		RealmName string            `json:"realmName,omitempty"`
-		ClientID  string            `json:"clientId,omitempty"`
-		UserID    string            `json:"userId,omitempty"`
-		SessionID string            `json:"sessionId,omitempty"`
-		IPAddress string            `json:"ipAddress,omitempty"`
-		Error     string            `json:"error,omitempty"`
-		Details   map[string]string `json:"details,omitempty"`
+		Type      *string           `json:"type"`
+		RealmID   *string           `json:"realmId"`
+		RealmName *string           `json:"realmName"`
+		ClientID  *string           `json:"clientId"`
+		UserID    *string           `json:"userId"`
+		SessionID *string           `json:"sessionId"`
+		IPAddress *string           `json:"ipAddress"`
+		Error     *string           `json:"error"`
+		Details   map[string]string `json:"details"`
 	}
-	var doc any = user{e.ID, e.Kind, e.Time, e.Type, e.RealmID, e.RealmName, e.ClientID, e.UserID, e.SessionID, e.IPAddress, e.Error, e.Details}
+	p := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	details := e.Details
+	if len(details) == 0 {
+		details = nil
+	}
+	var doc any = user{p(e.ID), e.Time, p(e.Type), p(e.RealmID), p(e.RealmName), p(e.ClientID), p(e.UserID), p(e.SessionID), p(e.IPAddress), p(e.Error), details}
 	if e.Kind == kete.KindAdminEvent {
-		a := admin{ID: e.ID, Kind: e.Kind, Time: e.Time, RealmID: e.RealmID, RealmName: e.RealmName,
-			OperationType: e.OperationType, ResourceType: e.ResourceType, ResourceTypeAsString: e.ResourceType,
-			ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error}
+		a := admin{ID: p(e.ID), Time: e.Time, RealmID: p(e.RealmID), RealmName: p(e.RealmName),
+			OperationType: p(e.OperationType), ResourceType: p(e.ResourceType), ResourceTypeAsString: p(e.ResourceType),
+			ResourcePath: p(e.ResourcePath), Representation: p(e.Representation), Error: p(e.Error)}
 		if d := e.AuthDetails; d != nil {
-			a.AuthDetails = &auth{d.RealmID, d.ClientID, d.UserID, d.IPAddress}
+			var realmName *string
+			if d.RealmID != "" && (d.RealmID == e.RealmID || d.RealmID == e.RealmName) {
+				realmName = p(e.RealmName)
+			}
+			a.AuthDetails = &auth{p(d.RealmID), realmName, p(d.ClientID), p(d.UserID), p(d.IPAddress)}
 		}
 		doc = a
 	}
@@ -673,8 +718,14 @@ func FuzzJSON(f *testing.F) {
 // TestUTF8Serializers: the kinds that promise valid UTF-8 (so WebSocket text frames skip
 // the check) keep it for an event full of invalid bytes; the others make no promise.
 func TestUTF8Serializers(t *testing.T) {
-	promise := map[string]bool{"json": true, "cloudevents": true, "xml": false, "yaml": false, "template": false}
-	for kind, want := range promise {
+	promise := map[string]bool{"json": true, "cloudevents": true, "xml": true, "yaml": true, "template": false,
+		"csv": true, "toml": true, "properties": true, "multipart-form": true, "url-encoded-form": true,
+		"cbor": false, "smile": false, "avro": false, "protobuf": false}
+	for _, kind := range serializer.Kinds() {
+		want, ok := promise[kind]
+		if !ok {
+			t.Errorf("kind %s: no promise listed", kind)
+		}
 		text := ""
 		if kind == "template" {
 			text = "{{.RealmName}}"

@@ -1,25 +1,135 @@
 package serializer
 
 import (
-	"fmt"
-
-	"gopkg.in/yaml.v3"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
 )
 
-// YAML writes an event as a YAML mapping with the JSON serializer's fields, in its order;
-// invalid UTF-8 becomes U+FFFD, as in JSON, rather than a !!binary value.
+// YAML writes an event as KETE's YamlSerializer does (Jackson's YAMLFactory defaults,
+// docs/user-guide/serializers/yaml.md): a document that starts with "---", the
+// properties of shape.go in order, every string double-quoted, numbers and null bare, and
+// details and authDetails as nested mappings indented by two spaces.
+//
+// Jackson (SnakeYAML) folds double-quoted strings longer than 80 columns onto several
+// lines; kete writes each on one line, which every YAML parser reads the same.
 type YAML struct{}
 
 // ContentType is application/yaml.
 func (YAML) ContentType() string { return "application/yaml" }
 
+// AlwaysUTF8 implements kete.UTF8Serializer: every string is made valid UTF-8 and
+// written inside double quotes with non-printable characters escaped.
+func (YAML) AlwaysUTF8() {}
+
 // Serialize appends e as a YAML document to dst.
 func (YAML) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
-	out, err := yaml.Marshal(document(e))
-	if err != nil {
-		return dst, fmt.Errorf("yaml: event %s: %w", e.ID, err)
+	dst = append(dst, "---\n"...)
+	return appendYAMLNodes(dst, shape(e), ""), nil
+}
+
+func appendYAMLNodes(dst []byte, nodes []node, indent string) []byte {
+	for _, n := range nodes {
+		dst = appendYAMLKey(dst, n.name, indent)
+		switch n.kind {
+		case nullValue:
+			dst = append(dst, " null\n"...)
+		case stringValue:
+			dst = appendYAMLString(append(dst, ' '), n.str)
+			dst = append(dst, '\n')
+		case longValue:
+			dst = strconv.AppendInt(append(dst, ' '), n.num, 10)
+			dst = append(dst, '\n')
+		case mapValue:
+			dst = append(dst, '\n')
+			for _, p := range n.pairs {
+				dst = appendYAMLKey(dst, p.key, indent+"  ")
+				dst = appendYAMLString(append(dst, ' '), p.value)
+				dst = append(dst, '\n')
+			}
+		case objectValue:
+			dst = append(dst, '\n')
+			dst = appendYAMLNodes(dst, n.children, indent+"  ")
+		}
 	}
-	return append(dst, out...), nil
+	return dst
+}
+
+// appendYAMLKey appends the indent, key and a colon: the key plain when it is a simple
+// word YAML cannot read as anything but a string, else double-quoted. A key too long for
+// an implicit key (YAML 1.1 allows 1024 characters) is written as an explicit one,
+// "? key" and ":" on the next line, as SnakeYAML writes it.
+func appendYAMLKey(dst []byte, key, indent string) []byte {
+	dst = append(dst, indent...)
+	start := len(dst)
+	if plainYAMLKey(key) {
+		dst = append(dst, key...)
+	} else {
+		dst = appendYAMLString(dst, key)
+	}
+	if len(dst)-start > 1000 {
+		quoted := append([]byte(nil), dst[start:]...)
+		dst = append(append(dst[:start], "? "...), quoted...)
+		dst = append(append(append(dst, '\n'), indent...), ':')
+		return dst
+	}
+	return append(dst, ':')
+}
+
+func plainYAMLKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	switch key {
+	case "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE",
+		"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N":
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && ('0' <= c && c <= '9' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendYAMLString appends s (valid UTF-8) as a YAML double-quoted scalar, escaping what
+// YAML 1.1 does not allow printed there.
+func appendYAMLString(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	dst = append(dst, '"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			dst = append(dst, `\"`...)
+		case '\\':
+			dst = append(dst, `\\`...)
+		case '\n':
+			dst = append(dst, `\n`...)
+		case '\r':
+			dst = append(dst, `\r`...)
+		case '\t':
+			dst = append(dst, `\t`...)
+		case 0:
+			dst = append(dst, `\0`...)
+		case 0x85:
+			dst = append(dst, `\N`...)
+		case 0x2028:
+			dst = append(dst, `\L`...)
+		case 0x2029:
+			dst = append(dst, `\P`...)
+		default:
+			switch {
+			case r < 0x20 || 0x7F <= r && r <= 0x9F:
+				dst = append(dst, '\\', 'x', hex[r>>4], hex[r&0xF])
+			case r == 0xFEFF || 0xD800 <= r && r <= 0xDFFF || r == 0xFFFE || r == 0xFFFF:
+				dst = append(dst, '\\', 'u', hex[r>>12], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
+			default:
+				dst = utf8.AppendRune(dst, r)
+			}
+		}
+	}
+	return append(dst, '"')
 }

@@ -19,7 +19,7 @@ func TestRun(t *testing.T) {
 	}
 	want := []string{
 		"sent LOGIN in realm acme through 1 route(s)\n",
-		`subscriber received on events/acme/login: {"id":"6f1c1b7e-0d6a-4f5e-9d57-0c9a4a0e2b11","kind":"EVENT","time":1767225600000,"type":"LOGIN","realmId":"acme","realmName":"acme","clientId":"account","userId":"alice","ipAddress":"127.0.0.1","details":{"username":"alice"}}` + "\n",
+		`subscriber received on events/acme/login: {"id":"6f1c1b7e-0d6a-4f5e-9d57-0c9a4a0e2b11","time":1767225600000,"type":"LOGIN","realmId":"acme","realmName":"acme","clientId":"account","userId":"alice","sessionId":null,"ipAddress":"127.0.0.1","error":null,"details":{"username":"alice"}}` + "\n",
 	}
 	if got := out.String(); got != strings.Join(want, "") {
 		t.Errorf("output:\n%s\nwant:\n%s", got, strings.Join(want, ""))

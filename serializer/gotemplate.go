@@ -2,7 +2,6 @@ package serializer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -11,8 +10,10 @@ import (
 	"github.com/kete-dev/kete"
 )
 
-// Template writes whatever a route's Go text/template makes of the event, for receivers
-// that want a line of text or a shape of their own.
+// GoTemplate writes whatever a route's Go text/template makes of the event, for receivers
+// that want a line of text or a shape of their own. It is kete's own form of the template
+// kind, chosen by the key serializer.template (KETE's form, KETETemplate, is chosen by the
+// serializer.template-file-* keys).
 //
 // The template's data is the *kete.Event: its fields ({{.RealmName}}, {{.Details.username}})
 // and its methods {{.EventType}}, {{.Result}} and {{.Realm}}. It also has the functions
@@ -23,16 +24,14 @@ import (
 //	rfc3339       milliseconds since the epoch as RFC 3339 UTC with milliseconds ({{rfc3339 .Time}})
 //
 // A missing map key ({{.Details.nothing}}) is an execution error rather than "<no value>".
-type Template struct {
-	tpl *template.Template
+type GoTemplate struct {
+	tpl         *template.Template
+	contentType string
 }
 
-// NewTemplate parses text as a route's serializer.template. Blank text or a parse error
-// is a configuration error that names serializer.template.
-func NewTemplate(text string) (*Template, error) {
-	if strings.TrimSpace(text) == "" {
-		return nil, errors.New("serializer kind \"template\": serializer.template is blank; set it to a Go text/template such as {{.EventType}} {{.Realm}}")
-	}
+// NewGoTemplate parses text as a route's serializer.template. A parse error is a
+// configuration error that names serializer.template.
+func NewGoTemplate(text, contentType string) (*GoTemplate, error) {
 	tpl, err := template.New("serializer.template").
 		Option("missingkey=error").
 		Funcs(template.FuncMap{
@@ -43,16 +42,16 @@ func NewTemplate(text string) (*Template, error) {
 		}).
 		Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("serializer kind \"template\": serializer.template: %w", err)
+		return nil, &KeyError{Key: "serializer.template", Reason: err.Error()}
 	}
-	return &Template{tpl: tpl}, nil
+	return &GoTemplate{tpl: tpl, contentType: contentType}, nil
 }
 
-// ContentType is text/plain; a template that writes JSON or XML is still opaque text here.
-func (*Template) ContentType() string { return "text/plain" }
+// ContentType is serializer.content-type, text/plain unless set.
+func (t *GoTemplate) ContentType() string { return t.contentType }
 
 // Serialize appends the template's output for e to dst.
-func (t *Template) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
+func (t *GoTemplate) Serialize(dst []byte, e *kete.Event) ([]byte, error) {
 	w := appendWriter{b: dst}
 	if err := t.tpl.Execute(&w, e); err != nil {
 		return dst, fmt.Errorf("serializer.template: event %s: %w", e.ID, err)
