@@ -491,6 +491,7 @@ func (d *decoder) finishGlobal() {
 			d.add(key, "basic-username and basic-password go together")
 		}
 	}
+	d.warnOpenWebhook()
 
 	s := &c.Server
 	if !strings.HasPrefix(s.Broker, "nats://") && !strings.HasPrefix(s.Broker, "tls://") {

@@ -109,7 +109,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			fmt.Fprintf(w, "kete: KETE_LOG_LEVEL=%q: want debug, info, warn or error; using %s\n", v, level)
 		}
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	text := false
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		text = true
