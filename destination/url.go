@@ -57,7 +57,7 @@ func (u urlTemplate) appendRender(dst []byte, e *kete.Event) []byte {
 func parseEndpoint(raw string) (*endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("websocket url %q: %w", redact.URL(raw), err)
+		return nil, fmt.Errorf("websocket url %q: %w", redact.URL(raw), redact.Error(err))
 	}
 	ep := &endpoint{url: raw, display: redact.URL(raw), hostname: u.Hostname()}
 	port := u.Port()
