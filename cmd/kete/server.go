@@ -25,7 +25,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	settings := config.ServerSettings{Listen: ":8080", Broker: "memory"}
 	if *path != "" {
-		cfg, err := config.Load(*path, environ())
+		cfg, err := config.LoadContext(ctx, *path, environ())
 		if err != nil {
 			return err
 		}
