@@ -37,7 +37,6 @@ package redact
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode"
 )
@@ -164,6 +163,9 @@ func Value(key, value string) string {
 // (escaping included), so a URL template such as ws://h/${realm}?access_token=x reads
 // ws://h/${realm}?access_token=****. raw need not parse as a URL.
 func URL(raw string) string {
+	if !strings.ContainsAny(raw, "@=") {
+		return raw // no user information, no parameters
+	}
 	var b strings.Builder
 	rest := raw
 	if i := strings.Index(rest, "://"); i >= 0 {
@@ -218,28 +220,118 @@ func params(s string) string {
 	return strings.Join(parts, "&")
 }
 
-var (
-	// urlInText is a URL in free text: it ends at white space, a quote, a comma or an
-	// angle bracket, which is how errors and lists delimit them.
-	urlInText = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'`<>,]+")
-	// pairInText is a name=value pair outside a URL (a form body echoed in an error).
-	pairInText = regexp.MustCompile("([A-Za-z0-9_.-]+)=([^\\s&\"'`,;)]+)")
-)
-
-// Text redacts free text, such as an error's message: every URL in it as URL does, and
-// every name=value pair whose name looks secret.
+// Text redacts free text, such as an error's message: every URL in it as URL does (a URL
+// starts with its scheme and ends at white space, a quote, a comma or an angle bracket,
+// which is how errors and lists delimit them, less trailing punctuation such as the ":"
+// of "sign-in to URL: 401"), and every name=value pair whose name looks
+// secret (a form body echoed in an error). It scans by hand rather than with regexp: it
+// runs on every log line, and a regexp made a line with a URL several times dearer.
 func Text(s string) string {
-	if !strings.Contains(s, "=") && !strings.Contains(s, "://") {
+	if !strings.Contains(s, "://") && !strings.Contains(s, "=") {
 		return s
 	}
-	s = urlInText.ReplaceAllStringFunc(s, URL)
-	return pairInText.ReplaceAllStringFunc(s, func(pair string) string {
-		name, _, _ := strings.Cut(pair, "=")
-		if SecretName(name) {
-			return name + "=" + Mask
+	return pairsInText(urlsInText(s))
+}
+
+func urlsInText(s string) string {
+	var b strings.Builder
+	done := 0 // s[:done] has been written to b
+	for from := 0; ; {
+		k := strings.Index(s[from:], "://")
+		if k < 0 {
+			break
 		}
-		return pair
-	})
+		sep := from + k
+		start := sep
+		for start > from && isSchemeByte(s[start-1]) {
+			start--
+		}
+		for start < sep && !isLetter(s[start]) {
+			start++
+		}
+		end := sep + 3
+		for end < len(s) && !endsURL(s[end]) {
+			end++
+		}
+		from = end
+		// Punctuation that ends a sentence or an error prefix is not part of the URL.
+		for end > sep+3 && strings.IndexByte(").,;:!?", s[end-1]) >= 0 {
+			end--
+		}
+		if start == sep {
+			continue // no scheme: not a URL
+		}
+		if red := URL(s[start:end]); red != s[start:end] {
+			b.WriteString(s[done:start])
+			b.WriteString(red)
+			done = end
+		}
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+func pairsInText(s string) string {
+	var b strings.Builder
+	done := 0 // s[:done] has been written to b
+	for from := 0; ; {
+		k := strings.IndexByte(s[from:], '=')
+		if k < 0 {
+			break
+		}
+		eq := from + k
+		start := eq
+		for start > from && isNameByte(s[start-1]) {
+			start--
+		}
+		end := eq + 1
+		for end < len(s) && !endsValue(s[end]) {
+			end++
+		}
+		from = end
+		if start == eq || end == eq+1 || s[eq+1:end] == Mask || !SecretName(s[start:eq]) {
+			continue
+		}
+		b.WriteString(s[done : eq+1])
+		b.WriteString(Mask)
+		done = end
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isSchemeByte(c byte) bool {
+	return isLetter(c) || isDigit(c) || c == '+' || c == '.' || c == '-'
+}
+
+func isNameByte(c byte) bool {
+	return isLetter(c) || isDigit(c) || c == '_' || c == '.' || c == '-'
+}
+
+func endsURL(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', '"', '\'', '`', '<', '>', ',':
+		return true
+	}
+	return false
+}
+
+func endsValue(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', '&', '"', '\'', '`', ',', ';', ')':
+		return true
+	}
+	return false
 }
 
 // Error returns err with its message redacted by Text; errors.Is and errors.As still see

@@ -108,6 +108,14 @@ func TestText(t *testing.T) {
 		{"admin sign-in to http://admin:S3CRET@kc:8080: 401", "admin sign-in to http://admin:****@kc:8080: 401"},
 		{"body grant_type=client_credentials&client_secret=S3CRET was refused", "body grant_type=client_credentials&client_secret=**** was refused"},
 		{"route ws: attempt 3 failed (realm=acme)", "route ws: attempt 3 failed (realm=acme)"},
+		{"brokers nats://u:S3CRET@a:4222,nats://T0KEN@b:4222 down", "brokers nats://u:****@a:4222,nats://****@b:4222 down"},
+		{"(1wss://h/x?token=S3CRET)", "(1wss://h/x?token=****)"},
+		{"no scheme ://h/x?token=S3CRET", "no scheme ://h/x?token=****"},
+		{"at the end https://h/x?password=S3CRET", "at the end https://h/x?password=****"},
+		{"unparsed (password=S3CRET) and apiKey=S3CRET; realm=acme", "unparsed (password=****) and apiKey=****; realm=acme"},
+		{"token= empty, =S3CRET nameless, a==b", "token= empty, =S3CRET nameless, a==b"},
+		{"padded token=YWJj== kept whole", "padded token=**** kept whole"},
+		{"plain text", "plain text"},
 	}
 	for _, tt := range tests {
 		if got := Text(tt.in); got != tt.want {
