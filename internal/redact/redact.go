@@ -29,8 +29,9 @@
 //   - A configuration value ([Value]) whose key looks secret ([SecretKey]), including key
 //     material given inline (….loader.text, ….loader.base64) and secret headers
 //     (….headers.<name>); any other value has the URLs inside it redacted.
-//   - Free text ([Text], [Error]): every URL in it, and every name=value pair whose name
-//     looks secret (a form body or query echoed in an error).
+//   - Free text ([Text], [Error], and every log line through [ReplaceAttr]): every URL in
+//     it, and every name=value pair whose name looks secret (a form body or query echoed
+//     in an error).
 //
 // Masked values read [Mask].
 package redact
