@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/server/natsbroker"
 )
 
@@ -21,7 +21,7 @@ func NewNATSBroker(ctx context.Context, url, prefix string) (*natsbroker.Broker,
 	defer cancel()
 	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: "kete-bench", SubjectPrefix: prefix})
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", redactUser(url), err)
+		return nil, fmt.Errorf("nats %s: %w", redact.Text(url), err)
 	}
 	return b, nil
 }
@@ -115,15 +115,4 @@ func readProcs(pids []int) (ProcSample, error) {
 		sum.PID = pids[0]
 	}
 	return sum, nil
-}
-
-// redactUser hides the user information of each URL in a comma-separated broker URL list.
-func redactUser(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		if s, at := strings.Index(p, "://"), strings.LastIndex(p, "@"); s >= 0 && at > s {
-			parts[i] = p[:s+3] + "***" + p[at:]
-		}
-	}
-	return strings.Join(parts, ",")
 }

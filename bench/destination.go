@@ -15,6 +15,7 @@ import (
 
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/destination"
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/template"
 )
@@ -269,7 +270,7 @@ func newBareSender(o DestOptions) (*bareSender, error) {
 	}
 	c, resp, err := gws.NewClient(gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: o.URL, HandshakeTimeout: 10 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("baseline %s: %w", redact(o.URL), describeHandshake(err, resp))
+		return nil, fmt.Errorf("baseline %s: %w", redact.URL(o.URL), describeHandshake(err, resp))
 	}
 	s := &bareSender{c: c, done: make(chan struct{}), body: body, at: i + 5, width: len(e.Details["t"])}
 	go func() { defer close(s.done); c.ReadLoop() }()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // Mode is what a fan-out run measures.
@@ -372,7 +374,7 @@ func (r *run) connect(ctx context.Context) error {
 					errCount.Add(1)
 					errMu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("subscriber %d: %s: %w", i, redact(addr), describeHandshake(err, resp))
+						firstErr = fmt.Errorf("subscriber %d: %s: %w", i, redact.URL(addr), describeHandshake(err, resp))
 					}
 					errMu.Unlock()
 					if errCount.Load() > 10 && dialed.Load() == 0 {
@@ -642,7 +644,7 @@ func (r *run) perSubscriber(res *Result) {
 	urls := r.t.nodeURLs()
 	res.PerNode = make([]NodeResult, len(urls))
 	for i, u := range urls {
-		res.PerNode[i].URL = redact(u)
+		res.PerNode[i].URL = redact.URL(u)
 	}
 	first := true
 	for i, s := range r.subs {
@@ -706,7 +708,7 @@ func sourceDialers(nodeURLs []string, n int) ([]func() (gws.Dialer, error), erro
 	for _, raw := range nodeURLs {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return nil, fmt.Errorf("subscribe url %q: %w", redact(raw), err)
+			return nil, fmt.Errorf("subscribe url %q: %w", redact.URL(raw), redact.Error(err))
 		}
 		ip := net.ParseIP(u.Hostname())
 		if ip == nil || ip.To4() == nil || !ip.IsLoopback() {

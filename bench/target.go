@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // TargetKind says which protocol a Target speaks.
@@ -98,13 +100,13 @@ func (t Target) Check() error {
 	for _, raw := range t.nodeURLs() {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return fmt.Errorf("target %s: url %q: %w", t.Name, redact(raw), err)
+			return fmt.Errorf("target %s: url %q: %w", t.Name, redact.URL(raw), redact.Error(err))
 		}
 		if u.Scheme != "ws" && u.Scheme != "wss" {
-			return fmt.Errorf("target %s: url %q: want ws:// or wss://", t.Name, redact(raw))
+			return fmt.Errorf("target %s: url %q: want ws:// or wss://", t.Name, redact.URL(raw))
 		}
 		if !t.AllowRemote && !isLoopback(u.Hostname()) {
-			return fmt.Errorf("target %s: url %q is not a loopback address; give it explicitly to load a remote host", t.Name, redact(raw))
+			return fmt.Errorf("target %s: url %q is not a loopback address; give it explicitly to load a remote host", t.Name, redact.URL(raw))
 		}
 	}
 	switch t.Kind {
@@ -215,7 +217,7 @@ func (t Target) newPublisher(ctx context.Context, mode PublishMode, topic string
 		}
 		c, resp, err := gws.NewClient(gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: u, HandshakeTimeout: 10 * time.Second})
 		if err != nil {
-			return nil, fmt.Errorf("publisher %s: %w", redact(u), describeHandshake(err, resp))
+			return nil, fmt.Errorf("publisher %s: %w", redact.URL(u), describeHandshake(err, resp))
 		}
 		p := &wsPublisher{c: c, done: make(chan struct{})}
 		go func() { defer close(p.done); c.ReadLoop() }()
@@ -280,14 +282,6 @@ func (p *wsPublisher) Close() error {
 		return errors.New("publisher: read loop did not end within 5s")
 	}
 	return nil
-}
-
-// redact hides an access_token query value.
-func redact(u string) string {
-	if i := strings.Index(u, "access_token="); i >= 0 {
-		return u[:i] + "access_token=REDACTED"
-	}
-	return u
 }
 
 // describeHandshake adds the HTTP status to a failed WebSocket handshake.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -14,6 +15,12 @@ import (
 // KETE_ variables of environ over it (pass os.Environ()), resolves ${env:…} and ${file:…},
 // and validates the result. A *ValidationError lists every bad key at once.
 func Load(path string, environ []string) (*Config, error) {
+	return LoadContext(context.Background(), path, environ)
+}
+
+// LoadContext is Load that stops, with ctx's error, when ctx ends while ${file:…}
+// references are read (SIGTERM during start-up).
+func LoadContext(ctx context.Context, path string, environ []string) (*Config, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
@@ -22,7 +29,7 @@ func Load(path string, environ []string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	c, err := Parse(data, format, environ)
+	c, err := ParseContext(ctx, data, format, environ)
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
@@ -32,6 +39,11 @@ func Load(path string, environ []string) (*Config, error) {
 // Parse is Load for bytes already read, in format properties, json or yaml; data may be
 // empty, leaving the environment alone to configure kete.
 func Parse(data []byte, format string, environ []string) (*Config, error) {
+	return ParseContext(context.Background(), data, format, environ)
+}
+
+// ParseContext is Parse that stops, with ctx's error, when ctx ends.
+func ParseContext(ctx context.Context, data []byte, format string, environ []string) (*Config, error) {
 	file, problems, err := readFile(data, format)
 	if err != nil {
 		return nil, err
@@ -41,7 +53,10 @@ func Parse(data []byte, format string, environ []string) (*Config, error) {
 	for k, s := range fromEnv {
 		file[k] = s // the environment wins
 	}
-	c, decodeProblems := decode(file, environ)
+	c, decodeProblems := decode(ctx, file, environ)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	problems = append(problems, decodeProblems...)
 	if len(problems) > 0 {
 		slices.SortStableFunc(problems, func(a, b Problem) int { return strings.Compare(a.Key, b.Key) })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // parse parses a .properties text with environ and fails the test on error.
@@ -556,7 +557,7 @@ kete.routes.ws.destination.headers.X-Api-Key=${file:`+filepath.Join(dir, "missin
 				t.Errorf("url problem: %v", p)
 			}
 		case "kete.routes.ws.destination.headers.X-Api-Key":
-			if p.Value != masked || !strings.Contains(p.Reason, "missing") {
+			if p.Value != redact.Mask || !strings.Contains(p.Reason, "missing") {
 				t.Errorf("header problem: %v", p)
 			}
 		default:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/template"
 	"github.com/kete-dev/kete/tlsconfig"
@@ -29,7 +31,7 @@ type decoder struct {
 
 var routeNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-func decode(settings map[string]setting, environ []string) (*Config, []Problem) {
+func decode(ctx context.Context, settings map[string]setting, environ []string) (*Config, []Problem) {
 	c := defaultConfig()
 	d := &decoder{settings: settings, cfg: c, unknownIn: map[string]bool{}}
 	lookup := envLookup(environ)
@@ -45,7 +47,7 @@ func decode(settings map[string]setting, environ []string) (*Config, []Problem) 
 	sort.Strings(keys)
 	for _, key := range keys {
 		s := settings[key]
-		value, err := resolveRefs(s.raw, lookup)
+		value, err := resolveRefs(ctx, s.raw, lookup)
 		if err != nil {
 			d.add(key, err.Error())
 			continue
@@ -149,7 +151,7 @@ func (d *decoder) apply(key string, f field, name, value string) {
 
 func (d *decoder) problem(key, reason string) Problem {
 	s := d.settings[key]
-	return Problem{Key: key, Env: s.envVar, Value: maskedValue(key, s.raw), Reason: reason}
+	return Problem{Key: key, Env: s.envVar, Value: redact.Value(key, s.raw), Reason: reason}
 }
 
 // add records a problem with key; the value and origin come from the settings.
@@ -492,6 +494,7 @@ func (d *decoder) finishGlobal() {
 			d.add(key, "basic-username and basic-password go together")
 		}
 	}
+	d.warnOpenWebhook()
 
 	s := &c.Server
 	if !strings.HasPrefix(s.Broker, "nats://") && !strings.HasPrefix(s.Broker, "tls://") {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // Describe writes what each route will do, for `kete check` and for people: its matchers,
@@ -62,11 +63,11 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	line("serializer", "%s", ser)
 	d := &r.Destination
 	line("destination", "%s", d.Kind)
-	line("url", "%s", redactURL(d.URL))
+	line("url", "%s", redact.URL(d.URL))
 	if d.url != nil {
 		e := SampleEvent(r)
 		if example, err := renderURL(d.URL, e); err == nil {
-			line("example", "%s (%s in realm %s)", redactURL(example), e.EventType(), e.Realm())
+			line("example", "%s (%s in realm %s)", redact.URL(example), e.EventType(), e.Realm())
 		}
 	}
 	frames := "text"
@@ -88,7 +89,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		line("header", "%s: %s", name, maskedValue("kete.routes.x.destination.headers."+name, d.Headers[name]))
+		line("header", "%s: %s", name, redact.Header(name, d.Headers[name]))
 	}
 	line("tls", "%s", describeTLS(d.TLS))
 	line("oauth", "%s", describeOAuth(d.OAuth))
@@ -130,7 +131,7 @@ func describeStore(s StoreSettings, none string) string {
 	case l.Path != "":
 		return l.Kind + " " + l.Path
 	case l.Base64 != "", l.Text != "":
-		return l.Kind + " " + masked
+		return l.Kind + " " + redact.Mask
 	}
 	return l.Kind
 }
@@ -143,11 +144,11 @@ func describeOAuth(o OAuthSettings) string {
 	if o.Mode == OAuthInternal {
 		parts = append(parts, "realm "+o.Realm)
 	} else {
-		parts = append(parts, "token-url "+o.TokenURL)
+		parts = append(parts, "token-url "+redact.URL(o.TokenURL))
 	}
 	parts = append(parts, "client-id "+o.ClientID)
 	if o.ClientSecret != "" {
-		parts = append(parts, "client-secret "+masked)
+		parts = append(parts, "client-secret "+redact.Mask)
 	}
 	if o.Scope != "" {
 		parts = append(parts, fmt.Sprintf("scope %q", o.Scope))

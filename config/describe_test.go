@@ -146,8 +146,8 @@ func TestDescribeWarnsWhenNoSourceIsEnabled(t *testing.T) {
 		}
 		out := b.String()
 		if tt.want == "" {
-			if strings.Contains(out, "source") {
-				t.Errorf("with %q Describe warns about sources:\n%s", tt.props, out)
+			if strings.Contains(out, "no source is enabled") || strings.Contains(out, "is set but kete.sources") {
+				t.Errorf("with %q Describe warns that no source is enabled:\n%s", tt.props, out)
 			}
 			continue
 		}

@@ -26,12 +26,16 @@
 // # Secrets and references
 //
 // Any value may contain ${env:NAME} (the variable's value) and ${file:/path} (the file's
-// contents without one trailing newline), resolved at load from the environ passed to
-// Load; an unset variable or an unreadable file is an error naming the key. Template
-// variables such as ${realmLowerCase} are left for the URL template. Errors, warnings and
-// Describe never show passwords, client secrets, inline key material (loader.text,
-// loader.base64), credential-like headers (Authorization, or a name containing token,
-// secret, key, cookie or password) or credential-like URL query values: they read ****.
+// contents without one trailing \n or \r\n), resolved at load from the environ passed to
+// Load; an unset variable, an unreadable file or a reference without its closing brace is
+// an error naming the key. ${file:} reads regular files of at most MaxFileRefBytes (1 MiB)
+// and refuses FIFOs, devices and directories without blocking; LoadContext stops when its
+// context ends. Template variables such as ${realmLowerCase} are left for the URL
+// template. Errors, warnings and Describe never show secrets: values are shown through
+// internal/redact, whose package doc holds the one word list of credential-like names.
+//
+// A webhook that listens beyond loopback without a secret, bearer token or basic auth is
+// a warning (WebhookSettings.Open).
 //
 // # Environment variables
 //

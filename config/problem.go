@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -15,8 +14,9 @@ type Problem struct {
 	Key string
 	// Env is the KETE_ variable the value came from; blank when it came from the file.
 	Env string
-	// Value is the value as written, before ${env:}/${file:} are resolved; secrets
-	// (passwords, client secrets, key material, Authorization-like headers) read ****.
+	// Value is the value as written, before ${env:}/${file:} are resolved, redacted by
+	// redact.Value: secrets (passwords, client secrets, key material, Authorization-like
+	// headers) read ****, and a URL's password and secret query values are masked.
 	Value string
 	// Reason says what was wanted.
 	Reason string
@@ -53,87 +53,6 @@ func (e *ValidationError) Error() string {
 		b.WriteString("\n  " + p.String())
 	}
 	return b.String()
-}
-
-// masked is what a secret value reads as in errors and in Describe.
-const masked = "****"
-
-// isSecret reports whether the value of key must never be shown: passwords, client
-// secrets, key material given inline, and headers that carry credentials.
-func isSecret(key string) bool {
-	k := strings.ToLower(key)
-	last := k[strings.LastIndexByte(k, '.')+1:]
-	if strings.HasSuffix(last, "password") || strings.HasSuffix(last, "secret") || strings.HasSuffix(last, "token") {
-		return true
-	}
-	switch last {
-	case "text", "base64":
-		return strings.Contains(k, ".loader.")
-	}
-	if _, name, ok := strings.Cut(k, ".destination.headers."); ok {
-		return isSecretHeader(name)
-	}
-	// KETE_ variables that name no key: judge by the words in the name.
-	if strings.HasPrefix(k, "kete_") {
-		for _, w := range []string{"password", "secret", "token", "base64", "text", "authorization"} {
-			if strings.Contains(k, w) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func isSecretHeader(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"authorization", "token", "secret", "key", "cookie", "password"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
-func maskedValue(key, value string) string {
-	if value != "" && isSecret(key) {
-		return masked
-	}
-	if strings.HasSuffix(key, "url") {
-		return redactURL(value)
-	}
-	return value
-}
-
-// redactURL masks a URL's password and the values of query parameters that look like
-// credentials (?access_token=…), leaving the rest as written.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		before, _, _ := strings.Cut(raw, "?")
-		return before
-	}
-	changed := false
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), masked)
-		changed = true
-	}
-	if u.RawQuery != "" {
-		params := strings.Split(u.RawQuery, "&")
-		for i, p := range params {
-			name, _, _ := strings.Cut(p, "=")
-			if isSecretHeader(name) || strings.Contains(strings.ToLower(name), "sig") {
-				params[i] = name + "=" + masked
-				changed = true
-			}
-		}
-		u.RawQuery = strings.Join(params, "&")
-	}
-	if !changed {
-		return raw
-	}
-	s := u.String()
-	// url.String escapes the template's braces; put them back for people to read.
-	return strings.NewReplacer("%7B", "{", "%7D", "}", "%2A", "*").Replace(s)
 }
 
 // closest returns the candidate nearest to s by edit distance (a swap of two neighbours

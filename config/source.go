@@ -3,9 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +14,8 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
 	"github.com/magiconair/properties"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // Formats Parse understands, named as the file extensions Load reads them from.
@@ -148,11 +148,11 @@ func readFile(data []byte, format string) (map[string]setting, []Problem, error)
 			default:
 				s, err := scalar(v)
 				if err != nil {
-					problems = append(problems, Problem{Key: full, Value: maskedValue(full, fmt.Sprint(v)), Reason: err.Error()})
+					problems = append(problems, Problem{Key: full, Value: redact.Value(full, fmt.Sprint(v)), Reason: err.Error()})
 					continue
 				}
 				if _, dup := out[full]; dup {
-					problems = append(problems, Problem{Key: full, Value: maskedValue(full, s), Reason: "given twice (once nested, once as a dotted key)"})
+					problems = append(problems, Problem{Key: full, Value: redact.Value(full, s), Reason: "given twice (once nested, once as a dotted key)"})
 					continue
 				}
 				out[full] = setting{raw: s}
@@ -235,7 +235,7 @@ func readEnv(environ []string, file map[string]setting) (map[string]setting, []P
 			}
 			key, err := idx.resolve(name)
 			if err != nil {
-				problems = append(problems, Problem{Key: name, Env: name, Value: maskedValue(name, value), Reason: err.Error()})
+				problems = append(problems, Problem{Key: name, Env: name, Value: redact.Value(name, value), Reason: err.Error()})
 				return "", nil
 			}
 			if strings.TrimSpace(value) == "" {
@@ -252,36 +252,6 @@ func readEnv(environ []string, file map[string]setting) (map[string]setting, []P
 	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
 	return out, problems
-}
-
-var refPattern = regexp.MustCompile(`\$\{(env|file):([^}]*)\}`)
-
-// resolveRefs replaces ${env:NAME} and ${file:/path} in value. Template variables such as
-// ${realmLowerCase} are left alone.
-func resolveRefs(value string, lookupEnv func(string) (string, bool)) (string, error) {
-	var errs []error
-	out := refPattern.ReplaceAllStringFunc(value, func(ref string) string {
-		m := refPattern.FindStringSubmatch(ref)
-		kind, arg := m[1], strings.TrimSpace(m[2])
-		switch kind {
-		case "env":
-			v, ok := lookupEnv(arg)
-			if !ok {
-				errs = append(errs, fmt.Errorf("${env:%s}: environment variable %s is not set", arg, arg))
-				return ""
-			}
-			return v
-		default:
-			b, err := os.ReadFile(arg)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("${file:%s}: %w", arg, err))
-				return ""
-			}
-			s := strings.TrimSuffix(string(b), "\n")
-			return strings.TrimSuffix(s, "\r")
-		}
-	})
-	return out, errors.Join(errs...)
 }
 
 func envLookup(environ []string) func(string) (string, bool) {

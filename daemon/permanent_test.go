@@ -154,7 +154,7 @@ func TestPoisonEventIsDeadLetteredAtOnceAndTheRouteGoesOn(t *testing.T) {
 			var ser kete.Serializer = serializer.JSON{}
 			if tt.serializer != "" {
 				var err error
-				if ser, err = serializer.NewTemplate(tt.serializer); err != nil {
+				if ser, err = serializer.NewGoTemplate(tt.serializer, ""); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/spool"
 )
 
@@ -236,7 +237,7 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 		}
 		m.retries.WithLabelValues(r.Name).Inc()
 		wait := b.Next()
-		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", err)
+		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", redact.Error(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -248,6 +249,7 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 }
 
 func (p *Pipeline) deadLetter(r *Route, reader *spool.Reader, rec spool.Record, reason string) {
+	reason = redact.Text(reason) // the file outlives the process and is read by people
 	if err := p.opts.Spool.DeadLetter(r.Name, rec, reason); err != nil {
 		// Not acknowledged: the record stays in the spool and comes again after a restart.
 		p.opts.Logger.Error("writing dead letter", "route", r.Name, "offset", rec.Offset, "err", err)
@@ -267,7 +269,7 @@ func (p *Pipeline) setHealth(route string, err error) {
 		h.failing, h.lastErr, h.lastSuccess = false, "", p.opts.Now()
 		return
 	}
-	h.failing, h.lastErr = true, err.Error()
+	h.failing, h.lastErr = true, redact.Text(err.Error()) // /readyz answers anyone
 }
 
 // RouteStatus is one route's state for /readyz and `kete demo`'s progress line.

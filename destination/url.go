@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/template"
 )
 
@@ -22,7 +23,7 @@ type urlTemplate struct {
 func compileURL(source string) (urlTemplate, error) {
 	lower := strings.ToLower(source)
 	if !strings.HasPrefix(lower, "ws://") && !strings.HasPrefix(lower, "wss://") {
-		return urlTemplate{}, fmt.Errorf("websocket url %q: must start with ws:// or wss://", redact(source))
+		return urlTemplate{}, fmt.Errorf("websocket url %q: must start with ws:// or wss://", redact.URL(source))
 	}
 	ut := urlTemplate{source: source}
 	pathPart, queryPart, hasQuery := strings.Cut(source, "?")
@@ -43,7 +44,7 @@ func (u urlTemplate) static() bool {
 }
 
 // display is the template's source with secrets masked.
-func (u urlTemplate) display() string { return redact(u.source) }
+func (u urlTemplate) display() string { return redact.URL(u.source) }
 
 func (u urlTemplate) appendRender(dst []byte, e *kete.Event) []byte {
 	dst = u.path.AppendRender(dst, e)
@@ -62,9 +63,9 @@ func parseEndpoint(raw string) (*endpoint, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("websocket url %q: %w", redact(raw), err)
+		return nil, fmt.Errorf("websocket url %q: %w", redact.URL(raw), err)
 	}
-	ep := &endpoint{url: raw, display: redact(raw), hostname: u.Hostname()}
+	ep := &endpoint{url: raw, display: redact.URL(raw), hostname: u.Hostname()}
 	port := u.Port()
 	switch strings.ToLower(u.Scheme) {
 	case "ws":
@@ -88,53 +89,4 @@ func parseEndpoint(raw string) (*endpoint, error) {
 		ep.awaitAck = true
 	}
 	return ep, nil
-}
-
-// sensitive reports whether a query parameter's value must never appear in errors or logs
-// (the bundled server takes ?access_token=).
-func sensitive(name string) bool {
-	name = strings.ToLower(name)
-	for _, s := range [...]string{"token", "secret", "password", "key", "auth", "sig", "credential"} {
-		if strings.Contains(name, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// redact masks a URL's password and sensitive query values, leaving the rest as written.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// Unparseable: keep the part before the query, where secrets are not expected.
-		before, _, _ := strings.Cut(raw, "?")
-		return before
-	}
-	if masked, changed := redactURL(u); changed {
-		return masked
-	}
-	return raw
-}
-
-// redactURL returns u with its password and sensitive query values masked, and whether
-// anything was.
-func redactURL(u *url.URL) (string, bool) {
-	c := *u
-	changed := false
-	if _, has := c.User.Password(); has {
-		c.User = url.UserPassword(c.User.Username(), "xxxxx")
-		changed = true
-	}
-	if c.RawQuery != "" {
-		params := strings.Split(c.RawQuery, "&")
-		for i, p := range params {
-			name, _, _ := strings.Cut(p, "=")
-			if sensitive(name) {
-				params[i] = name + "=xxxxx"
-				changed = true
-			}
-		}
-		c.RawQuery = strings.Join(params, "&")
-	}
-	return c.String(), changed
 }

@@ -679,20 +679,6 @@ func TestRenderedURLWithoutHostIsPermanent(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"wss://h/x?access_token=abc&realm=r", "wss://h/x?access_token=xxxxx&realm=r"},
-		{"wss://u:pw@h/x", "wss://u:xxxxx@h/x"},
-		{"ws://h/events/${realmLowerCase}", "ws://h/events/${realmLowerCase}"},
-		{"ws://h/x?apiKey=1&sig=2", "ws://h/x?apiKey=xxxxx&sig=xxxxx"},
-	}
-	for _, tt := range tests {
-		if got := redact(tt.in); got != tt.want {
-			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // An ended ctx, or the deadline of an earlier send, must not touch the next send on the
 // same connection.
 func TestEndedContextLeavesTheConnectionUsable(t *testing.T) {

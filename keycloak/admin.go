@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // AdminConfig says where Keycloak is and how kete signs in to its Admin REST API.
@@ -44,10 +46,11 @@ type AdminConfig struct {
 // admin access token until shortly before it expires, and signs in again once when
 // Keycloak answers 401. It is safe for concurrent use.
 type Admin struct {
-	cfg    AdminConfig
-	base   string
-	client *http.Client
-	now    func() time.Time
+	cfg     AdminConfig
+	base    string
+	display string // base for errors and logs: a password in it masked
+	client  *http.Client
+	now     func() time.Time
 
 	// sem is a one-slot lock around signing in that a waiting caller can give up on.
 	sem   chan struct{}
@@ -73,11 +76,12 @@ func NewAdmin(cfg AdminConfig) *Admin {
 		cfg.Realm = "master"
 	}
 	return &Admin{
-		cfg:    cfg,
-		base:   strings.TrimRight(cfg.URL, "/"),
-		client: c,
-		now:    time.Now,
-		sem:    make(chan struct{}, 1),
+		cfg:     cfg,
+		base:    strings.TrimRight(cfg.URL, "/"),
+		display: redact.URL(strings.TrimRight(cfg.URL, "/")),
+		client:  c,
+		now:     time.Now,
+		sem:     make(chan struct{}, 1),
 	}
 }
 
@@ -112,7 +116,7 @@ func (a *Admin) adminToken(ctx context.Context, stale string) (string, error) {
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", fmt.Errorf("admin sign-in to %s: %w", a.base, ctx.Err())
+		return "", fmt.Errorf("admin sign-in to %s: %w", a.display, ctx.Err())
 	}
 	defer func() { <-a.sem }()
 	// Another caller may have signed in while this one waited.
@@ -172,32 +176,32 @@ func (a *Admin) signIn(ctx context.Context) (string, time.Duration, error) {
 		form.Set("client_id", a.cfg.ClientID)
 		form.Set("client_secret", a.cfg.ClientSecret)
 	default:
-		return "", 0, fmt.Errorf("admin sign-in to %s: set client-id and client-secret, or username and password", a.base)
+		return "", 0, fmt.Errorf("admin sign-in to %s: set client-id and client-secret, or username and password", a.display)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", 0, fmt.Errorf("admin sign-in to %s: %w", a.base, err)
+		return "", 0, fmt.Errorf("admin sign-in to %s: %w", a.display, redact.Error(err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return "", 0, fmt.Errorf("admin sign-in to %s: %w", a.base, err)
+		return "", 0, fmt.Errorf("admin sign-in to %s: %w", a.display, redact.Error(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return "", 0, fmt.Errorf("admin sign-in at %s: reading the response: %w", tokenURL, err)
+		return "", 0, fmt.Errorf("admin sign-in at %s: reading the response: %w", redact.URL(tokenURL), err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", 0, fmt.Errorf("admin sign-in to %s: %w", a.base, newAPIError(http.MethodPost, req.URL, resp.StatusCode, body))
+		return "", 0, fmt.Errorf("admin sign-in to %s: %w", a.display, newAPIError(http.MethodPost, req.URL, resp.StatusCode, body))
 	}
 	var tr tokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
-		return "", 0, fmt.Errorf("admin sign-in at %s: the token response is not JSON: %w", tokenURL, err)
+		return "", 0, fmt.Errorf("admin sign-in at %s: the token response is not JSON: %w", redact.URL(tokenURL), err)
 	}
 	if tr.AccessToken == "" {
-		return "", 0, fmt.Errorf("admin sign-in at %s: the token response has no access_token", tokenURL)
+		return "", 0, fmt.Errorf("admin sign-in at %s: the token response has no access_token", redact.URL(tokenURL))
 	}
 	lifetime := time.Duration(tr.ExpiresIn) * time.Second
 	if lifetime <= 0 {
@@ -219,7 +223,7 @@ func (a *Admin) do(ctx context.Context, method, path string, query url.Values, i
 	}
 	u, err := url.Parse(a.base + path)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, a.base+path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, redact.URL(a.base+path), redact.Error(err))
 	}
 	u.RawQuery = query.Encode()
 

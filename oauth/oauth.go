@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // TokenSource is what the WebSocket destination asks for a bearer token.
@@ -106,10 +108,10 @@ func NewExternal(cfg External) (*Source, error) {
 		return nil, fmt.Errorf("oauth: client credentials need %s", strings.Join(missing, ", "))
 	}
 	if !strings.HasPrefix(cfg.TokenURL, "http://") && !strings.HasPrefix(cfg.TokenURL, "https://") {
-		return nil, fmt.Errorf("oauth: token-url %q must be an http:// or https:// URL", cfg.TokenURL)
+		return nil, fmt.Errorf("oauth: token-url %q must be an http:// or https:// URL", redact.URL(cfg.TokenURL))
 	}
 	if cfg.EarlyExpiry < 0 || cfg.Timeout < 0 {
-		return nil, fmt.Errorf("oauth: token source for %s: early expiry and timeout must not be negative", cfg.TokenURL)
+		return nil, fmt.Errorf("oauth: token source for %s: early expiry and timeout must not be negative", redact.URL(cfg.TokenURL))
 	}
 	s := &Source{
 		cfg: clientcredentials.Config{
@@ -136,8 +138,9 @@ func NewExternal(cfg External) (*Source, error) {
 	return s, nil
 }
 
-// TokenURL is the endpoint tokens come from, for logs and errors.
-func (s *Source) TokenURL() string { return s.cfg.TokenURL }
+// TokenURL is the endpoint tokens come from, for logs and errors: secrets in its query
+// or user information are masked (redact.URL).
+func (s *Source) TokenURL() string { return redact.URL(s.cfg.TokenURL) }
 
 // ClientID is the client the tokens are issued to.
 func (s *Source) ClientID() string { return s.cfg.ClientID }
@@ -172,7 +175,7 @@ func (s *Source) Token(ctx context.Context) (string, error) {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return "", fmt.Errorf("oauth: waiting for a token from %s: %w", s.cfg.TokenURL, ctx.Err())
+			return "", fmt.Errorf("oauth: waiting for a token from %s: %w", s.TokenURL(), ctx.Err())
 		}
 		if f.err == nil {
 			return f.token, nil
@@ -217,10 +220,10 @@ func (s *Source) fetch(ctx context.Context) (string, time.Time, error) {
 		return "", time.Time{}, s.describe(err, rec.status())
 	}
 	if tok.AccessToken == "" {
-		return "", time.Time{}, fmt.Errorf("oauth: token endpoint %s for client %q: %s without an access_token", s.cfg.TokenURL, s.cfg.ClientID, rec.status())
+		return "", time.Time{}, fmt.Errorf("oauth: token endpoint %s for client %q: %s without an access_token", s.TokenURL(), s.cfg.ClientID, rec.status())
 	}
 	if t := tok.Type(); !strings.EqualFold(t, "Bearer") {
-		return "", time.Time{}, fmt.Errorf("oauth: token endpoint %s for client %q issued a %q token, want Bearer", s.cfg.TokenURL, s.cfg.ClientID, t)
+		return "", time.Time{}, fmt.Errorf("oauth: token endpoint %s for client %q issued a %q token, want Bearer", s.TokenURL(), s.cfg.ClientID, t)
 	}
 	lifetime := lifetimeOf(tok)
 	if lifetime <= 0 {
@@ -284,7 +287,9 @@ func (e *tokenError) Error() string { return e.msg }
 func (e *tokenError) Unwrap() error { return e.err }
 
 func (s *Source) describe(err error, status string) error {
-	prefix := fmt.Sprintf("oauth: token endpoint %s for client %q", s.cfg.TokenURL, s.cfg.ClientID)
+	// x/oauth2 and net/http put the token URL, query and all, in their errors.
+	err = redact.Error(err)
+	prefix := fmt.Sprintf("oauth: token endpoint %s for client %q", s.TokenURL(), s.cfg.ClientID)
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		if re.Response != nil {
@@ -296,7 +301,7 @@ func (s *Source) describe(err error, status string) error {
 		case re.ErrorCode != "":
 			return &tokenError{fmt.Sprintf("%s: %s: %s", prefix, status, re.ErrorCode), err}
 		}
-		body := strings.TrimSpace(string(re.Body))
+		body := redact.Text(strings.TrimSpace(string(re.Body)))
 		if len(body) > 200 {
 			body = body[:200] + "…"
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kete-dev/kete/bench"
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // benchSecretEnv carries the generated app secret to a self-started `kete bench server`,
@@ -95,19 +96,10 @@ func checkNATSURL(flagName, v string) error {
 	}
 	for u := range strings.SplitSeq(v, ",") {
 		if u = strings.TrimSpace(u); !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
-			return fmt.Errorf("%w: %s %q: want nats://HOST:PORT (or tls://…)", errUsage, flagName, redactURL(u))
+			return fmt.Errorf("%w: %s %q: want nats://HOST:PORT (or tls://…)", errUsage, flagName, redact.URL(u))
 		}
 	}
 	return nil
-}
-
-// redactURLs is redactURL over a comma-separated URL list.
-func redactURLs(v string) string {
-	parts := strings.Split(v, ",")
-	for i, u := range parts {
-		parts[i] = redactURL(strings.TrimSpace(u))
-	}
-	return strings.Join(parts, ",")
 }
 
 // childCommand turns kete arguments into the argv and environment that run them in a
@@ -335,7 +327,7 @@ func benchFanoutWith(ctx context.Context, args []string, stdout, stderr io.Write
 				}
 			}
 			notes = append(notes,
-				fmt.Sprintf("every node is `kete bench server` on the NATS broker at %s (each side on a subject prefix of its own), so the sides differ in node count only", redactURLs(*natsURL)),
+				fmt.Sprintf("every node is `kete bench server` on the NATS broker at %s (each side on a subject prefix of its own), so the sides differ in node count only", redact.Text(*natsURL)),
 				fmt.Sprintf("subscriber i connects to node i mod nodes; %d %s publisher(s), publisher j on node j mod nodes", pubs, *publish))
 			if *natsPID > 0 {
 				notes = append(notes, fmt.Sprintf("server CPU seconds and RSS are summed over each side's node processes; NATS (pid %d) is the broker CPU column, not in them", *natsPID))

@@ -17,7 +17,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *path == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
-	cfg, err := config.Load(*path, environ())
+	cfg, err := config.LoadContext(ctx, *path, environ())
 	if err != nil {
 		return err
 	}

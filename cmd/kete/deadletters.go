@@ -10,6 +10,7 @@ import (
 
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/spool"
 )
 
@@ -38,7 +39,7 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *path == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
-	cfg, err := config.Load(*path, environ())
+	cfg, err := config.LoadContext(ctx, *path, environ())
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		for _, dl := range letters {
 			var e kete.Event
 			json.Unmarshal(dl.Data, &e)
-			fmt.Fprintf(w, "%d\t%s\t%s %s %s\t%s\n", dl.Offset, dl.Time.Format("2006-01-02T15:04:05Z"), e.ID, e.Realm(), e.EventType(), dl.Reason)
+			fmt.Fprintf(w, "%d\t%s\t%s %s %s\t%s\n", dl.Offset, dl.Time.Format("2006-01-02T15:04:05Z"), e.ID, e.Realm(), e.EventType(), redact.Text(dl.Reason))
 		}
 		w.Flush()
 		fmt.Fprintf(stdout, "%d dead letters for route %s\n", len(letters), route)
@@ -98,7 +99,7 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 			continue
 		}
 		if err := r.Deliver(ctx, &e); err != nil {
-			dl.Reason = "replay: " + err.Error()
+			dl.Reason = "replay: " + redact.Text(err.Error())
 			failed = append(failed, dl)
 			continue
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -109,7 +111,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			fmt.Fprintf(w, "kete: KETE_LOG_LEVEL=%q: want debug, info, warn or error; using %s\n", v, level)
 		}
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr}
 	text := false
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		text = true

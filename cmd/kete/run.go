@@ -32,7 +32,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *path == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
-	cfg, err := config.Load(*path, environ())
+	cfg, err := config.LoadContext(ctx, *path, environ())
 	if err != nil {
 		return err
 	}
@@ -94,6 +94,9 @@ type runningDaemon struct {
 // startDaemon wires sources → spool → routes and starts them; the caller stops it.
 func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *runningDaemon, err error) {
 	d := &runningDaemon{log: o.Logger, timeout: o.ShutdownTimeout, server: o.Server}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("configuration: " + w.String())
+	}
 	if d.timeout <= 0 {
 		d.timeout = 10 * time.Second
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -92,11 +91,24 @@ func TestRunWarnsWhenNoSourceIsEnabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // start and stop at once: the warning comes first
-	var stdout, stderr bytes.Buffer
-	run(ctx, []string{"run", "--config", path}, &stdout, &stderr)
-	if !strings.Contains(stderr.String(), "kete.sources.webhook.listen is set but kete.sources.webhook.enabled is not") ||
-		!strings.Contains(stderr.String(), "set kete.sources.webhook.enabled=true") {
+	var stdout, stderr lockedBuffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx, []string{"run", "--config", path}, &stdout, &stderr)
+	}()
+	// The warning comes before the daemon starts; stop it once the warning shows.
+	warned := func() bool {
+		return strings.Contains(stderr.String(), "kete.sources.webhook.listen is set but kete.sources.webhook.enabled is not") &&
+			strings.Contains(stderr.String(), "set kete.sources.webhook.enabled=true")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !warned() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !warned() {
 		t.Errorf("kete run does not warn about the disabled webhook:\n%s", stderr.String())
 	}
 }

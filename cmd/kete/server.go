@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/natsbroker"
 )
@@ -25,7 +25,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	settings := config.ServerSettings{Listen: ":8080", Broker: "memory"}
 	if *path != "" {
-		cfg, err := config.Load(*path, environ())
+		cfg, err := config.LoadContext(ctx, *path, environ())
 		if err != nil {
 			return err
 		}
@@ -90,11 +90,11 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if broker, err = natsbroker.New(ctx, o); err != nil {
-			return nil, fmt.Errorf("kete.server.broker=%s: %w", redactURL(s.Broker), err)
+			return nil, fmt.Errorf("kete.server.broker=%s: %w", redact.Text(s.Broker), err)
 		}
 		opts.Broker, opts.CloseBroker = broker, true
 	default:
-		return nil, fmt.Errorf("kete.server.broker=%s: want memory or a nats:// (or tls://) URL", redactURL(s.Broker))
+		return nil, fmt.Errorf("kete.server.broker=%s: want memory or a nats:// (or tls://) URL", redact.Text(s.Broker))
 	}
 	srv, err := server.New(opts)
 	if err != nil {
@@ -112,13 +112,4 @@ func hostname() string {
 		return "node"
 	}
 	return h
-}
-
-// redactURL hides a password in a broker URL.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -52,6 +52,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/server"
 )
 
@@ -229,7 +230,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	nc, err := nats.Connect(o.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("natsbroker: connect to %s: %w", redact(o.URL), err)
+		return nil, fmt.Errorf("natsbroker: connect to %s: %w", redact.Text(o.URL), err)
 	}
 	b.nc = nc
 	sub, err := nc.Subscribe(b.prefix+">", b.onMsg)
@@ -238,7 +239,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, redact(o.URL), err)
+		return nil, fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, redact.Text(o.URL), err)
 	}
 	b.sub = sub
 	if o.History != nil {
@@ -249,19 +250,6 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	b.setReady(nc.IsConnected())
 	return b, nil
-}
-
-// redact drops user information from a URL list for error messages.
-func redact(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		if at := strings.LastIndex(p, "@"); at >= 0 {
-			if s := strings.Index(p, "://"); s >= 0 && s < at {
-				parts[i] = p[:s+3] + "***" + p[at:]
-			}
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 func (b *Broker) setReady(r bool) {
