@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/url"
 	"os"
@@ -51,9 +52,14 @@ func (s *Spool) loadCursors() error {
 		if err != nil {
 			return fmt.Errorf("spool: cursor of route %s: %w", route, err)
 		}
-		pos, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			return fmt.Errorf("spool: cursor of route %s in %s: %q is not an offset; remove the file to start the route at the oldest record kept", route, path, b)
+		pos, ok := parseCursor(b)
+		if !ok {
+			// A damaged cursor cannot be trusted either way; from the oldest record nothing
+			// is skipped.
+			s.opts.Logger.Warn("spool: route's cursor is damaged; it starts at the oldest record kept so that nothing waiting is skipped",
+				"route", route, "cursor", path, "content", fmt.Sprintf("%q", b), "from", oldest)
+			s.cursors[route] = oldest
+			continue
 		}
 		if pos > s.written {
 			return fmt.Errorf("spool: cursor of route %s in %s is %d, past the end of the spool (%d): the spool lost its newest records or the cursor belongs to another spool; remove the file to start the route at the oldest record kept (%d)",
@@ -69,8 +75,31 @@ func (s *Spool) loadCursors() error {
 	return nil
 }
 
+// A cursor file holds the offset in decimal and its CRC-32C, "1234 5f3a0c21\n", so that
+// a flipped digit is not taken for a position. Files without the CRC (written before) are
+// read as the bare offset.
+func formatCursor(pos uint64) []byte {
+	digits := strconv.FormatUint(pos, 10)
+	return fmt.Appendf(nil, "%s %08x\n", digits, crc32.Checksum([]byte(digits), castagnoli))
+}
+
+func parseCursor(b []byte) (uint64, bool) {
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 || len(fields) > 2 {
+		return 0, false
+	}
+	pos, err := strconv.ParseUint(fields[0], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if len(fields) == 2 && fields[1] != fmt.Sprintf("%08x", crc32.Checksum([]byte(fields[0]), castagnoli)) {
+		return 0, false
+	}
+	return pos, true
+}
+
 func (s *Spool) writeCursor(route string, pos uint64) error {
-	if err := writeFileAtomic(s.fs, cursorPath(s.opts.Dir, route), []byte(strconv.FormatUint(pos, 10)+"\n"), !s.opts.NoSync); err != nil {
+	if err := writeFileAtomic(s.fs, cursorPath(s.opts.Dir, route), formatCursor(pos), !s.opts.NoSync); err != nil {
 		return fmt.Errorf("spool: cursor of route %s: %w", route, err)
 	}
 	return nil

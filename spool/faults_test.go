@@ -1,14 +1,17 @@
 package spool_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -340,4 +343,84 @@ func TestFaultFlipWhileOpen(t *testing.T) {
 		t.Fatalf("delivered %d of %d, want all but the damaged one", len(l.delivered), stream)
 	}
 	l.check(t, d)
+}
+
+func openT(t *testing.T, o spool.Options) *spool.Spool {
+	t.Helper()
+	s, err := spool.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFullDiskRecoversByItself fills the disk while a route is behind: appends fail
+// with spool.ErrUnavailable, the route catches up, and although no cursor could be written on
+// the full disk, the reserve lets it be, the passed segments go, and appends succeed
+// again, without a restart.
+func TestFullDiskRecoversByItself(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &spooltest.FaultFS{}
+	s := openT(t, spool.Options{Dir: dir, Routes: []string{"a"}, SegmentBytes: 200, MaxBytes: 1 << 20, ReserveBytes: 256,
+		CursorSyncInterval: 5 * time.Millisecond, FS: fsys})
+	r, _ := s.Reader("a")
+	for n := range 40 {
+		if _, err := s.Append(context.Background(), event(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys.SetQuota(dir, spooltest.Used(dir)+10) // room for no record, and no cursor file
+	if _, err := s.Append(context.Background(), event(40)); !errors.Is(err, spool.ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want spool.ErrUnavailable", err)
+	}
+	if st := s.Stats(); st.WriteError == "" {
+		t.Fatalf("Stats.WriteError empty while the disk is full")
+	}
+	l := newLedger()
+	deliver(t, s, r, l, 0)
+	if len(l.delivered) != 40 {
+		t.Fatalf("delivered %d of 40", len(l.delivered))
+	}
+	waitUntil(t, func() bool {
+		_, err := s.Append(context.Background(), event(40))
+		return err == nil
+	})
+	if st := s.Stats(); st.WriteError != "" {
+		t.Fatalf("Stats.WriteError = %q after recovery", st.WriteError)
+	}
+	deliver(t, s, r, l, 0)
+	if !l.delivered[40] {
+		t.Fatal("the event appended after recovery was not delivered")
+	}
+}
+
+func TestWriteFailuresAreLoggedOncePerInterval(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &spooltest.FaultFS{}
+	var logs bytes.Buffer
+	s := openT(t, spool.Options{Dir: dir, Routes: []string{"a"}, FS: fsys, FailureLogInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if _, err := s.Append(context.Background(), event(0)); err != nil {
+		t.Fatal(err)
+	}
+	fsys.SetQuota(dir, spooltest.Used(dir))
+	for range 100 {
+		if _, err := s.Append(context.Background(), event(1)); !errors.Is(err, spool.ErrUnavailable) {
+			t.Fatalf("Append on a full disk = %v", err)
+		}
+	}
+	if n := strings.Count(logs.String(), "cannot write"); n != 1 {
+		t.Fatalf("%d log lines for 100 failed appends, want 1:\n%s", n, logs.String())
+	}
 }
