@@ -19,6 +19,9 @@ type Metrics struct {
 	deadLetters *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	spoolBytes  prometheus.Gauge
+	// spoolDamaged and spoolUnavailable are set from the spool when scraped.
+	spoolDamaged     prometheus.Gauge
+	spoolUnavailable prometheus.Gauge
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -42,8 +45,12 @@ func NewMetrics() *Metrics {
 		}, []string{"route"}),
 		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kete_spool_bytes", Help: "Bytes of segments in the spool."}),
+		spoolDamaged: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kete_spool_damaged", Help: "Stretches of the spool found damaged or missing since the start; see /readyz and <spool.dir>/damaged/."}),
+		spoolUnavailable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kete_spool_unavailable", Help: "1 while the spool cannot write (a full disk) or a route cannot read it: sources answer 503."}),
 	}
-	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes,
+	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes, m.spoolDamaged, m.spoolUnavailable,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

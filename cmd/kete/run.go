@@ -180,7 +180,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	if wh.Enabled {
 		mux.Handle(wh.Path, keycloak.NewReceiver(p, keycloak.ReceiverOptions{
 			Secret: wh.Secret, BearerToken: wh.BearerToken, BasicUser: wh.BasicUsername, BasicPassword: wh.BasicPassword,
-			MaxBytes: wh.MaxBytes, IsFull: func(err error) bool { return errors.Is(err, spool.ErrFull) }, Logger: d.log,
+			MaxBytes: wh.MaxBytes, IsFull: daemon.IsBackPressure, Logger: d.log,
 		}))
 	}
 	ln, err := listen(wh.Listen, nil)

@@ -25,6 +25,7 @@ type FaultFS struct {
 	failWrite int   // the failWrite-th write from now fails part-way (0: none)
 	keep      int   // bytes that failing write keeps
 	syncErr   error
+	readErr   error
 	writeErrs int
 }
 
@@ -49,6 +50,13 @@ func (f *FaultFS) FailSyncs(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.syncErr = err
+}
+
+// FailReads makes every read fail with err until FailReads(nil), as a failing disk does.
+func (f *FaultFS) FailReads(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.readErr = err
 }
 
 // WriteErrors counts the writes that failed.
@@ -129,4 +137,14 @@ func (w *faultFile) Sync() error {
 		}
 	}
 	return w.File.Sync()
+}
+
+func (w *faultFile) ReadAt(p []byte, off int64) (int, error) {
+	w.fs.mu.Lock()
+	err := w.fs.readErr
+	w.fs.mu.Unlock()
+	if err != nil {
+		return 0, &os.PathError{Op: "read", Path: w.Name(), Err: err}
+	}
+	return w.File.ReadAt(p, off)
 }
