@@ -424,3 +424,58 @@ func TestWriteFailuresAreLoggedOncePerInterval(t *testing.T) {
 		t.Fatalf("%d log lines for 100 failed appends, want 1:\n%s", n, logs.String())
 	}
 }
+
+// TestFaultFlipAtTheEndWhileOpen damages the newest durable record while the spool is
+// open: the route reports it and goes on with what is appended after it.
+func TestFaultFlipAtTheEndWhileOpen(t *testing.T) {
+	dir, l := t.TempDir(), newLedger()
+	o := streamOptions(dir, nil)
+	o.NoSync = true
+	s := openT(t, o)
+	for n := range 5 {
+		off, err := s.Append(context.Background(), event(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.acked[n] = off
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	newest := segs[len(segs)-1]
+	info, _ := os.Stat(newest)
+	flip(t, newest, info.Size()-2) // inside the last record's data
+	r, _ := s.Reader("a")
+	for range 4 {
+		rec, err := r.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.take(t, rec)
+		r.Ack(rec.Offset)
+	}
+	// The route meets the damaged record at the end, reports it, and waits for the next.
+	next := make(chan spool.Record, 1)
+	go func() {
+		rec, _ := r.Next(context.Background())
+		next <- rec
+	}()
+	waitUntil(t, func() bool { return len(s.Damaged()) == 1 })
+	for n := 5; n < 8; n++ {
+		off, err := s.Append(context.Background(), event(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.acked[n] = off
+	}
+	rec := <-next
+	l.take(t, rec)
+	r.Ack(rec.Offset)
+	deliver(t, s, r, l, 0)
+	d := s.Damaged()
+	if len(d) != 1 || d[0].FirstLost != l.acked[4] || d[0].NextGood != l.acked[4]+1 {
+		t.Fatalf("Damaged = %+v, want record %d alone", d, l.acked[4])
+	}
+	if len(l.delivered) != 7 || l.delivered[4] {
+		t.Fatalf("delivered %v, want all but event 4", l.delivered)
+	}
+	l.check(t, d)
+}

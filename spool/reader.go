@@ -105,7 +105,11 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 		}
 		s.mu.Unlock()
 
-		rec, at, err := r.read(&seg, off, limit)
+		end := seg.next // the offset after the last record the reader may find in seg
+		if last {
+			end = durable
+		}
+		rec, at, err := r.read(&seg, off, limit, end)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && !last {
 				s.damage.report(s, Damage{Segment: filepath.Base(seg.path), FirstLost: off, NextGood: seg.next, Missing: true}, nil)
@@ -117,10 +121,7 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 			return Record{}, fmt.Errorf("spool: route %s: reading offset %d in %s: %w", r.route, off, seg.path, err)
 		}
 		if rec == nil && at == off {
-			at = seg.next // this file holds nothing more: on to the next
-			if last {
-				at = durable
-			}
+			at = end // this file holds nothing more: on to the next
 			if at > off {
 				s.damage.report(s, Damage{Segment: filepath.Base(seg.path), Byte: limit, FirstLost: off, NextGood: at, Missing: true}, nil)
 			}
@@ -167,10 +168,10 @@ func (s *Spool) segmentForLocked(off uint64) (int, bool) {
 }
 
 // read returns a copy of the first intact record at or after off in seg, reading no
-// further than limit, and its offset. Damage passed over is reported. At the end of what
-// the file holds it returns nil data and, if the damage ran to the end, the offset after
-// the records it may have held; else off.
-func (r *Reader) read(seg *segment, off uint64, limit int64) ([]byte, uint64, error) {
+// further than limit (the bytes of the records below end), and its offset. Damage passed
+// over is reported. At limit it returns nil data and, if damage ran up to it, end (every
+// record below end was in those bytes); else off.
+func (r *Reader) read(seg *segment, off uint64, limit int64, end uint64) ([]byte, uint64, error) {
 	if r.sc == nil || r.fileBase != seg.base || r.sc.next > off {
 		if err := r.open(seg, limit); err != nil {
 			return nil, 0, err
@@ -187,13 +188,7 @@ func (r *Reader) read(seg *segment, off uint64, limit int64) ([]byte, uint64, er
 		if res.bad() {
 			d := damageAt(seg, res)
 			if res.eof {
-				d.NextGood = max(d.FirstLost, seg.next)
-				if r.s.isLast(seg.base) {
-					// Bad bytes up to what is durable: every record below it was there.
-					r.s.mu.Lock()
-					d.NextGood = max(d.FirstLost, r.s.durable)
-					r.s.mu.Unlock()
-				}
+				d.NextGood = max(d.FirstLost, end)
 			}
 			r.s.damage.report(r.s, d, r.file)
 			if res.eof {
@@ -210,12 +205,6 @@ func (r *Reader) read(seg *segment, off uint64, limit int64) ([]byte, uint64, er
 		}
 		return slices.Clone(res.data), res.off, nil
 	}
-}
-
-func (s *Spool) isLast(base uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.activeSegment().base == base
 }
 
 // open starts reading seg from its beginning.
