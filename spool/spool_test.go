@@ -435,3 +435,25 @@ func TestDeadLetterWaitsForAReplayHoldingTheLock(t *testing.T) {
 		t.Fatalf("after replay and a concurrent dead letter: %+v, want only the new one", left)
 	}
 }
+
+// BenchmarkAppendNoSync is the group-commit benchmark without the disk: what framing and
+// bookkeeping cost per record.
+func BenchmarkAppendNoSync(b *testing.B) {
+	s, err := Open(Options{Dir: b.TempDir(), Routes: []string{"a"}, MaxBytes: 8 << 30, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	payload := make([]byte, 300)
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Append(context.Background(), payload); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
