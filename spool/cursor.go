@@ -105,10 +105,40 @@ func (s *Spool) writeCursor(route string, pos uint64) error {
 	return nil
 }
 
+// overwriteCursor writes the cursor over the old one in place, for a full disk on which
+// a new file cannot be made: the blocks are there already. A write torn by a crash fails
+// the CRC and the route starts at the oldest record, which replays but skips nothing.
+func (s *Spool) overwriteCursor(route string, pos uint64, cause error) error {
+	path := cursorPath(s.opts.Dir, route)
+	f, err := s.fs.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return cause
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return cause
+	}
+	b := formatCursor(pos)
+	for int64(len(b)) < st.Size() {
+		b = append(b, ' ') // cover what is left of a longer old content
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("%w (and in place: %w)", cause, err)
+	}
+	if !s.opts.NoSync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("%w (and in place: %w)", cause, err)
+		}
+	}
+	return nil
+}
+
 // saveCursors writes every cursor that moved, then deletes the segments all routes have
 // passed. The files are written outside the lock, so appends never wait for them. When a
-// cursor cannot be written (a full disk), the reserve is freed for it: that lets passed
-// segments go, which is how a full spool recovers.
+// cursor cannot be written (a full disk), it is written over the old one in place, or
+// else the reserve is freed for it: that lets passed segments go, which is how a spool on
+// a full disk recovers.
 func (s *Spool) saveCursors() error {
 	type moved struct {
 		route string
@@ -126,6 +156,9 @@ func (s *Spool) saveCursors() error {
 	var errs []error
 	for _, m := range todo {
 		err := s.writeCursor(m.route, m.pos)
+		if err != nil {
+			err = s.overwriteCursor(m.route, m.pos, err)
+		}
 		if err != nil && s.releaseReserve() {
 			err = s.writeCursor(m.route, m.pos)
 		}

@@ -479,3 +479,33 @@ func TestFaultFlipAtTheEndWhileOpen(t *testing.T) {
 	}
 	l.check(t, d)
 }
+
+// TestFullDiskSavesCursorsInPlace: with no reserve left, a cursor that exists is written
+// over in place (no new block needed), so the passed segments still go.
+func TestFullDiskSavesCursorsInPlace(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &spooltest.FaultFS{}
+	s := openT(t, spool.Options{Dir: dir, Routes: []string{"a"}, SegmentBytes: 200, MaxBytes: 1 << 20, ReserveBytes: 256,
+		CursorSyncInterval: 5 * time.Millisecond, FS: fsys})
+	r, _ := s.Reader("a")
+	l := newLedger()
+	for n := range 40 {
+		if _, err := s.Append(context.Background(), event(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := r.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Ack(rec.Offset)
+	cursor := filepath.Join(dir, "cursors", "a")
+	waitUntil(t, func() bool { _, err := os.Stat(cursor); return err == nil })
+	os.Remove(filepath.Join(dir, "reserve")) // spent
+	fsys.SetQuota(dir, spooltest.Used(dir))  // and not a byte more
+	deliver(t, s, r, l, 0)
+	waitUntil(t, func() bool {
+		_, err := s.Append(context.Background(), event(40))
+		return err == nil
+	})
+}

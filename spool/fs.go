@@ -22,6 +22,7 @@ type FS interface {
 type File interface {
 	io.ReaderAt
 	io.Writer
+	io.WriterAt
 	io.Closer
 	Sync() error
 	Truncate(size int64) error
