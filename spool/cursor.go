@@ -254,6 +254,7 @@ func (s *Spool) cursorLoop() {
 			return
 		case <-t.C:
 		}
+		s.keepActiveSegment()
 		if err := s.saveCursors(); err != nil && time.Since(lastLog) >= s.opts.FailureLogInterval {
 			lastLog = time.Now()
 			s.opts.Logger.Error("spool: saving cursors", "err", err, "every", s.opts.FailureLogInterval)

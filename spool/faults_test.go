@@ -310,6 +310,42 @@ func TestFaultLostFile(t *testing.T) {
 	}
 }
 
+// TestFaultLostFileWhileOpen loses the newest segment, the oldest, or the cursor at each
+// point of the stream while the spool is open.
+func TestFaultLostFileWhileOpen(t *testing.T) {
+	for _, which := range []string{"newest", "oldest", "cursor"} {
+		for at := 1; at < stream; at++ {
+			t.Run(fmt.Sprintf("%s/event%d", which, at), func(t *testing.T) {
+				dir, l := t.TempDir(), newLedger()
+				o := streamOptions(dir, nil)
+				o.NoSync = true
+				s, err := spool.Open(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, _ := s.Reader("a")
+				lose := func() {
+					segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
+					name := filepath.Join(dir, "cursors", "a")
+					switch which {
+					case "newest":
+						name = segs[len(segs)-1]
+					case "oldest":
+						name = segs[0]
+					}
+					os.Remove(name)
+				}
+				appendStream(t, s, r, l, 0, stream, at, lose, 3)
+				damaged := s.Damaged()
+				s.Close()
+				s2 := reopen(t, dir)
+				drain(t, s2, l)
+				l.check(t, append(damaged, s2.Damaged()...))
+			})
+		}
+	}
+}
+
 // TestFaultFlipWhileOpen damages a durable record the route has not read yet: the route
 // reports it, skips it and goes on, rather than stopping.
 func TestFaultFlipWhileOpen(t *testing.T) {

@@ -111,7 +111,15 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 		}
 		rec, at, err := r.read(&seg, off, limit, end)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) && !last {
+			if errors.Is(err, os.ErrNotExist) && last {
+				// The segment being written is gone: new records must go to a file that
+				// exists; then this one is an old segment lost, like any other.
+				if err := s.replaceLostSegment(seg.base); err != nil {
+					return Record{}, fmt.Errorf("spool: route %s: %s is gone and no new segment can start: %w", r.route, seg.path, err)
+				}
+				continue
+			}
+			if errors.Is(err, os.ErrNotExist) {
 				s.damage.report(s, Damage{Segment: filepath.Base(seg.path), FirstLost: off, NextGood: seg.next, Missing: true}, nil)
 				s.mu.Lock()
 				r.skipLocked(seg.next)
@@ -136,6 +144,37 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 		r.acked = append(r.acked, false)
 		s.mu.Unlock()
 		return Record{Offset: at, Data: rec}, nil
+	}
+}
+
+// replaceLostSegment starts a new segment if the one at base, the active one, has gone
+// from the directory.
+func (s *Spool) replaceLostSegment(base uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.activeSegment().base != base {
+		return nil
+	}
+	s.opts.Logger.Error("spool: the segment being written is gone from the directory; starting a new one", "segment", s.activeSegment().path)
+	return s.startSegmentLocked(s.written)
+}
+
+// keepActiveSegment starts a new segment when the one being written has gone from the
+// directory (deleted by hand): records appended to a deleted file would vanish at the
+// next start, and a cursor that had passed into them would stop that start.
+func (s *Spool) keepActiveSegment() {
+	s.mu.Lock()
+	seg := s.activeSegment()
+	s.mu.Unlock()
+	f, err := s.fs.OpenFile(seg.path, os.O_RDONLY, 0)
+	if err == nil {
+		f.Close()
+		return
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		if err := s.replaceLostSegment(seg.base); err != nil {
+			s.opts.Logger.Error("spool: cannot start a new segment", "err", err)
+		}
 	}
 }
 

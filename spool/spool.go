@@ -600,6 +600,12 @@ func (s *Spool) Stats() Stats {
 // and appenders return ErrClosed.
 func (s *Spool) Close() error {
 	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed {
+		s.keepActiveSegment()
+	}
+	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil
