@@ -37,7 +37,9 @@
 // never skip one. A route without a cursor file starts at the oldest record kept; a
 // cursor past the end is an error at Open. A segment is deleted once every route's saved
 // cursor has passed it. When the segments on disk would exceed MaxBytes, Append fails
-// with ErrFull; nothing is dropped.
+// with ErrFull; nothing is dropped. On a full disk a cursor is written over the old one in
+// place, or into the room the reserve file gave up, so passed segments can still go and
+// the spool recovers without a restart.
 //
 // Damage costs at most the records it touched. When the spool opens, every segment is
 // read through: an unfinished record at the very end (a torn write) is cut off; a damaged
