@@ -189,6 +189,7 @@ type Spool struct {
 	cutTo       int64  // >= 0: the active segment must be cut back to this size before the next write
 	bytes       int64  // sum of segment sizes
 	group       *commit
+	rollbacks   uint64        // counts rollbackLocked, so that an fsync in flight learns its records were cut
 	changed     chan struct{} // closed and replaced whenever durable grows
 	readers     map[string]*Reader
 	cursors     map[string]uint64 // saved position per route
@@ -518,6 +519,7 @@ func (s *Spool) cutBackLocked() error {
 // pages). Their appenders are told; the offsets are written again by later appends.
 func (s *Spool) rollbackLocked(cause error) error {
 	err := s.failed(cause)
+	s.rollbacks++
 	cur := s.activeSegment()
 	s.bytes -= cur.size - s.durableSize
 	cur.size, cur.next, s.written = s.durableSize, s.durable, s.durable
@@ -550,12 +552,16 @@ func (s *Spool) syncLoop() {
 		g := s.group
 		s.group = newCommit()
 		target, size, f, path := s.written, s.activeSegment().size, s.active, s.activeSegment().path
+		rollbacks := s.rollbacks
 		s.mu.Unlock()
 		err := f.Sync()
 		s.mu.Lock()
 		switch {
 		case s.durable >= target:
 			err = nil // a new segment started meanwhile, after syncing this one
+		case s.rollbacks != rollbacks:
+			// A failed fsync elsewhere (starting a new segment) cut these records off.
+			err = fmt.Errorf("%w: records undone after a failed fsync of %s", ErrUnavailable, path)
 		case err != nil:
 			err = s.rollbackLocked(fmt.Errorf("fsync %s: %w", path, err))
 		default:
