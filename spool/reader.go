@@ -147,37 +147,6 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 	}
 }
 
-// replaceLostSegment starts a new segment if the one at base, the active one, has gone
-// from the directory.
-func (s *Spool) replaceLostSegment(base uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.activeSegment().base != base {
-		return nil
-	}
-	s.opts.Logger.Error("spool: the segment being written is gone from the directory; starting a new one", "segment", s.activeSegment().path)
-	return s.startSegmentLocked(s.written)
-}
-
-// keepActiveSegment starts a new segment when the one being written has gone from the
-// directory (deleted by hand): records appended to a deleted file would vanish at the
-// next start, and a cursor that had passed into them would stop that start.
-func (s *Spool) keepActiveSegment() {
-	s.mu.Lock()
-	seg := s.activeSegment()
-	s.mu.Unlock()
-	f, err := s.fs.OpenFile(seg.path, os.O_RDONLY, 0)
-	if err == nil {
-		f.Close()
-		return
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		if err := s.replaceLostSegment(seg.base); err != nil {
-			s.opts.Logger.Error("spool: cannot start a new segment", "err", err)
-		}
-	}
-}
-
 // skipLocked steps the reader over offsets up to to, which hold no record it can read:
 // they count as acknowledged.
 func (r *Reader) skipLocked(to uint64) {
@@ -189,21 +158,6 @@ func (r *Reader) skipLocked(to uint64) {
 		r.acked = append(r.acked, true)
 	}
 	r.compactLocked()
-}
-
-// segmentForLocked finds the segment holding off: its index and true, or the index of
-// the first segment after off and false.
-func (s *Spool) segmentForLocked(off uint64) (int, bool) {
-	last := len(s.segments) - 1
-	return slices.BinarySearchFunc(s.segments, off, func(seg *segment, off uint64) int {
-		switch {
-		case off < seg.base:
-			return 1
-		case off >= seg.next && seg != s.segments[last]:
-			return -1
-		}
-		return 0
-	})
 }
 
 // read returns a copy of the first intact record at or after off in seg, reading no
