@@ -177,3 +177,39 @@ func TestIngestPushesBackWhileARouteCannotRead(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRouteGoesOnPastARecordDamagedWhileRunning is the run-time case of issue 13.1: a
+// record damaged on disk while its route waits costs that record alone, reported, and
+// the route and the webhook go on.
+func TestRouteGoesOnPastARecordDamagedWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink()
+	s.setFail(errors.New("destination down"))
+	_, srv := startOn(t, spool.Options{Dir: dir},
+		Route{Route: route("r", s, ""), InFlight: 1, WaitDuration: time.Millisecond, MaxWait: 5 * time.Millisecond})
+	for n := range 20 {
+		if status, _ := post(t, srv.URL, n); status != http.StatusAccepted {
+			t.Fatalf("POST %d = %d", n, status)
+		}
+	}
+	// The route holds e0 (and has read at most e1); e10 is damaged on disk meanwhile.
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*"))
+	b, _ := os.ReadFile(segs[0])
+	at := bytes.Index(b, []byte(`"id":"e10"`))
+	b[at+7] ^= 0x20
+	os.WriteFile(segs[0], b, 0o640)
+	s.setFail(nil)
+	got := receive(t, s, 19)
+	if got["e10"] != 0 || len(got) != 19 {
+		t.Fatalf("route got %v, want all of e0..e19 but e10", got)
+	}
+	if body := get(t, srv.URL+"/readyz", 200); !strings.Contains(body, `"damaged":[{`) {
+		t.Fatalf("readyz does not report the damaged record: %s", body)
+	}
+	if status, _ := post(t, srv.URL, 20); status != http.StatusAccepted {
+		t.Fatalf("POST after the damage = %d, want 202", status)
+	}
+	if got := receive(t, s, 1); got["e20"] != 1 {
+		t.Fatalf("after the damage the route got %v, want e20", got)
+	}
+}
