@@ -545,3 +545,37 @@ func TestFullDiskSavesCursorsInPlace(t *testing.T) {
 		return err == nil
 	})
 }
+
+// TestFullDiskRecoversAfterARestart: a daemon restarted on a disk that is still full
+// opens its spool, delivers, and frees room by itself.
+func TestFullDiskRecoversAfterARestart(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &spooltest.FaultFS{}
+	o := spool.Options{Dir: dir, Routes: []string{"a"}, SegmentBytes: 200, MaxBytes: 1 << 20, ReserveBytes: 256,
+		CursorSyncInterval: 5 * time.Millisecond, FS: fsys}
+	s, err := spool.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 40 {
+		if _, err := s.Append(context.Background(), event(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys.SetQuota(dir, spooltest.Used(dir))
+	if _, err := s.Append(context.Background(), event(40)); !errors.Is(err, spool.ErrUnavailable) {
+		t.Fatalf("Append on a full disk = %v, want ErrUnavailable", err)
+	}
+	s.Close()
+	s2 := openT(t, o) // the disk is still full
+	r, _ := s2.Reader("a")
+	l := newLedger()
+	deliver(t, s2, r, l, 0)
+	if len(l.delivered) != 40 {
+		t.Fatalf("delivered %d of 40 after the restart", len(l.delivered))
+	}
+	waitUntil(t, func() bool {
+		_, err := s2.Append(context.Background(), event(40))
+		return err == nil
+	})
+}
