@@ -8,10 +8,16 @@ import (
 // Handler serves /metrics, /healthz (the process answers) and /readyz (200 once Run has
 // started every route, with each route's status; a route that is retrying is still
 // ready: its events wait safely in the spool; 503 while a polling source's last poll
-// failed, since events it should read are not coming in).
+// failed, since events it should read are not coming in). /readyz also reports the spool:
+// a write failure (a full disk) and every damaged or missing stretch found, which stay
+// listed after the spool recovers, so that an operator sees what was lost.
 func (p *Pipeline) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", p.opts.Metrics.Handler())
+	metrics := p.opts.Metrics.Handler()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		p.refreshSpoolMetrics(p.opts.Spool.Stats())
+		metrics.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -26,7 +32,8 @@ func (p *Pipeline) Handler() http.Handler {
 			Ready   bool           `json:"ready"`
 			Routes  []RouteStatus  `json:"routes"`
 			Sources []SourceStatus `json:"sources,omitempty"`
-		}{ready, p.Status(), sources}
+			Spool   SpoolStatus    `json:"spool"`
+		}{ready, p.Status(), sources, p.spoolStatus()}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -22,6 +22,9 @@ type Metrics struct {
 	sources     *sourceHealth
 	// webhookRefused counts refused webhook requests by reason (webhookmetrics.go).
 	webhookRefused *prometheus.CounterVec
+	// spoolDamaged and spoolUnavailable are set from the spool when scraped.
+	spoolDamaged     prometheus.Gauge
+	spoolUnavailable prometheus.Gauge
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -46,10 +49,14 @@ func NewMetrics() *Metrics {
 		spoolBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kete_spool_bytes", Help: "Bytes of segments in the spool."}),
 		sources: newSourceHealth(),
+		spoolDamaged: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kete_spool_damaged", Help: "Stretches of the spool found damaged or missing since the start; see /readyz and <spool.dir>/damaged/."}),
+		spoolUnavailable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kete_spool_unavailable", Help: "1 while the spool cannot write (a full disk) or a route cannot read it: sources answer 503."}),
 	}
 	m.Registry.MustRegister(m.sources.collectors()...)
 	m.webhookRefused = newWebhookRefused(m.Registry)
-	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes,
+	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes, m.spoolDamaged, m.spoolUnavailable,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -63,6 +63,7 @@ type routeHealth struct {
 	failing     bool
 	lastErr     string
 	lastSuccess time.Time
+	readErr     string // the route cannot read the spool
 }
 
 // New checks the options and returns a pipeline ready to Run.
@@ -97,11 +98,15 @@ func New(o Options) (*Pipeline, error) {
 func (p *Pipeline) Metrics() *Metrics { return p.opts.Metrics }
 
 // Ingest makes events durable and returns once they are: only then may a source
-// acknowledge them. It fails with an error wrapping spool.ErrFull when the spool has no
-// room, and the source should push back.
+// acknowledge them. It fails with an error for which IsBackPressure is true when the
+// spool has no room, cannot write, or a route cannot read it; the source should push back.
 func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if err := p.readStall(); err != nil {
+		p.opts.Metrics.rejected.WithLabelValues(source).Add(float64(len(events)))
+		return err
 	}
 	records := make([][]byte, len(events))
 	now := p.opts.Now().UnixMilli()
@@ -122,7 +127,7 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 		records[i] = b
 	}
 	if _, err := p.opts.Spool.Append(ctx, records...); err != nil {
-		if errors.Is(err, spool.ErrFull) {
+		if IsBackPressure(err) {
 			p.opts.Metrics.rejected.WithLabelValues(source).Add(float64(len(events)))
 		}
 		return err
@@ -172,13 +177,24 @@ func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader)
 	slots := make(chan struct{}, r.InFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	failures := 0
 	for {
 		rec, err := reader.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
 				return nil
 			}
-			return err
+			// An I/O error: damage is stepped over by the spool, this is not. The route
+			// waits and reads again; meanwhile sources push back.
+			if failures++; !p.waitToReadAgain(ctx, r, err, failures) {
+				return nil
+			}
+			continue
+		}
+		if failures > 0 {
+			failures = 0
+			p.setReadError(r.Name, nil)
+			p.opts.Logger.Info("route reads the spool again", "route", r.Name)
 		}
 		var e kete.Event
 		if err := json.Unmarshal(rec.Data, &e); err != nil {
@@ -279,6 +295,8 @@ type RouteStatus struct {
 	Backlog   uint64 `json:"backlog"`
 	Failing   bool   `json:"failing"`
 	LastError string `json:"lastError,omitempty"`
+	// ReadError is set while the route cannot read the spool (sources answer 503).
+	ReadError string `json:"readError,omitempty"`
 }
 
 // Status reports every route.
@@ -289,7 +307,7 @@ func (p *Pipeline) Status() []RouteStatus {
 	out := make([]RouteStatus, 0, len(p.opts.Routes))
 	for _, r := range p.opts.Routes {
 		h := p.health[r.Name]
-		out = append(out, RouteStatus{Route: r.Name, Delivered: h.delivered, Backlog: st.Backlog[r.Name], Failing: h.failing, LastError: h.lastErr})
+		out = append(out, RouteStatus{Route: r.Name, Delivered: h.delivered, Backlog: st.Backlog[r.Name], Failing: h.failing, LastError: h.lastErr, ReadError: h.readErr})
 	}
 	return out
 }

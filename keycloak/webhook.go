@@ -32,7 +32,7 @@ type ReceiverOptions struct {
 	BasicUser, BasicPassword string
 	// MaxBytes bounds a request body (default 4 MiB); larger ones get 413.
 	MaxBytes int64
-	// IsFull tells a sink error that means "no room now" (answered 503 with Retry-After)
+	// IsFull tells a sink error that means "not now" (a full spool or disk; answered 503 with Retry-After)
 	// from a failure (answered 500).
 	IsFull func(error) bool
 	// RetryAfter is the Retry-After given with 503 (default 1s).
@@ -195,7 +195,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := rc.sink.Ingest(r.Context(), "webhook", events); err != nil {
 		if rc.opts.IsFull(err) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(max(1, rc.opts.RetryAfter.Round(time.Second).Seconds()))))
-			rc.refuse(w, r, http.StatusServiceUnavailable, RefusedFull, answer{Error: "spool is full; retry later"}, err.Error())
+			rc.refuse(w, r, http.StatusServiceUnavailable, RefusedFull, answer{Error: "events cannot be stored now (spool full or unavailable); retry later"}, err.Error())
 			return
 		}
 		rc.opts.Logger.Error("webhook: storing events", "err", err)

@@ -1,20 +1,12 @@
 package spool
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
 // Reader is one route's cursor. Next hands out records in order; Ack marks one delivered.
@@ -32,11 +24,9 @@ type Reader struct {
 	saved   uint64 // position last written to disk
 
 	// Owned by the goroutine calling Next.
-	file     *os.File
-	buf      *bufio.Reader
+	file     File
+	sc       *scanner
 	fileBase uint64 // base offset of the open segment
-	filePos  uint64 // offset of the record the file is positioned at
-	scratch  []byte
 }
 
 // Reader returns the cursor of route, which must be one of Options.Routes. Calling it
@@ -59,18 +49,18 @@ func (s *Spool) Reader(route string) (*Reader, error) {
 	return r, nil
 }
 
-// positionLocked is where route resumes: its live reader, its saved cursor, or the end.
+// positionLocked is where route resumes: its live reader or its cursor.
 func (s *Spool) positionLocked(route string) uint64 {
 	if r := s.readers[route]; r != nil {
 		return r.ackBase
 	}
-	if pos, ok := s.cursors[route]; ok {
-		return max(pos, s.segments[0].base)
-	}
-	return s.written
+	return s.cursors[route]
 }
 
-// Next returns the next record, waiting until one is durable or ctx ends.
+// Next returns the next record, waiting until one is durable or ctx ends. Records lost to
+// damage are stepped over (and reported, see Damaged): they count as acknowledged. An
+// error other than ErrClosed or ctx's means the spool cannot be read now (an I/O error);
+// Next may be called again.
 func (r *Reader) Next(ctx context.Context) (Record, error) {
 	s := r.s
 	for {
@@ -80,93 +70,152 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 			r.closeFile()
 			return Record{}, ErrClosed
 		}
-		if r.next < s.durable {
-			off := r.next
-			seg := s.segmentForLocked(off)
+		if r.next >= s.durable {
+			changed := s.changed
 			s.mu.Unlock()
-			if seg == nil {
-				return Record{}, fmt.Errorf("spool: route %s: offset %d is no longer on disk", r.route, off)
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return Record{}, ctx.Err()
 			}
-			data, err := r.read(seg, off)
-			if err != nil {
-				return Record{}, fmt.Errorf("spool: route %s: offset %d: %w", r.route, off, err)
-			}
-			s.mu.Lock()
-			r.next++
-			r.acked = append(r.acked, false)
-			s.mu.Unlock()
-			return Record{Offset: off, Data: data}, nil
+			continue
 		}
-		changed := s.changed
+		off, durable := r.next, s.durable
+		i, found := s.segmentForLocked(off)
+		if !found {
+			// Between segments, or before the first: the file that held off is gone.
+			gap := Damage{FirstLost: off, NextGood: durable, Missing: true}
+			if i > 0 {
+				prev := s.segments[i-1]
+				gap.Segment, gap.Byte, gap.FirstLost = filepath.Base(prev.path), prev.size, prev.next
+			}
+			if i < len(s.segments) {
+				gap.NextGood = s.segments[i].base
+			}
+			r.skipLocked(gap.NextGood)
+			s.mu.Unlock()
+			s.damage.report(s, gap, nil)
+			continue
+		}
+		seg := *s.segments[i]
+		last := i == len(s.segments)-1
+		limit := seg.size
+		if last {
+			limit = s.durableSize
+		}
 		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Record{}, ctx.Err()
+
+		end := seg.next // the offset after the last record the reader may find in seg
+		if last {
+			end = durable
 		}
+		rec, at, err := r.read(&seg, off, limit, end)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && last {
+				// The segment being written is gone: new records must go to a file that
+				// exists; then this one is an old segment lost, like any other.
+				if err := s.replaceLostSegment(seg.base); err != nil {
+					return Record{}, fmt.Errorf("spool: route %s: %s is gone and no new segment can start: %w", r.route, seg.path, err)
+				}
+				continue
+			}
+			if errors.Is(err, os.ErrNotExist) {
+				s.damage.report(s, Damage{Segment: filepath.Base(seg.path), FirstLost: off, NextGood: seg.next, Missing: true}, nil)
+				s.mu.Lock()
+				r.skipLocked(seg.next)
+				s.mu.Unlock()
+				continue
+			}
+			return Record{}, fmt.Errorf("spool: route %s: reading offset %d in %s: %w", r.route, off, seg.path, err)
+		}
+		if rec == nil && at == off {
+			at = end // this file holds nothing more: on to the next
+			if at > off {
+				s.damage.report(s, Damage{Segment: filepath.Base(seg.path), Byte: limit, FirstLost: off, NextGood: at, Missing: true}, nil)
+			}
+		}
+		s.mu.Lock()
+		r.skipLocked(at)
+		if rec == nil {
+			s.mu.Unlock()
+			continue
+		}
+		r.next++
+		r.acked = append(r.acked, false)
+		s.mu.Unlock()
+		return Record{Offset: at, Data: rec}, nil
 	}
 }
 
-func (s *Spool) segmentForLocked(off uint64) *segment {
-	i, found := slices.BinarySearchFunc(s.segments, off, func(seg *segment, off uint64) int {
-		switch {
-		case off < seg.base:
-			return 1
-		case off >= seg.next && seg != s.segments[len(s.segments)-1]:
-			return -1
-		}
-		return 0
-	})
-	if !found {
-		return nil
+// skipLocked steps the reader over offsets up to to, which hold no record it can read:
+// they count as acknowledged.
+func (r *Reader) skipLocked(to uint64) {
+	if len(r.acked) == 0 && r.next < to {
+		r.next, r.ackBase = to, to
+		return
 	}
-	return s.segments[i]
+	for ; r.next < to; r.next++ {
+		r.acked = append(r.acked, true)
+	}
+	r.compactLocked()
 }
 
-// read returns a copy of the record at off, which lies in seg.
-func (r *Reader) read(seg *segment, off uint64) ([]byte, error) {
-	if r.file == nil || r.fileBase != seg.base || r.filePos != off {
-		if err := r.open(seg, off); err != nil {
-			return nil, err
+// read returns a copy of the first intact record at or after off in seg, reading no
+// further than limit (the bytes of the records below end), and its offset. Damage passed
+// over is reported. At limit it returns nil data and, if damage ran up to it, end (every
+// record below end was in those bytes); else off.
+func (r *Reader) read(seg *segment, off uint64, limit int64, end uint64) ([]byte, uint64, error) {
+	if r.sc == nil || r.fileBase != seg.base || r.sc.next > off {
+		if err := r.open(seg, limit); err != nil {
+			return nil, 0, err
 		}
 	}
-	data, _, err := readRecord(r.buf, r.scratch)
-	r.scratch = data[:0]
-	if err != nil {
-		r.closeFile()
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	r.sc.limit = limit
+	for {
+		pos := r.sc.pos
+		res, err := r.sc.scan()
+		if err != nil {
+			r.closeFile()
+			return nil, 0, err
 		}
-		return nil, err
+		if res.bad() {
+			d := damageAt(seg, res)
+			if res.eof {
+				d.NextGood = max(d.FirstLost, end)
+			}
+			r.s.damage.report(r.s, d, r.file)
+			if res.eof {
+				r.sc.pos, r.sc.next = res.badTo, d.NextGood
+				return nil, max(off, d.NextGood), nil
+			}
+		}
+		if res.eof {
+			r.sc.pos = pos
+			return nil, off, nil
+		}
+		if res.off < off {
+			continue // before where the route resumes
+		}
+		return slices.Clone(res.data), res.off, nil
 	}
-	r.filePos++
-	return slices.Clone(data), nil
 }
 
-// open positions the reader's file at off within seg, skipping earlier records.
-func (r *Reader) open(seg *segment, off uint64) error {
+// open starts reading seg from its beginning.
+func (r *Reader) open(seg *segment, limit int64) error {
 	r.closeFile()
-	f, err := os.Open(seg.path)
+	f, err := r.s.fs.OpenFile(seg.path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
-	r.file, r.buf, r.fileBase, r.filePos = f, bufio.NewReaderSize(f, 64<<10), seg.base, seg.base
-	for r.filePos < off {
-		data, _, err := readRecord(r.buf, r.scratch)
-		r.scratch = data[:0]
-		if err != nil {
-			r.closeFile()
-			return err
-		}
-		r.filePos++
-	}
+	r.file, r.fileBase = f, seg.base
+	r.sc = newScanner(f, seg.v1, seg.base, limit)
 	return nil
 }
 
 func (r *Reader) closeFile() {
 	if r.file != nil {
 		r.file.Close()
-		r.file, r.buf = nil, nil
+		r.file, r.sc = nil, nil
 	}
 }
 
@@ -180,6 +229,10 @@ func (r *Reader) Ack(offset uint64) {
 		return
 	}
 	r.acked[offset-r.ackBase] = true
+	r.compactLocked()
+}
+
+func (r *Reader) compactLocked() {
 	n := 0
 	for n < len(r.acked) && r.acked[n] {
 		n++
@@ -205,105 +258,4 @@ func (r *Reader) Rewind() {
 	defer r.s.mu.Unlock()
 	r.next = r.ackBase
 	r.acked = r.acked[:0]
-}
-
-func cursorPath(dir, route string) string {
-	return filepath.Join(dir, "cursors", url.PathEscape(route))
-}
-
-func (s *Spool) loadCursors() error {
-	for _, route := range s.opts.Routes {
-		b, err := os.ReadFile(cursorPath(s.opts.Dir, route))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("spool: cursor of route %s: %w", route, err)
-		}
-		pos, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			return fmt.Errorf("spool: cursor of route %s: %q is not an offset", route, b)
-		}
-		s.cursors[route] = min(pos, s.written)
-	}
-	// A route whose cursor file is missing starts at the end; save that now so a crash
-	// before its first ack does not make it skip what arrives meanwhile.
-	for _, route := range s.opts.Routes {
-		if _, ok := s.cursors[route]; !ok {
-			s.cursors[route] = s.written
-			if err := writeCursor(s.opts.Dir, route, s.written, !s.opts.NoSync); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func writeCursor(dir, route string, pos uint64, sync bool) error {
-	if err := atomicfile.WriteFile(cursorPath(dir, route), []byte(strconv.FormatUint(pos, 10)+"\n"), sync); err != nil {
-		return fmt.Errorf("spool: cursor of route %s: %w", route, err)
-	}
-	return nil
-}
-
-// saveCursors writes every cursor that moved, then deletes the segments all routes have
-// passed. The files are written outside the lock, so appends never wait for them.
-func (s *Spool) saveCursors() error {
-	type moved struct {
-		route string
-		r     *Reader
-		pos   uint64
-	}
-	s.mu.Lock()
-	var todo []moved
-	for route, r := range s.readers {
-		if r.ackBase != r.saved {
-			todo = append(todo, moved{route, r, r.ackBase})
-		}
-	}
-	s.mu.Unlock()
-	var errs []error
-	for _, m := range todo {
-		if err := writeCursor(s.opts.Dir, m.route, m.pos, !s.opts.NoSync); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.mu.Lock()
-		m.r.saved = m.pos
-		s.cursors[m.route] = m.pos
-		s.mu.Unlock()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	low := s.written
-	for _, route := range s.opts.Routes {
-		low = min(low, s.cursors[route])
-	}
-	for len(s.segments) > 1 && s.segments[0].next <= low {
-		seg := s.segments[0]
-		if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
-			errs = append(errs, fmt.Errorf("spool: remove %s: %w", seg.path, err))
-			break
-		}
-		s.bytes -= seg.size
-		s.segments = s.segments[1:]
-		s.signalLocked()
-	}
-	return errors.Join(errs...)
-}
-
-func (s *Spool) cursorLoop() {
-	defer s.done.Done()
-	t := time.NewTicker(s.opts.CursorSyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		if err := s.saveCursors(); err != nil {
-			s.opts.Logger.Error("spool: saving cursors", "err", err)
-		}
-	}
 }

@@ -189,7 +189,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	if wh.Enabled {
 		ro := keycloak.ReceiverOptions{
 			Secret: wh.Secret, BearerToken: wh.BearerToken, BasicUser: wh.BasicUsername, BasicPassword: wh.BasicPassword,
-			MaxBytes: wh.MaxBytes, IsFull: func(err error) bool { return errors.Is(err, spool.ErrFull) }, Logger: d.log,
+			MaxBytes: wh.MaxBytes, IsFull: daemon.IsBackPressure, Logger: d.log,
 			Refused: p.Metrics().WebhookRefused,
 		}
 		if cfg.KeycloakAdminConfigured() {
