@@ -220,10 +220,11 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	c.ws = socket
 	c.nc = nc
 	gc.c = c // from here gws's own writes (close frames) queue behind the server's
-	c.raw = newRawWriter(c.nc)
-	if s.opts.SocketWriteBuffer > 0 {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
-			_ = tc.SetWriteBuffer(s.opts.SocketWriteBuffer)
+	tcp := underlyingTCP(nc)
+	if tcp != nil {
+		c.raw = newRawWriter(tcp)
+		if s.opts.SocketWriteBuffer > 0 {
+			_ = tcp.SetWriteBuffer(s.opts.SocketWriteBuffer)
 		}
 	}
 	c.lastSeen.Store(s.coarseNow())
@@ -490,4 +491,20 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))
 	}
 	c.send(encodeServerFrame("priv/"+c.id, "refreshed", append(data, '}'), false))
+}
+
+// underlyingTCP returns the TCP socket under nc, looking through wrappers that say what
+// they wrap (a listener's per-address counting, internal/httpguard) but not through TLS;
+// nil when there is none. Closing still goes through nc, so that the wrapper sees it.
+func underlyingTCP(nc net.Conn) *net.TCPConn {
+	for {
+		switch c := nc.(type) {
+		case *net.TCPConn:
+			return c
+		case interface{ Unwrap() net.Conn }:
+			nc = c.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
