@@ -36,7 +36,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, v *auth.Ve
 		if v == nil {
 			err = &auth.Error{Status: http.StatusUnauthorized, Code: "token_invalid", Reason: "app has no key to verify tokens"}
 		} else {
-			cl, err = v.Verify(cr.Token)
+			cl, err = v.VerifyContext(r.Context(), cr.Token)
 		}
 	case cr.APIKey != "":
 		if keys == nil {
