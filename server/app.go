@@ -50,6 +50,11 @@ type App struct {
 	// means "replace": a reconnecting client whose old socket is half-dead must not be
 	// locked out.
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
+	// TokensWithoutSubject says what a client token without "sub" gets: "connection"
+	// (default: its connection id becomes its subject, so it shares no priv/ topic with
+	// another such token and counts as a user of its own for oneConnectionPerUser) or
+	// "reject" (401 token_invalid).
+	TokensWithoutSubject SubjectlessPolicy `json:"tokensWithoutSubject,omitempty" yaml:"tokensWithoutSubject,omitempty"`
 	// HistorySize is how many recent messages each topic keeps for clients that come back
 	// (subscribe with "since"); 0 keeps none. See StreamPosition.
 	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
@@ -112,6 +117,15 @@ func (p *OnePerUser) set(v any) error {
 	}
 	return nil
 }
+
+// SubjectlessPolicy is what a token without "sub" gets; see App.TokensWithoutSubject.
+type SubjectlessPolicy string
+
+// Policies for tokens without a subject.
+const (
+	SubjectlessConnection SubjectlessPolicy = "" // also "connection"
+	SubjectlessReject     SubjectlessPolicy = "reject"
+)
 
 // Limits bounds what one client, connection or app may make the server hold.
 // Zero fields take the defaults named in their comments.
@@ -330,6 +344,11 @@ func ValidateApps(apps []App) error {
 		}
 		if a.MaxConnections < 0 {
 			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))
+		}
+		switch a.TokensWithoutSubject {
+		case SubjectlessConnection, "connection", SubjectlessReject:
+		default:
+			errs = append(errs, fmt.Errorf("%s: tokensWithoutSubject %q: want connection or reject", name, a.TokensWithoutSubject))
 		}
 		switch a.OneConnectionPerUser {
 		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:

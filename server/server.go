@@ -159,14 +159,16 @@ type Server struct {
 	upMu      sync.Mutex
 	upgraders map[upgraderKey]*gws.Upgrader
 
-	now     atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
-	memRet  memoryReturn // owned by the sweeper
-	rawOps  sync.Pool    // *rawWriteOp, for every connection's rawWriter
-	fanCh   chan fanoutTask
-	loops   sync.WaitGroup // read loops
-	writers sync.WaitGroup // writer goroutines
-	bg      sync.WaitGroup // watcher, sweeper, fan-out workers
-	closed  atomic.Bool
+	now         atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
+	memRet      memoryReturn // owned by the sweeper
+	backlogPeak highWater    // the largest outbound queue of one connection
+	rawOps      sync.Pool    // *rawWriteOp, for every connection's rawWriter
+	fanCh       chan fanoutTask
+	loops       sync.WaitGroup // read loops
+	loopsMu     sync.Mutex     // orders loops.Add against Close's Wait
+	writers     sync.WaitGroup // writer goroutines
+	bg          sync.WaitGroup // watcher, sweeper, fan-out workers
+	closed      atomic.Bool
 }
 
 // appTable is one generation of compiled apps, swapped whole on reload.
@@ -246,6 +248,7 @@ func New(opts Options) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.registerBacklogMetrics()
 	s.now.Store(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
@@ -693,6 +696,9 @@ func (s *Server) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// From here no read loop is added (addLoop): s.loops may be waited for.
+	s.loopsMu.Lock()
+	s.loopsMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
 	if s.unsub != nil {
 		s.unsub()
 	}
@@ -722,6 +728,18 @@ func (s *Server) Close() error {
 		err = s.broker.Close()
 	}
 	return err
+}
+
+// addLoop counts a new read loop, unless Close has begun (a WaitGroup's Add must not
+// race its Wait).
+func (s *Server) addLoop() bool {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	s.loops.Add(1)
+	return true
 }
 
 func (s *Server) shutdownHubs() {
