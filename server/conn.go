@@ -39,8 +39,8 @@ type conn struct {
 	writing      bool // a writer goroutine owns the socket
 	ingest       bool // set before the upgrade, then only read
 	backlog      [][]byte
-	backlogBytes int // queued in backlog
-	writingBytes int // taken from backlog by the writer, not yet written
+	backlogBytes int  // queued in backlog
+	writingBytes int  // taken from backlog by the writer, not yet written
 	partialHead  bool // backlog[0] is the rest of a frame partly written to the socket
 	maxBacklog   int
 

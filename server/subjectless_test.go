@@ -84,4 +84,3 @@ func TestTokensWithoutSubjectValidated(t *testing.T) {
 		t.Fatalf("err = %v, want one naming tokensWithoutSubject", err)
 	}
 }
-
