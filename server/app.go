@@ -147,6 +147,13 @@ type Limits struct {
 	DedupWindow Duration `json:"dedupWindow,omitempty" yaml:"dedupWindow,omitempty"`
 	// DedupMaxIDs bounds the ids remembered per app (100,000); the oldest go first.
 	DedupMaxIDs int `json:"dedupMaxIds,omitempty" yaml:"dedupMaxIds,omitempty"`
+	// PublishRate caps the publish and message frames one client connection may send per
+	// second (DefaultPublishRate, 100; negative: no limit); over it, beyond PublishBurst,
+	// the connection is closed with 1008 ReasonRateLimited. Ingest connections are not
+	// limited: they are the daemon's path, paced by their acks.
+	PublishRate int `json:"publishRate,omitempty" yaml:"publishRate,omitempty"`
+	// PublishBurst is how many such frames may come at once above the rate (2×PublishRate).
+	PublishBurst int `json:"publishBurst,omitempty" yaml:"publishBurst,omitempty"`
 }
 
 // Audit turns on one log line per client message and per delivery batch for an app.
@@ -184,6 +191,10 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxBacklog, DefaultMaxBacklog)
 	def(&l.MaxSubscriptions, DefaultMaxSubscriptions)
 	def(&l.DedupMaxIDs, DefaultDedupMaxIDs)
+	if l.PublishRate == 0 {
+		l.PublishRate = DefaultPublishRate
+	}
+	def(&l.PublishBurst, max(2*l.PublishRate, 1))
 	defD(&l.PingInterval, DefaultPingInterval)
 	defD(&l.IdleTimeout, DefaultIdleTimeout)
 	defD(&l.DedupWindow, DefaultDedupWindow)

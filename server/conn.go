@@ -49,6 +49,9 @@ type conn struct {
 
 	// in is an ingest connection's state, touched by its read loop alone; nil for clients.
 	in *ingestState
+	// publishes is a client's publish rate limit, touched by its read loop alone; nil
+	// until its first publish.
+	publishes *publishBucket
 }
 
 // ingestState is what only an ingest connection keeps.

@@ -422,12 +422,18 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 	case frameUnsubscribe:
 		h.unsubscribe(c, f.Topic)
 	case framePublish:
+		if !s.allowPublish(c, rt.limits) {
+			return
+		}
 		if !auth.CanPublish(ss.permissions, f.Topic) {
 			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID))
 			return
 		}
 		s.clientPublish(c, rt, ss, f, f.Topic, "websocket")
 	case frameMessage:
+		if !s.allowPublish(c, rt.limits) {
+			return
+		}
 		if rt.app.EnableWebSocketInboundTopic {
 			s.clientPublish(c, rt, ss, f, "secure/inbound", "message")
 		} else if rt.app.ClientInboundAckEnabled {
