@@ -23,7 +23,8 @@
 //   - Token refresh ({"RefreshAccessToken":t} or {"type":"refresh","data":{"token":t}}) is
 //     confirmed with {"topic":"priv/{connectionId}","messageType":"refreshed","data":{"expiresAt"}}.
 //   - Close codes: 1008 with ReasonInvalidFormat, ReasonSlowConsumer, ReasonTokenExpired,
-//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle; 1009 for
+//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle,
+//     ReasonRateLimited (limits.publishRate); 1009 for
 //     an oversized frame; 1000 ReasonClosedByAdmin; 1001 on shutdown.
 //   - Ingest acks: see handleIngest ({"type":"ack","seq","id","status"} / {"type":"nack",…}).
 //   - History (apps with historySize > 0): delivered frames carry "offset"; the subscribe
