@@ -694,12 +694,13 @@ func (g gwsLogger) Error(v ...any) { g.l.Error(fmt.Sprint(v...)) }
 // Close closes every connection (1001), stops the background goroutines and waits for
 // them; it is safe to call more than once.
 func (s *Server) Close() error {
-	if !s.closed.CompareAndSwap(false, true) {
+	// Under loopsMu: from here no read loop is added (addLoop), so s.loops may be waited for.
+	s.loopsMu.Lock()
+	first := s.closed.CompareAndSwap(false, true)
+	s.loopsMu.Unlock()
+	if !first {
 		return nil
 	}
-	// From here no read loop is added (addLoop): s.loops may be waited for.
-	s.loopsMu.Lock()
-	s.loopsMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
 	if s.unsub != nil {
 		s.unsub()
 	}
