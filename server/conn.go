@@ -85,7 +85,7 @@ func (c *conn) send(b []byte) {
 		return
 	}
 	if c.writing {
-		if queued := c.backlogBytes + c.writingBytes; queued > 0 && queued+len(b) > c.maxBacklog {
+		if queued := c.backlogBytes + c.writingBytes; queued > 0 && queued+queueCost(b) > c.maxBacklog {
 			c.mu.Unlock()
 			if c.closeWith(ClosePolicyViolation, ReasonSlowConsumer, true) {
 				c.hub.srv.metrics.slowConsumers.Inc()
@@ -94,7 +94,7 @@ func (c *conn) send(b []byte) {
 			return
 		}
 		c.backlog = append(c.backlog, b)
-		c.backlogBytes += len(b)
+		c.backlogBytes += queueCost(b)
 		c.hub.srv.backlogPeak.observe(c.backlogBytes + c.writingBytes)
 		c.mu.Unlock()
 		return
@@ -115,11 +115,20 @@ func (c *conn) send(b []byte) {
 		c.partialHead = n > 0
 	}
 	c.backlog = append(c.backlog, b)
-	c.backlogBytes += len(b)
+	c.backlogBytes += queueCost(b)
 	c.hub.srv.backlogPeak.observe(c.backlogBytes)
 	c.startWriterLocked()
 	c.mu.Unlock()
 }
+
+// queuedFrameCost is what the backlog counts for each frame on top of its bytes: the
+// slice header that holds it, and more. Without it, a client that sends pings and reads
+// nothing would queue 32,768 two-byte pongs within a 64 KiB maxBacklog, and hold ten
+// times that in bookkeeping.
+const queuedFrameCost = 32
+
+// queueCost is what a queued frame counts against maxBacklog.
+func queueCost(b []byte) int { return len(b) + queuedFrameCost }
 
 // queued is how many outbound bytes c holds: queued and being written.
 func (c *conn) queued() int {
@@ -210,12 +219,12 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 		c.backlog = c.backlog[:keep]
 		c.backlogBytes = 0
 		if keep == 1 {
-			c.backlogBytes = len(c.backlog[0])
+			c.backlogBytes = queueCost(c.backlog[0])
 		}
 	}
 	if c.writing {
 		c.backlog = append(c.backlog, frame)
-		c.backlogBytes += len(frame)
+		c.backlogBytes += queueCost(frame)
 		// Bound how long the writer may still wait on a peer that does not read.
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
 		c.mu.Unlock()
@@ -231,7 +240,7 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 		frame = frame[n:]
 	}
 	c.backlog = append(c.backlog, frame)
-	c.backlogBytes += len(frame)
+	c.backlogBytes += queueCost(frame)
 	c.startWriterLocked()
 	c.mu.Unlock()
 	return true

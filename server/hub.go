@@ -177,7 +177,7 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 		// One buffer per chunk of at most maxBacklog bytes: a subscriber's queue never
 		// has to take more than its bound at once (a whole batch of 256 messages, taken
 		// into an empty queue, let slow subscribers hold megabytes each).
-		limit := h.cfg.Load().limits.MaxBacklog
+		limit := h.cfg.Load().limits.MaxBacklog - queuedFrameCost
 		for i := 0; i < len(run); {
 			j, n := i+1, len(run[i].frame)
 			for j < len(run) && n+len(run[j].frame) <= limit {

@@ -64,3 +64,43 @@ func TestSlowSubscriberStaysWithinBacklog(t *testing.T) {
 	}
 	waitUntil(t, "the queue freed", func() bool { return gaugeValue(t, s.reg, "kete_server_backlog_bytes") == 0 })
 }
+
+// TestTinyFramesCountAgainstBacklog: a client that pings and reads nothing has its pongs
+// queued, two bytes each; each queued frame counts queuedFrameCost on top of its bytes, so
+// the queue holds at most maxBacklog/queuedFrameCost of them before the client is closed
+// as a slow consumer, not tens of thousands of slice entries within a "64 KiB" bound. The
+// pongs are sent as OnPing sends them.
+func TestTinyFramesCountAgainstBacklog(t *testing.T) {
+	app := testApp("a", secretA)
+	const maxBacklog = 64 << 10
+	app.Limits.MaxBacklog = maxBacklog
+	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10})
+	gate := make(chan struct{})
+	if _, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "pinger", time.Hour)), dialOpts{gate: gate, rcvBuf: 16 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	_, h := s.app("a")
+	var c *conn
+	waitUntil(t, "the connection registered", func() bool { c = h.connection(connIDOf(t, h)); return c != nil })
+
+	most := 0
+	for i := 0; ; i++ {
+		c.send(encodeFrame(opPong, nil))
+		c.mu.Lock()
+		closed, n := c.closed, len(c.backlog)
+		c.mu.Unlock()
+		most = max(most, n)
+		if closed {
+			break
+		}
+		if i > 10_000_000 {
+			t.Fatal("ten million pongs queued without a slow-consumer close")
+		}
+	}
+	if most > maxBacklog/queuedFrameCost {
+		t.Fatalf("%d frames queued at once, want at most %d", most, maxBacklog/queuedFrameCost)
+	}
+	if counterValue(s.metrics.slowConsumers) != 1 {
+		t.Fatal("not closed as a slow consumer")
+	}
+}
