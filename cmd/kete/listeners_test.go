@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +120,60 @@ func getStatus(t *testing.T, c net.Conn, path string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestServerWithHangingJWKSStartsAndStops: `kete server` with an app whose JWKS endpoint
+// accepts and never answers still starts listening (its health endpoint answers) and returns
+// once its context ends (SIGTERM) (issue 13 item 8: it hung before listening, deaf to
+// SIGTERM).
+func TestServerWithHangingJWKSStartsAndStops(t *testing.T) {
+	hang := make(chan struct{})
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer jwks.Close()
+	defer close(hang)
+	dir := t.TempDir()
+	secret := strings.Repeat("k", 32)
+	apps := filepath.Join(dir, "apps.yaml")
+	if err := os.WriteFile(apps, fmt.Appendf(nil, `
+- appId: raw
+  enabled: true
+  authKey: {source: raw, key: %q, algorithms: [HS256]}
+- appId: sso
+  enabled: true
+  authKey: {source: jwks, jwksUri: %q, algorithms: [RS256]}
+`, secret, jwks.URL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"server", "--apps", apps, "--listen", addr}, io.Discard, io.Discard) }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/api/health/status")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kete server not listening after 10s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("kete server exited %d", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("kete server did not stop within 15s of SIGTERM")
+	}
 }
