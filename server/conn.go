@@ -38,10 +38,10 @@ type conn struct {
 	closed       bool // no more frames are accepted
 	writing      bool // a writer goroutine owns the socket
 	ingest       bool // set before the upgrade, then only read
-	backlog      [][]byte
-	backlogBytes int  // queued in backlog
-	writingBytes int  // taken from backlog by the writer, not yet written
 	partialHead  bool // backlog[0] is the rest of a frame partly written to the socket
+	backlog      [][]byte
+	backlogBytes int // queued in backlog
+	writingBytes int // taken from backlog by the writer, not yet written
 	maxBacklog   int
 
 	// topics is guarded by hub.mu.
