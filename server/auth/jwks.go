@@ -35,11 +35,11 @@ var (
 //
 // No fetch ever holds up the caller of NewVerifier, a reload or a shutdown: the first fetch
 // runs in the background, every fetch is bounded by fetchTimeout (whatever the HTTP client's
-// own timeout), and while there are no keys at all a token is refused at once with
+// own timeout), and while there are no keys at all a token is refused with
 // keys_unavailable after waiting at most keysWait for the fetch in flight, rather than
-// queued behind a fetch that may never answer. Until the
-// first fetch works it is retried with backoff (JWKSRetryInterval, 1s, doubling to 30s),
-// then refreshed every refresh interval.
+// queued behind a fetch that may never answer. Until the first fetch works it is retried
+// with backoff (JWKSRetryInterval, 1s, doubling to 30s), then refreshed every refresh
+// interval.
 type jwksCache struct {
 	uri          string
 	client       *http.Client
