@@ -50,6 +50,11 @@ type App struct {
 	// means "replace": a reconnecting client whose old socket is half-dead must not be
 	// locked out.
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
+	// TokensWithoutSubject says what a client token without "sub" gets: "connection"
+	// (default: its connection id becomes its subject, so it shares no priv/ topic with
+	// another such token and counts as a user of its own for oneConnectionPerUser) or
+	// "reject" (401 token_invalid).
+	TokensWithoutSubject SubjectlessPolicy `json:"tokensWithoutSubject,omitempty" yaml:"tokensWithoutSubject,omitempty"`
 	// HistorySize is how many recent messages each topic keeps for clients that come back
 	// (subscribe with "since"); 0 keeps none. See StreamPosition.
 	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
@@ -113,6 +118,15 @@ func (p *OnePerUser) set(v any) error {
 	return nil
 }
 
+// SubjectlessPolicy is what a token without "sub" gets; see App.TokensWithoutSubject.
+type SubjectlessPolicy string
+
+// Policies for tokens without a subject.
+const (
+	SubjectlessConnection SubjectlessPolicy = "" // also "connection"
+	SubjectlessReject     SubjectlessPolicy = "reject"
+)
+
 // Limits bounds what one client, connection or app may make the server hold.
 // Zero fields take the defaults named in their comments.
 type Limits struct {
@@ -133,6 +147,13 @@ type Limits struct {
 	DedupWindow Duration `json:"dedupWindow,omitempty" yaml:"dedupWindow,omitempty"`
 	// DedupMaxIDs bounds the ids remembered per app (100,000); the oldest go first.
 	DedupMaxIDs int `json:"dedupMaxIds,omitempty" yaml:"dedupMaxIds,omitempty"`
+	// PublishRate caps the publish and message frames one client connection may send per
+	// second (DefaultPublishRate, 100; negative: no limit); over it, beyond PublishBurst,
+	// the connection is closed with 1008 ReasonRateLimited. Ingest connections are not
+	// limited: they are the daemon's path, paced by their acks.
+	PublishRate int `json:"publishRate,omitempty" yaml:"publishRate,omitempty"`
+	// PublishBurst is how many such frames may come at once above the rate (2×PublishRate).
+	PublishBurst int `json:"publishBurst,omitempty" yaml:"publishBurst,omitempty"`
 }
 
 // Audit turns on one log line per client message and per delivery batch for an app.
@@ -170,6 +191,10 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxBacklog, DefaultMaxBacklog)
 	def(&l.MaxSubscriptions, DefaultMaxSubscriptions)
 	def(&l.DedupMaxIDs, DefaultDedupMaxIDs)
+	if l.PublishRate == 0 {
+		l.PublishRate = DefaultPublishRate
+	}
+	def(&l.PublishBurst, max(2*l.PublishRate, 1))
 	defD(&l.PingInterval, DefaultPingInterval)
 	defD(&l.IdleTimeout, DefaultIdleTimeout)
 	defD(&l.DedupWindow, DefaultDedupWindow)
@@ -330,6 +355,11 @@ func ValidateApps(apps []App) error {
 		}
 		if a.MaxConnections < 0 {
 			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))
+		}
+		switch a.TokensWithoutSubject {
+		case SubjectlessConnection, "connection", SubjectlessReject:
+		default:
+			errs = append(errs, fmt.Errorf("%s: tokensWithoutSubject %q: want connection or reject", name, a.TokensWithoutSubject))
 		}
 		switch a.OneConnectionPerUser {
 		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:

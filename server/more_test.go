@@ -105,7 +105,10 @@ func TestSlowConsumer(t *testing.T) {
 	app := testApp("a", secretA)
 	app.Limits.MaxBacklog = 64 << 10
 	app.Limits.MaxMessageSize = 8 << 10
-	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: 5 * time.Second})
+	// The close frame waits behind the write in flight until the client reads, which it
+	// does only after the whole stream is published: under -race on a busy machine that
+	// took longer than a 5s grace, and the server rightly cut the socket without it.
+	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: time.Minute})
 	tok := mint(t, secretA, "sub", time.Hour)
 	gate := make(chan struct{})
 	slow, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+tok), dialOpts{gate: gate, rcvBuf: 16 << 10})

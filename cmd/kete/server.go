@@ -50,7 +50,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listen(settings.Listen, tlsCfg)
+	ln, err := listen(settings.Listen, tlsCfg, guard(settings.HTTP))
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		scheme = "https"
 	}
 	log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", scheme+"://"+ln.Addr().String()+"/")
-	return serve(ctx, ln, srv, log)
+	return serve(ctx, ln, srv, guard(settings.HTTP), log)
 }
 
 // newServer builds the bundled server from kete.server.*: on the memory broker, or on
