@@ -23,7 +23,9 @@ import (
 //
 // where seq counts the connection's frames from 1 and id is the frame's top-level "id"
 // (omitted when it has none). A JSON object frame with a top-level "id" (string or number)
-// seen within the app's dedupWindow is not published again and is acked "duplicate".
+// already published to the same topic within the app's dedupWindow is not published
+// again and is acked "duplicate". The same id sent to another topic (a second route of
+// the same event) is a message of its own and is published.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	rt, h, cl := s.admit(w, r)
 	if rt == nil {
@@ -88,7 +90,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 		s.auditIngest(c, topic, id, b, rt.app.Audit.LogPayloads)
 	}
 	if id != "" {
-		if !h.dedup.firstSeen(id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+		if !h.dedup.firstSeen(topic, id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
 			if in.ack {
 				c.send(ingestAck("ack", seq, id, "duplicate", ""))
 			}
@@ -98,7 +100,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	err := s.publish(s.ctx, h.appID, topic, Message{MessageType: "broadcast", Data: data, Binary: binary, Origin: "ingest:" + c.id, DedupID: id})
 	if err != nil {
 		if id != "" {
-			h.dedup.forget(id)
+			h.dedup.forget(topic, id)
 		}
 		if in.ack {
 			c.send(ingestAck("nack", seq, id, "", err.Error()))

@@ -531,7 +531,7 @@ func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg M
 		// Another node's ingest frame: remember its id here too, so that a destination
 		// that resends it to this node is told "duplicate"; drop a copy that raced in.
 		rt := h.cfg.Load()
-		if !h.dedup.firstSeen(msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+		if !h.dedup.firstSeen(topic, msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
 			return nil
 		}
 	}
