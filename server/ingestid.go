@@ -21,7 +21,7 @@ func scanIngestFrame(b []byte) (valid bool, id string) {
 	s := jsonScan{b: b}
 	var stackBuf [64]byte
 	stack := stackBuf[:0] // the open containers, '{' or '['
-	idStart := -1    // where the top-level "id" member's value starts, while it is read
+	idStart := -1         // where the top-level "id" member's value starts, while it is read
 	rawID := []byte(nil)
 	s.space()
 value:
