@@ -252,6 +252,11 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	if len(d.Payload) == 0 {
 		return clientFrame{}, fmt.Errorf("%w: %s needs data.payload", errInvalidFrame, f.Type)
 	}
+	if i := invalidUTF8At(d.Payload); i >= 0 {
+		// A binary client frame may carry any bytes, but the payload goes out in a text
+		// frame, which every subscriber must drop the connection for (RFC 6455 §8.1).
+		return clientFrame{}, fmt.Errorf("%w: payload is not valid UTF-8 (at byte %d)", errInvalidFrame, i)
+	}
 	f.Payload = d.Payload
 	f.MessageType = "broadcast"
 	if d.MessageType != nil && *d.MessageType != "" {
@@ -291,6 +296,22 @@ func decodeID(raw json.RawMessage) (string, error) {
 		return "", fmt.Errorf("id longer than %d bytes", maxIDLen)
 	}
 	return id, nil
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not part of valid
+// UTF-8, or -1 when b is valid.
+func invalidUTF8At(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // validTopic reports why a topic name is unusable: empty, too long, or with control
