@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kete-dev/kete/internal/jsontext"
@@ -314,8 +315,11 @@ func invalidUTF8At(b []byte) int {
 	return -1
 }
 
-// validTopic reports why a topic name is unusable: empty, too long, or with control
-// characters or spaces.
+// validTopic reports why a topic name is unusable: empty, too long, not UTF-8, or with
+// a character that cannot be told apart when printed: Unicode whitespace (White_Space:
+// also U+00A0, U+2003, U+3000…), control characters (Cc: C0, DEL, C1) and invisible format
+// characters (Cf: U+200B zero-width space, U+202E bidi override, U+FEFF…), so that a name
+// in a log, a permission pattern or a dashboard is the name that was used.
 func validTopic(t string) error {
 	if t == "" {
 		return errors.New("topic is empty")
@@ -326,9 +330,12 @@ func validTopic(t string) error {
 	if !utf8.ValidString(t) {
 		return errors.New("topic is not valid UTF-8")
 	}
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; c <= ' ' || c == 0x7F {
-			return fmt.Errorf("topic %q has a space or control character", t)
+	for i, r := range t {
+		if r > ' ' && r < 0x7F {
+			continue
+		}
+		if r <= ' ' || r == 0x7F || unicode.IsSpace(r) || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("topic %q has a space, control or invisible character (%U at byte %d)", t, r, i)
 		}
 	}
 	return nil
