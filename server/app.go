@@ -131,7 +131,7 @@ type Limits struct {
 	IdleTimeout Duration `json:"idleTimeout,omitempty" yaml:"idleTimeout,omitempty"`
 	// DedupWindow is how long ingest remembers frame ids (5m).
 	DedupWindow Duration `json:"dedupWindow,omitempty" yaml:"dedupWindow,omitempty"`
-	// DedupMaxIDs bounds the ids remembered per app (100,000); the oldest go first.
+	// DedupMaxIDs bounds the (topic, id) pairs remembered per app (100,000); the oldest go first.
 	DedupMaxIDs int `json:"dedupMaxIds,omitempty" yaml:"dedupMaxIds,omitempty"`
 }
 
