@@ -55,8 +55,16 @@ type App struct {
 	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
 	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
 	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
-	Limits     Limits   `json:"limits" yaml:"limits"`
-	Audit      Audit    `json:"audit" yaml:"audit"`
+	// HistoryMaxBytes caps the memory this app's history holds on a node, frames plus a
+	// fixed overhead per message and topic (DefaultHistoryMaxBytes); over it, the app's
+	// oldest kept messages go first.
+	HistoryMaxBytes int64 `json:"historyMaxBytes,omitempty" yaml:"historyMaxBytes,omitempty"`
+	// HistoryMaxTopics caps the topics whose history this app keeps on a node
+	// (DefaultHistoryMaxTopics); over it, topics without messages left, then the app's
+	// oldest messages go, and a topic whose last message went is forgotten.
+	HistoryMaxTopics int    `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
+	Limits           Limits `json:"limits" yaml:"limits"`
+	Audit            Audit  `json:"audit" yaml:"audit"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
@@ -327,6 +335,12 @@ func ValidateApps(apps []App) error {
 		}
 		if a.HistoryTTL < 0 {
 			errs = append(errs, fmt.Errorf("%s: historyTtl %v is negative", name, a.HistoryTTL.std()))
+		}
+		if a.HistoryMaxBytes < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyMaxBytes %d is negative", name, a.HistoryMaxBytes))
+		}
+		if a.HistoryMaxTopics < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyMaxTopics %d is negative", name, a.HistoryMaxTopics))
 		}
 		if a.MaxConnections < 0 {
 			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))

@@ -246,6 +246,7 @@ func New(opts Options) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.reg.MustRegister(newHistoryCollector(s))
 	s.now.Store(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
@@ -368,6 +369,7 @@ func (s *Server) SetApps(apps []App) error {
 	for id, h := range s.hubs {
 		if rt := t.apps[id]; rt != nil {
 			h.cfg.Store(rt)
+			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
 		} else {
 			gone = append(gone, h)
 			delete(s.hubs, id)
