@@ -11,7 +11,9 @@ import (
 // History and recovery.
 //
 // An app with historySize > 0 keeps, per topic, the last historySize messages (and only
-// those younger than historyTtl, when set) in memory on every node. Each delivered
+// those younger than historyTtl, when set) in memory on every node, within the app's
+// historyMaxBytes and historyMaxTopics (see historyStore: the app's oldest message goes
+// first, and a topic left without messages that way is forgotten). Each delivered
 // message of such a topic carries its offset in its frame:
 //
 //	{"topic":T,"messageType":M,"data":D,"offset":N}
