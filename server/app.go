@@ -53,8 +53,6 @@ type App struct {
 	// HistorySize is how many recent messages each topic keeps for clients that come back
 	// (subscribe with "since"); 0 keeps none. See StreamPosition.
 	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
-	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
-	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
 	// HistoryMaxBytes caps the memory this app's history holds on a node, frames plus a
 	// fixed overhead per message and topic (DefaultHistoryMaxBytes); over it, the app's
 	// oldest kept messages go first.
@@ -62,9 +60,11 @@ type App struct {
 	// HistoryMaxTopics caps the topics whose history this app keeps on a node
 	// (DefaultHistoryMaxTopics); over it, topics without messages left, then the app's
 	// oldest messages go, and a topic whose last message went is forgotten.
-	HistoryMaxTopics int    `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
-	Limits           Limits `json:"limits" yaml:"limits"`
-	Audit            Audit  `json:"audit" yaml:"audit"`
+	HistoryMaxTopics int `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
+	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
+	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
+	Limits     Limits   `json:"limits" yaml:"limits"`
+	Audit      Audit    `json:"audit" yaml:"audit"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
