@@ -100,9 +100,8 @@ func (hs *historyStore) topicLocked(topic, epoch string, l historyLimits) *topic
 	}
 	if th != nil {
 		hs.dropTopicLocked(topic, th) // another stream: what was kept is not comparable
-	} else {
-		hs.bytes += topicCost(topic)
 	}
+	hs.bytes += topicCost(topic)
 	th = &topicHistory{epoch: epoch}
 	if epoch == hs.epoch && hs.forgot {
 		th.last = hs.high // see high

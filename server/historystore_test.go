@@ -237,8 +237,12 @@ func TestHistoryStoreAccounting(t *testing.T) {
 			hs.apply(l, now)
 		default:
 			topic := fmt.Sprint("t", next(12))
+			epoch := "e"
+			if next(50) == 0 {
+				epoch = fmt.Sprint("broker-", step) // a stream recreated: the topic starts over
+			}
 			hs.mu.Lock()
-			th := hs.topicLocked(topic, "e", l)
+			th := hs.topicLocked(topic, epoch, l)
 			e := histEntry{offset: th.last + 1, prev: th.last, prevKnown: true, at: now, frame: make([]byte, next(600))}
 			th.last = e.offset
 			hs.addLocked(topic, th, e, now, l)
