@@ -220,8 +220,14 @@ func (hs *historyStore) dropTopicLocked(topic string, th *topicHistory) {
 	}
 }
 
-// compactLocked sweeps stale refs out of order and empty once they outnumber the live ones.
+// compactLocked sweeps stale refs out of order and empty once they outnumber the live
+// ones, and lets go of the part of order before head.
 func (hs *historyStore) compactLocked() {
+	if hs.head > 1024 && hs.head*2 > len(hs.order) {
+		n := copy(hs.order, hs.order[hs.head:])
+		clear(hs.order[n:])
+		hs.order, hs.head = hs.order[:n], 0
+	}
 	if stale := len(hs.order) - hs.head - hs.live; stale > 1024 && stale > hs.live {
 		kept := hs.order[:0]
 		for _, r := range hs.order[hs.head:] {
