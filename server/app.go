@@ -58,6 +58,14 @@ type App struct {
 	// HistorySize is how many recent messages each topic keeps for clients that come back
 	// (subscribe with "since"); 0 keeps none. See StreamPosition.
 	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
+	// HistoryMaxBytes caps the memory this app's history holds on a node, frames plus a
+	// fixed overhead per message and topic (DefaultHistoryMaxBytes); over it, the app's
+	// oldest kept messages go first.
+	HistoryMaxBytes int64 `json:"historyMaxBytes,omitempty" yaml:"historyMaxBytes,omitempty"`
+	// HistoryMaxTopics caps the topics whose history this app keeps on a node
+	// (DefaultHistoryMaxTopics); over it, topics without messages left, then the app's
+	// oldest messages go, and a topic whose last message went is forgotten.
+	HistoryMaxTopics int `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
 	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
 	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
 	Limits     Limits   `json:"limits" yaml:"limits"`
@@ -145,7 +153,7 @@ type Limits struct {
 	IdleTimeout Duration `json:"idleTimeout,omitempty" yaml:"idleTimeout,omitempty"`
 	// DedupWindow is how long ingest remembers frame ids (5m).
 	DedupWindow Duration `json:"dedupWindow,omitempty" yaml:"dedupWindow,omitempty"`
-	// DedupMaxIDs bounds the ids remembered per app (100,000); the oldest go first.
+	// DedupMaxIDs bounds the (topic, id) pairs remembered per app (100,000); the oldest go first.
 	DedupMaxIDs int `json:"dedupMaxIds,omitempty" yaml:"dedupMaxIds,omitempty"`
 	// PublishRate caps the publish and message frames one client connection may send per
 	// second (DefaultPublishRate, 100; negative: no limit); over it, beyond PublishBurst,
@@ -352,6 +360,12 @@ func ValidateApps(apps []App) error {
 		}
 		if a.HistoryTTL < 0 {
 			errs = append(errs, fmt.Errorf("%s: historyTtl %v is negative", name, a.HistoryTTL.std()))
+		}
+		if a.HistoryMaxBytes < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyMaxBytes %d is negative", name, a.HistoryMaxBytes))
+		}
+		if a.HistoryMaxTopics < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyMaxTopics %d is negative", name, a.HistoryMaxTopics))
 		}
 		if a.MaxConnections < 0 {
 			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))

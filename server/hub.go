@@ -35,10 +35,9 @@ type hub struct {
 	dedup     *dedup
 	telemetry *telemetry
 
-	// history holds the kept messages of topics of an app with historySize > 0; the
-	// dispatcher writes it holding mu for reading (it is the only writer), readers hold
-	// mu for writing. epoch names the offsets this hub numbers itself.
-	history map[string]*topicHistory
+	// history holds the kept messages of topics of an app with historySize > 0, under
+	// its own lock (see historyStore). epoch names the offsets this hub numbers itself.
+	history *historyStore
 	epoch   string
 }
 
@@ -76,9 +75,9 @@ func newHub(s *Server, appID string, rt *appRuntime) *hub {
 		done:      make(chan struct{}),
 		dedup:     newDedup(),
 		telemetry: newTelemetry(),
-		history:   make(map[string]*topicHistory),
 		epoch:     newID(),
 	}
+	h.history = newHistoryStore(h.epoch)
 	h.cfg.Store(rt)
 	h.wg.Add(1)
 	go h.run()
@@ -93,6 +92,7 @@ func (h *hub) stop() {
 		close(h.done)
 	}
 	h.wg.Wait()
+	h.history.clear() // the app went away (or the server closed): free what it kept
 }
 
 // errHubStopped is returned to a publisher whose app was removed or whose server closed.
@@ -252,11 +252,13 @@ func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]qu
 	defer h.mu.RUnlock()
 	now := h.srv.coarseNow()
 	kept := run[:0]
+	h.history.mu.Lock()
 	for i := range run {
 		if h.recordLocked(rt, &run[i], now) {
 			kept = append(kept, run[i])
 		}
 	}
+	h.history.mu.Unlock()
 	if ts := h.topics[run[0].topic]; ts != nil && len(kept) > 0 {
 		subs = append(subs, ts.list...)
 	}

@@ -250,6 +250,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(s.reg)
 	s.registerBacklogMetrics()
+	s.reg.MustRegister(newHistoryCollector(s))
 	s.now.Store(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
@@ -372,6 +373,7 @@ func (s *Server) SetApps(apps []App) error {
 	for id, h := range s.hubs {
 		if rt := t.apps[id]; rt != nil {
 			h.cfg.Store(rt)
+			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
 		} else {
 			gone = append(gone, h)
 			delete(s.hubs, id)
@@ -535,7 +537,7 @@ func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg M
 		// Another node's ingest frame: remember its id here too, so that a destination
 		// that resends it to this node is told "duplicate"; drop a copy that raced in.
 		rt := h.cfg.Load()
-		if !h.dedup.firstSeen(msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+		if !h.dedup.firstSeen(topic, msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
 			return nil
 		}
 	}
