@@ -72,6 +72,13 @@ func (s *Server) refuse(w http.ResponseWriter, status int, code, message string)
 // and checks the request's source address (403) against the app's admin policy for the
 // HTTP API, else its client policy. It writes the refusal.
 func (s *Server) enabledApp(w http.ResponseWriter, r *http.Request, admin bool) (*appRuntime, *hub) {
+	if s.closed.Load() {
+		// Close empties the app table while the listener may still answer: without this a
+		// client would be told 404 app_not_found, which a destination takes as permanent.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
+		return nil, nil
+	}
 	appID := r.PathValue("appId")
 	rt, h := s.app(appID)
 	if rt == nil {
