@@ -561,7 +561,12 @@ function start() {
       tr.appendChild(td);
       return td;
     };
-    cell(clock(ev.time), 'mono', new Date(ev.time).toISOString());
+    // The milliseconds are their own span, so that a narrow window can drop them.
+    const timeCell = cell(clock(ev.time, true), 'mono', new Date(ev.time).toISOString());
+    const ms = document.createElement('span');
+    ms.className = 'ms';
+    ms.textContent = `.${String(new Date(ev.time).getMilliseconds()).padStart(3, '0')}`;
+    timeCell.appendChild(ms);
     cell(ev.realm || '—');
     const typeCell = cell('');
     const badge = document.createElement('span');
