@@ -179,7 +179,10 @@ function stringField(obj, key) {
 
 /**
  * usernameOf finds the login name an event carries: Keycloak puts it in the user event's
- * details.username (LOGIN, LOGIN_ERROR, REGISTER…: EventBuilder.detail(Details.USERNAME));
+ * details.username (LOGIN, LOGIN_ERROR, REGISTER…). Keycloak's
+ * AbstractUsernameFormAuthenticator sets it (event.detail(Details.USERNAME, username))
+ * before it looks the user up, so a LOGIN_ERROR for an unknown user still names what was
+ * typed while its userId is null;
  * p2-inc/keycloak-events adds authDetails.username; a flat payload may have username.
  * KETE's json serializer writes details as an object, or null when there are none.
  */
@@ -619,9 +622,11 @@ function start() {
     const tops = failureTops(state.failures, now, windowMs);
     const span = `last ${state.failWindowMin} min`;
     el.failWindowLabel.textContent = `· ${span}`;
-    el.failSummary.textContent = tops.total
+    const summary = tops.total
       ? `${tops.total} failure${tops.total === 1 ? '' : 's'} from ${tops.users} user${tops.users === 1 ? '' : 's'} and ${tops.ips} IP${tops.ips === 1 ? '' : 's'} in the ${span} (by event time).`
       : `No failures in the ${span}.`;
+    // The summary is announced (aria-live): write it only when it says something new.
+    if (el.failSummary.textContent !== summary) el.failSummary.textContent = summary;
     el.failSummary.dataset.total = tops.total;
     fillTop(el.failByUser, tops.byUser, 'user');
     fillTop(el.failByIP, tops.byIP, 'ip');
