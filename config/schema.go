@@ -61,8 +61,9 @@ func destinationKinds() []string { return []string{destinationKindWebSocket} }
 
 func defaultConfig() *Config {
 	return &Config{
-		Enabled:  true,
-		Keycloak: KeycloakSettings{Realm: DefaultKeycloakRealm},
+		Enabled:        true,
+		MetricsEnabled: true,
+		Keycloak:       KeycloakSettings{Realm: DefaultKeycloakRealm},
 		Server: ServerSettings{
 			Listen: DefaultServerListen,
 			Broker: DefaultServerBroker,
@@ -108,7 +109,7 @@ func globalFields(c *Config) []field {
 	k, s, src := &c.Keycloak, &c.Server, &c.Sources
 	fields := []field{
 		{key: "enabled", set: boolVar(&c.Enabled)},
-		{key: "metrics.enabled", set: ignoredVar("accepted for KETE compatibility; kete serves /metrics from the daemon regardless")},
+		{key: "metrics.enabled", set: boolVar(&c.MetricsEnabled)},
 		{key: "support-the-project-message", set: ignoredVar("accepted for KETE compatibility; has no effect")},
 
 		{key: "keycloak.url", set: urlVar(&k.URL, "http", "https")},
@@ -188,7 +189,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "retry.wait-duration", set: positiveDurationVar(&r.Retry.WaitDuration)},
 		{key: "retry.max-wait", set: positiveDurationVar(&r.Retry.MaxWait)},
 
-		{key: "destination.kind", set: enumVar(&d.Kind, destinationKinds()...)},
+		{key: "destination.kind", set: destinationKindVar(&d.Kind)},
 		{key: "destination.url", set: stringVar(&d.URL)},
 		{key: "destination.host", set: stringVar(&d.Host)},
 		{key: "destination.port", set: intVar(&d.Port, 1, 65535)},
