@@ -244,7 +244,7 @@ func TestDefaults(t *testing.T) {
 	wantGlobal := Config{
 		Enabled:        true,
 		MetricsEnabled: true,
-		Keycloak: KeycloakSettings{Realm: "master"},
+		Keycloak:       KeycloakSettings{Realm: "master"},
 		Server: ServerSettings{Listen: ":8080", Broker: "memory", TLS: TLSSettings{VerifyHostname: true},
 			NATS: NATSSettings{
 				TLS:     TLSSettings{VerifyHostname: true},

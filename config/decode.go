@@ -347,6 +347,7 @@ func (d *decoder) finishTLS(r *RouteSettings, p string) {
 		d.add(key, strings.TrimPrefix(err.Error(), key+": "))
 		return
 	}
+	applyTLSVersion(cfg, t.Version)
 	r.Destination.tlsConfig = cfg
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -110,4 +111,28 @@ func destinationKindVar(p *string) func(string, string) error {
 		}
 		return fmt.Errorf("unknown destination kind: want websocket (a route of one of KETE's other kinds, such as kafka or http, is skipped with a warning)")
 	}
+}
+
+// ErrNoRoutes is returned by NothingToRun when a daemon would forward nothing.
+var ErrNoRoutes = errors.New("no routes to run")
+
+// NothingToRun says why `kete run` would forward no event, or nil when some route runs
+// or kete.enabled=false says so on purpose. A daemon without routes would take events
+// in, spool them and send them nowhere; the usual cause is configuration kete did not
+// see (a file not passed, variables misnamed), so it is an error, not a quiet exit.
+func (c *Config) NothingToRun() error {
+	if !c.Enabled {
+		return nil
+	}
+	var skipped []string
+	for _, r := range c.Routes {
+		if r.Enabled {
+			return nil
+		}
+		skipped = append(skipped, "route "+r.Name+" ("+r.Skipped+")")
+	}
+	if len(skipped) == 0 {
+		return fmt.Errorf("%w: none configured; set kete.routes.<name>.destination.url=ws://… in the --config file, or as an environment variable of that name (KETE's way) or KETE_ROUTES_<NAME>_DESTINATION_URL", ErrNoRoutes)
+	}
+	return fmt.Errorf("%w: every route is skipped: %s", ErrNoRoutes, strings.Join(skipped, "; "))
 }

@@ -28,6 +28,8 @@ func (p Problem) String() string {
 	b.WriteString(p.Key)
 	if p.Env != "" && p.Env != p.Key {
 		b.WriteString(" (from " + p.Env + ")")
+	} else if p.Env != "" {
+		b.WriteString(" (from the environment)")
 	}
 	if p.Value != "" {
 		b.WriteString(" = " + strconv.Quote(p.Value))

@@ -88,6 +88,7 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 			if tlsCfg, err = tlsconfig.Client(clientTLSOptions(p, dst.TLS)); err != nil {
 				return nil, err
 			}
+			applyTLSVersion(tlsCfg, dst.TLS.Version)
 		}
 	}
 	var token destination.TokenSource

@@ -192,6 +192,10 @@ type TLSSettings struct {
 	// ClientAuth is kete.server.tls.client-auth: none, request or require-and-verify
 	// (default: require-and-verify with a trust store, else none); only for the server.
 	ClientAuth string
+	// Version is a route's destination.tls.version as KETE reads it, the protocol its
+	// SSLContext is made for: TLS (default: 1.2 and 1.3), TLSv1.2 (at most 1.2) or
+	// TLSv1.3 (1.3 and 1.2, as Java's TLSv1.3 context enables both).
+	Version string
 }
 
 // StoreSettings is a trust-store or key-store: where its material is and its passwords.

@@ -29,14 +29,17 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" {
-		return fmt.Errorf("%w: --config is required", errUsage)
-	}
-	cfg, err := config.LoadContext(ctx, *path, environ())
+	cfg, err := loadConfig(ctx, *path)
 	if err != nil {
 		return err
 	}
+	if err := cfg.NothingToRun(); err != nil {
+		return err
+	}
 	log := newLogger(stderr, slog.LevelInfo)
+	if !cfg.Enabled {
+		log.Warn("kete.enabled=false: no event is forwarded")
+	}
 	if w := cfg.NoSourceWarning(); w != "" && !*stdin {
 		log.Warn(w)
 	}
