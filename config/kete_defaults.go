@@ -9,8 +9,7 @@ import (
 // each with what changed and the key that restores KETE's behaviour (or why none does).
 // `kete check` prints them, so that a route moved from KETE does not change unseen.
 // KETE's defaults are from its TlsMaterial.java and docs/user-guide/destinations/
-// overview.md ("TLS Properties Reference", "Password fallbacks") and docs/user-guide/
-// configuration.md (kete.metrics.enabled), FortuneN/kete.
+// overview.md ("TLS Properties Reference", "Password fallbacks"), FortuneN/kete.
 func (c *Config) KETEChanges() []string {
 	var out []string
 	for _, r := range c.Routes {
@@ -37,9 +36,6 @@ func (c *Config) KETEChanges() []string {
 		if t.TrustStore.Given() {
 			out = append(out, fmt.Sprintf("route %s: the trust store replaces the system CAs (KETE added the JVM's CAs to it); no key restores that: put the CAs the server needs in %strust-store, or leave it out to trust the system CAs", r.Name, p))
 		}
-	}
-	if len(c.Routes) > 0 && !c.Explicit("kete.metrics.enabled") {
-		out = append(out, "the daemon serves GET /metrics (KETE's kete.metrics.enabled defaults to false); to restore KETE's: kete.metrics.enabled=false")
 	}
 	return out
 }
