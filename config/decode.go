@@ -440,9 +440,6 @@ func (d *decoder) finishOAuth(r *RouteSettings, p string) {
 			}
 		}
 	case OAuthInternal:
-		if d.given(prefix + "token-url") {
-			d.warn(prefix+"token-url", "ignored in internal mode: tokens come from the realm's endpoint at kete.keycloak.url")
-		}
 		if o.ClientID == "" {
 			o.ClientID = DefaultInternalClientID
 		}

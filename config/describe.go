@@ -150,6 +150,9 @@ func describeOAuth(o OAuthSettings) string {
 	parts := []string{o.Mode}
 	if o.Mode == OAuthInternal {
 		parts = append(parts, "realm "+o.Realm)
+		if o.TokenURL != "" {
+			parts = append(parts, "token-url "+redact.URL(o.TokenURL))
+		}
 	} else {
 		parts = append(parts, "token-url "+redact.URL(o.TokenURL))
 	}

@@ -174,7 +174,7 @@ func (c *Config) tokenSource(ctx context.Context, r *RouteSettings, deps Deps, a
 		realm = c.Keycloak.Realm
 	}
 	return oauth.NewInternal(ctx, *admin, oauth.Internal{
-		Realm: realm, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		Realm: realm, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
 		Scopes: scopes, HTTPClient: deps.HTTPClient, Timeout: o.Timeout,
 	})
 }

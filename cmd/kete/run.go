@@ -185,7 +185,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	// Sources last: nothing is accepted before it can be made durable.
 	mux := http.NewServeMux()
 	ops := p.Handler()
-	mux.Handle("GET /metrics", ops)
+	if cfg.MetricsEnabled { // kete.metrics.enabled=false: no endpoint, KETE's meaning
+		mux.Handle("GET /metrics", ops)
+	}
 	mux.Handle("GET /healthz", ops)
 	mux.Handle("GET /readyz", ops)
 	wh := cfg.Sources.Webhook
