@@ -497,7 +497,7 @@ func (d *decoder) finishGlobal() {
 	if len(users) > 0 {
 		who := strings.Join(users, " and ")
 		if k.URL == "" && !d.failed("kete.keycloak.url") {
-			d.add("kete.keycloak.url", "required by "+who)
+			d.add("kete.keycloak.url", "required by "+who+": KETE ran inside Keycloak, kete reaches it over HTTP; write e.g. kete.keycloak.url=http://localhost:8080")
 		}
 		if k.ClientSecret == "" && k.Password == "" {
 			d.add("kete.keycloak.client-secret", "admin credentials required by "+who+": kete.keycloak.client-id and client-secret, or username and password")
