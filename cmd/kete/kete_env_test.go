@@ -91,3 +91,15 @@ func TestRunWithNothingToRun(t *testing.T) {
 		t.Errorf("only a kafka route: exit %d, want 1 naming the route\n%s", code, stderr)
 	}
 }
+
+// TestCheckFromKETEDottedEnvironment: `kete check` without --config checks what the
+// environment says, as `kete run` would run it.
+func TestCheckFromKETEDottedEnvironment(t *testing.T) {
+	t.Setenv("kete.routes.quick-start.destination.kind", "websocket")
+	t.Setenv("kete.routes.quick-start.destination.url", "ws://websocket-echo:8080/.ws")
+	t.Setenv("kete.routes.quick-start.retry.wait-duration", "15")
+	code, stdout, stderr := runCLI(t, "check")
+	if code != 0 || !strings.Contains(stdout, "route quick-start (enabled)") || !strings.Contains(stdout, "first wait 15s") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
