@@ -12,7 +12,8 @@ type Problem struct {
 	// Key is the configuration key, e.g. kete.routes.ws.destination.pool.max-total; for a
 	// KETE_ variable that names no key, the variable's name.
 	Key string
-	// Env is the KETE_ variable the value came from; blank when it came from the file.
+	// Env is the variable the value came from (a KETE_ one, or a dotted one named like the
+	// key); blank when it came from the file.
 	Env string
 	// Value is the value as written, before ${env:}/${file:} are resolved, redacted by
 	// redact.Value: secrets (passwords, client secrets, key material, Authorization-like

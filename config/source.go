@@ -137,7 +137,7 @@ func parserFor(format string) (koanf.Parser, error) {
 type setting struct {
 	raw    string // as written, before ${env:}/${file:} resolution
 	value  string // resolved and trimmed
-	envVar string // the KETE_ variable it came from; blank for the file
+	envVar string // the variable it came from (KETE_… or dotted); blank for the file
 }
 
 // readFile parses data into flat dotted keys. JSON and YAML may nest or write dotted keys;
