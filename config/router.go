@@ -88,6 +88,7 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 			if tlsCfg, err = tlsconfig.Client(clientTLSOptions(p, dst.TLS)); err != nil {
 				return nil, err
 			}
+			applyTLSVersion(tlsCfg, dst.TLS.Version)
 		}
 	}
 	var token destination.TokenSource
@@ -173,7 +174,7 @@ func (c *Config) tokenSource(ctx context.Context, r *RouteSettings, deps Deps, a
 		realm = c.Keycloak.Realm
 	}
 	return oauth.NewInternal(ctx, *admin, oauth.Internal{
-		Realm: realm, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		Realm: realm, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
 		Scopes: scopes, HTTPClient: deps.HTTPClient, Timeout: o.Timeout,
 	})
 }

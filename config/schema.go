@@ -61,8 +61,9 @@ func destinationKinds() []string { return []string{destinationKindWebSocket} }
 
 func defaultConfig() *Config {
 	return &Config{
-		Enabled:  true,
-		Keycloak: KeycloakSettings{Realm: DefaultKeycloakRealm},
+		Enabled:        true,
+		MetricsEnabled: true,
+		Keycloak:       KeycloakSettings{Realm: DefaultKeycloakRealm},
 		Server: ServerSettings{
 			Listen: DefaultServerListen,
 			Broker: DefaultServerBroker,
@@ -108,7 +109,7 @@ func globalFields(c *Config) []field {
 	k, s, src := &c.Keycloak, &c.Server, &c.Sources
 	fields := []field{
 		{key: "enabled", set: boolVar(&c.Enabled)},
-		{key: "metrics.enabled", set: ignoredVar("accepted for KETE compatibility; kete serves /metrics from the daemon regardless")},
+		{key: "metrics.enabled", set: boolVar(&c.MetricsEnabled)},
 		{key: "support-the-project-message", set: ignoredVar("accepted for KETE compatibility; has no effect")},
 
 		{key: "keycloak.url", set: urlVar(&k.URL, "http", "https")},
@@ -190,7 +191,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "retry.wait-duration", set: positiveDurationVar(&r.Retry.WaitDuration)},
 		{key: "retry.max-wait", set: positiveDurationVar(&r.Retry.MaxWait)},
 
-		{key: "destination.kind", set: enumVar(&d.Kind, destinationKinds()...)},
+		{key: "destination.kind", set: destinationKindVar(&d.Kind)},
 		{key: "destination.url", set: stringVar(&d.URL)},
 		{key: "destination.host", set: stringVar(&d.Host)},
 		{key: "destination.port", set: intVar(&d.Port, 1, 65535)},
@@ -217,6 +218,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "destination.tls.enabled", set: boolVar(&d.TLS.Enabled)},
 		{key: "destination.tls.verify-hostname", set: boolVar(&d.TLS.VerifyHostname)},
 	}
+	fields = append(fields, keteSharedFields(d)...)
 	fields = append(fields, storeFields("destination.tls.trust-store", &d.TLS.TrustStore, false)...)
 	return append(fields, storeFields("destination.tls.key-store", &d.TLS.KeyStore, true)...)
 }
@@ -312,6 +314,11 @@ func matcherVar(p *[]MatcherSettings) func(string, string) error {
 
 func headerVar(p *map[string]string) func(string, string) error {
 	return func(name, v string) error {
+		switch name {
+		case "eventkind", "eventtype", "contenttype":
+			// DestinationConfig.initialize (FortuneN/kete) skips these names, spelt so.
+			return ignored("dropped: KETE reserves " + name + " for its per-event headers (a WebSocket carries none) and ignores it as a custom header")
+		}
 		if !isToken(name) {
 			return fmt.Errorf("header name %q is not a valid HTTP header name", name)
 		}

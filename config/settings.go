@@ -13,8 +13,13 @@ import (
 // Its fields are plain values so that `kete check` can print them and tests compare them;
 // Router turns the routes into a working *kete.Router.
 type Config struct {
-	// Enabled is kete.enabled (default true); false makes Router build no routes.
+	// Enabled is kete.enabled (default true), false also when KETE's legacy unprefixed
+	// enabled is false; false makes Router build no routes.
 	Enabled bool
+	// MetricsEnabled is kete.metrics.enabled: whether the daemon serves GET /metrics.
+	// kete's default is true (KETE's is false: KETE adds an endpoint to Keycloak, kete's
+	// daemon has its own port); false turns the endpoint off, KETE's meaning.
+	MetricsEnabled bool
 	// Routes are the kete.routes.<name>.* sections, sorted by name, disabled ones included.
 	Routes []RouteSettings
 	// Keycloak is kete.keycloak.*: the attached Keycloak, for internal OAuth and the poller.
@@ -28,6 +33,9 @@ type Config struct {
 	// Warnings are settings that were read but have no effect (an OAuth client id on a
 	// route whose OAuth is off, a KETE key kete does not use); `kete check` prints them.
 	Warnings []Problem
+
+	// legacyDisabled is KETE's unprefixed enabled=false.
+	legacyDisabled bool
 
 	// explicit holds every key that was given a non-blank value, with where it came from.
 	explicit map[string]string
@@ -55,9 +63,12 @@ func (c *Config) Route(name string) *RouteSettings {
 type RouteSettings struct {
 	// Name is the <name> in kete.routes.<name>: letters, digits, '-' and '_'.
 	Name string
-	// Enabled is enabled (default true); a disabled route is validated key by key but
-	// not built, and its required keys may be missing.
+	// Enabled is enabled (default true). A route kete does not run (enabled=false, or a
+	// KETE destination.kind other than websocket) has Enabled false and Skipped saying
+	// why; its other keys are not read.
 	Enabled bool
+	// Skipped says why a route is not run ("enabled=false", "destination.kind=kafka: …").
+	Skipped string
 	// RealmMatchers are realm-matchers.<name>, sorted by name; none accept every realm.
 	RealmMatchers []MatcherSettings
 	// RealmMatchMode is realm-match-mode: any (default) or all.
@@ -181,6 +192,10 @@ type TLSSettings struct {
 	// ClientAuth is kete.server.tls.client-auth: none, request or require-and-verify
 	// (default: require-and-verify with a trust store, else none); only for the server.
 	ClientAuth string
+	// Version is a route's destination.tls.version as KETE reads it, the protocol its
+	// SSLContext is made for: TLS (default: 1.2 and 1.3), TLSv1.2 (at most 1.2) or
+	// TLSv1.3 (1.3 and 1.2, as Java's TLSv1.3 context enables both).
+	Version string
 }
 
 // StoreSettings is a trust-store or key-store: where its material is and its passwords.

@@ -29,14 +29,17 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" {
-		return fmt.Errorf("%w: --config is required", errUsage)
-	}
-	cfg, err := config.LoadContext(ctx, *path, environ())
+	cfg, err := loadConfig(ctx, *path)
 	if err != nil {
 		return err
 	}
+	if err := cfg.NothingToRun(); err != nil {
+		return err
+	}
 	log := newLogger(stderr, slog.LevelInfo)
+	if !cfg.Enabled {
+		log.Warn("kete.enabled=false: no event is forwarded")
+	}
 	if w := cfg.NoSourceWarning(); w != "" && !*stdin {
 		log.Warn(w)
 	}
@@ -182,7 +185,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	// Sources last: nothing is accepted before it can be made durable.
 	mux := http.NewServeMux()
 	ops := p.Handler()
-	mux.Handle("GET /metrics", ops)
+	if cfg.MetricsEnabled { // kete.metrics.enabled=false: no endpoint, KETE's meaning
+		mux.Handle("GET /metrics", ops)
+	}
 	mux.Handle("GET /healthz", ops)
 	mux.Handle("GET /readyz", ops)
 	wh := cfg.Sources.Webhook
