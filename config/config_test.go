@@ -232,8 +232,8 @@ func TestDefaults(t *testing.T) {
 				TestOnReturn: true, TestWhileIdle: true, NumTestsPerEvictionRun: 3,
 				TimeBetweenEvictionRuns: time.Minute, MinEvictableIdle: -time.Second,
 				SoftMinEvictableIdle: 30 * time.Minute},
-			OAuth:                 OAuthSettings{Mode: OAuthExternal},
-			TLS:                   TLSSettings{VerifyHostname: true},
+			OAuth: OAuthSettings{Mode: OAuthExternal},
+			TLS:   TLSSettings{VerifyHostname: true},
 		},
 	}
 	got := comparable(c).Routes[0]

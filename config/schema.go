@@ -152,6 +152,7 @@ func globalFields(c *Config) []field {
 		{key: "sources.keycloak.interval", set: positiveDurationVar(&src.Keycloak.Interval)},
 		{key: "sources.keycloak.dates-only", set: boolVar(&src.Keycloak.DatesOnly)},
 		{key: "sources.keycloak.lookback", set: positiveDurationVar(&src.Keycloak.Lookback)},
+		{key: "sources.keycloak.configure-realms", set: boolVar(&src.Keycloak.ConfigureRealms)},
 
 		{key: "spool.dir", set: stringVar(&c.Spool.Dir)},
 		{key: "spool.max-bytes", set: bytesVar(&c.Spool.MaxBytes)},

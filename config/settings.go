@@ -319,6 +319,9 @@ type PollerSettings struct {
 	// Lookback is lookback (60s): how far behind the newest event taken each poll asks
 	// again, for events whose transaction commits late or whose node's clock is behind.
 	Lookback time.Duration
+	// ConfigureRealms is configure-realms (false): turn on saving user events, admin
+	// events and admin details in each polled realm, as KETE does for its routes' realms.
+	ConfigureRealms bool
 }
 
 // SpoolSettings is kete.spool.*.
