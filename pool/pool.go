@@ -230,8 +230,9 @@ type grant[T any] struct {
 	hasObj bool // false: the slot is the waiter's, to make an object in
 }
 
-// New starts a pool. Make and Destroy are required. When MinIdle > 0 a maintenance
-// goroutine, stopped by Close, fills the pool at once and keeps it filled.
+// New starts a pool. Make and Destroy are required. When MinIdle > 0 or eviction can
+// evict (the defaults: soft eviction after 30 minutes), a maintenance goroutine, stopped
+// by Close, fills the pool at once, keeps it filled and runs the evictor.
 func New[T any](ctx context.Context, f Factory[T], cfg Config) (*Pool[T], error) {
 	if f.Make == nil || f.Destroy == nil {
 		return nil, fmt.Errorf("pool %s: factory needs Make and Destroy", cfg.Name)
