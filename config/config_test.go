@@ -227,9 +227,13 @@ func TestDefaults(t *testing.T) {
 			URL:                   "ws://127.0.0.1:8080/events",
 			ConnectTimeout:        10 * time.Second,
 			ConnectionLostTimeout: 60 * time.Second,
-			Pool:                  PoolSettings{MinIdle: 1, MaxIdle: 10, MaxTotal: 20, MaxWait: 30 * time.Second},
-			OAuth:                 OAuthSettings{Mode: OAuthExternal},
-			TLS:                   TLSSettings{VerifyHostname: true},
+			Pool: PoolSettings{MinIdle: 1, MaxIdle: 10, MaxTotal: 20, MaxWait: 30 * time.Second,
+				BlockWhenExhausted: true, Lifo: true, TestOnCreate: true, TestOnBorrow: true,
+				TestOnReturn: true, TestWhileIdle: true, NumTestsPerEvictionRun: 3,
+				TimeBetweenEvictionRuns: time.Minute, MinEvictableIdle: -time.Second,
+				SoftMinEvictableIdle: 30 * time.Minute},
+			OAuth: OAuthSettings{Mode: OAuthExternal},
+			TLS:   TLSSettings{VerifyHostname: true},
 		},
 	}
 	got := comparable(c).Routes[0]

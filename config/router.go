@@ -114,14 +114,11 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 		Subprotocols:          dst.Subprotocols,
 		ConnectTimeout:        dst.ConnectTimeout,
 		ConnectionLostTimeout: dst.ConnectionLostTimeout,
-		Pool: destination.PoolOptions{
-			MinIdle: dst.Pool.MinIdle, MaxIdle: dst.Pool.MaxIdle,
-			MaxTotal: dst.Pool.MaxTotal, MaxWait: dst.Pool.MaxWait,
-		},
-		Headers: header,
-		TLS:     tlsCfg,
-		Token:   token,
-		Logger:  deps.Logger.With("route", r.Name),
+		Pool:                  poolOptions(dst.Pool),
+		Headers:               header,
+		TLS:                   tlsCfg,
+		Token:                 token,
+		Logger:                deps.Logger.With("route", r.Name),
 	})
 	if err != nil {
 		return nil, err

@@ -94,12 +94,9 @@ func defaultRoute(name string) *RouteSettings {
 			Kind:                  DefaultDestinationKind,
 			ConnectTimeout:        defaultConnectTimeout,
 			ConnectionLostTimeout: defaultConnectionLost,
-			Pool: PoolSettings{
-				MinIdle: defaultPoolMinIdle, MaxIdle: defaultPoolMaxIdle,
-				MaxTotal: defaultPoolMaxTotal, MaxWait: defaultPoolMaxWait,
-			},
-			OAuth: OAuthSettings{Mode: OAuthExternal},
-			TLS:   TLSSettings{VerifyHostname: true},
+			Pool:                  defaultPool(),
+			OAuth:                 OAuthSettings{Mode: OAuthExternal},
+			TLS:                   TLSSettings{VerifyHostname: true},
 		},
 	}
 }
@@ -156,6 +153,7 @@ func globalFields(c *Config) []field {
 		{key: "sources.keycloak.interval", set: positiveDurationVar(&src.Keycloak.Interval)},
 		{key: "sources.keycloak.dates-only", set: boolVar(&src.Keycloak.DatesOnly)},
 		{key: "sources.keycloak.lookback", set: positiveDurationVar(&src.Keycloak.Lookback)},
+		{key: "sources.keycloak.configure-realms", set: boolVar(&src.Keycloak.ConfigureRealms)},
 
 		{key: "spool.dir", set: stringVar(&c.Spool.Dir)},
 		{key: "spool.max-bytes", set: bytesVar(&c.Spool.MaxBytes)},
@@ -203,7 +201,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "destination.pool.min-idle", set: intVar(&d.Pool.MinIdle, 0, maxPoolSize)},
 		{key: "destination.pool.max-idle", set: intVar(&d.Pool.MaxIdle, 0, maxPoolSize)},
 		{key: "destination.pool.max-total", set: intVar(&d.Pool.MaxTotal, 1, maxPoolSize)},
-		{key: "destination.pool.max-wait-seconds", set: secondsVar(&d.Pool.MaxWait, 1)},
+		{key: "destination.pool.max-wait-seconds", set: signedSecondsVar(&d.Pool.MaxWait, -1)},
 		{key: "destination.headers", prefix: true, set: headerVar(&d.Headers)},
 
 		{key: "destination.oauth.enabled", set: boolVar(&o.Enabled)},
@@ -219,6 +217,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "destination.tls.verify-hostname", set: boolVar(&d.TLS.VerifyHostname)},
 	}
 	fields = append(fields, keteSharedFields(d)...)
+	fields = append(fields, poolFields(&d.Pool)...)
 	fields = append(fields, storeFields("destination.tls.trust-store", &d.TLS.TrustStore, false)...)
 	return append(fields, storeFields("destination.tls.key-store", &d.TLS.KeyStore, true)...)
 }

@@ -150,12 +150,32 @@ type DestinationSettings struct {
 	tlsConfig *tls.Config
 }
 
-// PoolSettings is destination.pool.*: connections kept per rendered URL.
+// PoolSettings is destination.pool.*: connections kept per rendered URL. The keys and
+// defaults are KETE's (Commons Pool 2 settings; FortuneN/kete DestinationConfig.java);
+// pool.go reads them.
 type PoolSettings struct {
-	MinIdle  int           // min-idle (1)
-	MaxIdle  int           // max-idle (10)
-	MaxTotal int           // max-total (20)
-	MaxWait  time.Duration // max-wait-seconds (30): how long a send waits for a free connection
+	MinIdle  int // min-idle (1)
+	MaxIdle  int // max-idle (10)
+	MaxTotal int // max-total (20)
+	// MaxWait is max-wait-seconds (30): how long a send waits for a free connection;
+	// negative (-1): as long as the send may take; 0: not at all.
+	MaxWait time.Duration
+
+	BlockWhenExhausted bool // block-when-exhausted (true): false fails a send at once
+	Lifo               bool // lifo (true): reuse the connection returned last
+	Fairness           bool // fairness (false): waiting sends are always served in order
+	TestOnCreate       bool // test-on-create (true)
+	TestOnBorrow       bool // test-on-borrow (true)
+	TestOnReturn       bool // test-on-return (true)
+	TestWhileIdle      bool // test-while-idle (true)
+	// NumTestsPerEvictionRun is num-tests-per-eviction-run (3); -n: a 1/n share.
+	NumTestsPerEvictionRun int
+	// TimeBetweenEvictionRuns is time-between-eviction-runs-seconds (60; ≤ 0: no runs).
+	TimeBetweenEvictionRuns time.Duration
+	// MinEvictableIdle is min-evictable-idle-time-seconds (-1: off).
+	MinEvictableIdle time.Duration
+	// SoftMinEvictableIdle is soft-min-evictable-idle-time-seconds (1800; ≤ 0: off).
+	SoftMinEvictableIdle time.Duration
 }
 
 // OAuth modes: external asks a token server of your own, internal registers a client in
@@ -329,6 +349,9 @@ type PollerSettings struct {
 	// Lookback is lookback (60s): how far behind the newest event taken each poll asks
 	// again, for events whose transaction commits late or whose node's clock is behind.
 	Lookback time.Duration
+	// ConfigureRealms is configure-realms (false): turn on saving user events, admin
+	// events and admin details in each polled realm, as KETE does for its routes' realms.
+	ConfigureRealms bool
 }
 
 // SpoolSettings is kete.spool.*.

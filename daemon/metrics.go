@@ -25,6 +25,8 @@ type Metrics struct {
 	// spoolDamaged and spoolUnavailable are set from the spool when scraped.
 	spoolDamaged     prometheus.Gauge
 	spoolUnavailable prometheus.Gauge
+	// kete holds KETE's series, beside these (ketemetrics.go).
+	kete *keteMetrics
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -56,6 +58,7 @@ func NewMetrics() *Metrics {
 	}
 	m.Registry.MustRegister(m.sources.collectors()...)
 	m.webhookRefused = newWebhookRefused(m.Registry)
+	m.kete = newKeteMetrics(m.Registry)
 	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes, m.spoolDamaged, m.spoolUnavailable,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -233,12 +233,14 @@ func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader)
 func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, rec spool.Record, e *kete.Event) {
 	b := kete.Retry{WaitDuration: r.WaitDuration, MaxWait: r.MaxWait}.Backoff()
 	m := p.opts.Metrics
+	first := p.opts.Now()
 	for attempt := 1; ; attempt++ {
 		start := p.opts.Now()
 		err := r.Deliver(ctx, e)
 		if err == nil {
 			reader.Ack(rec.Offset)
 			m.eventsOut.WithLabelValues(r.Name).Inc()
+			m.kete.delivered(r.Name, e, p.opts.Now().Sub(first))
 			if e.Time > 0 {
 				m.latency.WithLabelValues(r.Name).Observe(p.opts.Now().Sub(time.UnixMilli(e.Time)).Seconds())
 			} else {
@@ -252,10 +254,12 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 		}
 		p.setHealth(r.Name, err)
 		if kete.IsPermanent(err) {
+			m.kete.gaveUp(r.Name, e, failedPermanent)
 			p.deadLetter(r, reader, rec, err.Error())
 			return
 		}
 		if r.MaxAttempts > 0 && attempt >= r.MaxAttempts {
+			m.kete.gaveUp(r.Name, e, failedMaxAttempts)
 			p.deadLetter(r, reader, rec, err.Error())
 			return
 		}

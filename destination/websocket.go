@@ -56,7 +56,23 @@ type PoolOptions struct {
 	// MaxTotal caps open connections to one URL; a send waits for one beyond it.
 	MaxTotal int
 	// MaxWait bounds that wait; past it Send fails with an error wrapping pool.ErrExhausted.
+	// Negative (pool.NoMaxWait): wait as long as the send's context allows.
 	MaxWait time.Duration
+	// FailWhenExhausted fails a send at once, wrapping pool.ErrExhausted, when MaxTotal
+	// connections are busy (KETE's block-when-exhausted=false).
+	FailWhenExhausted bool
+	// FIFO reuses the idle connection used least recently (KETE's lifo=false).
+	FIFO bool
+	// The liveness check (the connection is open: not closed by either side or by the
+	// heartbeat) runs when a connection is made, borrowed, returned and while it is idle,
+	// unless skipped (KETE's test-on-create|borrow|return, test-while-idle).
+	SkipTestOnCreate, SkipTestOnBorrow, SkipTestOnReturn, SkipTestWhileIdle bool
+	// EvictionInterval, MinEvictableIdle, SoftMinEvictableIdle and TestsPerEvictionRun
+	// close connections left idle (KETE's time-between-eviction-runs-seconds,
+	// min-evictable-idle-time-seconds, soft-min-evictable-idle-time-seconds,
+	// num-tests-per-eviction-run); see package pool for their defaults.
+	EvictionInterval, MinEvictableIdle, SoftMinEvictableIdle time.Duration
+	TestsPerEvictionRun                                      int
 }
 
 // WebSocketOptions configure a WebSocket destination; the KETE key of each is in its comment.
@@ -254,6 +270,17 @@ func (d *WebSocket) newEndpointLocked(rawURL string) (*endpoint, error) {
 		MaxIdle:  d.opts.Pool.MaxIdle,
 		MaxTotal: d.opts.Pool.MaxTotal,
 		MaxWait:  d.opts.Pool.MaxWait,
+
+		FailWhenExhausted:    d.opts.Pool.FailWhenExhausted,
+		FIFO:                 d.opts.Pool.FIFO,
+		SkipTestOnCreate:     d.opts.Pool.SkipTestOnCreate,
+		SkipTestOnBorrow:     d.opts.Pool.SkipTestOnBorrow,
+		SkipTestOnReturn:     d.opts.Pool.SkipTestOnReturn,
+		SkipTestWhileIdle:    d.opts.Pool.SkipTestWhileIdle,
+		EvictionInterval:     d.opts.Pool.EvictionInterval,
+		MinEvictableIdle:     d.opts.Pool.MinEvictableIdle,
+		SoftMinEvictableIdle: d.opts.Pool.SoftMinEvictableIdle,
+		TestsPerEvictionRun:  d.opts.Pool.TestsPerEvictionRun,
 		OnFillError: func(err error) {
 			ep.log.Warn("opening an idle connection failed", "err", err)
 		},

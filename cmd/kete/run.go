@@ -224,6 +224,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 		})
 		poller, err := keycloak.NewPoller(admin, p, keycloak.PollerOptions{
 			Realms: pc.Realms, Interval: pc.Interval, Lookback: pc.Lookback, DatesOnly: pc.DatesOnly, StateFile: filepath.Join(dir, "keycloak-poller.json"), Logger: d.log,
+			ConfigureRealms: pc.ConfigureRealms,
 			// Each realm's outcome shows in /readyz and /metrics.
 			OnPoll: func(realm string, err error) { p.SourcePolled("keycloak-poller/"+realm, err) },
 		})
