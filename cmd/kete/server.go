@@ -101,7 +101,7 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 		if broker != nil {
 			broker.Close()
 		}
-		return nil, err
+		return nil, appsFileError(s.AppsFile, err)
 	}
 	return srv, nil
 }
