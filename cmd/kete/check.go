@@ -12,5 +12,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 && !flagGiven(fs, "config") {
+		*path = "" // a file argument, not $KETE_CONFIG
+	}
 	return checkFiles(ctx, *path, *apps, fs.Args(), stdout)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -52,6 +53,13 @@ func checkFiles(ctx context.Context, cfgPath, appsPath string, args []string, st
 	c.printf("apps file %s\n", appsPath)
 	c.appsFile(appsPath)
 	return c.finish()
+}
+
+// flagGiven reports whether the flag called name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // deploymentCheck prints and checks, beyond the routes, what `kete run` or `kete server`

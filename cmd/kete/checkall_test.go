@@ -151,3 +151,13 @@ func TestCheckSpoolThatIsAFile(t *testing.T) {
 		t.Fatalf("check = %d\n%s", code, stderr)
 	}
 }
+
+// TestCheckFileArgumentOverKETE_CONFIG: a container sets $KETE_CONFIG once; `kete check
+// FILE` there checks FILE.
+func TestCheckFileArgumentOverKETE_CONFIG(t *testing.T) {
+	t.Chdir("../..")
+	t.Setenv("KETE_CONFIG", "/nonexistent/kete.properties")
+	if code, stdout, stderr := runCLI(t, "check", "examples/apps.yaml"); code != 0 || !strings.Contains(stdout, "app demo") {
+		t.Fatalf("check FILE with $KETE_CONFIG set = %d\n%s\n%s", code, stdout, stderr)
+	}
+}
