@@ -44,9 +44,16 @@ func commands() []command {
 }
 
 func main() {
+	// The first SIGINT or SIGTERM ends ctx: each command stops cleanly (the daemon
+	// delivers what is spooled for --shutdown-timeout) and kete exits 0. Then the signals
+	// get their default action back, so that a second Ctrl-C stops kete at once; what
+	// is spooled is on disk and is delivered at the next start. (Under `go run`, the go
+	// tool exits 1 after Ctrl-C whatever kete returns: golang/go#40467.)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // errUsage marks an error the user fixes by reading the usage line.
