@@ -161,3 +161,23 @@ func TestCheckFileArgumentOverKETE_CONFIG(t *testing.T) {
 		t.Fatalf("check FILE with $KETE_CONFIG set = %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestCheckNATSSettings: the broker's credential files must be there, and its password
+// and token are masked where the broker is described.
+func TestCheckNATSSettings(t *testing.T) {
+	dir := t.TempDir()
+	apps := writeFile(t, dir, "apps.yaml", "- appId: demo\n  authKey: {source: raw, key: secret-0123456789abcdef0123456789ab}\n")
+	cfg := writeFile(t, dir, "server.properties", "kete.server.apps-file="+apps+
+		"\nkete.server.broker=nats://nats.example:4222\nkete.server.nats.user=kete\nkete.server.nats.password=hunter2-nats\n"+
+		"kete.server.nats.credentials-file="+filepath.Join(dir, "missing.creds")+"\n")
+	code, stdout, stderr := runCLI(t, "check", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, "kete.server.nats.credentials-file="+filepath.Join(dir, "missing.creds")+": no such file") {
+		t.Fatalf("check = %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "broker:         nats://nats.example:4222 (several nodes as one): credentials-file") || !strings.Contains(stdout, "user kete password ****") {
+		t.Errorf("broker not described:\n%s", stdout)
+	}
+	if strings.Contains(stdout+stderr, "hunter2-nats") {
+		t.Errorf("output shows the NATS password:\n%s\n%s", stdout, stderr)
+	}
+}
