@@ -159,6 +159,8 @@ func globalFields(c *Config) []field {
 		{key: "spool.dir", set: stringVar(&c.Spool.Dir)},
 		{key: "spool.max-bytes", set: bytesVar(&c.Spool.MaxBytes)},
 	}
+	fields = append(fields, listenerFields("server.http", &s.HTTP)...)
+	fields = append(fields, listenerFields("sources.webhook.http", &src.Webhook.HTTP)...)
 	fields = append(fields, storeFields("server.nats.tls.key-store", &s.NATS.TLS.KeyStore, true)...)
 	fields = append(fields, storeFields("server.nats.tls.trust-store", &s.NATS.TLS.TrustStore, false)...)
 	fields = append(fields, storeFields("server.tls.key-store", &s.TLS.KeyStore, true)...)
@@ -217,6 +219,31 @@ func routeFields(r *RouteSettings) []field {
 	}
 	fields = append(fields, storeFields("destination.tls.trust-store", &d.TLS.TrustStore, false)...)
 	return append(fields, storeFields("destination.tls.key-store", &d.TLS.KeyStore, true)...)
+}
+
+// listenerFields are the <prefix>.* keys of an HTTP listener's bounds; -1 turns one off.
+func listenerFields(prefix string, l *HTTPListenerSettings) []field {
+	return []field{
+		{key: prefix + ".read-header-timeout", set: boundDurationVar(&l.ReadHeaderTimeout)},
+		{key: prefix + ".read-timeout", set: boundDurationVar(&l.ReadTimeout)},
+		{key: prefix + ".write-timeout", set: boundDurationVar(&l.WriteTimeout)},
+		{key: prefix + ".idle-timeout", set: boundDurationVar(&l.IdleTimeout)},
+		{key: prefix + ".max-connections-per-address", set: intVar(&l.MaxConnsPerAddress, -1, 1<<20)},
+	}
+}
+
+// boundDurationVar reads a duration more than 0, or -1 for "no bound".
+func boundDurationVar(p *time.Duration) func(string, string) error {
+	return func(name, v string) error {
+		if strings.TrimSpace(v) == "-1" {
+			*p = -1
+			return nil
+		}
+		if err := positiveDurationVar(p)(name, v); err != nil {
+			return fmt.Errorf("%w, or -1 for none", err)
+		}
+		return nil
+	}
 }
 
 func storeFields(prefix string, s *StoreSettings, keyStore bool) []field {

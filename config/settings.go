@@ -234,6 +234,19 @@ type ServerSettings struct {
 	ReturnMemoryAfter int
 	// ReturnMemoryInterval is memory.return-interval (10s): the least time between two.
 	ReturnMemoryInterval time.Duration
+	// HTTP is kete.server.http.*: the listener's deadlines and per-address cap.
+	HTTP HTTPListenerSettings
+}
+
+// HTTPListenerSettings are the <listener>.http.* keys that keep slow and greedy clients
+// from holding a listener (kete.server.http.*, kete.sources.webhook.http.*). A zero field
+// takes the default in its comment; a negative one turns that bound off.
+type HTTPListenerSettings struct {
+	ReadHeaderTimeout  time.Duration // read-header-timeout (10s): request line and headers
+	ReadTimeout        time.Duration // read-timeout (30s): the whole request, body included
+	WriteTimeout       time.Duration // write-timeout (60s): the response
+	IdleTimeout        time.Duration // idle-timeout (60s): a keep-alive connection between requests
+	MaxConnsPerAddress int           // max-connections-per-address (256): open connections of one source IP
 }
 
 // NATSSettings is kete.server.nats.*: credentials, TLS and history for the NATS broker
@@ -286,6 +299,8 @@ type WebhookSettings struct {
 	BasicPassword string
 	// MaxBytes is max-bytes (4MiB): the largest request body taken.
 	MaxBytes int64
+	// HTTP is http.*: the listener's deadlines and per-address cap.
+	HTTP HTTPListenerSettings
 }
 
 // PollerSettings is kete.sources.keycloak.*: polling the admin events API.

@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/internal/redact"
@@ -114,6 +116,12 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 		if events[i].ID == "" {
 			// An id lets the server recognise the event if a reconnect sends it twice.
 			events[i].ID = events[i].Key()
+		} else if !utf8.ValidString(events[i].ID) {
+			// JSON cannot carry bytes that are not UTF-8: every encoder (and so the spool
+			// record and each route's frame) would turn them into U+FFFD, and two ids that
+			// differ only there would be taken for one event and the second dropped as a
+			// duplicate. Quoted, each stays distinct and readable ("e\xff").
+			events[i].ID = strconv.Quote(events[i].ID)
 		}
 		if events[i].Time == 0 {
 			// Keycloak always sends one; a hand-made event gets the time it arrived, after

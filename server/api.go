@@ -127,6 +127,7 @@ type apiPublishRequest struct {
 // handleAPIPublish serves POST /api/topics/{appId}/publish: subscribers of topic get
 // {"topic","messageType":"broadcast" (or the given one),"data":message}. The token needs
 // realtime:publisher:write:topic:<topic>; the body is limited to maxIngestMessageSize.
+// A message that is not valid UTF-8 is refused with 400 (it would go out in a text frame).
 func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
 	rt, h, cl := s.adminAuth(w, r, "")
 	if rt == nil {
@@ -142,6 +143,12 @@ func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Message) == 0 {
 		writeError(w, http.StatusBadRequest, "invalid_body", "body: message is missing")
+		return
+	}
+	if i := invalidUTF8At(req.Message); i >= 0 {
+		// Delivered as it is in a text frame, it would make every client of the app fail
+		// the connection (RFC 6455 §8.1); JSON text is UTF-8 anyway (RFC 8259 §8.1).
+		writeError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("body: message is not valid UTF-8 (at byte %d of message)", i))
 		return
 	}
 	if len(req.MessageType) > maxMessageTypeLen {

@@ -50,9 +50,22 @@ type App struct {
 	// means "replace": a reconnecting client whose old socket is half-dead must not be
 	// locked out.
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
+	// TokensWithoutSubject says what a client token without "sub" gets: "connection"
+	// (default: its connection id becomes its subject, so it shares no priv/ topic with
+	// another such token and counts as a user of its own for oneConnectionPerUser) or
+	// "reject" (401 token_invalid).
+	TokensWithoutSubject SubjectlessPolicy `json:"tokensWithoutSubject,omitempty" yaml:"tokensWithoutSubject,omitempty"`
 	// HistorySize is how many recent messages each topic keeps for clients that come back
 	// (subscribe with "since"); 0 keeps none. See StreamPosition.
 	HistorySize int `json:"historySize,omitempty" yaml:"historySize,omitempty"`
+	// HistoryMaxBytes caps the memory this app's history holds on a node, frames plus a
+	// fixed overhead per message and topic (DefaultHistoryMaxBytes); over it, the app's
+	// oldest kept messages go first.
+	HistoryMaxBytes int64 `json:"historyMaxBytes,omitempty" yaml:"historyMaxBytes,omitempty"`
+	// HistoryMaxTopics caps the topics whose history this app keeps on a node
+	// (DefaultHistoryMaxTopics); over it, topics without messages left, then the app's
+	// oldest messages go, and a topic whose last message went is forgotten.
+	HistoryMaxTopics int `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
 	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
 	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
 	Limits     Limits   `json:"limits" yaml:"limits"`
@@ -113,6 +126,15 @@ func (p *OnePerUser) set(v any) error {
 	return nil
 }
 
+// SubjectlessPolicy is what a token without "sub" gets; see App.TokensWithoutSubject.
+type SubjectlessPolicy string
+
+// Policies for tokens without a subject.
+const (
+	SubjectlessConnection SubjectlessPolicy = "" // also "connection"
+	SubjectlessReject     SubjectlessPolicy = "reject"
+)
+
 // Limits bounds what one client, connection or app may make the server hold.
 // Zero fields take the defaults named in their comments.
 type Limits struct {
@@ -131,8 +153,15 @@ type Limits struct {
 	IdleTimeout Duration `json:"idleTimeout,omitempty" yaml:"idleTimeout,omitempty"`
 	// DedupWindow is how long ingest remembers frame ids (5m).
 	DedupWindow Duration `json:"dedupWindow,omitempty" yaml:"dedupWindow,omitempty"`
-	// DedupMaxIDs bounds the ids remembered per app (100,000); the oldest go first.
+	// DedupMaxIDs bounds the (topic, id) pairs remembered per app (100,000); the oldest go first.
 	DedupMaxIDs int `json:"dedupMaxIds,omitempty" yaml:"dedupMaxIds,omitempty"`
+	// PublishRate caps the publish and message frames one client connection may send per
+	// second (DefaultPublishRate, 100; negative: no limit); over it, beyond PublishBurst,
+	// the connection is closed with 1008 ReasonRateLimited. Ingest connections are not
+	// limited: they are the daemon's path, paced by their acks.
+	PublishRate int `json:"publishRate,omitempty" yaml:"publishRate,omitempty"`
+	// PublishBurst is how many such frames may come at once above the rate (2×PublishRate).
+	PublishBurst int `json:"publishBurst,omitempty" yaml:"publishBurst,omitempty"`
 }
 
 // Audit turns on one log line per client message and per delivery batch for an app.
@@ -170,6 +199,10 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxBacklog, DefaultMaxBacklog)
 	def(&l.MaxSubscriptions, DefaultMaxSubscriptions)
 	def(&l.DedupMaxIDs, DefaultDedupMaxIDs)
+	if l.PublishRate == 0 {
+		l.PublishRate = DefaultPublishRate
+	}
+	def(&l.PublishBurst, max(2*l.PublishRate, 1))
 	defD(&l.PingInterval, DefaultPingInterval)
 	defD(&l.IdleTimeout, DefaultIdleTimeout)
 	defD(&l.DedupWindow, DefaultDedupWindow)
@@ -328,8 +361,19 @@ func ValidateApps(apps []App) error {
 		if a.HistoryTTL < 0 {
 			errs = append(errs, fmt.Errorf("%s: historyTtl %v is negative", name, a.HistoryTTL.std()))
 		}
+		if a.HistoryMaxBytes < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyMaxBytes %d is negative", name, a.HistoryMaxBytes))
+		}
+		if a.HistoryMaxTopics < 0 {
+			errs = append(errs, fmt.Errorf("%s: historyMaxTopics %d is negative", name, a.HistoryMaxTopics))
+		}
 		if a.MaxConnections < 0 {
 			errs = append(errs, fmt.Errorf("%s: maxConnections %d is negative", name, a.MaxConnections))
+		}
+		switch a.TokensWithoutSubject {
+		case SubjectlessConnection, "connection", SubjectlessReject:
+		default:
+			errs = append(errs, fmt.Errorf("%s: tokensWithoutSubject %q: want connection or reject", name, a.TokensWithoutSubject))
 		}
 		switch a.OneConnectionPerUser {
 		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:

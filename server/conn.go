@@ -38,8 +38,10 @@ type conn struct {
 	closed       bool // no more frames are accepted
 	writing      bool // a writer goroutine owns the socket
 	ingest       bool // set before the upgrade, then only read
+	partialHead  bool // backlog[0] is the rest of a frame partly written to the socket
 	backlog      [][]byte
-	backlogBytes int
+	backlogBytes int // queued in backlog
+	writingBytes int // taken from backlog by the writer, not yet written
 	maxBacklog   int
 
 	// topics is guarded by hub.mu.
@@ -47,6 +49,9 @@ type conn struct {
 
 	// in is an ingest connection's state, touched by its read loop alone; nil for clients.
 	in *ingestState
+	// publishes is a client's publish rate limit, touched by its read loop alone; nil
+	// until its first publish.
+	publishes *publishBucket
 }
 
 // ingestState is what only an ingest connection keeps.
@@ -68,8 +73,11 @@ func (c *conn) reservedSubject() string {
 }
 
 // send queues or writes one frame (or several coalesced frames). It never blocks on the
-// network: a full socket moves the frame to the backlog and starts the writer; a backlog
-// over its limit closes the connection as a slow consumer.
+// network: a full socket moves the frame to the backlog and starts the writer. What is
+// queued, counting what the writer is writing, stays within maxBacklog: a frame that
+// would take it over closes the connection as a slow consumer. Only a frame that alone is
+// larger than maxBacklog is taken, and only into an empty queue (the dispatcher never
+// coalesces past maxBacklog, so only one message of that size can be).
 func (c *conn) send(b []byte) {
 	c.mu.Lock()
 	if c.closed {
@@ -77,7 +85,7 @@ func (c *conn) send(b []byte) {
 		return
 	}
 	if c.writing {
-		if c.backlogBytes > 0 && c.backlogBytes+len(b) > c.maxBacklog {
+		if queued := c.backlogBytes + c.writingBytes; queued > 0 && queued+queueCost(b) > c.maxBacklog {
 			c.mu.Unlock()
 			if c.closeWith(ClosePolicyViolation, ReasonSlowConsumer, true) {
 				c.hub.srv.metrics.slowConsumers.Inc()
@@ -86,7 +94,8 @@ func (c *conn) send(b []byte) {
 			return
 		}
 		c.backlog = append(c.backlog, b)
-		c.backlogBytes += len(b)
+		c.backlogBytes += queueCost(b)
+		c.hub.srv.backlogPeak.observe(c.backlogBytes + c.writingBytes)
 		c.mu.Unlock()
 		return
 	}
@@ -103,11 +112,29 @@ func (c *conn) send(b []byte) {
 			return
 		}
 		b = b[n:]
+		c.partialHead = n > 0
 	}
 	c.backlog = append(c.backlog, b)
-	c.backlogBytes += len(b)
+	c.backlogBytes += queueCost(b)
+	c.hub.srv.backlogPeak.observe(c.backlogBytes)
 	c.startWriterLocked()
 	c.mu.Unlock()
+}
+
+// queuedFrameCost is what the backlog counts for each frame on top of its bytes: the
+// slice header that holds it, and more. Without it, a client that sends pings and reads
+// nothing would queue 32,768 two-byte pongs within a 64 KiB maxBacklog, and hold ten
+// times that in bookkeeping.
+const queuedFrameCost = 32
+
+// queueCost is what a queued frame counts against maxBacklog.
+func queueCost(b []byte) int { return len(b) + queuedFrameCost }
+
+// queued is how many outbound bytes c holds: queued and being written.
+func (c *conn) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backlogBytes + c.writingBytes
 }
 
 // startWriterLocked starts the writer goroutine; c.mu is held.
@@ -126,6 +153,7 @@ func (c *conn) writeLoop() {
 	var bufs net.Buffers
 	for {
 		c.mu.Lock()
+		c.writingBytes = 0 // the last batch is out
 		if len(c.backlog) == 0 {
 			c.writing = false
 			closed := c.closed
@@ -140,7 +168,9 @@ func (c *conn) writeLoop() {
 		bufs = append(bufs[:0], c.backlog...)
 		clear(c.backlog)
 		c.backlog = c.backlog[:0]
+		c.writingBytes = c.backlogBytes
 		c.backlogBytes = 0
+		c.partialHead = false
 		closing := c.closed
 		c.mu.Unlock()
 
@@ -158,6 +188,7 @@ func (c *conn) writeLoop() {
 			clear(c.backlog)
 			c.backlog = nil
 			c.backlogBytes = 0
+			c.writingBytes = 0
 			c.writing = false
 			c.mu.Unlock()
 			_ = c.nc.Close()
@@ -178,13 +209,22 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 	}
 	c.closed = true
 	if drop {
-		clear(c.backlog)
-		c.backlog = c.backlog[:0]
+		// The rest of a partly written frame must still go, or the close frame would
+		// land inside it.
+		keep := 0
+		if c.partialHead && len(c.backlog) > 0 {
+			keep = 1
+		}
+		clear(c.backlog[keep:])
+		c.backlog = c.backlog[:keep]
 		c.backlogBytes = 0
+		if keep == 1 {
+			c.backlogBytes = queueCost(c.backlog[0])
+		}
 	}
 	if c.writing {
 		c.backlog = append(c.backlog, frame)
-		c.backlogBytes += len(frame)
+		c.backlogBytes += queueCost(frame)
 		// Bound how long the writer may still wait on a peer that does not read.
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
 		c.mu.Unlock()
@@ -200,7 +240,7 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 		frame = frame[n:]
 	}
 	c.backlog = append(c.backlog, frame)
-	c.backlogBytes += len(frame)
+	c.backlogBytes += queueCost(frame)
 	c.startWriterLocked()
 	c.mu.Unlock()
 	return true

@@ -6,33 +6,41 @@ import (
 )
 
 // dedup remembers ingest frame ids for a window so that a destination that resends
-// after a reconnect does not deliver twice. Memory is bounded by a maximum count: the
-// oldest ids are forgotten first.
+// after a reconnect does not deliver twice. An id is remembered per topic: one event
+// sent by two routes to two topics of one app is a message for each topic, not a resend.
+// Memory is bounded by a maximum count: the oldest ids are forgotten first.
 type dedup struct {
 	mu    sync.Mutex
-	seen  map[string]int64 // id → expiry, unix ns
-	order []dedupEntry     // insertion order, a queue from head
+	seen  map[dedupKey]int64 // (topic, id) → expiry, unix ns
+	order []dedupEntry       // insertion order, a queue from head
 	head  int
 }
 
+// dedupKey is what makes two ingest frames the same message: the topic they were sent to
+// and the frame's id.
+type dedupKey struct {
+	topic, id string
+}
+
 type dedupEntry struct {
-	id      string
+	key     dedupKey
 	expires int64
 }
 
-func newDedup() *dedup { return &dedup{seen: make(map[string]int64)} }
+func newDedup() *dedup { return &dedup{seen: make(map[dedupKey]int64)} }
 
-// firstSeen records id and reports true when it was not seen within window.
-func (d *dedup) firstSeen(id string, now int64, window time.Duration, max int) bool {
+// firstSeen records id on topic and reports true when it was not seen there within window.
+func (d *dedup) firstSeen(topic, id string, now int64, window time.Duration, max int) bool {
+	k := dedupKey{topic: topic, id: id}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.expireLocked(now, max)
-	if exp, ok := d.seen[id]; ok && exp > now {
+	if exp, ok := d.seen[k]; ok && exp > now {
 		return false
 	}
 	exp := now + int64(window)
-	d.seen[id] = exp
-	d.order = append(d.order, dedupEntry{id: id, expires: exp})
+	d.seen[k] = exp
+	d.order = append(d.order, dedupEntry{key: k, expires: exp})
 	return true
 }
 
@@ -43,8 +51,8 @@ func (d *dedup) expireLocked(now int64, max int) {
 		if e.expires > now && len(d.order)-d.head < max {
 			break
 		}
-		if d.seen[e.id] == e.expires {
-			delete(d.seen, e.id)
+		if d.seen[e.key] == e.expires {
+			delete(d.seen, e.key)
 		}
 		d.order[d.head] = dedupEntry{}
 		d.head++
@@ -64,9 +72,9 @@ func (d *dedup) len() int {
 	return len(d.seen)
 }
 
-// forget drops id, so that a frame whose publish failed can be sent again.
-func (d *dedup) forget(id string) {
+// forget drops id on topic, so that a frame whose publish failed can be sent again.
+func (d *dedup) forget(topic, id string) {
 	d.mu.Lock()
-	delete(d.seen, id)
+	delete(d.seen, dedupKey{topic: topic, id: id})
 	d.mu.Unlock()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kete-dev/kete/internal/jsontext"
@@ -252,6 +253,11 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	if len(d.Payload) == 0 {
 		return clientFrame{}, fmt.Errorf("%w: %s needs data.payload", errInvalidFrame, f.Type)
 	}
+	if i := invalidUTF8At(d.Payload); i >= 0 {
+		// A binary client frame may carry any bytes, but the payload goes out in a text
+		// frame, which every subscriber must drop the connection for (RFC 6455 §8.1).
+		return clientFrame{}, fmt.Errorf("%w: payload is not valid UTF-8 (at byte %d)", errInvalidFrame, i)
+	}
 	f.Payload = d.Payload
 	f.MessageType = "broadcast"
 	if d.MessageType != nil && *d.MessageType != "" {
@@ -293,8 +299,27 @@ func decodeID(raw json.RawMessage) (string, error) {
 	return id, nil
 }
 
-// validTopic reports why a topic name is unusable: empty, too long, or with control
-// characters or spaces.
+// invalidUTF8At returns the offset of the first byte of b that is not part of valid
+// UTF-8, or -1 when b is valid.
+func invalidUTF8At(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// validTopic reports why a topic name is unusable: empty, too long, not UTF-8, or with
+// a character that cannot be told apart when printed: Unicode whitespace (White_Space:
+// also U+00A0, U+2003, U+3000…), control characters (Cc: C0, DEL, C1) and invisible format
+// characters (Cf: U+200B zero-width space, U+202E bidi override, U+FEFF…), so that a name
+// in a log, a permission pattern or a dashboard is the name that was used.
 func validTopic(t string) error {
 	if t == "" {
 		return errors.New("topic is empty")
@@ -305,9 +330,12 @@ func validTopic(t string) error {
 	if !utf8.ValidString(t) {
 		return errors.New("topic is not valid UTF-8")
 	}
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; c <= ' ' || c == 0x7F {
-			return fmt.Errorf("topic %q has a space or control character", t)
+	for i, r := range t {
+		if r > ' ' && r < 0x7F {
+			continue
+		}
+		if r <= ' ' || r == 0x7F || unicode.IsSpace(r) || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("topic %q has a space, control or invisible character (%U at byte %d)", t, r, i)
 		}
 	}
 	return nil

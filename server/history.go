@@ -11,7 +11,9 @@ import (
 // History and recovery.
 //
 // An app with historySize > 0 keeps, per topic, the last historySize messages (and only
-// those younger than historyTtl, when set) in memory on every node. Each delivered
+// those younger than historyTtl, when set) in memory on every node, within the app's
+// historyMaxBytes and historyMaxTopics (see historyStore: the app's oldest message goes
+// first, and a topic left without messages that way is forgotten). Each delivered
 // message of such a topic carries its offset in its frame:
 //
 //	{"topic":T,"messageType":M,"data":D,"offset":N}
@@ -94,24 +96,6 @@ type topicHistory struct {
 	head    int
 }
 
-// trim drops entries over size or older than ttl (0: no age limit).
-func (th *topicHistory) trim(now int64, size int, ttl int64) {
-	for th.head < len(th.entries) {
-		e := th.entries[th.head]
-		if len(th.entries)-th.head <= size && (ttl <= 0 || now-e.at < ttl) {
-			break
-		}
-		th.entries[th.head] = histEntry{}
-		th.head++
-	}
-	if th.head > 64 && th.head*2 >= len(th.entries) {
-		n := copy(th.entries, th.entries[th.head:])
-		clear(th.entries[n:])
-		th.entries = th.entries[:n]
-		th.head = 0
-	}
-}
-
 func (th *topicHistory) kept() []histEntry { return th.entries[th.head:] }
 
 // hasHistory reports whether messages of topic are kept for rt's app: private topics
@@ -122,18 +106,17 @@ func hasHistory(rt *appRuntime, topic string) bool {
 
 // recordLocked numbers q (unless the broker did), encodes its frame with the offset and
 // keeps it; it reports false for a message already kept (a broker redelivery), which must
-// not be delivered again. Only the dispatcher calls it, holding h.mu for reading; readers
-// of h.history hold h.mu for writing.
+// not be delivered again. Only the dispatcher calls it, holding h.mu for reading (so that
+// subscribeFrom, which holds it for writing, sees the message either here or live) and
+// h.history.mu.
 func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
-	th := h.history[q.topic]
+	hs := h.history
 	epoch := q.msg.Epoch
 	if epoch == "" {
 		epoch = h.epoch
 	}
-	if th == nil || th.epoch != epoch {
-		th = &topicHistory{epoch: epoch}
-		h.history[q.topic] = th
-	}
+	l := historyLimitsOf(&rt.app)
+	th := hs.topicLocked(q.topic, epoch, l)
 	e := histEntry{at: now}
 	if q.msg.Offset == 0 {
 		e.offset = th.last + 1
@@ -152,8 +135,7 @@ func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
 	}
 	q.frame = encodeServerFrameAt(q.topic, mt, q.msg.Data, q.msg.Binary, e.offset)
 	e.frame = q.frame
-	th.entries = append(th.entries, e)
-	th.trim(now, rt.app.HistorySize, int64(rt.app.HistoryTTL))
+	hs.addLocked(q.topic, th, e, now, l)
 	return true
 }
 
@@ -199,13 +181,11 @@ func (h *hub) readBrokerHistory(rt *appRuntime, topic string, since *StreamPosit
 	if !ok || since == nil || since.Offset == 0 || since.Epoch == "" || since.Epoch != hr.Epoch() {
 		return nil // the broker does not number history (each node does), or another stream
 	}
-	h.mu.Lock() // the dispatcher writes history under the read lock: readers take the write lock
-	th := h.history[topic]
-	if th != nil {
-		th.trim(h.srv.coarseNow(), rt.app.HistorySize, int64(rt.app.HistoryTTL))
-	}
-	local, _ := localReplay(th, since)
-	h.mu.Unlock()
+	hs := h.history
+	hs.mu.Lock()
+	hs.expireLocked(h.srv.coarseNow(), int64(rt.app.HistoryTTL))
+	local, _ := localReplay(hs.topics[topic], since)
+	hs.mu.Unlock()
 	if local {
 		return nil
 	}
@@ -295,10 +275,12 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	h.subscribeLocked(c, topic)
 
 	pos := StreamPosition{Epoch: h.streamEpoch()}
-	th := h.history[topic]
 	now := h.srv.coarseNow()
+	hs := h.history
+	hs.mu.Lock()
+	hs.expireLocked(now, int64(rt.app.HistoryTTL))
+	th := hs.topics[topic]
 	if th != nil {
-		th.trim(now, rt.app.HistorySize, int64(rt.app.HistoryTTL))
 		pos = StreamPosition{Offset: th.last, Epoch: th.epoch}
 	}
 	recovered := false
@@ -306,6 +288,9 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	if since != nil {
 		var kept []histEntry
 		recovered, kept = localReplay(th, since)
+		if th == nil && since.Offset == 0 && hs.forgot {
+			recovered = false // the topic may be one whose history was forgotten
+		}
 		for _, e := range kept {
 			replay = append(replay, e.frame)
 		}
@@ -316,6 +301,7 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 			}
 		}
 	}
+	hs.mu.Unlock()
 	data := make([]byte, 0, 96+len(topic))
 	data = append(data, `{"topic":`...)
 	data = appendJSONString(data, topic)

@@ -210,11 +210,13 @@ func TestValidateHistory(t *testing.T) {
 	a := testApp("a", secretA)
 	a.HistorySize = -1
 	a.HistoryTTL = Duration(-time.Second)
+	a.HistoryMaxBytes = -2
+	a.HistoryMaxTopics = -3
 	err := ValidateApps([]App{a})
 	if err == nil {
 		t.Fatal("negative history accepted")
 	}
-	for _, want := range []string{"historySize -1", "historyTtl -1s"} {
+	for _, want := range []string{"historySize -1", "historyTtl -1s", "historyMaxBytes -2", "historyMaxTopics -3"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

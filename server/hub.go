@@ -35,10 +35,9 @@ type hub struct {
 	dedup     *dedup
 	telemetry *telemetry
 
-	// history holds the kept messages of topics of an app with historySize > 0; the
-	// dispatcher writes it holding mu for reading (it is the only writer), readers hold
-	// mu for writing. epoch names the offsets this hub numbers itself.
-	history map[string]*topicHistory
+	// history holds the kept messages of topics of an app with historySize > 0, under
+	// its own lock (see historyStore). epoch names the offsets this hub numbers itself.
+	history *historyStore
 	epoch   string
 }
 
@@ -76,9 +75,9 @@ func newHub(s *Server, appID string, rt *appRuntime) *hub {
 		done:      make(chan struct{}),
 		dedup:     newDedup(),
 		telemetry: newTelemetry(),
-		history:   make(map[string]*topicHistory),
 		epoch:     newID(),
 	}
+	h.history = newHistoryStore(h.epoch)
 	h.cfg.Store(rt)
 	h.wg.Add(1)
 	go h.run()
@@ -93,6 +92,7 @@ func (h *hub) stop() {
 		close(h.done)
 	}
 	h.wg.Wait()
+	h.history.clear() // the app went away (or the server closed): free what it kept
 }
 
 // errHubStopped is returned to a publisher whose app was removed or whose server closed.
@@ -167,31 +167,46 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	} else {
 		subs = h.resolve(topic, subs)
 	}
-	var buf []byte
+	total := 0
 	if len(run) == 1 {
-		buf = run[0].frame
+		total = len(run[0].frame)
+		if len(subs) > 0 {
+			h.srv.fanout(run[0].frame, subs)
+		}
 	} else {
-		n := 0
-		for _, q := range run {
-			n += len(q.frame)
+		// One buffer per chunk of at most maxBacklog bytes: a subscriber's queue never
+		// has to take more than its bound at once (a whole batch of 256 messages, taken
+		// into an empty queue, let slow subscribers hold megabytes each).
+		limit := h.cfg.Load().limits.MaxBacklog - queuedFrameCost
+		for i := 0; i < len(run); {
+			j, n := i+1, len(run[i].frame)
+			for j < len(run) && n+len(run[j].frame) <= limit {
+				n += len(run[j].frame)
+				j++
+			}
+			total += n
+			if len(subs) > 0 {
+				buf := run[i].frame
+				if j > i+1 {
+					buf = make([]byte, 0, n)
+					for _, q := range run[i:j] {
+						buf = append(buf, q.frame...)
+					}
+				}
+				h.srv.fanout(buf, subs)
+			}
+			i = j
 		}
-		buf = make([]byte, 0, n)
-		for _, q := range run {
-			buf = append(buf, q.frame...)
-		}
-	}
-	if len(subs) > 0 {
-		h.srv.fanout(buf, subs)
 	}
 	m := h.srv.metrics
 	m.framesOut.Add(float64(len(subs) * len(run)))
-	m.bytesOut.Add(float64(len(subs) * len(buf)))
+	m.bytesOut.Add(float64(len(subs) * total))
 	now := h.srv.coarseNow()
 	for _, q := range run {
 		h.telemetry.add(now, q.dataLen, len(subs))
 	}
 	if rt := h.cfg.Load(); rt.app.Audit.Enabled {
-		attrs := []any{slog.String("app", h.appID), slog.String("topic", topic), slog.Int("messages", len(run)), slog.Int("subscribers", len(subs)), slog.Int("bytes", len(buf))}
+		attrs := []any{slog.String("app", h.appID), slog.String("topic", topic), slog.Int("messages", len(run)), slog.Int("subscribers", len(subs)), slog.Int("bytes", total)}
 		if rt.app.Audit.LogPayloads {
 			payloads := make([]string, len(run))
 			for i, q := range run {
@@ -237,11 +252,13 @@ func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]qu
 	defer h.mu.RUnlock()
 	now := h.srv.coarseNow()
 	kept := run[:0]
+	h.history.mu.Lock()
 	for i := range run {
 		if h.recordLocked(rt, &run[i], now) {
 			kept = append(kept, run[i])
 		}
 	}
+	h.history.mu.Unlock()
 	if ts := h.topics[run[0].topic]; ts != nil && len(kept) > 0 {
 		subs = append(subs, ts.list...)
 	}

@@ -22,8 +22,11 @@ import (
 //	{"type":"nack","seq":N,"id":"…","error":"…"}
 //
 // where seq counts the connection's frames from 1 and id is the frame's top-level "id"
-// (omitted when it has none). A JSON object frame with a top-level "id" (string or number)
-// seen within the app's dedupWindow is not published again and is acked "duplicate".
+// (omitted when it has none; found however deep the frame nests, and compared byte for
+// byte, see scanIngestFrame). A JSON object frame with a top-level "id" (string or number)
+// already published to the same topic within the app's dedupWindow is not published
+// again and is acked "duplicate". The same id sent to another topic (a second route of
+// the same event) is a message of its own and is published.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	rt, h, cl := s.admit(w, r)
 	if rt == nil {
@@ -72,7 +75,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	topic := in.topic
 
 	var data []byte
-	isJSON := json.Valid(b)
+	isJSON, id := scanIngestFrame(b)
 	if isJSON {
 		data = bytes.Clone(b)
 	} else if binary {
@@ -80,15 +83,11 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	} else {
 		data = appendJSONString(make([]byte, 0, len(b)+2), string(b))
 	}
-	id := ""
-	if isJSON {
-		id = topLevelID(b)
-	}
 	if rt.app.Audit.Enabled {
 		s.auditIngest(c, topic, id, b, rt.app.Audit.LogPayloads)
 	}
 	if id != "" {
-		if !h.dedup.firstSeen(id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+		if !h.dedup.firstSeen(topic, id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
 			if in.ack {
 				c.send(ingestAck("ack", seq, id, "duplicate", ""))
 			}
@@ -98,7 +97,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	err := s.publish(s.ctx, h.appID, topic, Message{MessageType: "broadcast", Data: data, Binary: binary, Origin: "ingest:" + c.id, DedupID: id})
 	if err != nil {
 		if id != "" {
-			h.dedup.forget(id)
+			h.dedup.forget(topic, id)
 		}
 		if in.ack {
 			c.send(ingestAck("nack", seq, id, "", err.Error()))
@@ -120,25 +119,6 @@ func (s *Server) auditIngest(c *conn, topic, id string, b []byte, payloads bool)
 		attrs = append(attrs, "payload", string(b))
 	}
 	s.log.Info("audit client frame", attrs...)
-}
-
-// topLevelID returns the "id" member of a JSON object (string or number), or "".
-func topLevelID(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' {
-		return ""
-	}
-	var v struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(b, &v) != nil || len(v.ID) == 0 || string(v.ID) == "null" {
-		return ""
-	}
-	id, err := decodeID(v.ID)
-	if err != nil {
-		return ""
-	}
-	return id
 }
 
 // ingestAck encodes an ingest ack or nack frame.

@@ -83,17 +83,17 @@ func TestDedupBounded(t *testing.T) {
 	d := newDedup()
 	now := time.Now().UnixNano()
 	for i := range 1000 {
-		if !d.firstSeen(fmt.Sprint(i), now, time.Minute, 100) {
+		if !d.firstSeen("t", fmt.Sprint(i), now, time.Minute, 100) {
 			t.Fatalf("id %d seen twice", i)
 		}
 	}
 	if n := d.len(); n > 101 {
 		t.Fatalf("dedup holds %d ids, want at most 101", n)
 	}
-	if d.firstSeen("999", now, time.Minute, 100) {
+	if d.firstSeen("t", "999", now, time.Minute, 100) {
 		t.Fatal("recent id not remembered")
 	}
-	if !d.firstSeen("999", now+int64(2*time.Minute), time.Minute, 100) {
+	if !d.firstSeen("t", "999", now+int64(2*time.Minute), time.Minute, 100) {
 		t.Fatal("id remembered past its window")
 	}
 }
@@ -105,7 +105,10 @@ func TestSlowConsumer(t *testing.T) {
 	app := testApp("a", secretA)
 	app.Limits.MaxBacklog = 64 << 10
 	app.Limits.MaxMessageSize = 8 << 10
-	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: 5 * time.Second})
+	// The close frame waits behind the write in flight until the client reads, which it
+	// does only after the whole stream is published: under -race on a busy machine that
+	// took longer than a 5s grace, and the server rightly cut the socket without it.
+	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: time.Minute})
 	tok := mint(t, secretA, "sub", time.Hour)
 	gate := make(chan struct{})
 	slow, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+tok), dialOpts{gate: gate, rcvBuf: 16 << 10})

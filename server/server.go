@@ -23,7 +23,8 @@
 //   - Token refresh ({"RefreshAccessToken":t} or {"type":"refresh","data":{"token":t}}) is
 //     confirmed with {"topic":"priv/{connectionId}","messageType":"refreshed","data":{"expiresAt"}}.
 //   - Close codes: 1008 with ReasonInvalidFormat, ReasonSlowConsumer, ReasonTokenExpired,
-//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle; 1009 for
+//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle,
+//     ReasonRateLimited (limits.publishRate); 1009 for
 //     an oversized frame; 1000 ReasonClosedByAdmin; 1001 on shutdown.
 //   - Ingest acks: see handleIngest ({"type":"ack","seq","id","status"} / {"type":"nack",…}).
 //   - History (apps with historySize > 0): delivered frames carry "offset"; the subscribe
@@ -159,14 +160,16 @@ type Server struct {
 	upMu      sync.Mutex
 	upgraders map[upgraderKey]*gws.Upgrader
 
-	now     atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
-	memRet  memoryReturn // owned by the sweeper
-	rawOps  sync.Pool    // *rawWriteOp, for every connection's rawWriter
-	fanCh   chan fanoutTask
-	loops   sync.WaitGroup // read loops
-	writers sync.WaitGroup // writer goroutines
-	bg      sync.WaitGroup // watcher, sweeper, fan-out workers
-	closed  atomic.Bool
+	now         atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
+	memRet      memoryReturn // owned by the sweeper
+	backlogPeak highWater    // the largest outbound queue of one connection
+	rawOps      sync.Pool    // *rawWriteOp, for every connection's rawWriter
+	fanCh       chan fanoutTask
+	loops       sync.WaitGroup // read loops
+	loopsMu     sync.Mutex     // orders loops.Add against Close's Wait
+	writers     sync.WaitGroup // writer goroutines
+	bg          sync.WaitGroup // watcher, sweeper, fan-out workers
+	closed      atomic.Bool
 }
 
 // appTable is one generation of compiled apps, swapped whole on reload.
@@ -246,6 +249,8 @@ func New(opts Options) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.registerBacklogMetrics()
+	s.reg.MustRegister(newHistoryCollector(s))
 	s.now.Store(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
@@ -368,6 +373,7 @@ func (s *Server) SetApps(apps []App) error {
 	for id, h := range s.hubs {
 		if rt := t.apps[id]; rt != nil {
 			h.cfg.Store(rt)
+			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
 		} else {
 			gone = append(gone, h)
 			delete(s.hubs, id)
@@ -531,7 +537,7 @@ func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg M
 		// Another node's ingest frame: remember its id here too, so that a destination
 		// that resends it to this node is told "duplicate"; drop a copy that raced in.
 		rt := h.cfg.Load()
-		if !h.dedup.firstSeen(msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
+		if !h.dedup.firstSeen(topic, msg.DedupID, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
 			return nil
 		}
 	}
@@ -690,7 +696,11 @@ func (g gwsLogger) Error(v ...any) { g.l.Error(fmt.Sprint(v...)) }
 // Close closes every connection (1001), stops the background goroutines and waits for
 // them; it is safe to call more than once.
 func (s *Server) Close() error {
-	if !s.closed.CompareAndSwap(false, true) {
+	// Under loopsMu: from here no read loop is added (addLoop), so s.loops may be waited for.
+	s.loopsMu.Lock()
+	first := s.closed.CompareAndSwap(false, true)
+	s.loopsMu.Unlock()
+	if !first {
 		return nil
 	}
 	if s.unsub != nil {
@@ -722,6 +732,18 @@ func (s *Server) Close() error {
 		err = s.broker.Close()
 	}
 	return err
+}
+
+// addLoop counts a new read loop, unless Close has begun (a WaitGroup's Add must not
+// race its Wait).
+func (s *Server) addLoop() bool {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	s.loops.Add(1)
+	return true
 }
 
 func (s *Server) shutdownHubs() {

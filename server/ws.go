@@ -36,7 +36,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, v *auth.Ve
 		if v == nil {
 			err = &auth.Error{Status: http.StatusUnauthorized, Code: "token_invalid", Reason: "app has no key to verify tokens"}
 		} else {
-			cl, err = v.Verify(cr.Token)
+			cl, err = v.VerifyContext(r.Context(), cr.Token)
 		}
 	case cr.APIKey != "":
 		if keys == nil {
@@ -129,10 +129,20 @@ func (s *Server) wantsUpgrade(w http.ResponseWriter, r *http.Request) bool {
 // handleConnect serves GET /apps/{appId}: the client WebSocket.
 func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	rt, h, cl := s.admit(w, r)
-	if rt == nil || !s.wantsUpgrade(w, r) {
+	if rt == nil {
 		return
 	}
-	replace, status, code, reason := h.reserve(rt, cl.Subject)
+	if cl.Subject == "" && rt.app.TokensWithoutSubject == SubjectlessReject {
+		s.refuse(w, http.StatusUnauthorized, auth.CodeTokenInvalid, "token has no subject (sub claim); app "+rt.app.AppID+" requires one")
+		return
+	}
+	if !s.wantsUpgrade(w, r) {
+		return
+	}
+	id := newID()
+	ss := newSession(cl)
+	ss.subject = subjectOf(cl, id)
+	replace, status, code, reason := h.reserve(rt, ss.subject)
 	if status != 0 {
 		s.refuse(w, status, code, reason)
 		return
@@ -141,13 +151,23 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		s.metrics.closes.WithLabelValues("replaced").Inc()
 		old.closeWith(ClosePolicyViolation, ReasonReplaced, false)
 	}
-	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog}
-	c.sess.Store(newSession(cl))
+	c := &conn{id: id, hub: h, maxBacklog: rt.limits.MaxBacklog}
+	c.sess.Store(ss)
 	if rt.app.OneConnectionPerUser == OnePerUserReplace && cl.Subject != "" {
 		// The subject's connections on other nodes go too.
 		s.broadcastControl(r.Context(), h.appID, control{Op: ctlReplace, Subject: cl.Subject, Except: c.id})
 	}
 	s.upgradeAndServe(w, r, h, c, rt.limits.MaxMessageSize)
+}
+
+// subjectOf is the subject of a connection with id authenticated by cl: a token without
+// "sub" makes the connection a user of its own, so that it shares no priv/ topic and no
+// one-connection-per-user slot with every other such token.
+func subjectOf(cl *auth.Claims, connID string) string {
+	if cl.Subject == "" {
+		return connID
+	}
+	return cl.Subject
 }
 
 // newSession builds a connection's session from verified claims.
@@ -220,10 +240,11 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	c.ws = socket
 	c.nc = nc
 	gc.c = c // from here gws's own writes (close frames) queue behind the server's
-	c.raw = newRawWriter(c.nc)
-	if s.opts.SocketWriteBuffer > 0 {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
-			_ = tc.SetWriteBuffer(s.opts.SocketWriteBuffer)
+	tcp := underlyingTCP(nc)
+	if tcp != nil {
+		c.raw = newRawWriter(tcp)
+		if s.opts.SocketWriteBuffer > 0 {
+			_ = tcp.SetWriteBuffer(s.opts.SocketWriteBuffer)
 		}
 	}
 	c.lastSeen.Store(s.coarseNow())
@@ -243,7 +264,12 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	}
 	h.open(c, welcome)
 	socket.Session().Store("conn", c)
-	s.loops.Add(1)
+	if !s.addLoop() {
+		// Close began during the upgrade and no longer waits for new read loops.
+		h.remove(c)
+		_ = nc.Close()
+		return
+	}
 	go func() {
 		defer s.loops.Done()
 		socket.ReadLoop()
@@ -396,12 +422,18 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 	case frameUnsubscribe:
 		h.unsubscribe(c, f.Topic)
 	case framePublish:
+		if !s.allowPublish(c, rt.limits) {
+			return
+		}
 		if !auth.CanPublish(ss.permissions, f.Topic) {
 			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID))
 			return
 		}
 		s.clientPublish(c, rt, ss, f, f.Topic, "websocket")
 	case frameMessage:
+		if !s.allowPublish(c, rt.limits) {
+			return
+		}
 		if rt.app.EnableWebSocketInboundTopic {
 			s.clientPublish(c, rt, ss, f, "secure/inbound", "message")
 		} else if rt.app.ClientInboundAckEnabled {
@@ -469,7 +501,10 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		return
 	}
 	cl, err := rt.authV.Verify(token)
-	if err != nil || cl.Subject != old.subject {
+	if err == nil && cl.Subject == "" && rt.app.TokensWithoutSubject == SubjectlessReject {
+		err = &auth.Error{Status: http.StatusUnauthorized, Code: auth.CodeTokenInvalid, Reason: "token has no subject (sub claim)"}
+	}
+	if err != nil || subjectOf(cl, c.id) != old.subject {
 		code := "subject_mismatch"
 		var ae *auth.Error
 		if errors.As(err, &ae) {
@@ -481,6 +516,7 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		return
 	}
 	ns := newSession(cl)
+	ns.subject = old.subject
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
 	data := []byte(`{"expiresAt":`)
@@ -490,4 +526,20 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))
 	}
 	c.send(encodeServerFrame("priv/"+c.id, "refreshed", append(data, '}'), false))
+}
+
+// underlyingTCP returns the TCP socket under nc, looking through wrappers that say what
+// they wrap (a listener's per-address counting, internal/httpguard) but not through TLS;
+// nil when there is none. Closing still goes through nc, so that the wrapper sees it.
+func underlyingTCP(nc net.Conn) *net.TCPConn {
+	for {
+		switch c := nc.(type) {
+		case *net.TCPConn:
+			return c
+		case interface{ Unwrap() net.Conn }:
+			nc = c.Unwrap()
+		default:
+			return nil
+		}
+	}
 }

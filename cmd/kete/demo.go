@@ -17,6 +17,7 @@ import (
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/demo"
+	"github.com/kete-dev/kete/internal/httpguard"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
 )
@@ -104,7 +105,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serve(serveCtx, srvLn, srv, log) }()
+	go func() {
+		served <- serve(serveCtx, httpguard.Wrap(srvLn, nil, httpguard.Options{}), srv, httpguard.Options{}, log)
+	}()
 	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, Server: srv, ShutdownTimeout: 3 * time.Second})
 	if err != nil {
 		stopServing()

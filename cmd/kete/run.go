@@ -126,14 +126,14 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			srv.Close()
 			return nil, err
 		}
-		ln, err := listen(cfg.Server.Listen, tlsCfg)
+		ln, err := listen(cfg.Server.Listen, tlsCfg, guard(cfg.Server.HTTP))
 		if err != nil {
 			srv.Close()
 			return nil, fmt.Errorf("kete.server.listen=%s: %w", cfg.Server.Listen, err)
 		}
 		d.server, d.srvAddr = srv, ln.Addr()
 		d.sources.Go(func() {
-			if err := serve(sourcesCtx, ln, srv, d.log); err != nil {
+			if err := serve(sourcesCtx, ln, srv, guard(cfg.Server.HTTP), d.log); err != nil {
 				d.log.Error("server stopped", "err", err)
 			}
 		})
@@ -207,14 +207,14 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	if o.Stdin && !wh.Enabled && !cfg.Explicit("kete.sources.webhook.listen") {
 		d.log.Info("no listener: --stdin without the webhook; set kete.sources.webhook.listen for /metrics and /readyz", "routes", names)
 	} else {
-		ln, err := listen(wh.Listen, nil)
+		ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
 		if err != nil {
 			d.stopNow()
 			return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
 		}
 		d.opsAddr = ln.Addr()
 		d.sources.Go(func() {
-			if err := serve(sourcesCtx, ln, mux, d.log); err != nil {
+			if err := serve(sourcesCtx, ln, mux, guard(wh.HTTP), d.log); err != nil {
 				d.log.Error("webhook listener stopped", "err", err)
 			}
 		})

@@ -10,26 +10,32 @@ import (
 	"net"
 	"net/http"
 	"syscall"
-	"time"
 
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/httpguard"
 )
 
+// guard turns a listener's <prefix>.http.* settings into httpguard's options.
+func guard(s config.HTTPListenerSettings) httpguard.Options {
+	return httpguard.Options{
+		ReadHeaderTimeout: s.ReadHeaderTimeout, ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout,
+		IdleTimeout: s.IdleTimeout, MaxConnsPerAddress: s.MaxConnsPerAddress,
+	}
+}
+
 // listen binds addr now, so that a port in use is reported before anything starts and
-// ":0" can be resolved to the port actually taken. A configured port that is taken is
-// refused, never swapped for another: Keycloak, probes and browsers are pointed at it.
-func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+// ":0" can be resolved to the port actually taken; o caps the connections per address.
+// A configured port that is taken is refused, never swapped for another: Keycloak,
+// probes and browsers are pointed at it.
+func listen(addr string, tlsCfg *tls.Config, o httpguard.Options) (net.Listener, error) {
+	ln, err := httpguard.Listen(addr, tlsCfg, o)
 	if err != nil {
 		return nil, listenError(addr, err)
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
 	}
 	return ln, nil
 }
 
-// errPortInUse is what listen returns, wrapped, for a port another process holds.
+// errPortInUse is what listen returns for a port another process holds.
 var errPortInUse = errors.New("the port is in use by another process (another kete?): stop it or choose another port")
 
 func listenError(addr string, err error) error {
@@ -44,9 +50,13 @@ func listenError(addr string, err error) error {
 
 // listenOrFree is `kete demo`'s bind: an address the user gave (explicit) is bound or
 // refused like any other; a default one that is taken falls back to a free port on the
-// same host, and note hears which, so that nobody opens the wrong page.
+// same host, and note hears which, so that nobody opens the wrong page. The listener is
+// bare: the demo puts httpguard's bounds on it where it serves.
 func listenOrFree(addr string, explicit bool, flagName string, note io.Writer) (net.Listener, error) {
-	ln, err := listen(addr, nil)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		err = listenError(addr, err)
+	}
 	if err == nil || explicit || !errors.Is(err, errPortInUse) {
 		if err != nil {
 			return nil, fmt.Errorf("--%s %s: %w", flagName, addr, err)
@@ -65,24 +75,10 @@ func listenOrFree(addr string, explicit bool, flagName string, note io.Writer) (
 	return ln, nil
 }
 
-// serve runs h on ln until ctx ends, then gives open requests a bounded time to finish.
-// net/http's own complaints (a failed TLS handshake, a bad request line) go to log at
-// warn level, so that every line kete writes has one format.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+// serve runs h on ln until ctx ends, then gives open requests a bounded time to finish;
+// o's deadlines cut off clients that send slowly or not at all. net/http's own complaints
+// (a failed TLS handshake, a bad request line) go to log at warn level, so that every line
+// kete writes has one format.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, o httpguard.Options, log *slog.Logger) error {
+	return httpguard.Serve(ctx, ln, h, o, log)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/httpguard"
 	"github.com/kete-dev/kete/internal/testcerts"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestServeLogsHTTPErrorsAsJSON(t *testing.T) {
 	ca := testcerts.NewCA(t, "serve test CA")
 	leaf := ca.Server(t, "127.0.0.1")
-	ln, err := listen("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
+	ln, err := listen("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}}, httpguard.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +27,7 @@ func TestServeLogsHTTPErrorsAsJSON(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, ln, http.NotFoundHandler(), newLogger(&out, 0))
+		done <- serve(ctx, ln, http.NotFoundHandler(), httpguard.Options{}, newLogger(&out, 0))
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 

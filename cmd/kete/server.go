@@ -55,12 +55,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listen(settings.Listen, tlsCfg)
+	ln, err := listen(settings.Listen, tlsCfg, guard(settings.HTTP))
 	if err != nil {
 		return fmt.Errorf("%s=%s: %w", listenKey, settings.Listen, err)
 	}
 	log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", dashboardURL(schemeOf(tlsCfg), ln.Addr().String()))
-	return serve(ctx, ln, srv, log)
+	return serve(ctx, ln, srv, guard(settings.HTTP), log)
 }
 
 // newServer builds the bundled server from kete.server.*: on the memory broker, or on

@@ -29,11 +29,14 @@
 //   - Topic patterns are case-sensitive (the matcher module is not by default): topics are
 //     identifiers, and folding case would grant topics the issuer did not name. A negated
 //     permission ("!…") only takes away; it never grants by itself.
-//   - A JWKS is fetched when the Verifier is made (a failure there is logged, not fatal),
-//     every Options.JWKSRefreshInterval (1h), and when a token names an unknown kid — at most
+//   - A JWKS is fetched in the background from when the Verifier is made (NewVerifier never
+//     waits for it; until it works it is retried, 1s doubling to 30s), every
+//     Options.JWKSRefreshInterval (1h), and when a token names an unknown kid — at most
 //     once per Options.JWKSMinRefreshInterval (1m); an unknown kid inside that interval is
-//     refused at once instead of waiting. While no key set could ever be read, tokens get
-//     503 keys_unavailable rather than a 401 that would blame the token.
+//     refused at once instead of waiting. Every fetch ends within Options.JWKSFetchTimeout
+//     (10s), whatever the HTTP client. While no key set could ever be read, tokens get
+//     503 keys_unavailable (after waiting at most a second for a fetch under way) rather
+//     than a 401 that would blame the token.
 //   - Key decoding rejects unknown fields, so a misspelt "audience" cannot silently turn the
 //     audience check off.
 //   - Source policies judge RemoteAddr; X-Forwarded-For counts only through ClientAddr with

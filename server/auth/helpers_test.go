@@ -96,6 +96,14 @@ func newVerifier(t testing.TB, k Key, o Options) *Verifier {
 		t.Fatalf("NewVerifier(%+v): %v", k, err)
 	}
 	t.Cleanup(v.Close)
+	if v.jwks != nil {
+		// The first fetch runs in the background; tests that count fetches start after it.
+		select {
+		case <-v.jwks.attempted:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the first JWKS fetch did not end")
+		}
+	}
 	return v
 }
 

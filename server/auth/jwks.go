@@ -32,55 +32,94 @@ var (
 // refused at once when a fetch happened less than minInterval ago, concurrent unknown kids
 // share one fetch, and the refresh goroutine is stopped and waited for by close. Keys are
 // parsed with jwkset and looked up with keyfunc (kid, and the JWK's alg against the token's).
+//
+// No fetch ever holds up the caller of NewVerifier, a reload or a shutdown: the first fetch
+// runs in the background, every fetch is bounded by fetchTimeout (whatever the HTTP client's
+// own timeout), and while there are no keys at all a token is refused with
+// keys_unavailable after waiting at most keysWait for the fetch in flight, rather than
+// queued behind a fetch that may never answer. Until the first fetch works it is retried
+// with backoff (JWKSRetryInterval, 1s, doubling to 30s), then refreshed every refresh
+// interval.
 type jwksCache struct {
-	uri         string
-	client      *http.Client
-	minInterval time.Duration
-	logger      *slog.Logger
+	uri          string
+	client       *http.Client
+	minInterval  time.Duration
+	fetchTimeout time.Duration
+	firstRetry   time.Duration
+	logger       *slog.Logger
 
-	keys atomic.Pointer[keySet] // nil until the first successful fetch
+	keys     atomic.Pointer[keySet]        // nil until the first successful fetch
+	inflight atomic.Pointer[chan struct{}] // while a fetch runs: closed when it ends
 
 	mu          sync.Mutex // one fetch at a time; guards lastAttempt
 	lastAttempt time.Time
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel    context.CancelFunc
+	done      chan struct{}
+	attempted chan struct{} // closed when the first background fetch has ended (tests)
 }
+
+const (
+	// maxRetry bounds the background retry's backoff while no keys were ever fetched.
+	maxRetry = 30 * time.Second
+	// keysWait is the longest a token waits for a fetch in flight while there are no keys
+	// at all: long enough for a healthy endpoint right after start, short enough that a
+	// hanging one costs a client a second, not a fetch timeout.
+	keysWait = time.Second
+)
 
 type keySet struct {
 	kf keyfunc.Keyfunc
 	n  int // usable keys
 }
 
-func newJWKSCache(ctx context.Context, uri string, client *http.Client, every, minInterval time.Duration, logger *slog.Logger) *jwksCache {
+func newJWKSCache(ctx context.Context, uri string, client *http.Client, every, minInterval, fetchTimeout, firstRetry time.Duration, logger *slog.Logger) *jwksCache {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &jwksCache{uri: uri, client: client, minInterval: minInterval, logger: logger, cancel: cancel, done: make(chan struct{})}
-	c.mu.Lock()
-	if err := c.fetchLocked(ctx); err != nil {
-		// Not fatal: the identity provider may come up after us. Tokens are refused with
-		// keys_unavailable until a fetch works.
-		c.logger.Warn("auth: first JWKS fetch failed; will retry", "jwksUri", uri, "error", err)
-	}
-	c.mu.Unlock()
+	c := &jwksCache{uri: uri, client: client, minInterval: minInterval, fetchTimeout: fetchTimeout, firstRetry: firstRetry, logger: logger,
+		cancel: cancel, done: make(chan struct{}), attempted: make(chan struct{})}
 	go c.refreshLoop(ctx, every)
 	return c
 }
 
+// refreshLoop fetches the keys at once, retries with backoff until a fetch works (the
+// identity provider may come up after us), then refreshes every interval.
 func (c *jwksCache) refreshLoop(ctx context.Context, every time.Duration) {
 	defer close(c.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
+	first := true
+	retry := c.firstRetry
+	wait := time.Duration(0)
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.mu.Lock()
-			err := c.fetchLocked(ctx)
-			c.mu.Unlock()
-			if err != nil && ctx.Err() == nil {
-				c.logger.Warn("auth: JWKS refresh failed; keeping the previous keys", "jwksUri", c.uri, "error", err)
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
 			}
+		}
+		c.mu.Lock()
+		var err error
+		if !first || c.keys.Load() == nil { // a token may have fetched first
+			err = c.fetchLocked(ctx)
+		}
+		c.mu.Unlock()
+		if first {
+			first = false
+			close(c.attempted)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil && c.keys.Load() != nil:
+			wait, retry = every, c.firstRetry
+		case c.keys.Load() == nil:
+			c.logger.Warn("auth: JWKS fetch failed; tokens get keys_unavailable until it works", "jwksUri", c.uri, "retryIn", retry, "error", err)
+			wait, retry = retry, max(min(2*retry, maxRetry), retry)
+		default:
+			c.logger.Warn("auth: JWKS refresh failed; keeping the previous keys", "jwksUri", c.uri, "error", err)
+			wait = every
 		}
 	}
 }
@@ -118,6 +157,21 @@ func (c *jwksCache) key(ctx context.Context, t *jwt.Token) (any, error) {
 // refetch fetches the key set again if it is still the one the caller saw and the last
 // attempt is at least minInterval old. Callers that queue behind a fetch reuse its result.
 func (c *jwksCache) refetch(ctx context.Context, seen *keySet) error {
+	if p := c.inflight.Load(); seen == nil && p != nil {
+		// No keys, and the fetch that may bring them is under way (perhaps to an endpoint
+		// that never answers): wait for it a little, not for its whole timeout.
+		t := time.NewTimer(keysWait)
+		select {
+		case <-*p:
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if c.keys.Load() == nil {
+			return errKeysUnavailable
+		}
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur := c.keys.Load(); cur != seen {
@@ -142,6 +196,11 @@ func (c *jwksCache) refetch(ctx context.Context, seen *keySet) error {
 // fetchLocked reads the key set and, when it parses, replaces the current one. c.mu is held.
 func (c *jwksCache) fetchLocked(ctx context.Context) error {
 	c.lastAttempt = time.Now()
+	done := make(chan struct{})
+	c.inflight.Store(&done)
+	defer func() { c.inflight.Store(nil); close(done) }()
+	ctx, cancel := context.WithTimeout(ctx, c.fetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.uri, nil)
 	if err != nil {
 		return fmt.Errorf("jwks %s: %w", c.uri, err)

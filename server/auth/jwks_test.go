@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 func jwksOptions(t testing.TB, minRefresh time.Duration) Options {
 	o := fixedOptions()
 	o.JWKSMinRefreshInterval = minRefresh
+	o.JWKSRetryInterval = time.Hour // no background retry races the fetches a test counts
 	o.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	return o
 }
@@ -226,5 +229,70 @@ func TestJWKSConcurrentUnknownKID(t *testing.T) {
 	}
 	if got := srv.hits.Load(); got != 2 {
 		t.Fatalf("%d fetches, want 2 (the first, and one for the new kid)", got)
+	}
+}
+
+// hangingJWKS is a JWKS endpoint that accepts requests and never answers them, until the
+// test ends.
+func hangingJWKS(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(stop); srv.Close() })
+	return srv, &hits
+}
+
+// TestJWKSEndpointThatNeverAnswers: a JWKS endpoint that never answers holds up nothing:
+// NewVerifier returns, a token is refused with 503 keys_unavailable after keysWait while
+// the fetch hangs, each fetch ends at JWKSFetchTimeout even with a client that has no timeout
+// of its own (http.DefaultClient), and Close returns (issue 13 item 8).
+func TestJWKSEndpointThatNeverAnswers(t *testing.T) {
+	k := testKeys()
+	srv, hits := hangingJWKS(t)
+	o := jwksOptions(t, time.Hour)
+	o.HTTPClient = http.DefaultClient
+	o.JWKSFetchTimeout = 5 * time.Second
+	v, err := NewVerifier(t.Context(), Key{Source: "jwks", JWKSURI: srv.URL}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for hits.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no fetch started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	tok := mint(t, "RS256", k.rsa, MintClaims{Subject: "u", TTL: time.Hour, Kid: "a"})
+	done := make(chan error, 1)
+	go func() { _, err := v.Verify(tok); done <- err }()
+	select {
+	case err := <-done:
+		if ae := wantAuthError(t, err, CodeKeysUnavailable); ae.Status != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503", ae.Status)
+		}
+	case <-v.jwks.attempted:
+		t.Fatal("Verify waited for the hanging fetch instead of answering keys_unavailable")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Verify blocked on the hanging fetch")
+	}
+	select {
+	case <-v.jwks.attempted: // the fetch timed out
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fetch outlived JWKSFetchTimeout")
+	}
+	closed := make(chan struct{})
+	go func() { v.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close blocked on the hanging endpoint")
 	}
 }

@@ -36,6 +36,12 @@ type Options struct {
 	// unknown kid; such a token arriving sooner is refused at once. 0 means 1m; negative
 	// means no limit (tests).
 	JWKSMinRefreshInterval time.Duration
+	// JWKSRetryInterval is the first wait before fetching again while no JWKS fetch has
+	// worked yet; it doubles up to 30s (or to itself, when longer). Default 1s.
+	JWKSRetryInterval time.Duration
+	// JWKSFetchTimeout bounds one JWKS fetch, connection and body included, whatever
+	// HTTPClient's own timeout. Default 10s.
+	JWKSFetchTimeout time.Duration
 	// Logger reports JWKS fetch failures. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -65,9 +71,10 @@ type Claims struct {
 // NewVerifier validates the key configuration and returns a Verifier for it: the PEM must
 // parse, every algorithm must fit the key type (an HS* algorithm with a PEM key is an
 // error, which blocks the "HS256 signed with the RSA public key" attack), and jwks needs
-// jwksUri. For jwks it fetches the key set once (a failure is logged, not returned: the
-// identity provider may start after us) and starts a refresh goroutine that runs until ctx
-// ends or Close is called.
+// jwksUri. For jwks it starts a goroutine, running until ctx ends or Close is called, that
+// fetches the key set at once and then keeps it fresh; NewVerifier does not wait for it (a
+// failure is logged, not returned: the identity provider may start after us, or hang), and
+// tokens get 503 keys_unavailable until keys arrive.
 func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
 	if err := checkAlgorithmNames(k.Algorithms); err != nil {
 		return nil, err
@@ -144,7 +151,15 @@ func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
 		if logger == nil {
 			logger = slog.Default()
 		}
-		v.jwks = newJWKSCache(ctx, k.JWKSURI, client, every, minInterval, logger)
+		fetchTimeout := o.JWKSFetchTimeout
+		if fetchTimeout <= 0 {
+			fetchTimeout = 10 * time.Second
+		}
+		retry := o.JWKSRetryInterval
+		if retry <= 0 {
+			retry = time.Second
+		}
+		v.jwks = newJWKSCache(ctx, k.JWKSURI, client, every, minInterval, fetchTimeout, retry, logger)
 	default:
 		return nil, fmt.Errorf("source %q is not supported (want %q with key, or %q with jwksUri)", k.Source, SourceRaw, SourceJWKS)
 	}

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ingestAckFrame is an ingest ack as a destination reads it.
+type ingestAckFrame struct {
+	Type   string `json:"type"`
+	Seq    uint64 `json:"seq"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Error  string `json:"error"`
+}
+
+// dialIngest opens an acked ingest socket to topic of app "a", as a route's destination does.
+func dialIngest(t *testing.T, hsURL func(string) string, topic string) *testClient {
+	t.Helper()
+	tok := mint(t, secretA, "daemon", time.Hour, "realtime:publisher:write:topic:*")
+	in, resp, err := dial(t, hsURL("/apps/a/publish/"+topic+"?ack=1&access_token="+tok), dialOpts{})
+	if err != nil {
+		t.Fatalf("ingest %s: %v (status %d)", topic, err, status(resp))
+	}
+	return in
+}
+
+// ingestSend writes one text frame and returns its ack.
+func ingestSend(t *testing.T, in *testClient, body string) ingestAckFrame {
+	t.Helper()
+	in.sendRaw(body)
+	f := in.next()
+	var a ingestAckFrame
+	if err := json.Unmarshal(f.Raw, &a); err != nil {
+		t.Fatalf("ack %s: %v", f.Raw, err)
+	}
+	return a
+}
+
+// TestIngestTwoRoutesTwoTopics: two routes of one daemon send the same events (same ids)
+// to two topics of one app, as `kete demo` does with its "all" and "logins" routes. Each
+// topic gets every event routed to it; only a resend to the same topic (a destination
+// that reconnected) is a duplicate.
+func TestIngestTwoRoutesTwoTopics(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	url := func(p string) string { return wsURL(hs, p) }
+	sub := connect(t, hs, "a", mint(t, secretA, "viewer", time.Hour))
+	sub.subscribe("events")
+	sub.subscribe("logins/acme")
+
+	all := dialIngest(t, url, "events")
+	logins := dialIngest(t, url, "logins/acme")
+	const n = 50
+	wantLogins := 0
+	for i := range n {
+		typ := "LOGIN"
+		if i%3 == 0 {
+			typ = "LOGOUT"
+		}
+		body := fmt.Sprintf(`{"id":"evt-%d","type":%q,"realmId":"acme"}`, i, typ)
+		if a := ingestSend(t, all, body); a.Type != "ack" || a.Status != "ok" {
+			t.Fatalf("route all, event %d: ack %+v, want ok", i, a)
+		}
+		if typ == "LOGIN" {
+			wantLogins++
+			if a := ingestSend(t, logins, body); a.Type != "ack" || a.Status != "ok" {
+				t.Fatalf("route logins, event %d: ack %+v, want ok (the id was taken by the other topic)", i, a)
+			}
+		}
+	}
+	got := map[string]map[string]int{"events": {}, "logins/acme": {}}
+	for total := 0; total < n+wantLogins; total++ {
+		f := sub.waitFor2("events", "logins/acme", "broadcast")
+		var e struct{ ID string }
+		if err := json.Unmarshal(f.Data, &e); err != nil {
+			t.Fatalf("delivered %s: %v", f.Raw, err)
+		}
+		got[f.Topic][e.ID]++
+	}
+	if len(got["events"]) != n || len(got["logins/acme"]) != wantLogins {
+		t.Fatalf("events got %d distinct of %d, logins/acme %d of %d", len(got["events"]), n, len(got["logins/acme"]), wantLogins)
+	}
+
+	// The "all" route reconnects and resends what it had in flight: a duplicate on its
+	// topic, delivered nowhere.
+	again := dialIngest(t, url, "events")
+	if a := ingestSend(t, again, `{"id":"evt-1","type":"LOGIN","realmId":"acme"}`); a.Status != "duplicate" {
+		t.Fatalf("resend to the same topic: ack %+v, want duplicate", a)
+	}
+	sub.send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": "fence"}})
+	for _, f := range sub.untilMarker("fence", "welcome") {
+		if strings.HasPrefix(f.Topic, "events") || strings.HasPrefix(f.Topic, "logins") {
+			t.Errorf("resend delivered: %s", f.Raw)
+		}
+	}
+}
+
+// waitFor2 skips frames until one of messageType on topic a or b arrives.
+func (tc *testClient) waitFor2(a, b, messageType string) tframe {
+	tc.t.Helper()
+	deadline := time.After(waitLimit)
+	for {
+		select {
+		case f := <-tc.frames:
+			if (f.Topic == a || f.Topic == b) && f.MessageType == messageType {
+				return f
+			}
+		case <-tc.done:
+			tc.t.Fatalf("closed (%v) while waiting for %s or %s", tc.closeErr(), a, b)
+		case <-deadline:
+			tc.t.Fatalf("no %s frame on %s or %s within %v", messageType, a, b, waitLimit)
+		}
+	}
+}
