@@ -117,7 +117,7 @@ func globalFields(c *Config) []field {
 		{key: "keycloak.password", set: stringVar(&k.Password)},
 
 		{key: "server.enabled", set: boolVar(&s.Enabled)},
-		{key: "server.listen", set: stringVar(&s.Listen)},
+		{key: "server.listen", set: listenVar(&s.Listen)},
 		{key: "server.broker", set: brokerVar(&s.Broker)},
 		{key: "server.apps-file", set: stringVar(&s.AppsFile)},
 		{key: "server.memory.return-after", set: intVar(&s.ReturnMemoryAfter, -1, 1<<30)},
@@ -141,7 +141,7 @@ func globalFields(c *Config) []field {
 		{key: "server.nats.history.max-msgs-per-topic", set: intVar(&s.NATS.History.MaxMsgsPerTopic, 1, 1<<30)},
 
 		{key: "sources.webhook.enabled", set: boolVar(&src.Webhook.Enabled)},
-		{key: "sources.webhook.listen", set: stringVar(&src.Webhook.Listen)},
+		{key: "sources.webhook.listen", set: listenVar(&src.Webhook.Listen)},
 		{key: "sources.webhook.path", set: pathVar(&src.Webhook.Path)},
 		{key: "sources.webhook.secret", set: stringVar(&src.Webhook.Secret)},
 		{key: "sources.webhook.bearer-token", set: stringVar(&src.Webhook.BearerToken)},

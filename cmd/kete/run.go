@@ -46,7 +46,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, n := range cfg.RealmMatcherNotes() {
 		log.Warn(n)
 	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, ShutdownTimeout: *drain})
+	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, ShutdownTimeout: *drain, Stdin: *stdin})
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,10 @@ type daemonOptions struct {
 	// Server, when set, is the bundled server already running (demo); otherwise
 	// kete.server.enabled starts one here.
 	Server *server.Server
+	// Stdin is --stdin: events come from standard input, so the webhook listener is
+	// bound only when the webhook is enabled or kete.sources.webhook.listen is set (for
+	// /metrics); a pipe does not take the port a running daemon needs.
+	Stdin bool
 }
 
 // runningDaemon is a started `kete run`: its pipeline, sources, listeners and, when
@@ -136,7 +140,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 				d.log.Error("server stopped", "err", err)
 			}
 		})
-		d.log.Info("kete server listening", "addr", ln.Addr().String())
+		d.log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", dashboardURL(schemeOf(tlsCfg), ln.Addr().String()))
 	}
 
 	router, err := cfg.Router(ctx, config.Deps{Logger: d.log, NoRetry: true})
@@ -205,18 +209,22 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			return nil, fmt.Errorf("kete.sources.webhook.path=%s: %w", wh.Path, err)
 		}
 	}
-	ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
-	if err != nil {
-		d.stopNow()
-		return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
-	}
-	d.opsAddr = ln.Addr()
-	d.sources.Go(func() {
-		if err := serve(sourcesCtx, ln, mux, guard(wh.HTTP), d.log); err != nil {
-			d.log.Error("webhook listener stopped", "err", err)
+	if o.Stdin && !wh.Enabled && !cfg.Explicit("kete.sources.webhook.listen") {
+		d.log.Info("no listener: --stdin without the webhook; set kete.sources.webhook.listen for /metrics and /readyz", "routes", names)
+	} else {
+		ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
+		if err != nil {
+			d.stopNow()
+			return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
 		}
-	})
-	d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+		d.opsAddr = ln.Addr()
+		d.sources.Go(func() {
+			if err := serve(sourcesCtx, ln, mux, guard(wh.HTTP), d.log); err != nil {
+				d.log.Error("webhook listener stopped", "err", err)
+			}
+		})
+		d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+	}
 	if pc := cfg.Sources.Keycloak; pc.Enabled {
 		admin := keycloak.NewAdmin(keycloak.AdminConfig{
 			URL: cfg.Keycloak.URL, Realm: cfg.Keycloak.Realm, ClientID: cfg.Keycloak.ClientID,
