@@ -122,7 +122,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			srv.Close()
 			return nil, err
 		}
-		ln, err := listen(cfg.Server.Listen, tlsCfg, guard(cfg.Server.HTTP))
+		ln, err := listen(cfg.Server.Listen, tlsCfg, serverGuard(cfg.Server.HTTP, srv))
 		if err != nil {
 			srv.Close()
 			return nil, fmt.Errorf("kete.server.listen=%s: %w", cfg.Server.Listen, err)

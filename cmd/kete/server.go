@@ -50,7 +50,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listen(settings.Listen, tlsCfg, guard(settings.HTTP))
+	ln, err := listen(settings.Listen, tlsCfg, serverGuard(settings.HTTP, srv))
 	if err != nil {
 		return err
 	}
