@@ -41,7 +41,7 @@ var refusalReasons = []string{
 
 // refusalLogInterval is how often one reason may be logged: the first refusal of a reason
 // is logged at once, later ones at most once per interval with the count left out since.
-const refusalLogInterval = 30 * time.Second
+const refusalLogInterval = 10 * time.Second
 
 // refusals counts and logs every request, upgrade and connection the server turns away,
 // so that a browser told "403 origin_denied" is matched by a line in the server's log and
