@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
-
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
