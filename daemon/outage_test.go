@@ -65,6 +65,9 @@ func TestFailingRouteLogsOneOutage(t *testing.T) {
 	if n := strings.Count(logs.String(), `"level":"WARN"`); n != 1 || !strings.Contains(logs.String(), `"msg":"route cannot deliver; retrying","route":"r"`) {
 		t.Fatalf("%d warnings after 200 failed attempts, want the one 'route cannot deliver':\n%s", n, logs.String())
 	}
+	if strings.Contains(logs.String(), `"err":"route r:`) {
+		t.Errorf("the line names the route twice:\n%s", logs.String())
+	}
 	dead.setFail(nil)
 	receive(t, dead, 50)
 	if !strings.Contains(logs.String(), `"msg":"route delivers again","route":"r"`) {

@@ -271,8 +271,9 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 		}
 		m.retries.WithLabelValues(r.Name).Inc()
 		wait := b.Next()
-		p.outages[r.Name].Failed(redact.Error(err))
-		p.opts.Logger.Debug("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", redact.Error(err))
+		logged := redact.Error(withoutRoute(err, r.Name))
+		p.outages[r.Name].Failed(logged)
+		p.opts.Logger.Debug("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", logged)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -329,4 +330,14 @@ func (p *Pipeline) Status() []RouteStatus {
 		out = append(out, RouteStatus{Route: r.Name, Delivered: h.delivered, Backlog: st.Backlog[r.Name], Failing: h.failing, LastError: h.lastErr, ReadError: h.readErr})
 	}
 	return out
+}
+
+// withoutRoute is err without its "route NAME: " prefix (kete.RouteError) when NAME is the
+// route a log line already names, so that the line does not say it twice.
+func withoutRoute(err error, name string) error {
+	var re *kete.RouteError
+	if errors.As(err, &re) && re.Route == name && re.Err != nil && err == error(re) {
+		return re.Err
+	}
+	return err
 }
