@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,4 +152,42 @@ func (s *Server) refuseRequest(w http.ResponseWriter, r *http.Request, status in
 func (s *Server) RefusedConnection(addr netip.Addr) {
 	s.refusals.note(http.StatusServiceUnavailable, RefusedAddressCap,
 		"this address has too many open connections", slog.String("remote", addr.String()))
+}
+
+// requestOrigin is the origin allowedOrigins is checked against: the Origin header, which
+// browsers send with every WebSocket upgrade. A browser hides why an upgrade failed, so
+// the dashboard asks the same URL again with a plain same-origin fetch — which carries no
+// Origin header. For such a request (no upgrade, Sec-Fetch-Site: same-origin) the page's
+// origin is the server's own, derived from the request (derived is then true), so that the
+// page is told "origin … is not in the allowedOrigins" instead of retrying for ever.
+func requestOrigin(r *http.Request) (origin string, derived bool) {
+	if o := r.Header.Get("Origin"); o != "" {
+		return o, false
+	}
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || r.Header.Get("Sec-Fetch-Site") != "same-origin" || r.Host == "" {
+		return "", false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host, true
+}
+
+// originAllowed reports whether origin is in allowed. A derived origin is matched on its
+// host alone: behind a proxy that ends TLS the scheme seen here may not be the page's.
+func originAllowed(allowed map[string]bool, origin string, derived bool) bool {
+	if allowed[origin] {
+		return true
+	}
+	if !derived {
+		return false
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
+	for o := range allowed {
+		if u, err := url.Parse(o); err == nil && strings.EqualFold(u.Host, host) {
+			return true
+		}
+	}
+	return false
 }

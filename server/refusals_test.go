@@ -234,3 +234,59 @@ func TestRefusedConnectionOverTheAddressCap(t *testing.T) {
 		t.Fatalf("log lines %v: want one for %s from 127.0.0.1", lines, RefusedAddressCap)
 	}
 }
+
+// TestSameOriginFetchLearnsTheOriginRefusal: after its WebSocket was refused, the dashboard
+// asks the same URL with a plain fetch, which a browser sends without Origin (it is
+// same-origin) but with Sec-Fetch-Site. The server checks the page's origin (its own) and
+// answers 403 origin_denied, so that the page can show why instead of retrying for ever;
+// a page whose host is allowed is not refused.
+func TestSameOriginFetchLearnsTheOriginRefusal(t *testing.T) {
+	denied := testApp("o", secretA)
+	denied.AllowedOrigins = []string{"https://ok.example"}
+	_, hs := startServer(t, Options{Apps: []App{denied}})
+	host := strings.TrimPrefix(hs.URL, "http://")
+	// A second server whose app allows its own host (with the scheme a TLS-ending proxy
+	// shows the browser): the address is taken before the app is written.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := testApp("p", secretA)
+	allowed.AllowedOrigins = []string{"https://" + ln.Addr().String()}
+	s2, err := New(Options{Apps: []App{allowed}, ReloadInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs2 := httptest.NewUnstartedServer(s2)
+	_ = hs2.Listener.Close()
+	hs2.Listener = ln
+	hs2.Start()
+	t.Cleanup(func() { hs2.Close(); _ = s2.Close() })
+	tok := mint(t, secretA, "alice", time.Hour)
+
+	get := func(url string, sameOrigin bool) (int, errorBody) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if sameOrigin {
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body errorBody
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	status, body := get(hs.URL+"/apps/o?access_token="+tok, true)
+	if status != http.StatusForbidden || body.Error.Code != RefusedOriginDenied || !strings.Contains(body.Error.Message, "http://"+host) {
+		t.Fatalf("same-origin fetch: %d %+v; want 403 origin_denied naming http://%s", status, body.Error, host)
+	}
+	if status, body := get(hs.URL+"/apps/o?access_token="+tok, false); status != http.StatusUpgradeRequired {
+		t.Errorf("a fetch that says nothing of its origin: %d %+v; want 426 as before", status, body.Error)
+	}
+	if status, body := get(hs2.URL+"/apps/p?access_token="+tok, true); status == http.StatusForbidden {
+		t.Errorf("a page on an allowed host: %d %+v; want it not refused for its origin", status, body.Error)
+	}
+}

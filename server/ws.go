@@ -102,7 +102,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hu
 		return nil, nil, nil
 	}
 	appID := rt.app.AppID
-	if origin := r.Header.Get("Origin"); origin != "" && len(rt.origins) > 0 && !rt.anyOrigin && !rt.origins[origin] {
+	if origin, derived := requestOrigin(r); origin != "" && len(rt.origins) > 0 && !rt.anyOrigin && !originAllowed(rt.origins, origin, derived) {
 		s.refuseRequest(w, r, http.StatusForbidden, "origin_denied", "origin "+origin+" is not in the allowedOrigins of app "+appID)
 		return nil, nil, nil
 	}
