@@ -64,6 +64,25 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// SourceKnown exports an intake source's series (events in and rejected) at zero before
+// its first event, so that an alert on them can be written before the first failure; a
+// polled source also gets kete_source_poll_errors_total at zero.
+func (m *Metrics) SourceKnown(source string, polled ...string) {
+	m.eventsIn.WithLabelValues(source)
+	m.rejected.WithLabelValues(source)
+	for _, ps := range polled {
+		m.sources.errors.WithLabelValues(ps)
+	}
+}
+
+// routeKnown exports a route's series at zero before its first delivery.
+func (m *Metrics) routeKnown(route string) {
+	m.eventsOut.WithLabelValues(route)
+	m.retries.WithLabelValues(route)
+	m.deadLetters.WithLabelValues(route)
+	m.latency.WithLabelValues(route)
+}
+
 // Handler serves the registry in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/outage"
 	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/spool"
 )
@@ -58,6 +59,9 @@ type Pipeline struct {
 	running atomic.Bool
 	mu      sync.Mutex
 	health  map[string]*routeHealth
+	// outages log each route's spells of failed deliveries: one line when they begin, a
+	// few while they last, one when they end, instead of one per event and attempt.
+	outages map[string]*outage.Log
 }
 
 type routeHealth struct {
@@ -82,7 +86,7 @@ func New(o Options) (*Pipeline, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Pipeline{opts: o, health: map[string]*routeHealth{}}
+	p := &Pipeline{opts: o, health: map[string]*routeHealth{}, outages: map[string]*outage.Log{}}
 	for i := range o.Routes {
 		r := &o.Routes[i]
 		if r.Route == nil || r.Name == "" {
@@ -92,6 +96,11 @@ func New(o Options) (*Pipeline, error) {
 			r.InFlight = 64
 		}
 		p.health[r.Name] = &routeHealth{}
+		o.Metrics.routeKnown(r.Name)
+		p.outages[r.Name] = outage.New(o.Logger.With("route", r.Name), outage.Options{
+			Down: "route cannot deliver; retrying", StillDown: "route still cannot deliver",
+			Up: "route delivers again", Now: o.Now,
+		})
 	}
 	return p, nil
 }
@@ -247,6 +256,7 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 				m.latency.WithLabelValues(r.Name).Observe(p.opts.Now().Sub(start).Seconds())
 			}
 			p.setHealth(r.Name, nil)
+			p.outages[r.Name].Succeeded()
 			return
 		}
 		if ctx.Err() != nil {
@@ -265,7 +275,9 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 		}
 		m.retries.WithLabelValues(r.Name).Inc()
 		wait := b.Next()
-		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", redact.Error(err))
+		logged := redact.Error(withoutRoute(err, r.Name))
+		p.outages[r.Name].Failed(logged)
+		p.opts.Logger.Debug("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", logged)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -322,4 +334,14 @@ func (p *Pipeline) Status() []RouteStatus {
 		out = append(out, RouteStatus{Route: r.Name, Delivered: h.delivered, Backlog: st.Backlog[r.Name], Failing: h.failing, LastError: h.lastErr, ReadError: h.readErr})
 	}
 	return out
+}
+
+// withoutRoute is err without its "route NAME: " prefix (kete.RouteError) when NAME is the
+// route a log line already names, so that the line does not say it twice.
+func withoutRoute(err error, name string) error {
+	var re *kete.RouteError
+	if errors.As(err, &re) && re.Route == name && re.Err != nil && err == error(re) {
+		return re.Err
+	}
+	return err
 }

@@ -15,8 +15,6 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
-
-	"github.com/kete-dev/kete/internal/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -118,7 +116,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			fmt.Fprintf(w, "kete: KETE_LOG_LEVEL=%q: want debug, info, warn or error; using %s\n", v, level)
 		}
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceLogAttr}
 	text := false
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		text = true

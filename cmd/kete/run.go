@@ -51,6 +51,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *stdin {
+		d.pipeline.Metrics().SourceKnown("stdin")
 		n, err := daemon.ReadLines(ctx, os.Stdin, d.pipeline, 100)
 		log.Info("stdin done", "events", n)
 		if err != nil {
@@ -129,7 +130,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			srv.Close()
 			return nil, err
 		}
-		ln, err := listen(cfg.Server.Listen, tlsCfg, guard(cfg.Server.HTTP))
+		ln, err := listen(cfg.Server.Listen, tlsCfg, serverGuard(cfg.Server.HTTP, srv))
 		if err != nil {
 			srv.Close()
 			return nil, fmt.Errorf("kete.server.listen=%s: %w", cfg.Server.Listen, err)
@@ -196,6 +197,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	mux.Handle("GET /readyz", ops)
 	wh := cfg.Sources.Webhook
 	if wh.Enabled {
+		p.Metrics().SourceKnown("webhook")
 		ro := keycloak.ReceiverOptions{
 			Secret: wh.Secret, BearerToken: wh.BearerToken, BasicUser: wh.BasicUsername, BasicPassword: wh.BasicPassword,
 			MaxBytes: wh.MaxBytes, IsFull: daemon.IsBackPressure, Logger: d.log,
@@ -226,6 +228,11 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 		d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
 	}
 	if pc := cfg.Sources.Keycloak; pc.Enabled {
+		polled := make([]string, len(pc.Realms))
+		for i, realm := range pc.Realms {
+			polled[i] = "keycloak-poller/" + realm
+		}
+		p.Metrics().SourceKnown("keycloak", polled...)
 		admin := keycloak.NewAdmin(keycloak.AdminConfig{
 			URL: cfg.Keycloak.URL, Realm: cfg.Keycloak.Realm, ClientID: cfg.Keycloak.ClientID,
 			ClientSecret: cfg.Keycloak.ClientSecret, Username: cfg.Keycloak.Username, Password: cfg.Keycloak.Password,

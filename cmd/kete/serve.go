@@ -13,6 +13,7 @@ import (
 
 	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/internal/httpguard"
+	"github.com/kete-dev/kete/server"
 )
 
 // guard turns a listener's <prefix>.http.* settings into httpguard's options.
@@ -21,6 +22,14 @@ func guard(s config.HTTPListenerSettings) httpguard.Options {
 		ReadHeaderTimeout: s.ReadHeaderTimeout, ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout,
 		IdleTimeout: s.IdleTimeout, MaxConnsPerAddress: s.MaxConnsPerAddress,
 	}
+}
+
+// serverGuard is guard for the bundled server's listener: a connection refused over the
+// per-address cap is counted and logged by the server, with its other refusals.
+func serverGuard(s config.HTTPListenerSettings, srv *server.Server) httpguard.Options {
+	o := guard(s)
+	o.OnRefuse = srv.RefusedConnection
+	return o
 }
 
 // listen binds addr now, so that a port in use is reported before anything starts and

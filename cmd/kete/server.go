@@ -55,7 +55,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listen(settings.Listen, tlsCfg, guard(settings.HTTP))
+	ln, err := listen(settings.Listen, tlsCfg, serverGuard(settings.HTTP, srv))
 	if err != nil {
 		return fmt.Errorf("%s=%s: %w", listenKey, settings.Listen, err)
 	}
