@@ -320,6 +320,8 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /apps/{appId}", s.handleConnect)
 	m.HandleFunc("GET /apps/{appId}/publish/{topic...}", s.handleIngest)
+	m.HandleFunc("GET /drogue/{appId}", s.handleConsumer)
+	m.HandleFunc("GET /drogue/{appId}/{channel...}", s.handleConsumer)
 	m.HandleFunc("GET /api/health/status", s.handleHealth)
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.HandleFunc("POST /api/topics/{appId}/publish", s.handleAPIPublish)
