@@ -145,20 +145,11 @@ func (g *consumerGroup) pick(topic string) (m *conn, anyLive bool) {
 	return nil, anyLive
 }
 
-// handTo sends d to member c and keeps it pending until it is known written.
+// handTo sends d to member c and keeps it pending until it is known written: after the
+// send when the socket took it at once (the common case), else at a later send.
 func (h *hub) handTo(c *conn, d pendingDelivery) {
 	cs := c.consumer
-	if queued, closed := c.outbound(); !closed {
-		written := cs.sent - queued
-		i := 0
-		for i < len(cs.pending) && cs.pending[i].end <= written {
-			i++
-		}
-		if i > 0 {
-			clear(cs.pending[:i])
-			cs.pending = slices.Delete(cs.pending, 0, i)
-		}
-	}
+	cs.prune(c)
 	cs.sent += queueCost(d.frame)
 	d.end = cs.sent
 	cs.pending = append(cs.pending, d)
@@ -166,6 +157,30 @@ func (h *hub) handTo(c *conn, d pendingDelivery) {
 	m.framesOut.Inc()
 	m.bytesOut.Add(float64(len(d.frame)))
 	c.send(d.frame)
+	cs.prune(c)
+}
+
+// prune forgets the pending messages whose frames have left c's outbound queue. What is
+// queued counts every frame at queueCost, as sent does; frames the server sends c that
+// are not messages (pongs) only make it keep more. Nothing is forgotten once c is
+// closed: a slow consumer's queue was thrown away unwritten.
+func (cs *consumerState) prune(c *conn) {
+	if len(cs.pending) == 0 {
+		return
+	}
+	queued, closed := c.outbound()
+	if closed {
+		return
+	}
+	written := cs.sent - queued
+	i := 0
+	for i < len(cs.pending) && cs.pending[i].end <= written {
+		i++
+	}
+	if i > 0 {
+		clear(cs.pending[:i])
+		cs.pending = slices.Delete(cs.pending, 0, i)
+	}
 }
 
 // deliverToGroups hands each message of run (one topic, in order, offsets set when the
