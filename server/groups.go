@@ -31,8 +31,8 @@ import (
 // its frame has left the connection's outbound queue for the socket. A member keeps what
 // it was handed and not yet known written (pending, bounded by its backlog); when it
 // closes (it went away, or it fell behind its backlog and was closed as a slow consumer)
-// its pending share goes to the other live members, or, when none is left, to the next
-// member that joins. Hence the guarantee: at-least-once within the history window (a
+// its pending share goes to the other live members as their queues have room (never
+// pushing one over its backlog), or, when none is left, to the next member that joins. Hence the guarantee: at-least-once within the history window (a
 // redelivered message keeps its CloudEvent id), in order per topic within a member
 // except that a redelivered share comes after what that member already had. What the
 // kernel took for a socket whose peer then died unread is lost, as for any WebSocket.
@@ -145,6 +145,57 @@ func (g *consumerGroup) pick(topic string) (m *conn, anyLive bool) {
 	return nil, anyLive
 }
 
+// pickWithRoom returns the next live member that may read d's topic and whose queue,
+// with d, stays within half its backlog, round robin: a share handed on must leave a
+// member that keeps up room for what is published meanwhile.
+func (g *consumerGroup) pickWithRoom(d *pendingDelivery) *conn {
+	n := len(g.members)
+	for i := range n {
+		c := g.members[(g.next+i)%n]
+		queued, closed := c.outbound()
+		if closed || queued > 0 && queued+queueCost(d.frame) > c.maxBacklog/2 || !consumerMayRead(c.session(), d.topic) {
+			continue
+		}
+		g.next = (g.next + i + 1) % n
+		return c
+	}
+	return nil
+}
+
+// drainOrphansLocked hands the share owed by members that left to members with room,
+// in order, as far as they have room; the rest waits for the next dispatch, join or
+// sweep. The caller holds consumerGroups.mu.
+func (h *hub) drainOrphansLocked(g *consumerGroup) {
+	i := 0
+	for ; i < len(g.orphans); i++ {
+		m := g.pickWithRoom(&g.orphans[i])
+		if m == nil {
+			break
+		}
+		h.handTo(m, g.orphans[i])
+	}
+	if i > 0 {
+		clear(g.orphans[:i])
+		g.orphans = slices.Delete(g.orphans, 0, i)
+	}
+}
+
+// drainOrphans runs drainOrphansLocked for every group; the sweeper calls it, so that a
+// share waiting for room moves on even when nothing is published.
+func (h *hub) drainOrphans() {
+	cg := &h.consumers
+	if cg.n.Load() == 0 {
+		return
+	}
+	cg.mu.Lock()
+	defer cg.mu.Unlock()
+	for _, g := range cg.groups {
+		if len(g.orphans) > 0 {
+			h.drainOrphansLocked(g)
+		}
+	}
+}
+
 // handTo sends d to member c and keeps it pending until it is known written: after the
 // send when the socket took it at once (the common case), else at a later send.
 func (h *hub) handTo(c *conn, d pendingDelivery) {
@@ -202,6 +253,9 @@ func (h *hub) deliverToGroups(run []queued) {
 		}
 		var frame []byte
 		for _, g := range cg.groups {
+			if len(g.orphans) > 0 {
+				h.drainOrphansLocked(g)
+			}
 			if g.key.channel != "" && g.key.channel != q.topic {
 				continue
 			}
@@ -278,17 +332,7 @@ func (h *hub) joinGroup(c *conn) {
 		return
 	}
 	now := h.srv.coarseNow()
-	if len(g.orphans) > 0 {
-		orphans := g.orphans
-		g.orphans = nil
-		for _, d := range orphans {
-			if m, _ := g.pick(d.topic); m != nil {
-				h.handTo(m, d)
-			} else {
-				g.orphans = append(g.orphans, d)
-			}
-		}
-	}
+	h.drainOrphansLocked(g)
 	if g.missed > 0 {
 		c.send(encodeGapEvent(h.appID, gapNotice{Missed: g.missed, Group: cs.groupID}, now))
 		g.missed = 0
@@ -399,15 +443,9 @@ func (h *hub) leaveGroup(c *conn) {
 			g.next = 0
 		}
 	}
-	pending := cs.pending
+	g.orphans = append(g.orphans, cs.pending...)
 	cs.pending = nil
-	for _, d := range pending {
-		if m, _ := g.pick(d.topic); m != nil {
-			h.handTo(m, d)
-		} else if g.durable {
-			g.orphans = append(g.orphans, d)
-		}
-	}
+	h.drainOrphansLocked(g)
 	if len(g.members) == 0 && !g.durable {
 		delete(cg.groups, g.key)
 		cg.n.Add(-1)
