@@ -742,3 +742,35 @@ func TestConsumerSlowMemberShareGoesToOthers(t *testing.T) {
 	_ = fast.conn.WriteClose(1000, nil)
 	<-fastDone
 }
+
+// TestConsumerGroupWithoutHistoryIsToldWhatItMissed: an app that keeps no history cannot
+// replay; a durable group's next member is told how many messages it missed.
+func TestConsumerGroupWithoutHistoryIsToldWhatItMissed(t *testing.T) {
+	s, hs := startServer(t, Options{Apps: []App{consumerApp(0)}})
+	tok := mint(t, secretA, "svc", time.Hour)
+	seen := witness(t, hs, "events/login")
+	d := mustDrogue(t, hs, "a", "events/login", tok, "audit")
+	waitUntil(t, "joined", func() bool { return members(s, "events/login", "audit") == 1 })
+	publishN(t, hs, "events/login", 1, 2)
+	d.collect(2)
+	_ = d.conn.WriteClose(1000, nil)
+	<-d.done
+	waitUntil(t, "gone", func() bool { return members(s, "events/login", "audit") == 0 })
+	publishN(t, hs, "events/login", 3, 5)
+	seen(5)
+
+	d2 := mustDrogue(t, hs, "a", "events/login", tok, "audit")
+	ev := d2.next()
+	for n := seq(ev); n == 1 || n == 2; n = seq(ev) {
+		ev = d2.next() // a redelivery (at-least-once)
+	}
+	checkCloudEvent(t, ev)
+	data, _ := ev["data"].(map[string]any)
+	if ev["type"] != GapEventType || data["missed"] != float64(3) || data["groupId"] != "audit" {
+		t.Fatalf("first event %v, want a gap notice with missed 3", ev)
+	}
+	publishN(t, hs, "events/login", 6, 6)
+	if got := d2.collect(1); got[0] != 6 {
+		t.Errorf("after the gap notice got %v, want 6", got)
+	}
+}
