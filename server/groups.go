@@ -103,6 +103,15 @@ type consumerGroups struct {
 	mu     sync.Mutex
 	groups map[groupKey]*consumerGroup
 	n      atomic.Int32 // len(groups): the dispatcher skips the lock when 0
+	// batches is the dispatcher's scratch: what each member gets of one run, sent as one
+	// write per member, as the hub writes one buffer per subscriber.
+	batches []memberBatch
+}
+
+// memberBatch is what one member gets of a run.
+type memberBatch struct {
+	c  *conn
+	ds []pendingDelivery
 }
 
 // consumerMayRead reports whether a consumer with session ss may receive topic: not the
@@ -211,6 +220,53 @@ func (h *hub) handTo(c *conn, d pendingDelivery) {
 	cs.prune(c)
 }
 
+// handBatch sends ds to member c in as few writes as its backlog allows (buffers of at
+// most maxBacklog, as the hub's dispatch coalesces), each delivery pending as in handTo.
+func (h *hub) handBatch(c *conn, ds []pendingDelivery) {
+	if len(ds) == 1 {
+		h.handTo(c, ds[0])
+		return
+	}
+	cs := c.consumer
+	limit := c.maxBacklog - queuedFrameCost
+	m := h.srv.metrics
+	for i := 0; i < len(ds); {
+		j, n := i+1, len(ds[i].frame)
+		for j < len(ds) && n+len(ds[j].frame) <= limit {
+			n += len(ds[j].frame)
+			j++
+		}
+		cs.prune(c)
+		buf := make([]byte, 0, n)
+		for k := i; k < j; k++ {
+			buf = append(buf, ds[k].frame...)
+			cs.sent += len(ds[k].frame)
+			if k == j-1 {
+				cs.sent += queuedFrameCost // the queue counts one frame: the buffer
+			}
+			d := ds[k]
+			d.end = cs.sent
+			cs.pending = append(cs.pending, d)
+		}
+		m.framesOut.Add(float64(j - i))
+		m.bytesOut.Add(float64(n))
+		c.send(buf)
+		cs.prune(c)
+		i = j
+	}
+}
+
+// batchFor returns the scratch batch of member c, adding it.
+func (cg *consumerGroups) batchFor(c *conn) *memberBatch {
+	for i := range cg.batches {
+		if cg.batches[i].c == c {
+			return &cg.batches[i]
+		}
+	}
+	cg.batches = append(cg.batches, memberBatch{c: c, ds: nil})
+	return &cg.batches[len(cg.batches)-1]
+}
+
 // prune forgets the pending messages whose frames have left c's outbound queue. What is
 // queued counts every frame at queueCost, as sent does; frames the server sends c that
 // are not messages (pongs) only make it keep more. Nothing is forgotten once c is
@@ -283,12 +339,18 @@ func (h *hub) deliverToGroups(run []queued) {
 				}
 				frame = encodeCloudEvent(h.appID, q.topic, &q.msg, id, now)
 			}
-			h.handTo(m, pendingDelivery{topic: q.topic, frame: frame})
+			mb := cg.batchFor(m)
+			mb.ds = append(mb.ds, pendingDelivery{topic: q.topic, frame: frame})
 			if g.durable && q.offset != 0 {
 				g.positions.advance(q.topic, StreamPosition{Offset: q.offset, Epoch: epoch})
 			}
 		}
 	}
+	for i := range cg.batches {
+		h.handBatch(cg.batches[i].c, cg.batches[i].ds)
+	}
+	clear(cg.batches)
+	cg.batches = cg.batches[:0]
 }
 
 // groupsFull reports whether a new durable group could not be made for key.
