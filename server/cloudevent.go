@@ -129,28 +129,43 @@ func encodeGapEvent(appID string, g gapNotice, at int64) []byte {
 // ({"topic","messageType","data","offset"} in one unmasked frame), to replay it as a
 // CloudEvent.
 func decodeKeptFrame(frame []byte) (Message, bool) {
-	if len(frame) < 2 {
-		return Message{}, false
-	}
-	h := 2
-	switch frame[1] & 0x7f {
-	case 126:
-		h = 4
-	case 127:
-		h = 10
-	}
-	if len(frame) < h {
-		return Message{}, false
-	}
-	if h == 4 && int(binary.BigEndian.Uint16(frame[2:4])) != len(frame)-h {
+	payload, ok := decodeKeptPayload(frame)
+	if !ok {
 		return Message{}, false
 	}
 	var env struct {
 		MessageType string          `json:"messageType"`
 		Data        json.RawMessage `json:"data"`
 	}
-	if json.Unmarshal(frame[h:], &env) != nil {
+	if json.Unmarshal(payload, &env) != nil {
 		return Message{}, false
 	}
 	return Message{MessageType: env.MessageType, Data: env.Data, Binary: frame[0]&0x0f == opBinary}, true
+}
+
+// decodeKeptPayload returns the payload of one whole unmasked server frame.
+func decodeKeptPayload(frame []byte) ([]byte, bool) {
+	if len(frame) < 2 {
+		return nil, false
+	}
+	h, n := 2, uint64(frame[1]&0x7f)
+	switch n {
+	case 126:
+		h = 4
+	case 127:
+		h = 10
+	}
+	if len(frame) < h {
+		return nil, false
+	}
+	switch h {
+	case 4:
+		n = uint64(binary.BigEndian.Uint16(frame[2:4]))
+	case 10:
+		n = binary.BigEndian.Uint64(frame[2:10])
+	}
+	if n != uint64(len(frame)-h) {
+		return nil, false
+	}
+	return frame[h:], true
 }
