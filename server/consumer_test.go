@@ -774,3 +774,31 @@ func TestConsumerGroupWithoutHistoryIsToldWhatItMissed(t *testing.T) {
 		t.Errorf("after the gap notice got %v, want 6", got)
 	}
 }
+
+// TestConsumerGroupForgetsPositionsOfForgottenTopics: a durable group on every topic of
+// an app that writes to ever new topics keeps positions only for topics history still
+// knows, once a sweep runs.
+func TestConsumerGroupForgetsPositionsOfForgottenTopics(t *testing.T) {
+	a := consumerApp(10)
+	a.HistoryMaxTopics = 20
+	s, hs := startServer(t, Options{Apps: []App{a}, SweepInterval: time.Hour})
+	d := mustDrogue(t, hs, "a", "", mint(t, secretA, "svc", time.Hour), "all")
+	waitUntil(t, "joined", func() bool { return members(s, "", "all") == 1 })
+	for i := range 300 {
+		apiPublish(t, hs, "t/"+strconv.Itoa(i), map[string]any{"n": i})
+	}
+	d.collect(300)
+	_, h := s.app("a")
+	positions := func() int {
+		h.consumers.mu.Lock()
+		defer h.consumers.mu.Unlock()
+		return len(h.consumers.groups[groupKey{id: "all"}].positions.(memoryPositions))
+	}
+	if n := positions(); n < 300 {
+		t.Fatalf("%d positions before the sweep, want one per topic seen (300)", n)
+	}
+	s.sweep(nil)
+	if n := positions(); n > 20 {
+		t.Errorf("%d positions after the sweep, want at most historyMaxTopics (20)", n)
+	}
+}

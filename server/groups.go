@@ -20,7 +20,7 @@ import (
 //
 // A group with a group_id is durable on this node: it stays after its last member left,
 // and keeps its position (groupPositions: per topic, the newest offset handed to one of
-// its members). A member that joins gets, before anything live, (1) the share its group
+// its members; a topic this node's history forgot is forgotten too, see sweepGroups). A member that joins gets, before anything live, (1) the share its group
 // still owes from members that left (below), then (2) every message of its topics kept
 // in history after the group's position, in order. When history cannot fill the gap
 // (messages were dropped from history, or the app keeps none) the member is told with a
@@ -173,7 +173,7 @@ func (g *consumerGroup) pickWithRoom(d *pendingDelivery) *conn {
 
 // drainOrphansLocked hands the share owed by members that left to members with room,
 // in order, as far as they have room; the rest waits for the next dispatch, join or
-// sweep. The caller holds consumerGroups.mu.
+// sweep (sweepGroups). The caller holds consumerGroups.mu.
 func (h *hub) drainOrphansLocked(g *consumerGroup) {
 	i := 0
 	for ; i < len(g.orphans); i++ {
@@ -189,19 +189,36 @@ func (h *hub) drainOrphansLocked(g *consumerGroup) {
 	}
 }
 
-// drainOrphans runs drainOrphansLocked for every group; the sweeper calls it, so that a
-// share waiting for room moves on even when nothing is published.
-func (h *hub) drainOrphans() {
+// sweepGroups runs on every sweep: it moves on the shares waiting for room (also when
+// nothing is published), and forgets the positions of topics this node's history has
+// forgotten, so that a group of an app with ever new topics does not grow without limit
+// (such a topic, when it comes back, is numbered after every offset the group saw, and
+// its position is then unknown: all of it is replayed, which is what the group missed).
+func (h *hub) sweepGroups() {
 	cg := &h.consumers
 	if cg.n.Load() == 0 {
 		return
 	}
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
+	hs := h.history
 	for _, g := range cg.groups {
 		if len(g.orphans) > 0 {
 			h.drainOrphansLocked(g)
 		}
+		mp, ok := g.positions.(memoryPositions)
+		if !ok {
+			continue
+		}
+		hs.mu.Lock()
+		if len(mp) > len(hs.topics)+64 {
+			for t := range mp {
+				if hs.topics[t] == nil {
+					delete(mp, t)
+				}
+			}
+		}
+		hs.mu.Unlock()
 	}
 }
 

@@ -637,7 +637,7 @@ func (s *Server) sweep(scratch []*conn) []*conn {
 		ping := int64(rt.limits.PingInterval)
 		scratch = h.snapshot(scratch[:0])
 		conns += len(scratch)
-		h.drainOrphans() // groups.go
+		h.sweepGroups() // groups.go
 		for _, c := range scratch {
 			if exp := c.session().expires; exp != 0 && now >= exp {
 				s.metrics.closes.WithLabelValues("token_expired").Inc()
