@@ -802,3 +802,21 @@ func TestConsumerGroupForgetsPositionsOfForgottenTopics(t *testing.T) {
 		t.Errorf("%d positions after the sweep, want at most historyMaxTopics (20)", n)
 	}
 }
+
+// TestConsumerCountsAgainstMaxConnections: a consumer is a connection of its app like
+// any other: maxConnections refuses the one past it with 503 before the upgrade, and the
+// connections gauge counts it.
+func TestConsumerCountsAgainstMaxConnections(t *testing.T) {
+	a := consumerApp(0)
+	a.MaxConnections = 1
+	s, hs := startServer(t, Options{Apps: []App{a}})
+	tok := mint(t, secretA, "svc", time.Hour)
+	mustDrogue(t, hs, "a", "", tok, "")
+	waitUntil(t, "joined", func() bool { return members(s, "", "") == 1 })
+	if _, resp, err := drogueConnect(t, hs, "a", "", url.Values{"token": {tok}}, nil); err == nil || status(resp) != http.StatusServiceUnavailable {
+		t.Fatalf("second consumer: %v, status %d, want 503", err, status(resp))
+	}
+	if g := gaugeValue(t, s.reg, "kete_server_connections"); g != 1 {
+		t.Errorf("kete_server_connections = %v, want 1", g)
+	}
+}
