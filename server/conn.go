@@ -52,6 +52,8 @@ type conn struct {
 	// publishes is a client's publish rate limit, touched by its read loop alone; nil
 	// until its first publish.
 	publishes *publishBucket
+	// consumer is a Drogue consumer's state (consumer.go); nil for others.
+	consumer *consumerState
 }
 
 // ingestState is what only an ingest connection keeps.
@@ -66,7 +68,7 @@ func (c *conn) session() *session { return c.sess.Load() }
 // reservedSubject is the subject c's reservation counted against one-per-user: none for
 // an ingest connection.
 func (c *conn) reservedSubject() string {
-	if c.ingest {
+	if !c.isClient() {
 		return ""
 	}
 	return c.session().subject

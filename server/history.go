@@ -129,6 +129,7 @@ func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
 		return false // a broker redelivery: already kept and delivered
 	}
 	th.last = e.offset
+	q.offset = e.offset
 	mt := q.msg.MessageType
 	if mt == "" {
 		mt = "broadcast"

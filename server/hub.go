@@ -39,6 +39,8 @@ type hub struct {
 	// its own lock (see historyStore). epoch names the offsets this hub numbers itself.
 	history *historyStore
 	epoch   string
+
+	consumers consumerGroups // Drogue consumer groups (groups.go)
 }
 
 // topicSubs is the subscriber list of one topic; index maps a conn to its slot so that
@@ -54,6 +56,7 @@ type queued struct {
 	frame   []byte
 	dataLen int
 	msg     Message
+	offset  uint64 // in the topic's history; 0 when not kept
 }
 
 // hubQueue bounds how many messages wait for a hub's dispatcher; a full queue makes
@@ -167,6 +170,7 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	} else {
 		subs = h.resolve(topic, subs)
 	}
+	h.deliverToGroups(run)
 	total := 0
 	if len(run) == 1 {
 		total = len(run[0].frame)
@@ -320,7 +324,7 @@ func (h *hub) open(c *conn, welcome []byte) {
 	}
 	h.reserved--
 	h.conns[c.id] = c
-	if !c.ingest {
+	if c.isClient() {
 		sub := c.session().subject
 		h.doneUpgradingLocked(sub)
 		h.subjects[sub] = append(h.subjects[sub], c)
@@ -328,7 +332,7 @@ func (h *hub) open(c *conn, welcome []byte) {
 	}
 	h.mu.Unlock()
 	h.srv.metrics.connections.Inc()
-	if r := h.srv.roster; r != nil && !c.ingest && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
+	if r := h.srv.roster; r != nil && c.isClient() && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
 		r.hold(h, c) // the other nodes learn the subject is taken here
 	}
 }
@@ -341,7 +345,7 @@ func (h *hub) remove(c *conn) bool {
 		return false
 	}
 	delete(h.conns, c.id)
-	if !c.ingest {
+	if c.isClient() {
 		sub := c.session().subject
 		list := h.subjects[sub]
 		for i, s := range list {
@@ -365,7 +369,7 @@ func (h *hub) remove(c *conn) bool {
 	}
 	h.mu.Unlock()
 	h.srv.metrics.connections.Dec()
-	if r := h.srv.roster; r != nil && !c.ingest {
+	if r := h.srv.roster; r != nil && c.isClient() {
 		r.release(c)
 	}
 	return true

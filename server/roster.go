@@ -307,7 +307,7 @@ func (r *roster) reconcile() {
 		case reject && !r.announced[h.appID]:
 			r.announced[h.appID] = true
 			for _, c := range h.snapshot(nil) {
-				if !c.ingest {
+				if c.isClient() {
 					r.hold(h, c)
 				}
 			}

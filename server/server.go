@@ -323,6 +323,8 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /apps/{appId}", s.handleConnect)
 	m.HandleFunc("GET /apps/{appId}/publish/{topic...}", s.handleIngest)
+	m.HandleFunc("GET /drogue/{appId}", s.handleConsumer)
+	m.HandleFunc("GET /drogue/{appId}/{channel...}", s.handleConsumer)
 	m.HandleFunc("GET /api/health/status", s.handleHealth)
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.HandleFunc("POST /api/topics/{appId}/publish", s.handleAPIPublish)
@@ -638,6 +640,7 @@ func (s *Server) sweep(scratch []*conn) []*conn {
 		ping := int64(rt.limits.PingInterval)
 		scratch = h.snapshot(scratch[:0])
 		conns += len(scratch)
+		h.sweepGroups() // groups.go
 		for _, c := range scratch {
 			if exp := c.session().expires; exp != 0 && now >= exp {
 				s.metrics.closes.WithLabelValues("token_expired").Inc()

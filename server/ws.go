@@ -257,7 +257,7 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	c.lastSeen.Store(s.coarseNow())
 	c.lastPing = s.coarseNow()
 	var welcome []byte
-	if !c.ingest {
+	if c.isClient() {
 		// Built here, where the request's remote address is at hand (the connection need
 		// not keep it) and before the read loop starts (whose goroutine then never runs
 		// the welcome's encoding); open sends it.
@@ -296,7 +296,10 @@ func connOf(socket *gws.Conn) *conn {
 // registered it.
 func (e *wsEvents) OnOpen(socket *gws.Conn) {
 	c := connOf(socket)
-	if c == nil || c.ingest {
+	if c != nil && c.consumer != nil {
+		c.hub.joinGroup(c)
+	}
+	if c == nil || !c.isClient() {
 		return
 	}
 	h := c.hub
@@ -333,7 +336,10 @@ func (e *wsEvents) OnClose(socket *gws.Conn, err error) {
 	}
 	c.markClosed()
 	h := c.hub
-	if h.remove(c) && !c.ingest {
+	if c.consumer != nil {
+		h.leaveGroup(c)
+	}
+	if h.remove(c) && c.isClient() {
 		if rt := h.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
 			e.s.presence(h.appID, c, -1, "disconnected")
 		}
@@ -369,6 +375,10 @@ func (e *wsEvents) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	e.s.metrics.bytesIn.Add(float64(len(b)))
 	if c.ingest {
 		e.s.ingestFrame(c, msg.Opcode == gws.OpcodeBinary, b)
+		return
+	}
+	if c.consumer != nil {
+		e.s.consumerFrame(c, b)
 		return
 	}
 	e.s.clientFrame(c, b)
@@ -526,6 +536,9 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 	ns.subject = old.subject
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
+	if c.consumer != nil {
+		return // Drogue confirms nothing; its consumers see CloudEvents only
+	}
 	data := []byte(`{"expiresAt":`)
 	if ns.expires == 0 {
 		data = append(data, "null"...)

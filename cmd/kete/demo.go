@@ -122,7 +122,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "  Webhook:    curl -X POST http://%s/events -d '{\"type\":\"LOGIN\",\"realmId\":\"acme\",\"time\":%d}'\n", d.opsAddr, time.Now().UnixMilli())
 	fmt.Fprintf(stdout, "  Topics:     events (every event), logins/{realm} (logins only: the second route)\n")
 	fmt.Fprintf(stdout, "  Metrics:    http://%s/metrics\n", d.opsAddr)
-	fmt.Fprintf(stdout, "  Subscribe:  ws://%s/apps/demo?access_token=%s\n\n", srvLn.Addr(), viewer)
+	fmt.Fprintf(stdout, "  Subscribe:  ws://%s/apps/demo?access_token=%s\n", srvLn.Addr(), viewer)
+	fmt.Fprintf(stdout, "  Consume:    ws://%s/drogue/demo/events?token=%s&group_id=demo (Drogue Cloud style: CloudEvents, shared by a group)\n\n", srvLn.Addr(), viewer)
 	fmt.Fprintf(stdout, "Generating %d events/s across realms acme, globex and master. Ctrl-C stops.\n", *rate)
 
 	var generated atomic.Int64
