@@ -68,7 +68,19 @@ type App struct {
 	HistoryMaxTopics int `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
 	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
 	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
-	Limits     Limits   `json:"limits" yaml:"limits"`
+	// Compatibility policies: each zero value behaves as the Realtime Pub/Sub platform
+	// does (docs/server.md, "Compatibility"; server/compat.go).
+	//
+	// OnForbidden is what a subscribe or publish frame the token does not allow gets:
+	// "close" (default: 1008 with the platform's reason) or "errorFrame" (an error frame,
+	// and the connection stays).
+	OnForbidden ForbiddenPolicy `json:"onForbidden,omitempty" yaml:"onForbidden,omitempty"`
+	// TokenExpiry is "handshake" (default: exp is checked when the client connects only)
+	// or "close" (the connection is closed once exp plus the leeway passes, unless the
+	// client refreshed its token).
+	TokenExpiry TokenExpiryPolicy `json:"tokenExpiry,omitempty" yaml:"tokenExpiry,omitempty"`
+
+	Limits Limits `json:"limits" yaml:"limits"`
 	Audit      Audit    `json:"audit" yaml:"audit"`
 }
 
@@ -374,6 +386,12 @@ func ValidateApps(apps []App) error {
 		case SubjectlessConnection, "connection", SubjectlessReject:
 		default:
 			errs = append(errs, fmt.Errorf("%s: tokensWithoutSubject %q: want connection or reject", name, a.TokensWithoutSubject))
+		}
+		if err := a.OnForbidden.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		if err := a.TokenExpiry.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 		switch a.OneConnectionPerUser {
 		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:

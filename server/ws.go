@@ -141,6 +141,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	id := newID()
 	ss := newSession(cl)
+	s.applyTokenExpiry(rt, ss, cl)
 	ss.subject = subjectOf(cl, id)
 	replace, status, code, reason := h.reserve(rt, ss.subject)
 	if status != 0 {
@@ -398,9 +399,9 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 	case frameSubscribe:
 		switch {
 		case strings.HasPrefix(f.Topic, "priv/"):
-			c.send(errorFrame(f.Topic, "forbidden", "private topics cannot be subscribed to", ""))
+			s.forbid(c, rt, f.Topic, "private topics cannot be subscribed to", "", ReasonSubscribePrivateForbidden)
 		case strings.HasPrefix(f.Topic, "secure/") && !auth.CanSubscribe(ss.permissions, f.Topic):
-			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:subscriber:read:topic:"+f.Topic, ""))
+			s.forbid(c, rt, f.Topic, "token lacks realtime:subscriber:read:topic:"+f.Topic, "", ReasonSubscribeSecureForbidden)
 		case hasHistory(rt, f.Topic):
 			// The welcome (with the topic's position) and any replay are sent by subscribeFrom.
 			read := h.readBrokerHistory(rt, f.Topic, f.Since)
@@ -426,7 +427,7 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 			return
 		}
 		if !auth.CanPublish(ss.permissions, f.Topic) {
-			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID))
+			s.forbid(c, rt, f.Topic, "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID, ReasonPublishForbidden)
 			return
 		}
 		s.clientPublish(c, rt, ss, f, f.Topic, "websocket")
@@ -516,11 +517,12 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		return
 	}
 	ns := newSession(cl)
+	s.applyTokenExpiry(rt, ns, cl)
 	ns.subject = old.subject
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
 	data := []byte(`{"expiresAt":`)
-	if ns.expires == 0 {
+	if cl.ExpiresAt.IsZero() {
 		data = append(data, "null"...)
 	} else {
 		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))

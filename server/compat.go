@@ -1,0 +1,113 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// This file holds the per-app policies where the Realtime Pub/Sub platform and kete's own
+// extensions differ. Each zero value behaves as the platform does, so that the official
+// clients and demos run unchanged; docs/server.md ("Compatibility") has the table.
+
+// ForbiddenPolicy says what a client frame that its token does not allow gets; see
+// App.OnForbidden.
+type ForbiddenPolicy string
+
+// Policies for refused subscribe and publish frames.
+const (
+	// ForbiddenClose closes the connection (1008) with the platform's reason, as the
+	// official client's test/onerror.test.ts expects of a forbidden secure/ subscription.
+	ForbiddenClose ForbiddenPolicy = "" // also "close"
+	// ForbiddenErrorFrame answers with an error frame,
+	// {"topic":T,"messageType":"error","data":{"code":"forbidden","message","id"?}},
+	// and keeps the connection: kete's extension, which no official client listens for.
+	ForbiddenErrorFrame ForbiddenPolicy = "errorFrame"
+)
+
+// Close reasons for refused frames under ForbiddenClose.
+const (
+	// ReasonSubscribeSecureForbidden is the platform's own reason, asserted by the
+	// official client's test/onerror.test.ts (BackendStack21/realtime-pubsub-client).
+	ReasonSubscribeSecureForbidden = "Subscription to secure topic is forbidden!"
+	// ReasonSubscribePrivateForbidden is inferred by analogy: the platform says that
+	// subscribing to priv/… "is prohibited in the client subscription API" (seed 004,
+	// Topics) but not how it answers.
+	ReasonSubscribePrivateForbidden = "Subscription to private topic is forbidden!"
+	// ReasonPublishForbidden is inferred by analogy as well: the platform's clients have no
+	// way to learn of a refused publish but the connection's close.
+	ReasonPublishForbidden = "Publishing to topic is forbidden!"
+)
+
+// TokenExpiryPolicy says what happens to a connection whose token's exp passes; see
+// App.TokenExpiry.
+type TokenExpiryPolicy string
+
+// Token lifetime policies.
+const (
+	// TokenExpiryHandshake checks exp (with the server's one leeway) at the handshake only:
+	// an accepted connection outlives its token. The platform's behaviour: its official
+	// tests and demos mint 5-second tokens and no official client can refresh one.
+	TokenExpiryHandshake TokenExpiryPolicy = "" // also "handshake"
+	// TokenExpiryClose closes the connection (1008 ReasonTokenExpired) once exp plus the
+	// leeway has passed, unless the client sent a fresh token first (RefreshAccessToken or
+	// {"type":"refresh"}): Drogue Cloud's behaviour. A revoked user loses the connection
+	// within one token lifetime, but every client must refresh.
+	TokenExpiryClose TokenExpiryPolicy = "close"
+)
+
+func (p ForbiddenPolicy) validate() error {
+	switch strings.ToLower(string(p)) {
+	case "", "close", "errorframe":
+		return nil
+	}
+	return fmt.Errorf("onForbidden %q: want close or errorFrame", string(p))
+}
+
+// errorFrames reports whether refusals are answered with error frames.
+func (p ForbiddenPolicy) errorFrames() bool { return strings.EqualFold(string(p), string(ForbiddenErrorFrame)) }
+
+func (p TokenExpiryPolicy) validate() error {
+	switch strings.ToLower(string(p)) {
+	case "", "handshake", "close":
+		return nil
+	}
+	return fmt.Errorf("tokenExpiry %q: want handshake or close", string(p))
+}
+
+func (p TokenExpiryPolicy) closes() bool { return strings.EqualFold(string(p), string(TokenExpiryClose)) }
+
+// forbid refuses client frame on topic (with its id, when it had one) per the app's
+// OnForbidden policy: an error frame with message, or the connection's close with reason.
+func (s *Server) forbid(c *conn, rt *appRuntime, topic, message, id, reason string) {
+	s.metrics.authFailures.WithLabelValues("forbidden").Inc()
+	if rt.app.OnForbidden.errorFrames() {
+		c.send(errorFrame(topic, "forbidden", message, id))
+		return
+	}
+	s.metrics.closes.WithLabelValues("forbidden").Inc()
+	c.closeWith(ClosePolicyViolation, reason, false)
+}
+
+// applyTokenExpiry sets when ss (verified from cl) is closed for expiry under the app's
+// policy: never under TokenExpiryHandshake; at exp plus the leeway under TokenExpiryClose,
+// the very instant from which the handshake refuses the token, so that the server never
+// accepts a token that it already counts as expired (one leeway everywhere).
+func (s *Server) applyTokenExpiry(rt *appRuntime, ss *session, cl *auth.Claims) {
+	ss.expires = 0
+	if !rt.app.TokenExpiry.closes() || cl.ExpiresAt.IsZero() {
+		return
+	}
+	ss.expires = cl.ExpiresAt.Add(s.tokenLeeway()).UnixNano()
+}
+
+// tokenLeeway is the leeway the verifiers apply to exp: Options.TokenLeeway, none when
+// negative.
+func (s *Server) tokenLeeway() time.Duration {
+	if s.opts.TokenLeeway < 0 {
+		return 0
+	}
+	return s.opts.TokenLeeway
+}
