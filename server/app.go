@@ -81,7 +81,7 @@ type App struct {
 	TokenExpiry TokenExpiryPolicy `json:"tokenExpiry,omitempty" yaml:"tokenExpiry,omitempty"`
 
 	Limits Limits `json:"limits" yaml:"limits"`
-	Audit      Audit    `json:"audit" yaml:"audit"`
+	Audit  Audit  `json:"audit" yaml:"audit"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.

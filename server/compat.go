@@ -67,7 +67,9 @@ func (p ForbiddenPolicy) validate() error {
 }
 
 // errorFrames reports whether refusals are answered with error frames.
-func (p ForbiddenPolicy) errorFrames() bool { return strings.EqualFold(string(p), string(ForbiddenErrorFrame)) }
+func (p ForbiddenPolicy) errorFrames() bool {
+	return strings.EqualFold(string(p), string(ForbiddenErrorFrame))
+}
 
 func (p TokenExpiryPolicy) validate() error {
 	switch strings.ToLower(string(p)) {
@@ -77,7 +79,9 @@ func (p TokenExpiryPolicy) validate() error {
 	return fmt.Errorf("tokenExpiry %q: want handshake or close", string(p))
 }
 
-func (p TokenExpiryPolicy) closes() bool { return strings.EqualFold(string(p), string(TokenExpiryClose)) }
+func (p TokenExpiryPolicy) closes() bool {
+	return strings.EqualFold(string(p), string(TokenExpiryClose))
+}
 
 // forbid refuses client frame on topic (with its id, when it had one) per the app's
 // OnForbidden policy: an error frame with message, or the connection's close with reason.

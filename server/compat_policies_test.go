@@ -89,7 +89,7 @@ func TestNoAcceptThenClose(t *testing.T) {
 			app := testApp("a", secretA)
 			app.TokenExpiry = policy
 			s, hs, clock := startClockServer(t, app)
-					leeway := s.opts.TokenLeeway
+			leeway := s.opts.TokenLeeway
 			// Issued 15 s ago for 5 s: expired 10 s ago, within the leeway.
 			issued := clock.Now().Add(-15 * time.Second)
 			late := &fakeClock{}
