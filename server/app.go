@@ -68,6 +68,9 @@ type App struct {
 	HistoryMaxTopics int `json:"historyMaxTopics,omitempty" yaml:"historyMaxTopics,omitempty"`
 	// HistoryTTL drops kept messages older than this ("5m" or milliseconds; 0: no age limit).
 	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
+	Limits     Limits   `json:"limits" yaml:"limits"`
+	Audit      Audit    `json:"audit" yaml:"audit"`
+
 	// Compatibility policies: each zero value behaves as the Realtime Pub/Sub platform
 	// does (docs/server.md, "Compatibility"; server/compat.go).
 	//
@@ -79,9 +82,6 @@ type App struct {
 	// or "close" (the connection is closed once exp plus the leeway passes, unless the
 	// client refreshed its token).
 	TokenExpiry TokenExpiryPolicy `json:"tokenExpiry,omitempty" yaml:"tokenExpiry,omitempty"`
-
-	Limits Limits `json:"limits" yaml:"limits"`
-	Audit  Audit  `json:"audit" yaml:"audit"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
