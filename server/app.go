@@ -174,6 +174,13 @@ type Limits struct {
 	PublishRate int `json:"publishRate,omitempty" yaml:"publishRate,omitempty"`
 	// PublishBurst is how many such frames may come at once above the rate (2×PublishRate).
 	PublishBurst int `json:"publishBurst,omitempty" yaml:"publishBurst,omitempty"`
+	// MaxPublishSize is the largest message of an HTTP publish in bytes (5 KiB, like
+	// MaxMessageSize: the platform's "max message payload size is 5KB" for both).
+	MaxPublishSize int `json:"maxPublishSize,omitempty" yaml:"maxPublishSize,omitempty"`
+	// MaxDeliveredSize is the largest frame the server delivers for a client or HTTP
+	// publish, in bytes (6 KiB: what the platform's Go SDK reads); a publish whose frame
+	// would be larger is refused, since a subscriber that cannot read it drops its connection.
+	MaxDeliveredSize int `json:"maxDeliveredSize,omitempty" yaml:"maxDeliveredSize,omitempty"`
 }
 
 // Audit turns on one log line per client message and per delivery batch for an app.
@@ -211,6 +218,8 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxBacklog, DefaultMaxBacklog)
 	def(&l.MaxSubscriptions, DefaultMaxSubscriptions)
 	def(&l.DedupMaxIDs, DefaultDedupMaxIDs)
+	def(&l.MaxPublishSize, DefaultMaxPublishSize)
+	def(&l.MaxDeliveredSize, DefaultMaxDeliveredSize)
 	if l.PublishRate == 0 {
 		l.PublishRate = DefaultPublishRate
 	}

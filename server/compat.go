@@ -115,3 +115,45 @@ func (s *Server) tokenLeeway() time.Duration {
 	}
 	return s.opts.TokenLeeway
 }
+
+// Defaults of the sizes clients can read (Limits).
+const (
+	DefaultMaxPublishSize = 5 << 10
+	// DefaultMaxDeliveredSize is the read limit of the platform's Go SDK
+	// (BackendStack21/realtime-pubsub-client-go; ../shared/research/pubsub.md §2): a larger
+	// frame makes it drop the connection, reconnect, and lose its subscriptions.
+	DefaultMaxDeliveredSize = 6 << 10
+)
+
+// ReasonDeliveredTooBig closes a client whose publish would reach subscribers in a frame
+// over Limits.MaxDeliveredSize (its own frame was within MaxMessageSize, but the server
+// adds the id and the publisher's client object).
+const ReasonDeliveredTooBig = "Message too big for subscribers!"
+
+// deliveredSize is the length of the frame encodeServerFrame builds for topic,
+// messageType and dataLen bytes of data, without the WebSocket header: what a client's
+// read limit counts.
+func deliveredSize(topic, messageType string, dataLen int) int {
+	if messageType == "" {
+		messageType = "broadcast"
+	}
+	var scratch [2 * (maxTopicLen + maxMessageTypeLen)]byte
+	n := len(appendJSONString(appendJSONString(scratch[:0], topic), messageType))
+	return len(`{"topic":,"messageType":,"data":}`) + n + dataLen
+}
+
+// tooBigToDeliver refuses a client publish whose delivered frame would be over the
+// app's MaxDeliveredSize: an error frame under the errorFrame policy, else the close
+// 1009 that an oversized client frame gets. It reports whether it refused.
+func (s *Server) tooBigToDeliver(c *conn, rt *appRuntime, topic, messageType string, data []byte, id string) bool {
+	if deliveredSize(topic, messageType, len(data)) <= rt.limits.MaxDeliveredSize {
+		return false
+	}
+	if rt.app.OnForbidden.errorFrames() {
+		c.send(errorFrame(topic, "too_large", fmt.Sprintf("delivered frame would be over maxDeliveredSize (%d bytes)", rt.limits.MaxDeliveredSize), id))
+		return true
+	}
+	s.metrics.closes.WithLabelValues("too_large").Inc()
+	c.closeWith(CloseMessageTooBig, ReasonDeliveredTooBig, false)
+	return true
+}

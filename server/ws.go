@@ -459,6 +459,9 @@ func (s *Server) clientPublish(c *conn, rt *appRuntime, ss *session, f clientFra
 	data = append(data, `,"client":`...)
 	data = appendClient(data, c.id, ss)
 	data = append(data, '}')
+	if s.tooBigToDeliver(c, rt, topic, f.MessageType, data, f.ID) {
+		return
+	}
 	err := s.publish(s.ctx, c.hub.appID, topic, Message{MessageType: f.MessageType, Data: data, Binary: f.Compress, Origin: c.id})
 	if err != nil {
 		c.send(errorFrame(topic, "publish_failed", err.Error(), f.ID))
