@@ -43,12 +43,13 @@ type App struct {
 	// It stays per node in a cluster: each node counts only its own connections, so the
 	// cluster as a whole may hold up to MaxConnections times the number of nodes.
 	MaxConnections int `json:"maxConnections,omitempty" yaml:"maxConnections,omitempty"`
-	// OneConnectionPerUser is "" or "off" (default: any number per subject), "reject"
-	// (a second connection of the same sub gets 409, on any node of a cluster; of two that
-	// race on two nodes the later is closed with 1008 ReasonConnectedElsewhere) or
-	// "replace" (the older one is closed with 1008 ReasonReplaced, on any node). JSON true
-	// means "replace": a reconnecting client whose old socket is half-dead must not be
-	// locked out.
+	// OneConnectionPerUser is "replace" (the default, also JSON true: the older one is
+	// closed with 1008 ReasonReplaced, on any node; a reconnecting client whose old socket
+	// is half-dead must not be locked out), "reject" (a second connection of the same sub
+	// gets 409, on any node of a cluster; of two that race on two nodes the later is
+	// closed with 1008 ReasonConnectedElsewhere) or "off" (also false: any number per
+	// subject). The platform allows one connection per user (seed 004, "Other low-level
+	// WebSocket server settings"); see docs/server.md, "Compatibility".
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
 	// TokensWithoutSubject says what a client token without "sub" gets: "connection"
 	// (default: its connection id becomes its subject, so it shares no priv/ topic with
@@ -89,7 +90,8 @@ type OnePerUser string
 
 // One-connection-per-user policies.
 const (
-	OnePerUserOff     OnePerUser = ""
+	OnePerUserDefault OnePerUser = "" // replace
+	OnePerUserOff     OnePerUser = "off"
 	OnePerUserReject  OnePerUser = "reject"
 	OnePerUserReplace OnePerUser = "replace"
 )
@@ -115,7 +117,7 @@ func (p *OnePerUser) UnmarshalYAML(n *yaml.Node) error {
 func (p *OnePerUser) set(v any) error {
 	switch x := v.(type) {
 	case nil:
-		*p = OnePerUserOff
+		*p = OnePerUserDefault
 	case bool:
 		*p = OnePerUserOff
 		if x {
@@ -123,7 +125,9 @@ func (p *OnePerUser) set(v any) error {
 		}
 	case string:
 		switch strings.ToLower(x) {
-		case "", "off", "false":
+		case "":
+			*p = OnePerUserDefault
+		case "off", "false":
 			*p = OnePerUserOff
 		case "reject":
 			*p = OnePerUserReject
@@ -403,7 +407,7 @@ func ValidateApps(apps []App) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 		switch a.OneConnectionPerUser {
-		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:
+		case OnePerUserDefault, OnePerUserOff, OnePerUserReject, OnePerUserReplace:
 		default:
 			errs = append(errs, fmt.Errorf("%s: oneConnectionPerUser %q: want reject, replace or off", name, a.OneConnectionPerUser))
 		}

@@ -157,3 +157,13 @@ func (s *Server) tooBigToDeliver(c *conn, rt *appRuntime, topic, messageType str
 	c.closeWith(CloseMessageTooBig, ReasonDeliveredTooBig, false)
 	return true
 }
+
+// orDefault is p with the default, "replace", for the zero value: the platform allows
+// one connection per user, and a client that reconnects over a half-dead socket must
+// not be locked out by it.
+func (p OnePerUser) orDefault() OnePerUser {
+	if p == OnePerUserDefault {
+		return OnePerUserReplace
+	}
+	return p
+}

@@ -400,6 +400,7 @@ func (s *Server) SetApps(apps []App) error {
 
 // compile builds an appRuntime; errors name the key at fault.
 func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
+	a.OneConnectionPerUser = a.OneConnectionPerUser.orDefault()
 	rt := &appRuntime{app: a, limits: a.Limits.withDefaults(), origins: map[string]bool{}}
 	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
 	var err error
