@@ -143,7 +143,7 @@ func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("message of %d bytes is over the app's maxPublishSize (%d)", len(req.Message), rt.limits.MaxPublishSize))
 		return
 	}
-	if err := validTopic(req.Topic); err != nil {
+	if err := validPublishTopic(req.Topic); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_topic", err.Error())
 		return
 	}

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kete-dev/kete/server/auth"
 )
@@ -166,4 +171,57 @@ func (p OnePerUser) orDefault() OnePerUser {
 		return OnePerUserReplace
 	}
 	return p
+}
+
+// handleGatewayTelemetry serves GET /telemetry/aggregates/{appId}/{days}, the path the
+// platform's telemetry example calls on its API gateway, with the app also named in the
+// X-App-Id header (seed 004, "Accessing application telemetry and reports via REST"). A
+// header that names another app is refused (400) rather than guessed at.
+func (s *Server) handleGatewayTelemetry(w http.ResponseWriter, r *http.Request) {
+	if id := r.Header.Get("X-App-Id"); id != "" && id != r.PathValue("appId") {
+		writeError(w, http.StatusBadRequest, "app_mismatch", "X-App-Id "+id+" does not match the path's app "+r.PathValue("appId"))
+		return
+	}
+	s.handleAPITelemetry(w, r)
+}
+
+// validPublishTopic checks the topic of an HTTP publish: validTopic's rules, except that
+// a private topic, priv/{subject}, may hold the spaces its subject holds, so that every
+// connection's private topic can be reached.
+func validPublishTopic(t string) error {
+	rest, ok := strings.CutPrefix(t, "priv/")
+	if !ok || !strings.ContainsRune(rest, ' ') {
+		return validTopic(t)
+	}
+	switch {
+	case len(t) > maxTopicLen:
+		return fmt.Errorf("topic longer than %d bytes", maxTopicLen)
+	case !utf8.ValidString(t):
+		return errors.New("topic is not valid UTF-8")
+	}
+	for i, r := range rest {
+		if r != ' ' && (unicode.IsSpace(r) || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r)) {
+			return fmt.Errorf("topic %q has a control or invisible character (%U at byte %d)", t, r, i+len("priv/"))
+		}
+	}
+	return nil
+}
+
+// welcomeAddress is the client's address as the platform's welcome gives it: the IP
+// without the port.
+func welcomeAddress(r *http.Request) string {
+	if a, raw := remoteAddr(r); a.IsValid() {
+		return a.String()
+	} else if host, _, err := net.SplitHostPort(raw); err == nil {
+		return host
+	} else {
+		return raw
+	}
+}
+
+// implicitSubscription reports whether topic is one of the subscriptions every
+// connection has from the start (main; priv/{connectionId} and priv/{subject}), which
+// an admin unsubscribe leaves alone.
+func implicitSubscription(topic string) bool {
+	return topic == "main" || strings.HasPrefix(topic, "priv/")
 }

@@ -460,7 +460,7 @@ func (h *hub) unsubscribeMatching(patterns []string, subject string) int {
 	removed := 0
 	for _, c := range targets {
 		for _, t := range append([]string(nil), c.topics...) {
-			if matchPatterns(patterns, t) && h.unsubscribeLocked(c, t) {
+			if !implicitSubscription(t) && matchPatterns(patterns, t) && h.unsubscribeLocked(c, t) {
 				removed++
 			}
 		}

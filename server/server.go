@@ -327,6 +327,10 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/connections/{appId}/{connectionId}", s.handleAPICloseOne)
 	m.HandleFunc("DELETE /api/connections/{appId}", s.handleAPICloseAll)
 	m.HandleFunc("GET /api/telemetry/aggregates/{appId}/{days}", s.handleAPITelemetry)
+	// The platform's paths without /api (seed 004: "GET /health/status"; its telemetry
+	// example calls /telemetry/aggregates/{appId}/{days} on the API gateway).
+	m.HandleFunc("GET /health/status", s.handleHealth)
+	m.HandleFunc("GET /telemetry/aggregates/{appId}/{days}", s.handleGatewayTelemetry)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API endpoint "+r.Method+" "+r.URL.Path)
 	})

@@ -256,7 +256,7 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		// not keep it) and before the read loop starts (whose goroutine then never runs
 		// the welcome's encoding); open sends it.
 		data, _ := json.Marshal(map[string]any{"connection": map[string]string{
-			"id": c.id, "appId": h.appID, "remoteAddress": r.RemoteAddr,
+			"id": c.id, "appId": h.appID, "remoteAddress": welcomeAddress(r),
 		}})
 		welcome = encodeServerFrame("main", "welcome", data, false)
 	}
