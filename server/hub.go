@@ -168,7 +168,9 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 		subs = h.resolve(topic, subs)
 	}
 	total := 0
-	if len(run) == 1 {
+	if compressedRun(run, subs) {
+		total = h.srv.fanoutDeflate(run, subs) // compress:true to a deflating subscriber
+	} else if len(run) == 1 {
 		total = len(run[0].frame)
 		if len(subs) > 0 {
 			h.srv.fanout(run[0].frame, subs)

@@ -672,17 +672,26 @@ const DefaultReadBufferSize = 256
 // publisher's stream, where a larger buffer reads several frames per system call.
 const IngestReadBufferSize = 4096
 
-// upgraderKey tells gws upgraders apart: one per read limit and read buffer size.
-type upgraderKey struct{ maxPayload, readBuffer int }
+// upgraderKey tells gws upgraders apart: one per read limit, read buffer size and
+// whether permessage-deflate is offered (client connections: deflate.go).
+type upgraderKey struct {
+	maxPayload, readBuffer int
+	deflate                bool
+}
 
-// upgrader returns the gws upgrader for a read limit and a read buffer size.
-func (s *Server) upgrader(maxPayload, readBuffer int) *gws.Upgrader {
+// upgrader returns the gws upgrader for a read limit, a read buffer size and deflate.
+func (s *Server) upgrader(maxPayload, readBuffer int, deflate bool) *gws.Upgrader {
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
-	k := upgraderKey{maxPayload, readBuffer}
+	k := upgraderKey{maxPayload, readBuffer, deflate}
 	u := s.upgraders[k]
 	if u == nil {
+		var pd gws.PermessageDeflate
+		if deflate {
+			pd = deflateOption
+		}
 		u = gws.NewUpgrader(s.events, &gws.ServerOption{
+			PermessageDeflate:  pd,
 			ReadBufferSize:     readBuffer,
 			ReadMaxPayloadSize: maxPayload,
 			CheckUtf8Enabled:   true,

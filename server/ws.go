@@ -232,7 +232,8 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		return
 	}
 	gc := &gwsConn{Conn: nc}
-	socket, err := s.upgrader(maxPayload, readBuffer).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
+	c.deflate = !c.ingest && offersDeflate(r) // what gws negotiates below
+	socket, err := s.upgrader(maxPayload, readBuffer, !c.ingest).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
 	if err != nil {
 		h.unreserve(c.reservedSubject())
 		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
