@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -76,21 +74,7 @@ func TestOfficialJSClientSuite(t *testing.T) {
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	go func() {
-		for range 60 {
-			time.Sleep(time.Second)
-			resp, err := http.Get(ts.URL + "/api/health/status")
-			if err != nil {
-				return
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			fmt.Printf("%v %s", time.Since(start).Round(time.Second), b)
-		}
-	}()
 	out, err := cmd.CombinedOutput()
-	fmt.Println("node exited after", time.Since(start))
 	report := string(out)
 	if err != nil {
 		t.Fatalf("official JS client suite failed (%v):\n%s", err, report)

@@ -98,12 +98,13 @@ func compressedRun(run []queued, subs []*conn) bool {
 	return false
 }
 
-// fanoutDeflate delivers run message by message: compress:true ones deflated to the
-// subscribers that negotiated permessage-deflate and as they are to the others; the
-// rest as they are to all. Each fanout returns once its writes are made or queued, so
-// every subscriber still gets the run in order. It returns the bytes of the run's
-// uncompressed frames, as the metrics count them.
-func (s *Server) fanoutDeflate(run []queued, subs []*conn) int {
+// fanoutDeflate delivers run as dispatch does, in buffers of whole frames of at most
+// limit bytes, one write per subscriber per buffer, but with two buffers: one of the
+// frames as they are, for subscribers without permessage-deflate, and one in which each
+// compress:true frame is deflated, for those with it. Each fanout returns once its
+// writes are made or queued, so every subscriber gets the run in order. It returns the
+// bytes of the run's uncompressed frames, as the metrics count them.
+func (s *Server) fanoutDeflate(run []queued, subs []*conn, limit int) int {
 	var plain, deflating []*conn
 	for _, c := range subs {
 		if c.deflate {
@@ -113,16 +114,29 @@ func (s *Server) fanoutDeflate(run []queued, subs []*conn) int {
 		}
 	}
 	total := 0
-	for _, q := range run {
-		total += len(q.frame)
-		if !q.msg.Binary {
-			s.fanout(q.frame, subs)
-			continue
+	var bufPlain, bufDeflate []byte
+	flush := func() {
+		if len(bufPlain) == 0 {
+			return
 		}
 		if len(plain) > 0 {
-			s.fanout(q.frame, plain)
+			s.fanout(bufPlain, plain)
 		}
-		s.fanout(deflateFrame(q.frame), deflating)
+		s.fanout(bufDeflate, deflating)
+		bufPlain, bufDeflate = nil, nil // the fanned-out buffers may still be queued
 	}
+	for _, q := range run {
+		total += len(q.frame)
+		d := q.frame
+		if q.msg.Binary {
+			d = deflateFrame(q.frame)
+		}
+		if len(bufPlain) > 0 && (len(bufPlain)+len(q.frame) > limit || len(bufDeflate)+len(d) > limit) {
+			flush()
+		}
+		bufPlain = append(bufPlain, q.frame...)
+		bufDeflate = append(bufDeflate, d...)
+	}
+	flush()
 	return total
 }

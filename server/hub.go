@@ -169,7 +169,7 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	}
 	total := 0
 	if compressedRun(run, subs) {
-		total = h.srv.fanoutDeflate(run, subs) // compress:true to a deflating subscriber
+		total = h.srv.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber
 	} else if len(run) == 1 {
 		total = len(run[0].frame)
 		if len(subs) > 0 {
