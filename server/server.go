@@ -15,8 +15,11 @@
 //     token_expired / token_malformed / apikey_invalid, 503 too_many_connections,
 //     409 already_connected (oneConnectionPerUser "reject", on any node of a cluster).
 //   - A successful subscribe is confirmed with {"topic":T,"messageType":"welcome","data":{"topic":T}};
-//     a refused subscribe or publish gets {"topic":T,"messageType":"error","data":{"code","message","id"?}}
-//     (codes forbidden, too_many_subscriptions, publish_failed).
+//     a subscribe or publish the token does not allow closes the connection with the
+//     platform's reason (ReasonSubscribeSecureForbidden, …; App.OnForbidden "errorFrame"
+//     answers {"topic":T,"messageType":"error","data":{"code":"forbidden","message","id"?}}
+//     instead); too_many_subscriptions and publish_failed are always error frames.
+//     compat.go holds every policy where the platform and kete's extensions differ.
 //   - Acks (clientInboundAckEnabled): {"topic":"priv/acks","messageType":"ack","data":{"data":id}}.
 //   - A publish over WebSocket delivers data {"payload","id","client":{"connectionId","subject","permissions"}};
 //     an HTTP API publish delivers data = message; compress:true delivers a binary frame.
