@@ -35,16 +35,29 @@ func ParseMatchMode(s string) (MatchMode, error) {
 }
 
 // ParseMatcher reads a KETE matcher spec: "list:a,b", "glob:LOGIN*", "regex:^LOG.*",
-// "sql:LOG%", each optionally negated as "list:not:a,b". Matching ignores case. A glob
-// knows *, ? and [abc]; sql knows % and _; a regex must match the whole string.
+// "sql:LOG%", each optionally negated as "list:not:a,b". It splits the spec as KETE's
+// MatcherUtils.createMatcher does (FortuneN/kete): kind, an optional "not" in any case,
+// and the pattern, each trimmed. Matching ignores case. A glob knows *, ? and [abc], and
+// a backslash makes the next character literal (glob:USER_\* is the name USER_*), as
+// KETE's GlobMatcher compiles with HANDLE_ESCAPES; sql knows % and _; a regex must match
+// the whole string.
 func ParseMatcher(spec string) (Matcher, error) {
-	kind, pattern, ok := strings.Cut(spec, ":")
-	if !ok {
+	parts := strings.SplitN(strings.TrimSpace(spec), ":", 3)
+	if len(parts) < 2 {
 		return nil, fmt.Errorf("matcher %q: want kind:pattern with kind list, glob, regex or sql", spec)
 	}
-	negate := false
-	if rest, found := strings.CutPrefix(pattern, "not:"); found {
-		negate, pattern = true, rest
+	kind, negate := parts[0], false
+	var pattern string
+	switch {
+	case len(parts) == 3 && strings.EqualFold(strings.TrimSpace(parts[1]), "not"):
+		negate, pattern = true, strings.TrimSpace(parts[2])
+	case len(parts) == 2:
+		pattern = strings.TrimSpace(parts[1])
+	default: // kind:a:b, a pattern with a colon in it
+		pattern = strings.TrimSpace(parts[1]) + ":" + strings.TrimSpace(parts[2])
+	}
+	if pattern == "" {
+		return nil, fmt.Errorf("matcher %q: the pattern is empty", spec)
 	}
 	var m func(string) bool
 	switch strings.ToLower(strings.TrimSpace(kind)) {
@@ -134,11 +147,17 @@ func compileAnchored(expr string) (*regexp.Regexp, error) {
 	return regexp.Compile(`(?is)^(?:` + expr + `)$`)
 }
 
-// globToRegexp translates *, ? and [..] and quotes everything else.
+// globToRegexp translates *, ? and [..], takes the character after a backslash
+// literally, and quotes everything else.
 func globToRegexp(glob string) string {
 	var b strings.Builder
 	for i := 0; i < len(glob); i++ {
 		switch c := glob[i]; c {
+		case '\\':
+			if i+1 < len(glob) {
+				i++
+			}
+			b.WriteString(regexp.QuoteMeta(glob[i : i+1])) // bytes: a UTF-8 sequence stays whole
 		case '*':
 			b.WriteString(".*")
 		case '?':
@@ -156,7 +175,7 @@ func globToRegexp(glob string) string {
 			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
 			i += end + 1
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+			b.WriteString(regexp.QuoteMeta(glob[i : i+1]))
 		}
 	}
 	return b.String()

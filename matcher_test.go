@@ -35,6 +35,18 @@ func TestParseMatcher(t *testing.T) {
 		{"glob:not:*ERROR", []string{"LOGIN"}, []string{"LOGIN_ERROR"}},
 		{"regex:not:LOG.*", []string{"REGISTER"}, []string{"LOGIN"}},
 		{"sql:not:%_CREATE", []string{"USER_UPDATE"}, []string{"USER_CREATE"}},
+		// As KETE's MatcherUtils.createMatcher splits a spec: "not" in any case, each
+		// part trimmed, and a pattern with a colon kept whole.
+		{"glob:NOT:*ERROR", []string{"LOGIN"}, []string{"LOGIN_ERROR"}},
+		{"list: Not : master", []string{"acme"}, []string{"master"}},
+		{" glob : LOGIN* ", []string{"LOGIN_ERROR"}, []string{" LOGIN"}},
+		{"regex:a:b", []string{"A:B"}, []string{"a"}},
+		// KETE's GlobMatcher compiles with HANDLE_ESCAPES: a backslash makes the next
+		// character literal.
+		{`glob:USER_\*`, []string{"USER_*", "user_*"}, []string{"USER_CREATE", `USER_\CREATE`}},
+		{`glob:WHAT\?`, []string{"WHAT?"}, []string{"WHATS"}},
+		{`glob:a\\b`, []string{`a\b`}, []string{"ab"}},
+		{"glob:réalm-*", []string{"réalm-1", "RÉALM-x"}, []string{"realm-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
@@ -70,9 +82,10 @@ func TestParseMatcherErrors(t *testing.T) {
 		{"regex:not:[", []string{`"regex:not:["`, "bad regex"}},
 		{"glob:[z-a]", []string{`"glob:[z-a]"`, "bad glob"}},
 		{"prefix:LOG", []string{`"prefix:LOG"`, `unknown kind "prefix"`, "list, glob, regex or sql"}},
-		{"list:", []string{`"list:"`, "list is empty"}},
+		{"list:", []string{`"list:"`, "pattern is empty"}},
 		{"list: , ,", []string{"list is empty"}},
-		{"list:not:", []string{`"list:not:"`, "list is empty"}},
+		{"list:not:", []string{`"list:not:"`, "pattern is empty"}},
+		{"glob: not : ", []string{"pattern is empty"}},
 	}
 	for _, tt := range tests {
 		m, err := kete.ParseMatcher(tt.spec)

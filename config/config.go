@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -12,8 +13,10 @@ import (
 )
 
 // Load reads the file at path (by extension: .properties, .json, .yaml or .yml), lays the
-// KETE_ variables of environ over it (pass os.Environ()), resolves ${env:…} and ${file:…},
-// and validates the result. A *ValidationError lists every bad key at once.
+// KETE_ variables of environ over it and KETE's own dotted variables (named exactly like
+// the keys, kete.routes.ws.destination.url) over those (pass os.Environ()), resolves
+// ${env:…} and ${file:…}, and validates the result. A *ValidationError lists every bad
+// key at once.
 func Load(path string, environ []string) (*Config, error) {
 	return LoadContext(context.Background(), path, environ)
 }
@@ -48,15 +51,20 @@ func ParseContext(ctx context.Context, data []byte, format string, environ []str
 	if err != nil {
 		return nil, err
 	}
-	fromEnv, envProblems := readEnv(environ, file)
+	// Layers, each over the one before: the file, KETE_ variables, KETE's dotted variables.
+	dotted := readDottedEnv(environ)
+	known := maps.Clone(file)
+	maps.Copy(known, dotted) // so that KETE_ variables find routes only dotted ones name
+	fromEnv, envProblems := readEnv(environ, known)
 	problems = append(problems, envProblems...)
-	for k, s := range fromEnv {
-		file[k] = s // the environment wins
-	}
+	maps.Copy(file, fromEnv)
+	overridden := shadowed(fromEnv, dotted)
+	maps.Copy(file, dotted)
 	c, decodeProblems := decode(ctx, file, environ)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	c.Warnings = append(c.Warnings, overridden...)
 	problems = append(problems, decodeProblems...)
 	if len(problems) > 0 {
 		slices.SortStableFunc(problems, func(a, b Problem) int { return strings.Compare(a.Key, b.Key) })

@@ -67,7 +67,7 @@ kete.routes.ws.event-matchers.logins=glob:LOGIN*
 kete.routes.ws.event-match-mode=all
 kete.routes.ws.serializer.kind=cloudevents
 kete.routes.ws.retry.max-attempts=5
-kete.routes.ws.retry.wait-duration=250
+kete.routes.ws.retry.wait-duration=250ms
 kete.routes.ws.destination.url=wss://events.example.com/${realmLowerCase}/${eventTypeLowerCase}
 kete.routes.ws.destination.binary-mode=true
 kete.routes.ws.destination.subprotocol=v1.kete, v2.kete
@@ -95,7 +95,7 @@ const sampleJSON = `{
         "event-matchers": {"logins": "glob:LOGIN*"},
         "event-match-mode": "all",
         "serializer": {"kind": "cloudevents"},
-        "retry": {"max-attempts": 5, "wait-duration": 250},
+        "retry": {"max-attempts": 5, "wait-duration": "250ms"},
         "destination": {
           "url": "wss://events.example.com/${realmLowerCase}/${eventTypeLowerCase}",
           "binary-mode": true,
@@ -132,7 +132,7 @@ kete:
       serializer.kind: cloudevents
       retry:
         max-attempts: 5
-        wait-duration: 250
+        wait-duration: 250ms
       destination:
         url: wss://events.example.com/${realmLowerCase}/${eventTypeLowerCase}
         binary-mode: true
@@ -189,7 +189,7 @@ func TestFormatsGiveEqualConfig(t *testing.T) {
 		{"event mode", ws.EventMatchMode, kete.MatchAll},
 		{"serializer", ws.Serializer.Kind, "cloudevents"},
 		{"retry attempts", ws.Retry.MaxAttempts, 5},
-		{"retry wait (plain milliseconds)", ws.Retry.WaitDuration, 250 * time.Millisecond},
+		{"retry wait", ws.Retry.WaitDuration, 250 * time.Millisecond},
 		{"tls from wss", d.TLS.Enabled, true},
 		{"binary", d.BinaryMode, true},
 		{"subprotocols", d.Subprotocols, []string{"v1.kete", "v2.kete"}},
@@ -199,7 +199,7 @@ func TestFormatsGiveEqualConfig(t *testing.T) {
 		{"header case kept", d.Headers, map[string]string{"X-Tenant": "acme"}},
 		{"oauth scope", d.OAuth.Scope, "events:write events:read"},
 		{"audit disabled", want.Route("audit").Enabled, false},
-		{"audit url from host and port", want.Route("audit").Destination.URL, "ws://audit.local:9000/"},
+		{"audit skipped, its keys unread", want.Route("audit").Skipped + want.Route("audit").Destination.URL, "enabled=false"},
 		{"keycloak url trimmed", want.Keycloak.URL, "http://localhost:8080"},
 		{"spool bytes", want.Spool.MaxBytes, int64(512 << 20)},
 		{"poller realms", want.Sources.Keycloak.Realms, []string{"master", "acme"}},
@@ -227,9 +227,13 @@ func TestDefaults(t *testing.T) {
 			URL:                   "ws://127.0.0.1:8080/events",
 			ConnectTimeout:        10 * time.Second,
 			ConnectionLostTimeout: 60 * time.Second,
-			Pool:                  PoolSettings{MinIdle: 1, MaxIdle: 10, MaxTotal: 20, MaxWait: 30 * time.Second},
-			OAuth:                 OAuthSettings{Mode: OAuthExternal},
-			TLS:                   TLSSettings{VerifyHostname: true},
+			Pool: PoolSettings{MinIdle: 1, MaxIdle: 10, MaxTotal: 20, MaxWait: 30 * time.Second,
+				BlockWhenExhausted: true, Lifo: true, TestOnCreate: true, TestOnBorrow: true,
+				TestOnReturn: true, TestWhileIdle: true, NumTestsPerEvictionRun: 3,
+				TimeBetweenEvictionRuns: time.Minute, MinEvictableIdle: -time.Second,
+				SoftMinEvictableIdle: 30 * time.Minute},
+			OAuth: OAuthSettings{Mode: OAuthExternal},
+			TLS:   TLSSettings{VerifyHostname: true},
 		},
 	}
 	got := comparable(c).Routes[0]
@@ -242,8 +246,9 @@ func TestDefaults(t *testing.T) {
 	g := comparable(c)
 	g.Routes = nil
 	wantGlobal := Config{
-		Enabled:  true,
-		Keycloak: KeycloakSettings{Realm: "master"},
+		Enabled:        true,
+		MetricsEnabled: true,
+		Keycloak:       KeycloakSettings{Realm: "master"},
 		Server: ServerSettings{Listen: ":8080", Broker: "memory", TLS: TLSSettings{VerifyHostname: true},
 			NATS: NATSSettings{
 				TLS:     TLSSettings{VerifyHostname: true},
@@ -333,7 +338,7 @@ kete.routes.ws.retry.wait-duration=fast
 kete.routes.ws.realm-match-mode=some
 kete.routes.ws.event-matchers.bad=regex:([
 kete.routes.ws.serializer.kind=msgpack
-kete.routes.ws.destination.oauth.enabled=yes
+kete.routes.ws.destination.oauth.enabled=maybe
 kete.routes.ws.destination.headers.Bad\ Name=x
 kete.routes.t.destination.url=ws://h/${realmLowercase}
 kete.routes.t.destination.tls.enabled=true
@@ -372,7 +377,7 @@ kete.bogus=1
 		{"kete.routes.ws.realm-match-mode", "some", "want any or all"},
 		{"kete.routes.ws.event-matchers.bad", "regex:([", "bad regex"},
 		{"kete.routes.ws.serializer.kind", "msgpack", "unknown"},
-		{"kete.routes.ws.destination.oauth.enabled", "yes", "want true or false"},
+		{"kete.routes.ws.destination.oauth.enabled", "maybe", "want true or false"},
 		{"kete.routes.ws.destination.headers.Bad Name", "x", "not a valid HTTP header name"},
 		{"kete.routes.t.destination.url", "ws://h/${realmLowercase}", "unknown variable"},
 		{"kete.routes.t.destination.tls.enabled", "true", "the URL is ws://"},
@@ -454,7 +459,6 @@ kete.routes.h.destination.tls.verify-hostname=false
 		}
 	}
 	want := []string{
-		"kete.metrics.enabled",
 		"kete.routes.h.destination.tls.verify-hostname",
 		"kete.routes.o.destination.headers.authorization",
 		"kete.routes.o.destination.oauth.realm",
@@ -600,7 +604,22 @@ func TestDurationsAndSizes(t *testing.T) {
 		ok   bool
 	}{
 		{"500ms", 500 * time.Millisecond, true},
-		{"500", 500 * time.Millisecond, true},
+		// KETE's ValidationUtils.tryParseDuration and docs/user-guide/retry.md.
+		{"15", 15 * time.Second, true},
+		{" 10 s", 10 * time.Second, true},
+		{"500ns", 500 * time.Nanosecond, true},
+		{"100us", 100 * time.Microsecond, true},
+		{"15m", 15 * time.Minute, true},
+		{"2h", 2 * time.Hour, true},
+		{"7d", 7 * 24 * time.Hour, true},
+		{"2w", 14 * 24 * time.Hour, true},
+		{"1y", 365 * 24 * time.Hour, true},
+		{"P1D", 24 * time.Hour, true},
+		{"p2dt3h4m", 51*time.Hour + 4*time.Minute, true},
+		{"PT2H30M", 150 * time.Minute, true},
+		{"1m30s", 90 * time.Second, true},
+		{"P", 0, false},
+		{"PT1D", 0, false},
 		{"2s", 2 * time.Second, true},
 		{"PT2S", 2 * time.Second, true},
 		{"pt1m30.5s", 90*time.Second + 500*time.Millisecond, true},

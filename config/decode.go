@@ -45,8 +45,16 @@ func decode(ctx context.Context, settings map[string]setting, environ []string) 
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	skipped := d.skippedRoutes(ctx, lookup)
 	for _, key := range keys {
 		s := settings[key]
+		if name, ok := routeOf(key); ok && skipped[name] != nil {
+			continue // a route kete does not run: its keys are KETE's business, not checked
+		}
+		if key == legacyEnabledKey {
+			d.applyLegacyEnabled(ctx, lookup)
+			continue
+		}
 		value, err := resolveRefs(ctx, s.raw, lookup)
 		if err != nil {
 			d.add(key, err.Error())
@@ -105,6 +113,9 @@ func decode(ctx context.Context, settings map[string]setting, environ []string) 
 		d.apply(key, f, dyn, s.value)
 	}
 
+	for name, sk := range skipped {
+		routes[name] = sk
+	}
 	names := make([]string, 0, len(routes))
 	for name := range routes {
 		names = append(names, name)
@@ -112,8 +123,13 @@ func decode(ctx context.Context, settings map[string]setting, environ []string) 
 	sort.Strings(names)
 	for _, name := range names {
 		r := routes[name]
-		d.finishRoute(r)
+		if skipped[name] == nil {
+			d.finishRoute(r)
+		}
 		c.Routes = append(c.Routes, *r)
+	}
+	if c.legacyDisabled {
+		c.Enabled = false
 	}
 	d.finishGlobal()
 	return c, d.problems
@@ -181,6 +197,11 @@ func (d *decoder) finishRoute(r *RouteSettings) {
 	sortMatchers(r.EventMatchers)
 	dst := &r.Destination
 
+	// KETE has no max-wait: a wait-duration above kete's default cap raises the cap rather
+	// than failing on a key the user never set.
+	if cap := r.Retry.MaxWait; !d.given(p+"retry.max-wait") && (cap <= 0 && r.Retry.WaitDuration > kete.DefaultRetryMaxWait || cap > 0 && r.Retry.WaitDuration > cap) {
+		r.Retry.MaxWait = r.Retry.WaitDuration
+	}
 	if r.Retry.MaxWait > 0 && r.Retry.MaxWait < r.Retry.WaitDuration {
 		d.add(p+"retry.max-wait", fmt.Sprintf("must not be less than retry.wait-duration (%s)", r.Retry.WaitDuration))
 	}
@@ -326,6 +347,7 @@ func (d *decoder) finishTLS(r *RouteSettings, p string) {
 		d.add(key, strings.TrimPrefix(err.Error(), key+": "))
 		return
 	}
+	applyTLSVersion(cfg, t.Version)
 	r.Destination.tlsConfig = cfg
 }
 
@@ -418,9 +440,6 @@ func (d *decoder) finishOAuth(r *RouteSettings, p string) {
 			}
 		}
 	case OAuthInternal:
-		if d.given(prefix + "token-url") {
-			d.warn(prefix+"token-url", "ignored in internal mode: tokens come from the realm's endpoint at kete.keycloak.url")
-		}
 		if o.ClientID == "" {
 			o.ClientID = DefaultInternalClientID
 		}
@@ -478,7 +497,7 @@ func (d *decoder) finishGlobal() {
 	if len(users) > 0 {
 		who := strings.Join(users, " and ")
 		if k.URL == "" && !d.failed("kete.keycloak.url") {
-			d.add("kete.keycloak.url", "required by "+who)
+			d.add("kete.keycloak.url", "required by "+who+": KETE ran inside Keycloak, kete reaches it over HTTP; write e.g. kete.keycloak.url=http://localhost:8080")
 		}
 		if k.ClientSecret == "" && k.Password == "" {
 			d.add("kete.keycloak.client-secret", "admin credentials required by "+who+": kete.keycloak.client-id and client-secret, or username and password")

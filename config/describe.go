@@ -17,7 +17,7 @@ import (
 func (c *Config) Describe(w io.Writer) error {
 	ew := &errWriter{w: w}
 	if !c.Enabled {
-		ew.printf("kete.enabled=false: no route is built\n")
+		ew.printf("kete.enabled=false: no route is built, no event is forwarded\n")
 	}
 	if len(c.Routes) == 0 {
 		ew.printf("no routes\n")
@@ -37,12 +37,19 @@ func (c *Config) Describe(w io.Writer) error {
 	for _, n := range c.RealmMatcherNotes() {
 		ew.printf("note: %s\n", n)
 	}
+	for _, n := range c.KETEChanges() {
+		ew.printf("changed from KETE: %s\n", n)
+	}
 	return ew.err
 }
 
 // describeRoute prints one route; attemptsSet tells whether retry.max-attempts was given,
 // which decides what `kete run` does (without it, it retries until delivered).
 func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
+	if r.Skipped != "" {
+		w.printf("route %s (skipped: %s)\n", r.Name, r.Skipped)
+		return
+	}
 	state := "enabled"
 	if !r.Enabled {
 		state = "disabled"
@@ -143,6 +150,9 @@ func describeOAuth(o OAuthSettings) string {
 	parts := []string{o.Mode}
 	if o.Mode == OAuthInternal {
 		parts = append(parts, "realm "+o.Realm)
+		if o.TokenURL != "" {
+			parts = append(parts, "token-url "+redact.URL(o.TokenURL))
+		}
 	} else {
 		parts = append(parts, "token-url "+redact.URL(o.TokenURL))
 	}

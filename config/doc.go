@@ -39,6 +39,11 @@
 //
 // # Environment variables
 //
+// Variables named exactly like the keys (kete.routes.ws.destination.url), KETE's own
+// channel, are read as they are, with KETE's legacy unprefixed enabled; they win over
+// KETE_ variables, which win over the file, and a key set both ways with different values
+// is a warning.
+//
 // A KETE_ variable overrides the key it names; the variable wins over the file. A key's
 // variable is the key in upper case with '.' and '-' written '_':
 //
@@ -77,7 +82,7 @@
 //
 //	kete.enabled                                   true; false builds no routes
 //	kete.routes.<name>.                            <name>: letters, digits, '-', '_'
-//	  enabled                                      true; a disabled route is checked key by key only
+//	  enabled                                      true; false skips the route, its keys unread
 //	  realm-matchers.<matcher>                     list:a,b | glob:a* | regex:^a | sql:a% (each may be kind:not:…)
 //	  event-matchers.<matcher>                     none: every realm / event
 //	  realm-match-mode, event-match-mode           any | all (any)
@@ -91,8 +96,8 @@
 //	  retry.enabled                                true
 //	  retry.max-attempts                           3, counting the first; 0 = until delivered
 //	  retry.wait-duration                          500ms: the first wait, growing exponentially
-//	  retry.max-wait                               30s: the longest wait
-//	  destination.kind                             websocket (the only kind)
+//	  retry.max-wait                               30s, or wait-duration when longer: the longest wait
+//	  destination.kind                             websocket; KETE's other kinds skip the route
 //	  destination.url                              ws:// or wss:// template; wss turns TLS on; wins over host/port/path
 //	  destination.host, .port, .path               without url: port 80, or 443 with TLS; path /
 //	  destination.binary-mode                      false: text frames
@@ -103,10 +108,13 @@
 //	  destination.pool.max-idle                    10 (lowered to max-total when that is smaller)
 //	  destination.pool.max-total                   20, per rendered URL
 //	  destination.pool.max-wait-seconds            30 (> 0)
-//	  destination.headers.<Name>                   sent in every handshake; blank values dropped
+//	  destination.headers.<Name>                   sent in every handshake; blank values dropped;
+//	                                               eventkind, eventtype, contenttype dropped as KETE does
+//	  destination.authentication-type, .content-encoding, .content-transfer-encoding
+//	                                               KETE's; accepted with a warning
 //	  destination.oauth.enabled                    false
 //	  destination.oauth.mode                       external | internal (external)
-//	  destination.oauth.token-url                  external: required
+//	  destination.oauth.token-url                  external: required; internal: overrides the derived URL
 //	  destination.oauth.client-id                  external: required; internal: kete-oauth-client
 //	  destination.oauth.client-secret              external: required; internal: Keycloak's
 //	  destination.oauth.scope                      space-separated
@@ -114,6 +122,8 @@
 //	  destination.oauth.timeout-seconds            0: the oauth package's default (30s)
 //	  destination.tls.enabled                      false (true for wss://)
 //	  destination.tls.verify-hostname              true (KETE: false)
+//	  destination.tls.version                      TLS | TLSv1.2 | TLSv1.3 (TLS)
+//	  destination.tls.*-store.type, .*-manager-algorithm: KETE's JVM names, accepted with a warning
 //	  destination.tls.trust-store.password, .loader.kind|path|base64|text
 //	  destination.tls.key-store.password, .key-password, .loader.kind|path|base64|text
 //	kete.keycloak.url, .realm (master), .client-id, .client-secret, .username, .password
@@ -131,15 +141,18 @@
 //	  .basic-username, .basic-password, .max-bytes (4MiB)
 //	kete.sources.keycloak.enabled (false), .realms (kete.keycloak.realm), .interval (10s)
 //	kete.spool.dir (./kete-data), .max-bytes (1GiB; 512MiB, 2GB or plain bytes)
-//	kete.metrics.enabled, kete.support-the-project-message: accepted from KETE, no effect
+//	kete.metrics.enabled (true; false: no /metrics), enabled (KETE's legacy kete.enabled)
+//	kete.support-the-project-message: accepted from KETE, no effect
 //
 // Loader kinds: pem-file-path, pem-file-base64, pem-file-text, der-file-path,
 // der-file-base64, pkcs12-file-path, pkcs12-file-base64, jks-file-path, jks-file-base64,
 // pkcs7-file-path, pkcs7-file-base64; the kind's last word names the one loader key to set.
 //
-// Durations (retry.wait-duration, retry.max-wait, sources.keycloak.interval) are Go
-// durations (500ms, 2s, 1m30s), ISO-8601 as KETE's docs write them (PT2S), or plain
-// milliseconds (500).
+// Durations (retry.wait-duration, retry.max-wait, sources.keycloak.interval) are read as
+// KETE reads them: a bare number is seconds (15), a whole number with ns, us, ms, s, m, h,
+// d, w or y, or ISO-8601 with days (PT2S, P1D); Go's forms (1m30s) too. Booleans take
+// true/false, yes/no, on/off, y/n, t/f and 1/0. Routes with enabled=false or one of
+// KETE's other destination kinds are skipped with a warning, their keys unread.
 //
 // The realm internal OAuth registers its client in is destination.oauth.realm; else the
 // realm the route's realm matchers name when they are a single list: matcher of one realm

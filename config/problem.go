@@ -12,7 +12,8 @@ type Problem struct {
 	// Key is the configuration key, e.g. kete.routes.ws.destination.pool.max-total; for a
 	// KETE_ variable that names no key, the variable's name.
 	Key string
-	// Env is the KETE_ variable the value came from; blank when it came from the file.
+	// Env is the variable the value came from (a KETE_ one, or a dotted one named like the
+	// key); blank when it came from the file.
 	Env string
 	// Value is the value as written, before ${env:}/${file:} are resolved, redacted by
 	// redact.Value: secrets (passwords, client secrets, key material, Authorization-like
@@ -28,6 +29,8 @@ func (p Problem) String() string {
 	b.WriteString(p.Key)
 	if p.Env != "" && p.Env != p.Key {
 		b.WriteString(" (from " + p.Env + ")")
+	} else if p.Env != "" {
+		b.WriteString(" (from the environment)")
 	}
 	if p.Value != "" {
 		b.WriteString(" = " + strconv.Quote(p.Value))

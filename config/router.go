@@ -88,6 +88,7 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 			if tlsCfg, err = tlsconfig.Client(clientTLSOptions(p, dst.TLS)); err != nil {
 				return nil, err
 			}
+			applyTLSVersion(tlsCfg, dst.TLS.Version)
 		}
 	}
 	var token destination.TokenSource
@@ -113,14 +114,11 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 		Subprotocols:          dst.Subprotocols,
 		ConnectTimeout:        dst.ConnectTimeout,
 		ConnectionLostTimeout: dst.ConnectionLostTimeout,
-		Pool: destination.PoolOptions{
-			MinIdle: dst.Pool.MinIdle, MaxIdle: dst.Pool.MaxIdle,
-			MaxTotal: dst.Pool.MaxTotal, MaxWait: dst.Pool.MaxWait,
-		},
-		Headers: header,
-		TLS:     tlsCfg,
-		Token:   token,
-		Logger:  deps.Logger.With("route", r.Name),
+		Pool:                  poolOptions(dst.Pool),
+		Headers:               header,
+		TLS:                   tlsCfg,
+		Token:                 token,
+		Logger:                deps.Logger.With("route", r.Name),
 	})
 	if err != nil {
 		return nil, err
@@ -173,7 +171,7 @@ func (c *Config) tokenSource(ctx context.Context, r *RouteSettings, deps Deps, a
 		realm = c.Keycloak.Realm
 	}
 	return oauth.NewInternal(ctx, *admin, oauth.Internal{
-		Realm: realm, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+		Realm: realm, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
 		Scopes: scopes, HTTPClient: deps.HTTPClient, Timeout: o.Timeout,
 	})
 }

@@ -13,8 +13,13 @@ import (
 // Its fields are plain values so that `kete check` can print them and tests compare them;
 // Router turns the routes into a working *kete.Router.
 type Config struct {
-	// Enabled is kete.enabled (default true); false makes Router build no routes.
+	// Enabled is kete.enabled (default true), false also when KETE's legacy unprefixed
+	// enabled is false; false makes Router build no routes.
 	Enabled bool
+	// MetricsEnabled is kete.metrics.enabled: whether the daemon serves GET /metrics.
+	// kete's default is true (KETE's is false: KETE adds an endpoint to Keycloak, kete's
+	// daemon has its own port); false turns the endpoint off, KETE's meaning.
+	MetricsEnabled bool
 	// Routes are the kete.routes.<name>.* sections, sorted by name, disabled ones included.
 	Routes []RouteSettings
 	// Keycloak is kete.keycloak.*: the attached Keycloak, for internal OAuth and the poller.
@@ -28,6 +33,9 @@ type Config struct {
 	// Warnings are settings that were read but have no effect (an OAuth client id on a
 	// route whose OAuth is off, a KETE key kete does not use); `kete check` prints them.
 	Warnings []Problem
+
+	// legacyDisabled is KETE's unprefixed enabled=false.
+	legacyDisabled bool
 
 	// explicit holds every key that was given a non-blank value, with where it came from.
 	explicit map[string]string
@@ -55,9 +63,12 @@ func (c *Config) Route(name string) *RouteSettings {
 type RouteSettings struct {
 	// Name is the <name> in kete.routes.<name>: letters, digits, '-' and '_'.
 	Name string
-	// Enabled is enabled (default true); a disabled route is validated key by key but
-	// not built, and its required keys may be missing.
+	// Enabled is enabled (default true). A route kete does not run (enabled=false, or a
+	// KETE destination.kind other than websocket) has Enabled false and Skipped saying
+	// why; its other keys are not read.
 	Enabled bool
+	// Skipped says why a route is not run ("enabled=false", "destination.kind=kafka: …").
+	Skipped string
 	// RealmMatchers are realm-matchers.<name>, sorted by name; none accept every realm.
 	RealmMatchers []MatcherSettings
 	// RealmMatchMode is realm-match-mode: any (default) or all.
@@ -139,12 +150,32 @@ type DestinationSettings struct {
 	tlsConfig *tls.Config
 }
 
-// PoolSettings is destination.pool.*: connections kept per rendered URL.
+// PoolSettings is destination.pool.*: connections kept per rendered URL. The keys and
+// defaults are KETE's (Commons Pool 2 settings; FortuneN/kete DestinationConfig.java);
+// pool.go reads them.
 type PoolSettings struct {
-	MinIdle  int           // min-idle (1)
-	MaxIdle  int           // max-idle (10)
-	MaxTotal int           // max-total (20)
-	MaxWait  time.Duration // max-wait-seconds (30): how long a send waits for a free connection
+	MinIdle  int // min-idle (1)
+	MaxIdle  int // max-idle (10)
+	MaxTotal int // max-total (20)
+	// MaxWait is max-wait-seconds (30): how long a send waits for a free connection;
+	// negative (-1): as long as the send may take; 0: not at all.
+	MaxWait time.Duration
+
+	BlockWhenExhausted bool // block-when-exhausted (true): false fails a send at once
+	Lifo               bool // lifo (true): reuse the connection returned last
+	Fairness           bool // fairness (false): waiting sends are always served in order
+	TestOnCreate       bool // test-on-create (true)
+	TestOnBorrow       bool // test-on-borrow (true)
+	TestOnReturn       bool // test-on-return (true)
+	TestWhileIdle      bool // test-while-idle (true)
+	// NumTestsPerEvictionRun is num-tests-per-eviction-run (3); -n: a 1/n share.
+	NumTestsPerEvictionRun int
+	// TimeBetweenEvictionRuns is time-between-eviction-runs-seconds (60; ≤ 0: no runs).
+	TimeBetweenEvictionRuns time.Duration
+	// MinEvictableIdle is min-evictable-idle-time-seconds (-1: off).
+	MinEvictableIdle time.Duration
+	// SoftMinEvictableIdle is soft-min-evictable-idle-time-seconds (1800; ≤ 0: off).
+	SoftMinEvictableIdle time.Duration
 }
 
 // OAuth modes: external asks a token server of your own, internal registers a client in
@@ -181,6 +212,10 @@ type TLSSettings struct {
 	// ClientAuth is kete.server.tls.client-auth: none, request or require-and-verify
 	// (default: require-and-verify with a trust store, else none); only for the server.
 	ClientAuth string
+	// Version is a route's destination.tls.version as KETE reads it, the protocol its
+	// SSLContext is made for: TLS (default: 1.2 and 1.3), TLSv1.2 (at most 1.2) or
+	// TLSv1.3 (1.3 and 1.2, as Java's TLSv1.3 context enables both).
+	Version string
 }
 
 // StoreSettings is a trust-store or key-store: where its material is and its passwords.
@@ -314,6 +349,9 @@ type PollerSettings struct {
 	// Lookback is lookback (60s): how far behind the newest event taken each poll asks
 	// again, for events whose transaction commits late or whose node's clock is behind.
 	Lookback time.Duration
+	// ConfigureRealms is configure-realms (false): turn on saving user events, admin
+	// events and admin details in each polled realm, as KETE does for its routes' realms.
+	ConfigureRealms bool
 }
 
 // SpoolSettings is kete.spool.*.

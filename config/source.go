@@ -48,7 +48,7 @@ type propertiesParser struct{}
 func (propertiesParser) Unmarshal(b []byte) (map[string]any, error) {
 	p := properties.NewProperties()
 	p.DisableExpansion = true
-	if err := p.Load(b, properties.UTF8); err != nil {
+	if err := p.Load(keepLiteralBackslashes(b), properties.UTF8); err != nil {
 		return nil, err
 	}
 	flat := make(map[string]any, p.Len())
@@ -60,6 +60,29 @@ func (propertiesParser) Unmarshal(b []byte) (map[string]any, error) {
 		return nil, err
 	}
 	return maps.Unflatten(flat, "."), nil
+}
+
+// keepLiteralBackslashes doubles each backslash that starts no .properties escape (\t,
+// \n, \r, \f, \uXXXX, \\, an escaped space, ':', '=', '#', '!', or a line break), so
+// that the backslash survives loading: glob:USER_\* and regex:^\d+$ then mean in a file
+// what they mean in KETE's environment variables, where a backslash is just a character.
+// java.util.Properties would drop such a backslash (and magiconair does the same).
+func keepLiteralBackslashes(b []byte) []byte {
+	out := make([]byte, 0, len(b)+8)
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		switch b[i+1] {
+		case 't', 'n', 'r', 'f', 'u', '\\', ' ', ':', '=', '#', '!', '\n', '\r':
+			out = append(out, b[i], b[i+1])
+			i++
+		default:
+			out = append(out, '\\', '\\')
+		}
+	}
+	return out
 }
 
 func (propertiesParser) Marshal(map[string]any) ([]byte, error) {
@@ -114,7 +137,7 @@ func parserFor(format string) (koanf.Parser, error) {
 type setting struct {
 	raw    string // as written, before ${env:}/${file:} resolution
 	value  string // resolved and trimmed
-	envVar string // the KETE_ variable it came from; blank for the file
+	envVar string // the variable it came from (KETE_… or dotted); blank for the file
 }
 
 // readFile parses data into flat dotted keys. JSON and YAML may nest or write dotted keys;

@@ -15,16 +15,28 @@ import (
 
 func boolVar(p *bool) func(string, string) error {
 	return func(_, v string) error {
-		switch strings.ToLower(v) {
-		case "true":
-			*p = true
-		case "false":
-			*p = false
-		default:
-			return errors.New("want true or false")
+		b, err := parseBool(v)
+		if err != nil {
+			return err
 		}
+		*p = b
 		return nil
 	}
+}
+
+// parseBool reads a boolean as KETE does, in any case: true/false, yes/no, on/off, y/n,
+// t/f and 1/0. KETE reads most booleans through commons-configuration's getBoolean
+// (BooleanUtils.toBooleanObject: true, yes, on, y, t and their negations) and some through
+// its own ValidationUtils.tryParseBooleanLoose (true, 1, yes, y, on and their negations);
+// kete takes the union so that no KETE value is refused.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "on", "y", "t", "1":
+		return true, nil
+	case "false", "no", "off", "n", "f", "0":
+		return false, nil
+	}
+	return false, errors.New("want true or false (yes/no, on/off and 1/0 are read too)")
 }
 
 func stringVar(p *string) func(string, string) error {
@@ -79,34 +91,73 @@ func durationVar(p *time.Duration) func(string, string) error {
 	}
 }
 
-// parseDuration reads a Go duration ("500ms", "1m30s"), plain milliseconds ("500", as
-// Resilience4j reads a number) or an ISO-8601 duration ("PT2S", as KETE's docs write
-// them). Negative durations are refused.
+// parseDuration reads a duration as KETE's ValidationUtils.tryParseDuration does
+// (FortuneN/kete, src/main/java/io/github/fortunen/kete/utils/ValidationUtils.java;
+// table in docs/user-guide/retry.md): ISO-8601 when it starts with P ("PT2S", "P1D",
+// "P2DT3H4M"), a bare whole number as seconds ("15" is 15 s), or a whole number with
+// one of the units ns, us, ms, s, m, h, d, w (7 days) and y (365 days). Beyond KETE, Go's
+// own forms ("1m30s", "1.5s") are read too. Negative durations are refused.
 func parseDuration(v string) (time.Duration, error) {
-	const want = `want a duration such as 500ms, 2s, PT2S, or plain milliseconds`
+	const want = `want a duration such as 15 (seconds), 500ms, 2s, 5m, 1d, PT2S or P1D`
+	v = strings.TrimSpace(v)
+	lower := strings.ToLower(v)
 	var d time.Duration
 	switch {
-	case isDigits(v):
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n > math.MaxInt64/int64(time.Millisecond) {
-			return 0, errors.New(want)
-		}
-		d = time.Duration(n) * time.Millisecond
-	case strings.HasPrefix(strings.ToUpper(v), "PT"):
+	case lower == "":
+		return 0, errors.New(want)
+	case lower[0] == 'p':
 		var err error
 		if d, err = parseISODuration(v); err != nil {
 			return 0, errors.New(want)
 		}
-	default:
-		var err error
-		if d, err = time.ParseDuration(v); err != nil {
+	case isDigits(lower):
+		n, err := strconv.ParseInt(lower, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(time.Second) {
 			return 0, errors.New(want)
+		}
+		d = time.Duration(n) * time.Second
+	default:
+		var ok bool
+		if d, ok = parseUnitDuration(lower); !ok {
+			var err error
+			if d, err = time.ParseDuration(lower); err != nil {
+				return 0, errors.New(want)
+			}
 		}
 	}
 	if d < 0 {
 		return 0, errors.New("want a duration of 0 or more")
 	}
 	return d, nil
+}
+
+// parseUnitDuration reads KETE's "<whole number><unit>", the number trimmed.
+func parseUnitDuration(lower string) (time.Duration, bool) {
+	// Longest suffixes first: "ms" before "s", as KETE tests ns, us, ms before s.
+	units := []struct {
+		suffix string
+		unit   time.Duration
+	}{
+		{"ns", time.Nanosecond}, {"us", time.Microsecond}, {"ms", time.Millisecond},
+		{"s", time.Second}, {"m", time.Minute}, {"h", time.Hour},
+		{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}, {"y", 365 * 24 * time.Hour},
+	}
+	for _, u := range units {
+		num, ok := strings.CutSuffix(lower, u.suffix)
+		if !ok {
+			continue
+		}
+		num = strings.TrimSpace(num)
+		if !isDigits(num) {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(u.unit) {
+			return 0, false
+		}
+		return time.Duration(n) * u.unit, true
+	}
+	return 0, false
 }
 
 func isDigits(s string) bool {
@@ -121,32 +172,39 @@ func isDigits(s string) bool {
 	return true
 }
 
-// parseISODuration reads the time part of ISO-8601 (PT1H2M3.5S), which is what Java's
-// Duration.toString writes.
+// parseISODuration reads what Java's Duration.parse reads: PnDTnHnMn.nS, days in the
+// date part and hours, minutes and (fractional) seconds in the time part, in any case.
 func parseISODuration(v string) (time.Duration, error) {
-	rest := strings.ToUpper(v)[2:]
-	if rest == "" {
+	rest := strings.ToUpper(v)
+	if !strings.HasPrefix(rest, "P") {
+		return 0, errors.New("not ISO-8601")
+	}
+	rest = rest[1:]
+	datePart, timePart, hasTime := strings.Cut(rest, "T")
+	if datePart == "" && (!hasTime || timePart == "") {
 		return 0, errors.New("empty")
 	}
 	var total float64
-	for rest != "" {
-		i := strings.IndexAny(rest, "HMS")
-		if i <= 0 {
-			return 0, errors.New("bad ISO-8601 duration")
+	add := func(part, units string, scale map[byte]float64) error {
+		for part != "" {
+			i := strings.IndexAny(part, units)
+			if i <= 0 {
+				return errors.New("bad ISO-8601 duration")
+			}
+			n, err := strconv.ParseFloat(part[:i], 64)
+			if err != nil || n < 0 {
+				return errors.New("bad ISO-8601 duration")
+			}
+			total += n * scale[part[i]]
+			part = part[i+1:]
 		}
-		n, err := strconv.ParseFloat(rest[:i], 64)
-		if err != nil {
-			return 0, err
-		}
-		switch rest[i] {
-		case 'H':
-			total += n * float64(time.Hour)
-		case 'M':
-			total += n * float64(time.Minute)
-		case 'S':
-			total += n * float64(time.Second)
-		}
-		rest = rest[i+1:]
+		return nil
+	}
+	if err := add(datePart, "D", map[byte]float64{'D': float64(24 * time.Hour)}); err != nil {
+		return 0, err
+	}
+	if err := add(timePart, "HMS", map[byte]float64{'H': float64(time.Hour), 'M': float64(time.Minute), 'S': float64(time.Second)}); err != nil {
+		return 0, err
 	}
 	if total > math.MaxInt64 {
 		return 0, errors.New("too long")

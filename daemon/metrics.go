@@ -25,6 +25,8 @@ type Metrics struct {
 	// spoolDamaged and spoolUnavailable are set from the spool when scraped.
 	spoolDamaged     prometheus.Gauge
 	spoolUnavailable prometheus.Gauge
+	// kete holds KETE's series, beside these (ketemetrics.go).
+	kete *keteMetrics
 }
 
 // NewMetrics registers the daemon's series and the Go runtime's.
@@ -56,9 +58,29 @@ func NewMetrics() *Metrics {
 	}
 	m.Registry.MustRegister(m.sources.collectors()...)
 	m.webhookRefused = newWebhookRefused(m.Registry)
+	m.kete = newKeteMetrics(m.Registry)
 	m.Registry.MustRegister(m.eventsIn, m.rejected, m.eventsOut, m.retries, m.deadLetters, m.latency, m.spoolBytes, m.spoolDamaged, m.spoolUnavailable,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// SourceKnown exports an intake source's series (events in and rejected) at zero before
+// its first event, so that an alert on them can be written before the first failure; a
+// polled source also gets kete_source_poll_errors_total at zero.
+func (m *Metrics) SourceKnown(source string, polled ...string) {
+	m.eventsIn.WithLabelValues(source)
+	m.rejected.WithLabelValues(source)
+	for _, ps := range polled {
+		m.sources.errors.WithLabelValues(ps)
+	}
+}
+
+// routeKnown exports a route's series at zero before its first delivery.
+func (m *Metrics) routeKnown(route string) {
+	m.eventsOut.WithLabelValues(route)
+	m.retries.WithLabelValues(route)
+	m.deadLetters.WithLabelValues(route)
+	m.latency.WithLabelValues(route)
 }
 
 // Handler serves the registry in Prometheus' text format.

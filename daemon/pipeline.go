@@ -13,11 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/outage"
 	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/spool"
 )
@@ -56,6 +59,9 @@ type Pipeline struct {
 	running atomic.Bool
 	mu      sync.Mutex
 	health  map[string]*routeHealth
+	// outages log each route's spells of failed deliveries: one line when they begin, a
+	// few while they last, one when they end, instead of one per event and attempt.
+	outages map[string]*outage.Log
 }
 
 type routeHealth struct {
@@ -80,7 +86,7 @@ func New(o Options) (*Pipeline, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Pipeline{opts: o, health: map[string]*routeHealth{}}
+	p := &Pipeline{opts: o, health: map[string]*routeHealth{}, outages: map[string]*outage.Log{}}
 	for i := range o.Routes {
 		r := &o.Routes[i]
 		if r.Route == nil || r.Name == "" {
@@ -90,6 +96,11 @@ func New(o Options) (*Pipeline, error) {
 			r.InFlight = 64
 		}
 		p.health[r.Name] = &routeHealth{}
+		o.Metrics.routeKnown(r.Name)
+		p.outages[r.Name] = outage.New(o.Logger.With("route", r.Name), outage.Options{
+			Down: "route cannot deliver; retrying", StillDown: "route still cannot deliver",
+			Up: "route delivers again", Now: o.Now,
+		})
 	}
 	return p, nil
 }
@@ -114,6 +125,12 @@ func (p *Pipeline) Ingest(ctx context.Context, source string, events []kete.Even
 		if events[i].ID == "" {
 			// An id lets the server recognise the event if a reconnect sends it twice.
 			events[i].ID = events[i].Key()
+		} else if !utf8.ValidString(events[i].ID) {
+			// JSON cannot carry bytes that are not UTF-8: every encoder (and so the spool
+			// record and each route's frame) would turn them into U+FFFD, and two ids that
+			// differ only there would be taken for one event and the second dropped as a
+			// duplicate. Quoted, each stays distinct and readable ("e\xff").
+			events[i].ID = strconv.Quote(events[i].ID)
 		}
 		if events[i].Time == 0 {
 			// Keycloak always sends one; a hand-made event gets the time it arrived, after
@@ -225,18 +242,21 @@ func (p *Pipeline) runRoute(ctx context.Context, r *Route, reader *spool.Reader)
 func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, rec spool.Record, e *kete.Event) {
 	b := kete.Retry{WaitDuration: r.WaitDuration, MaxWait: r.MaxWait}.Backoff()
 	m := p.opts.Metrics
+	first := p.opts.Now()
 	for attempt := 1; ; attempt++ {
 		start := p.opts.Now()
 		err := r.Deliver(ctx, e)
 		if err == nil {
 			reader.Ack(rec.Offset)
 			m.eventsOut.WithLabelValues(r.Name).Inc()
+			m.kete.delivered(r.Name, e, p.opts.Now().Sub(first))
 			if e.Time > 0 {
 				m.latency.WithLabelValues(r.Name).Observe(p.opts.Now().Sub(time.UnixMilli(e.Time)).Seconds())
 			} else {
 				m.latency.WithLabelValues(r.Name).Observe(p.opts.Now().Sub(start).Seconds())
 			}
 			p.setHealth(r.Name, nil)
+			p.outages[r.Name].Succeeded()
 			return
 		}
 		if ctx.Err() != nil {
@@ -244,16 +264,20 @@ func (p *Pipeline) deliver(ctx context.Context, r *Route, reader *spool.Reader, 
 		}
 		p.setHealth(r.Name, err)
 		if kete.IsPermanent(err) {
+			m.kete.gaveUp(r.Name, e, failedPermanent)
 			p.deadLetter(r, reader, rec, err.Error())
 			return
 		}
 		if r.MaxAttempts > 0 && attempt >= r.MaxAttempts {
+			m.kete.gaveUp(r.Name, e, failedMaxAttempts)
 			p.deadLetter(r, reader, rec, err.Error())
 			return
 		}
 		m.retries.WithLabelValues(r.Name).Inc()
 		wait := b.Next()
-		p.opts.Logger.Warn("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", redact.Error(err))
+		logged := redact.Error(withoutRoute(err, r.Name))
+		p.outages[r.Name].Failed(logged)
+		p.opts.Logger.Debug("delivery failed, retrying", "route", r.Name, "event", e.ID, "attempt", attempt, "wait", wait, "err", logged)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -310,4 +334,14 @@ func (p *Pipeline) Status() []RouteStatus {
 		out = append(out, RouteStatus{Route: r.Name, Delivered: h.delivered, Backlog: st.Backlog[r.Name], Failing: h.failing, LastError: h.lastErr, ReadError: h.readErr})
 	}
 	return out
+}
+
+// withoutRoute is err without its "route NAME: " prefix (kete.RouteError) when NAME is the
+// route a log line already names, so that the line does not say it twice.
+func withoutRoute(err error, name string) error {
+	var re *kete.RouteError
+	if errors.As(err, &re) && re.Route == name && re.Err != nil && err == error(re) {
+		return re.Err
+	}
+	return err
 }

@@ -104,10 +104,25 @@ func (c *conn) awaitAck(ctx context.Context) error {
 	}
 }
 
-// dial opens a connection for the pool: a bearer token if configured, then TCP, TLS and
-// the handshake within ConnectTimeout. A handshake refused with 401 invalidates the token
-// and is tried once more with a fresh one.
+// dial opens a connection for the pool (connect) and keeps ep.outage up to date: the
+// outage's lines carry the URL as an attribute, so the error they quote does not repeat it.
 func (ep *endpoint) dial(ctx context.Context) (*conn, error) {
+	c, err := ep.connect(ctx)
+	if err != nil {
+		if ctx.Err() == nil && ep.d.ctx.Err() == nil { // not cut short by Close or the sender's deadline
+			ep.outage.Failed(err)
+		}
+		return nil, fmt.Errorf("websocket %s: %w", ep.display, err)
+	}
+	ep.outage.Succeeded()
+	ep.log.Debug("connected", "local", c.ws.LocalAddr().String())
+	return c, nil
+}
+
+// connect opens a connection: a bearer token if configured, then TCP, TLS and the
+// handshake within ConnectTimeout. A handshake refused with 401 invalidates the token and
+// is tried once more with a fresh one.
+func (ep *endpoint) connect(ctx context.Context) (*conn, error) {
 	d := ep.d
 	// Close aborts dials in progress.
 	ctx, cancel := context.WithCancel(ctx)
@@ -131,9 +146,8 @@ func (ep *endpoint) dial(ctx context.Context) (*conn, error) {
 		c, _, err = ep.handshake(ctx, header)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("websocket %s: connect: %w", ep.display, err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
-	ep.log.Debug("connected", "local", c.ws.LocalAddr().String())
 	return c, nil
 }
 
@@ -141,7 +155,7 @@ func (ep *endpoint) dial(ctx context.Context) (*conn, error) {
 func (ep *endpoint) authorize(ctx context.Context) (http.Header, error) {
 	token, err := ep.d.opts.Token.Token(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("websocket %s: bearer token: %w", ep.display, err)
+		return nil, fmt.Errorf("bearer token: %w", err)
 	}
 	header := ep.d.header.Clone()
 	header.Set("Authorization", "Bearer "+token)

@@ -38,6 +38,8 @@ type serverOptions struct {
 	maxPayload int
 	// ack answers every frame with the bundled server's ingest ack, for ?ack=1 URLs.
 	ack bool
+	// addr, when set, is the host:port to listen on (a server restarted where it was).
+	addr string
 }
 
 // testServer is a gws server on 127.0.0.1 that records handshakes and frames and counts
@@ -73,6 +75,14 @@ func newTestServer(t testing.TB, o serverOptions) *testServer {
 	}
 	s.up = gws.NewUpgrader(s, &gws.ServerOption{SubProtocols: o.subprotocols, ReadMaxPayloadSize: o.maxPayload})
 	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if o.addr != "" {
+		ln, err := net.Listen("tcp", o.addr)
+		if err != nil {
+			t.Fatalf("listen on %s again: %v", o.addr, err)
+		}
+		_ = s.http.Listener.Close()
+		s.http.Listener = ln
+	}
 	if o.tls != nil {
 		s.http.TLS = o.tls
 		s.http.StartTLS()

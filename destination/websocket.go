@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/outage"
 	"github.com/kete-dev/kete/pool"
 	"github.com/kete-dev/kete/template"
 	"github.com/lxzan/gws"
@@ -56,7 +57,23 @@ type PoolOptions struct {
 	// MaxTotal caps open connections to one URL; a send waits for one beyond it.
 	MaxTotal int
 	// MaxWait bounds that wait; past it Send fails with an error wrapping pool.ErrExhausted.
+	// Negative (pool.NoMaxWait): wait as long as the send's context allows.
 	MaxWait time.Duration
+	// FailWhenExhausted fails a send at once, wrapping pool.ErrExhausted, when MaxTotal
+	// connections are busy (KETE's block-when-exhausted=false).
+	FailWhenExhausted bool
+	// FIFO reuses the idle connection used least recently (KETE's lifo=false).
+	FIFO bool
+	// The liveness check (the connection is open: not closed by either side or by the
+	// heartbeat) runs when a connection is made, borrowed, returned and while it is idle,
+	// unless skipped (KETE's test-on-create|borrow|return, test-while-idle).
+	SkipTestOnCreate, SkipTestOnBorrow, SkipTestOnReturn, SkipTestWhileIdle bool
+	// EvictionInterval, MinEvictableIdle, SoftMinEvictableIdle and TestsPerEvictionRun
+	// close connections left idle (KETE's time-between-eviction-runs-seconds,
+	// min-evictable-idle-time-seconds, soft-min-evictable-idle-time-seconds,
+	// num-tests-per-eviction-run); see package pool for their defaults.
+	EvictionInterval, MinEvictableIdle, SoftMinEvictableIdle time.Duration
+	TestsPerEvictionRun                                      int
 }
 
 // WebSocketOptions configure a WebSocket destination; the KETE key of each is in its comment.
@@ -93,8 +110,12 @@ type WebSocketOptions struct {
 	// included; a handshake refused with 401 invalidates the token and retries once.
 	Token TokenSource
 	// Logger receives connection events; nil means slog.Default(). Tokens and header values
-	// are never logged.
+	// are never logged. A URL that cannot be reached is logged as an outage (package
+	// internal/outage): once when it goes down, at growing intervals while it stays down,
+	// and once when it is reached again.
 	Logger *slog.Logger
+	// Now paces those outage lines; nil means time.Now. Tests replace it.
+	Now func() time.Time
 }
 
 // WebSocket sends each event as one WebSocket frame to the URL its template renders for
@@ -243,7 +264,14 @@ func (d *WebSocket) newEndpointLocked(rawURL string) (*endpoint, error) {
 		return nil, err
 	}
 	ep.d = d
-	ep.log = d.log.With("endpoint", ep.display)
+	ep.log = d.log // its "url" attribute is the URL itself when the URL has no variables
+	if ep.display != d.url.display() {
+		ep.log = d.log.With("endpoint", ep.display)
+	}
+	ep.outage = outage.New(ep.log, outage.Options{
+		Down: "destination down", StillDown: "destination still down", Up: "destination up again",
+		Now: d.opts.Now,
+	})
 	p, err := pool.New(d.ctx, pool.Factory[*conn]{
 		Make:     ep.dial,
 		Destroy:  (*conn).close,
@@ -254,8 +282,20 @@ func (d *WebSocket) newEndpointLocked(rawURL string) (*endpoint, error) {
 		MaxIdle:  d.opts.Pool.MaxIdle,
 		MaxTotal: d.opts.Pool.MaxTotal,
 		MaxWait:  d.opts.Pool.MaxWait,
+
+		FailWhenExhausted:    d.opts.Pool.FailWhenExhausted,
+		FIFO:                 d.opts.Pool.FIFO,
+		SkipTestOnCreate:     d.opts.Pool.SkipTestOnCreate,
+		SkipTestOnBorrow:     d.opts.Pool.SkipTestOnBorrow,
+		SkipTestOnReturn:     d.opts.Pool.SkipTestOnReturn,
+		SkipTestWhileIdle:    d.opts.Pool.SkipTestWhileIdle,
+		EvictionInterval:     d.opts.Pool.EvictionInterval,
+		MinEvictableIdle:     d.opts.Pool.MinEvictableIdle,
+		SoftMinEvictableIdle: d.opts.Pool.SoftMinEvictableIdle,
+		TestsPerEvictionRun:  d.opts.Pool.TestsPerEvictionRun,
 		OnFillError: func(err error) {
-			ep.log.Warn("opening an idle connection failed", "err", err)
+			// dial has told ep.outage; one line per attempt would be one a second.
+			ep.log.Debug("opening an idle connection failed", "err", err)
 		},
 	})
 	if err != nil {
@@ -348,10 +388,11 @@ func (d *WebSocket) openConns() int {
 type endpoint struct {
 	d        *WebSocket
 	log      *slog.Logger
-	url      string // as rendered, for the request line
-	display  string // for errors and logs: secrets in the URL masked
-	addr     string // host:port to dial
-	hostname string // for TLS ServerName
+	outage   *outage.Log // logs the URL's unreachable spells
+	url      string      // as rendered, for the request line
+	display  string      // for errors and logs: secrets in the URL masked
+	addr     string      // host:port to dial
+	hostname string      // for TLS ServerName
 	tls      bool
 	pool     *pool.Pool[*conn]
 	// awaitAck is set when the URL asks the server for per-frame acks (?ack=1, the bundled

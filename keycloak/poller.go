@@ -37,6 +37,10 @@ type PollerOptions struct {
 	DatesOnly bool
 	// SkipUserEvents and SkipAdminEvents leave one endpoint out.
 	SkipUserEvents, SkipAdminEvents bool
+	// ConfigureRealms turns on saving user events, admin events and admin details in each
+	// realm before its first poll (Admin.EnableRealmEvents; needs manage-events), retrying
+	// each interval until it succeeds (realmevents.go).
+	ConfigureRealms bool
 	// OnPoll, if set, is told the outcome of each poll of a realm: nil when both endpoints
 	// were read and everything new was handed to the sink. The daemon's readiness and
 	// metrics hang on it.
@@ -115,8 +119,12 @@ func NewPoller(admin *Admin, sink Sink, o PollerOptions) (*Poller, error) {
 func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opts.Interval)
 	defer t.Stop()
+	configured := map[string]bool{}
 	for {
 		for _, realm := range p.opts.Realms {
+			if p.opts.ConfigureRealms && !configured[realm] {
+				configured[realm] = p.configureRealm(ctx, realm)
+			}
 			_, err := p.PollOnce(ctx, realm)
 			if ctx.Err() != nil {
 				return nil

@@ -21,6 +21,10 @@ type Internal struct {
 	// KeycloakURL is the base URL tokens are requested from; blank means the admin
 	// client's URL. Set it when the destination must reach Keycloak by another address.
 	KeycloakURL string
+	// TokenURL, when set, is the token endpoint itself, over the one derived from
+	// KeycloakURL and Realm, as KETE's oauth.token-url overrides its derived URL in
+	// internal mode (OAuthMaterial.configureInternalMode, FortuneN/kete).
+	TokenURL string
 	// Realm holds the client and issues the tokens; required.
 	Realm string
 	// ClientID defaults to kete-oauth-client.
@@ -96,8 +100,12 @@ func NewInternal(ctx context.Context, admin *keycloak.Admin, cfg Internal) (*Sou
 	if hc == nil {
 		hc = admin.HTTPClient()
 	}
+	tokenURL := cfg.TokenURL
+	if tokenURL == "" {
+		tokenURL = keycloak.TokenURL(base, cfg.Realm)
+	}
 	return NewExternal(External{
-		TokenURL: keycloak.TokenURL(base, cfg.Realm), ClientID: cfg.ClientID, ClientSecret: secret,
+		TokenURL: tokenURL, ClientID: cfg.ClientID, ClientSecret: secret,
 		Scopes: cfg.Scopes, HTTPClient: hc, EarlyExpiry: cfg.EarlyExpiry, Timeout: cfg.Timeout,
 	})
 }

@@ -11,11 +11,18 @@
 // objects.
 //
 // Idle objects are reused last-in first-out, so a steady sender keeps one hot connection
-// and the others stay idle; waiting borrowers are served first-in first-out, each handed
-// the returned object or the freed slot directly. The object returned last waits in a
-// slot of its own, taken and refilled with atomic operations rather than the lock: a
-// sender that borrows and returns one connection per event pays about a tenth of the
-// locked path.
+// and the others stay idle (or first-in first-out with FIFO); waiting borrowers are served
+// first-in first-out, each handed the returned object or the freed slot directly. The
+// object returned last waits in a slot of its own, taken and refilled with atomic
+// operations rather than the lock: a sender that borrows and returns one connection per
+// event pays about a tenth of the locked path.
+//
+// The settings follow Apache Commons Pool 2's GenericObjectPoolConfig, which KETE's pools
+// use (FortuneN/kete Route.java, DestinationConfig.java), with KETE's defaults:
+// FailWhenExhausted is block-when-exhausted=false, a negative MaxWait is max-wait=-1,
+// FIFO is lifo=false, the Skip… fields are test-on-*=false, and the eviction settings are
+// the evictor's (evict.go). Waiting borrowers are always served in arrival order, as
+// fairness=true asks.
 //
 // The pool is written for kete's needs rather than wrapped around
 // github.com/jolestar/go-commons-pool: that library has no max-wait, loses wake-ups when a
@@ -39,13 +46,27 @@ var ErrExhausted = errors.New("pool exhausted")
 // ErrClosed is returned by Borrow once Close has begun.
 var ErrClosed = errors.New("pool closed")
 
+// ErrInvalidNew is wrapped by Borrow's error when a newly made object fails Validate
+// (test on create); the object was destroyed.
+var ErrInvalidNew = errors.New("new object failed validation")
+
 // Defaults for zero Config fields; MaxTotal, MaxIdle and MaxWait are KETE's.
 const (
 	DefaultMaxTotal            = 20
 	DefaultMaxIdle             = 10
 	DefaultMaxWait             = 30 * time.Second
 	DefaultMaintenanceInterval = time.Second
+	// DefaultEvictionInterval is KETE's time-between-eviction-runs-seconds.
+	DefaultEvictionInterval = 60 * time.Second
+	// DefaultSoftMinEvictableIdle is KETE's soft-min-evictable-idle-time-seconds.
+	DefaultSoftMinEvictableIdle = 30 * time.Minute
+	// DefaultTestsPerEvictionRun is KETE's num-tests-per-eviction-run.
+	DefaultTestsPerEvictionRun = 3
 )
+
+// NoMaxWait, as Config.MaxWait, lets Borrow wait for a free slot until its context ends
+// (KETE's max-wait-seconds=-1).
+const NoMaxWait time.Duration = -1
 
 // Factory makes, checks and destroys the pool's objects.
 type Factory[T any] struct {
@@ -69,10 +90,35 @@ type Config struct {
 	MaxIdle int
 	// MaxTotal caps objects in existence: idle, borrowed and being made.
 	MaxTotal int
-	// MaxWait bounds how long Borrow waits for a free slot.
+	// MaxWait bounds how long Borrow waits for a free slot; negative (NoMaxWait): until
+	// the borrower's context ends.
 	MaxWait time.Duration
-	// MaintenanceInterval is how often idle objects are checked and MinIdle refilled.
+	// FailWhenExhausted makes Borrow fail at once, wrapping ErrExhausted, when MaxTotal
+	// objects are in use, instead of waiting (KETE's block-when-exhausted=false).
+	FailWhenExhausted bool
+	// FIFO reuses the idle object returned first instead of the one returned last
+	// (KETE's lifo=false). It spreads sends over every idle connection, and gives up the
+	// hot slot: each Borrow and Return takes the lock.
+	FIFO bool
+	// Validate runs when an object is made, borrowed, returned and while it is idle (in
+	// every maintenance and eviction run) unless skipped here (KETE's test-on-create,
+	// test-on-borrow, test-on-return and test-while-idle, each true by default).
+	SkipTestOnCreate, SkipTestOnBorrow, SkipTestOnReturn, SkipTestWhileIdle bool
+	// MaintenanceInterval is how often dead idle objects are dropped and MinIdle refilled.
 	MaintenanceInterval time.Duration
+	// EvictionInterval is the time between eviction runs (evict.go); negative: none.
+	EvictionInterval time.Duration
+	// MinEvictableIdle: an object idle at least this long is evicted, even below MinIdle
+	// (which is then refilled with a fresh one). Zero or negative: never (KETE's -1).
+	MinEvictableIdle time.Duration
+	// SoftMinEvictableIdle: an object idle at least this long is evicted while more than
+	// MinIdle objects are idle. Negative: never.
+	SoftMinEvictableIdle time.Duration
+	// TestsPerEvictionRun is how many idle objects, oldest first, one eviction run
+	// examines; -n examines a 1/n share of them (rounded up), as Commons Pool does.
+	TestsPerEvictionRun int
+	// Now is the clock idle times are read from; nil means time.Now. Tests set it.
+	Now func() time.Time
 	// OnFillError, when set, hears about a Make for MinIdle that failed in the background,
 	// where no borrower sees the error.
 	OnFillError func(error)
@@ -101,8 +147,10 @@ type Pool[T any] struct {
 	hotObj   T
 	waiting  atomic.Int32
 
+	hotSince int64 // p.clock when hotObj was parked
+
 	mu      sync.Mutex
-	idle    []T          // a stack: the top was returned last
+	idle    []idleObj[T] // oldest first: the end was returned last
 	open    int          // objects in existence or being made, at most MaxTotal
 	waiters []*waiter[T] // borrowers waiting, oldest first
 	closed  bool
@@ -113,6 +161,20 @@ type Pool[T any] struct {
 	cancel context.CancelFunc // ends ctx
 	kick   chan struct{}      // wakes the maintenance loop
 	wg     sync.WaitGroup     // the maintenance loop
+
+	// clock is the time of the last maintenance run, in nanoseconds since start: a
+	// Return stamps its object with it for an atomic load, where reading the clock would
+	// cost as much as the rest of the hot path (evict.go).
+	clock atomic.Int64
+	start time.Time
+	// evictMu serialises eviction runs (the loop's and Evict's).
+	evictMu sync.Mutex
+}
+
+// idleObj is an idle object and the clock when it was returned.
+type idleObj[T any] struct {
+	obj   T
+	since int64
 }
 
 // States of the hot slot.
@@ -125,14 +187,20 @@ const (
 
 // takeHot empties the hot slot.
 func (p *Pool[T]) takeHot() (obj T, ok bool) {
+	obj, _, ok = p.takeHotSince()
+	return obj, ok
+}
+
+// takeHotSince empties the hot slot and says since when its object was idle.
+func (p *Pool[T]) takeHotSince() (obj T, since int64, ok bool) {
 	if !p.hotState.CompareAndSwap(hotFull, hotBusy) {
-		return obj, false
+		return obj, 0, false
 	}
-	obj = p.hotObj
+	obj, since = p.hotObj, p.hotSince
 	var zero T
 	p.hotObj = zero
 	p.hotState.Store(hotEmpty)
-	return obj, true
+	return obj, since, true
 }
 
 // parkHot puts obj in the empty hot slot.
@@ -141,6 +209,7 @@ func (p *Pool[T]) parkHot(obj T) bool {
 		return false
 	}
 	p.hotObj = obj
+	p.hotSince = p.clock.Load()
 	p.hotState.Store(hotFull)
 	return true
 }
@@ -161,8 +230,9 @@ type grant[T any] struct {
 	hasObj bool // false: the slot is the waiter's, to make an object in
 }
 
-// New starts a pool. Make and Destroy are required. When MinIdle > 0 a maintenance
-// goroutine, stopped by Close, fills the pool at once and keeps it filled.
+// New starts a pool. Make and Destroy are required. When MinIdle > 0 or eviction can
+// evict (the defaults: soft eviction after 30 minutes), a maintenance goroutine, stopped
+// by Close, fills the pool at once, keeps it filled and runs the evictor.
 func New[T any](ctx context.Context, f Factory[T], cfg Config) (*Pool[T], error) {
 	if f.Make == nil || f.Destroy == nil {
 		return nil, fmt.Errorf("pool %s: factory needs Make and Destroy", cfg.Name)
@@ -175,23 +245,40 @@ func New[T any](ctx context.Context, f Factory[T], cfg Config) (*Pool[T], error)
 	}
 	cfg.MaxIdle = min(cfg.MaxIdle, cfg.MaxTotal)
 	cfg.MinIdle = max(0, min(cfg.MinIdle, cfg.MaxIdle))
-	if cfg.MaxWait <= 0 {
+	if cfg.MaxWait == 0 {
 		cfg.MaxWait = DefaultMaxWait
+	} else if cfg.MaxWait < 0 {
+		cfg.MaxWait = NoMaxWait
 	}
 	if cfg.MaintenanceInterval <= 0 {
 		cfg.MaintenanceInterval = DefaultMaintenanceInterval
 	}
+	if cfg.EvictionInterval == 0 {
+		cfg.EvictionInterval = DefaultEvictionInterval
+	}
+	if cfg.SoftMinEvictableIdle == 0 {
+		cfg.SoftMinEvictableIdle = DefaultSoftMinEvictableIdle
+	}
+	if cfg.TestsPerEvictionRun == 0 {
+		cfg.TestsPerEvictionRun = DefaultTestsPerEvictionRun
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	p := &Pool[T]{
 		factory: f,
 		cfg:     cfg,
-		idle:    make([]T, 0, cfg.MaxIdle),
+		idle:    make([]idleObj[T], 0, cfg.MaxIdle),
 		drained: make(chan struct{}),
 		done:    make(chan struct{}),
 		kick:    make(chan struct{}, 1),
+		start:   cfg.Now(),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	if cfg.MinIdle > 0 {
-		p.kick <- struct{}{}
+	if cfg.MinIdle > 0 || p.evicts() {
+		if cfg.MinIdle > 0 {
+			p.kick <- struct{}{}
+		}
 		p.wg.Go(p.maintain)
 	}
 	return p, nil
@@ -214,7 +301,7 @@ func (p *Pool[T]) Stats() Stats {
 // Return or Invalidate.
 func (p *Pool[T]) Borrow(ctx context.Context) (T, error) {
 	if obj, ok := p.takeHot(); ok {
-		if p.valid(obj) {
+		if p.validOnBorrow(obj) {
 			return obj, nil
 		}
 		p.destroy(obj)
@@ -233,7 +320,7 @@ func (p *Pool[T]) borrow(ctx context.Context) (T, error) {
 	}()
 	for {
 		if obj, ok := p.takeHot(); ok {
-			if p.valid(obj) {
+			if p.validOnBorrow(obj) {
 				return obj, nil
 			}
 			p.destroy(obj)
@@ -244,12 +331,10 @@ func (p *Pool[T]) borrow(ctx context.Context) (T, error) {
 			p.mu.Unlock()
 			return zero, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrClosed)
 		}
-		if n := len(p.idle); n > 0 {
-			obj := p.idle[n-1]
-			p.idle[n-1] = zero
-			p.idle = p.idle[:n-1]
+		if len(p.idle) > 0 {
+			obj := p.popIdle()
 			p.mu.Unlock()
-			if p.valid(obj) {
+			if p.validOnBorrow(obj) {
 				return obj, nil
 			}
 			p.destroy(obj)
@@ -260,6 +345,11 @@ func (p *Pool[T]) borrow(ctx context.Context) (T, error) {
 			p.mu.Unlock()
 			return p.make(ctx)
 		}
+		if p.cfg.FailWhenExhausted {
+			p.mu.Unlock()
+			return zero, fmt.Errorf("pool %s: all %d objects in use and waiting is off: %w",
+				p.cfg.Name, p.cfg.MaxTotal, ErrExhausted)
+		}
 		w := &waiter[T]{grant: make(chan grant[T], 1)}
 		p.waiters = append(p.waiters, w)
 		p.waiting.Add(1)
@@ -267,15 +357,19 @@ func (p *Pool[T]) borrow(ctx context.Context) (T, error) {
 		// An object parked just before we registered is ours to take.
 		if obj, ok := p.takeHot(); ok {
 			p.abandon(w)
-			if p.valid(obj) {
+			if p.validOnBorrow(obj) {
 				return obj, nil
 			}
 			p.destroy(obj)
 			continue
 		}
 
-		if timer == nil {
-			timer = time.NewTimer(p.cfg.MaxWait)
+		var expired <-chan time.Time
+		if p.cfg.MaxWait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(p.cfg.MaxWait)
+			}
+			expired = timer.C
 		}
 		var err error
 		select {
@@ -283,12 +377,12 @@ func (p *Pool[T]) borrow(ctx context.Context) (T, error) {
 			if !g.hasObj {
 				return p.make(ctx)
 			}
-			if p.valid(g.obj) {
+			if p.validOnBorrow(g.obj) {
 				return g.obj, nil
 			}
 			p.destroy(g.obj)
 			continue
-		case <-timer.C:
+		case <-expired:
 			err = fmt.Errorf("pool %s: exhausted after %s with max-total %d: %w",
 				p.cfg.Name, p.cfg.MaxWait, p.cfg.MaxTotal, ErrExhausted)
 		case <-ctx.Done():
@@ -329,6 +423,10 @@ func (p *Pool[T]) make(ctx context.Context) (T, error) {
 		p.release()
 		return zero, err
 	}
+	if !p.cfg.SkipTestOnCreate && !p.valid(obj) {
+		p.destroy(obj)
+		return zero, fmt.Errorf("pool %s: %w", p.cfg.Name, ErrInvalidNew)
+	}
 	return obj, nil
 }
 
@@ -336,12 +434,12 @@ func (p *Pool[T]) make(ctx context.Context) (T, error) {
 // idle; it is destroyed when it fails Validate, MaxIdle objects are already idle, or the
 // pool is closed.
 func (p *Pool[T]) Return(obj T) {
-	if !p.valid(obj) {
+	if !p.cfg.SkipTestOnReturn && !p.valid(obj) {
 		p.destroy(obj)
 		p.Kick()
 		return
 	}
-	if p.waiting.Load() == 0 {
+	if p.waiting.Load() == 0 && !p.cfg.FIFO {
 		// The hot slot takes obj; what it held goes onto the idle stack, below obj.
 		prev, hadPrev := p.takeHot()
 		switch {
@@ -380,7 +478,7 @@ func (p *Pool[T]) returnLocked(obj T) {
 		p.mu.Unlock()
 		return
 	case len(p.idle)+p.hotIdle() < p.cfg.MaxIdle:
-		p.idle = append(p.idle, obj)
+		p.idle = append(p.idle, idleObj[T]{obj: obj, since: p.clock.Load()})
 		p.mu.Unlock()
 		return
 	}
@@ -425,14 +523,14 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 	// destroys its object there.
 	for !p.hotState.CompareAndSwap(hotEmpty, hotClosed) && p.hotState.Load() != hotClosed {
 		if obj, ok := p.takeHot(); ok {
-			idle = append(idle, obj)
+			idle = append(idle, idleObj[T]{obj: obj})
 		} else {
 			runtime.Gosched() // another goroutine is mid-way through filling or emptying it
 		}
 	}
 	p.wg.Wait()
-	for _, obj := range idle {
-		p.destroy(obj)
+	for _, e := range idle {
+		p.destroy(e.obj)
 	}
 	select {
 	case <-p.drained:
@@ -447,6 +545,28 @@ func (p *Pool[T]) Close(ctx context.Context) error {
 
 func (p *Pool[T]) valid(obj T) bool {
 	return p.factory.Validate == nil || p.factory.Validate(obj)
+}
+
+func (p *Pool[T]) validOnBorrow(obj T) bool {
+	return p.cfg.SkipTestOnBorrow || p.valid(obj)
+}
+
+// popIdle takes the idle object Borrow reuses: the last returned, or with FIFO the first.
+// The caller holds mu and has checked that one is idle.
+func (p *Pool[T]) popIdle() T {
+	var zero idleObj[T]
+	n := len(p.idle)
+	if !p.cfg.FIFO {
+		e := p.idle[n-1]
+		p.idle[n-1] = zero
+		p.idle = p.idle[:n-1]
+		return e.obj
+	}
+	e := p.idle[0]
+	copy(p.idle, p.idle[1:])
+	p.idle[n-1] = zero
+	p.idle = p.idle[:n-1]
+	return e.obj
 }
 
 func (p *Pool[T]) destroy(obj T) {
@@ -472,18 +592,30 @@ func (p *Pool[T]) release() {
 }
 
 // maintain drops dead idle objects and keeps MinIdle objects idle, on every interval and
-// every Kick, until Close.
+// every Kick, and runs the evictor every EvictionInterval, until Close.
 func (p *Pool[T]) maintain() {
 	ticker := time.NewTicker(p.cfg.MaintenanceInterval)
 	defer ticker.Stop()
+	var evictions <-chan time.Time
+	if p.evicts() {
+		t := time.NewTicker(p.cfg.EvictionInterval)
+		defer t.Stop()
+		evictions = t.C
+	}
 	for {
 		select {
 		case <-p.done:
 			return
 		case <-ticker.C:
 		case <-p.kick:
+		case <-evictions:
+			p.Evict()
+			continue
 		}
-		p.sweep()
+		p.tick()
+		if !p.cfg.SkipTestWhileIdle {
+			p.sweep()
+		}
 		p.fill()
 	}
 }
@@ -491,22 +623,20 @@ func (p *Pool[T]) maintain() {
 // sweep destroys the idle objects that fail Validate.
 func (p *Pool[T]) sweep() {
 	var dead []T
-	if obj, ok := p.takeHot(); ok {
+	if obj, since, ok := p.takeHotSince(); ok {
 		if p.valid(obj) {
-			if !p.parkHot(obj) {
-				p.Return(obj) // a Return refilled the slot meanwhile
-			}
+			p.reparkHot(obj, since)
 		} else {
 			dead = append(dead, obj)
 		}
 	}
 	p.mu.Lock()
 	live := p.idle[:0]
-	for _, obj := range p.idle {
-		if p.valid(obj) {
-			live = append(live, obj)
+	for _, e := range p.idle {
+		if p.valid(e.obj) {
+			live = append(live, e)
 		} else {
-			dead = append(dead, obj)
+			dead = append(dead, e.obj)
 		}
 	}
 	clear(p.idle[len(live):])
@@ -515,6 +645,16 @@ func (p *Pool[T]) sweep() {
 	for _, obj := range dead {
 		p.destroy(obj)
 	}
+}
+
+// reparkHot puts back an object sweep took from the hot slot, keeping its idle time.
+func (p *Pool[T]) reparkHot(obj T, since int64) {
+	if p.hotState.CompareAndSwap(hotEmpty, hotBusy) {
+		p.hotObj, p.hotSince = obj, since
+		p.hotState.Store(hotFull)
+		return
+	}
+	p.Return(obj) // a Return refilled the slot meanwhile
 }
 
 // fill makes objects until MinIdle are idle or MaxTotal exist; a failed make waits for the
@@ -529,6 +669,10 @@ func (p *Pool[T]) fill() {
 		p.open++
 		p.mu.Unlock()
 		obj, err := p.factory.Make(p.ctx)
+		if err == nil && !p.cfg.SkipTestOnCreate && !p.valid(obj) {
+			p.factory.Destroy(obj) // the slot is released below
+			err = ErrInvalidNew
+		}
 		if err != nil {
 			p.release()
 			if p.cfg.OnFillError != nil && p.ctx.Err() == nil {

@@ -360,3 +360,121 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	t.Logf("dashboard screenshot: %s (dark: %v)", shot, done["dark"])
 }
+
+// TestDashboardAnalystViews checks, in headless Chromium, what a security desk reads on the
+// dashboard, fed with events as kete's json serializer writes them (KETE's shape): the
+// token leaves the address bar once read and a reload still connects; the User column
+// shows usernames (details.username, an admin event's target from its representation)
+// and search finds them; "Errors only" filters the feed; failed logins are counted by user
+// and by IP over a stated window; the by-type panel lists every type sent with none cut
+// off; and the Topic column stays on screen at 1280, 1024 and 800 px. Screenshots at
+// 1280 and 800 px are logged (KETE_SCREENSHOT_DIR picks the folder).
+func TestDashboardAnalystViews(t *testing.T) {
+	node, chromium := nodeToolsOrSkip(t, true, "playwright-core")
+	app := startNodeTestServer(t)
+
+	shots := os.Getenv("KETE_SCREENSHOT_DIR")
+	if shots == "" {
+		dir, err := os.MkdirTemp("", "kete-dashboard-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		shots = dir // kept after the test, so that the screenshots can be looked at
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	script := startNodeScript(ctx, t, node, "testdata/browser/dashboard_analyst.mjs",
+		"KETE_URL="+app.URL,
+		"KETE_APP="+app.ID,
+		"KETE_TOKEN="+app.clientToken(t, "security-desk"),
+		"KETE_SCREENSHOT_DIR="+shots,
+		"CHROMIUM="+chromium,
+	)
+	script.expect(ctx, t, "connected")
+
+	now := time.Now().UnixMilli()
+	seq := 0
+	userEvent := func(typ, username, userID, ip, errCode string) *kete.Event {
+		seq++
+		return &kete.Event{
+			Kind: kete.KindEvent, ID: fmt.Sprintf("evt-%d", seq), Time: now, Type: typ,
+			RealmID: "r-acme", RealmName: "acme", ClientID: "web-portal", UserID: userID,
+			IPAddress: ip, Error: errCode,
+			// Keycloak's EventBuilder.detail(Details.USERNAME, …) puts the login name here.
+			Details: map[string]string{"username": username, "auth_method": "openid-connect"},
+		}
+	}
+	var events []*kete.Event
+	for range 3 {
+		events = append(events, userEvent("LOGIN_ERROR", "alice", "u-alice", "203.0.113.10", "invalid_user_credentials"))
+	}
+	for range 2 {
+		// An unknown user: Keycloak leaves userId null and keeps the name typed.
+		events = append(events, userEvent("LOGIN_ERROR", "bob", "", "203.0.113.20", "user_not_found"))
+	}
+	events = append(events,
+		userEvent("REGISTER_ERROR", "carol", "", "203.0.113.30", "invalid_registration"),
+		userEvent("LOGIN", "alice", "u-alice", "203.0.113.10", ""))
+	for _, typ := range []string{"CODE_TO_TOKEN", "REFRESH_TOKEN", "LOGOUT", "REGISTER", "UPDATE_PASSWORD",
+		"CLIENT_LOGIN", "SEND_RESET_PASSWORD", "UPDATE_TOTP"} {
+		events = append(events, userEvent(typ, "erin", "u-erin", "192.0.2.50", ""))
+	}
+	for _, a := range []struct{ resource, op, representation string }{
+		{"USER", "CREATE", `{"id":"u-dave","username":"dave","enabled":true}`},
+		{"USER", "UPDATE", `{"id":"u-erin","enabled":false}`},
+		{"USER", "DELETE", ""},
+		{"CLIENT", "UPDATE", `{"clientId":"web-portal"}`},
+		{"GROUP_MEMBERSHIP", "CREATE", `{"name":"staff"}`},
+		{"REALM_ROLE_MAPPING", "CREATE", `[{"name":"admin"}]`},
+		{"CLIENT", "CREATE", `{"clientId":"billing-api"}`},
+	} {
+		seq++
+		events = append(events, &kete.Event{
+			Kind: kete.KindAdminEvent, ID: fmt.Sprintf("evt-%d", seq), Time: now, RealmID: "r-acme", RealmName: "acme",
+			ResourceType: a.resource, OperationType: a.op, ResourcePath: "users/x", Representation: a.representation,
+			AuthDetails: &kete.AuthDetails{RealmID: "r-master", ClientID: "admin-cli", UserID: "admin-uuid", IPAddress: "198.51.100.7"},
+		})
+	}
+
+	types := map[string]bool{}
+	errors := 0
+	for _, e := range events {
+		topic := "events"
+		typ := e.Type
+		if e.Kind == kete.KindAdminEvent {
+			topic, typ = "audit", e.ResourceType+"_"+e.OperationType
+		}
+		types[typ] = true
+		if e.Error != "" {
+			errors++
+		}
+		app.publish(t, topic, serialize(t, "json", e))
+	}
+	typeList := make([]string, 0, len(types))
+	for typ := range types {
+		typeList = append(typeList, typ)
+	}
+	script.send(t, map[string]any{
+		"step": "published", "total": len(events), "errors": errors, "types": typeList,
+		"users":  map[string]int{"alice": 4, "bob": 2, "carol": 1, "erin": 8},
+		"byUser": [][]any{{"alice", 3}, {"bob", 2}, {"carol", 1}},
+		"byIP":   [][]any{{"203.0.113.10", 3}, {"203.0.113.20", 2}, {"203.0.113.30", 1}},
+	})
+
+	done := script.expect(ctx, t, "done")
+	if err := script.cmd.Wait(); err != nil {
+		t.Fatalf("node script: %v\nstderr:\n%s", err, script.stderr)
+	}
+	list, _ := done["screenshots"].([]any)
+	if len(list) != 2 {
+		t.Fatalf("want 2 screenshots, got %v", done["screenshots"])
+	}
+	for _, s := range list {
+		shot, _ := s.(string)
+		if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+			t.Fatalf("screenshot %q not written: %v", shot, err)
+		}
+		t.Logf("dashboard screenshot: %s", shot)
+	}
+}

@@ -67,6 +67,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Other server nodes this one hears heartbeats from (0 on the memory broker): a drop means a node left or this one lost NATS.",
 		}),
 	}
+	// Every label value is exported at zero from the start, so that alerts can be written
+	// before the first close or publish (refusals.go does the same for refusals).
+	for _, src := range []string{"websocket", "message", "api", "ingest"} {
+		m.publishes.WithLabelValues(src)
+	}
+	for _, r := range []string{"admin", "replaced", "invalid_format", "token_invalid", "token_expired",
+		"rate_limited", "connected_elsewhere", "idle", "slow_consumer"} {
+		m.closes.WithLabelValues(r)
+	}
 	reg.MustRegister(m.connections, m.subscriptions, m.framesIn, m.bytesIn, m.framesOut,
 		m.bytesOut, m.slowConsumers, m.authFailures, m.publishes, m.closes, m.clusterNodes)
 	return m

@@ -144,12 +144,14 @@ type Server struct {
 	mux     *http.ServeMux
 	reg     *prometheus.Registry
 	metrics *metrics
-	broker  Broker
-	ownsBrk bool
-	unsub   func()
-	nodeID  string  // this node among the broker's nodes
-	roster  *roster // the other nodes; nil unless the broker spans nodes
-	events  *wsEvents
+	// refusals counts and logs every refused request (refusals.go).
+	refusals *refusals
+	broker   Broker
+	ownsBrk  bool
+	unsub    func()
+	nodeID   string  // this node among the broker's nodes
+	roster   *roster // the other nodes; nil unless the broker spans nodes
+	events   *wsEvents
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -252,6 +254,7 @@ func New(opts Options) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.refusals = newRefusals(s.reg, s.metrics.authFailures, s.log, opts.Now)
 	s.registerBacklogMetrics()
 	s.reg.MustRegister(newHistoryCollector(s))
 	s.now.Store(opts.Now().UnixNano())

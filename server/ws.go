@@ -57,38 +57,45 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, v *auth.Ve
 	if ae.Status == 0 {
 		ae.Status = http.StatusUnauthorized
 	}
-	s.metrics.authFailures.WithLabelValues(ae.Code).Inc()
+	s.refusals.note(ae.Status, ae.Code, ae.Reason, requestAttrs(r)...)
 	ae.WriteHTTP(w)
 	return nil
 }
 
-// refuse writes an error and counts it as an auth failure with reason code.
+// refuse writes an error and counts and logs it as a refusal with reason code (without
+// the request's details: refuseRequest has them).
 func (s *Server) refuse(w http.ResponseWriter, status int, code, message string) {
-	s.metrics.authFailures.WithLabelValues(code).Inc()
-	writeError(w, status, code, message)
+	s.refuseRequest(w, nil, status, code, message)
 }
 
 // enabledApp finds the request's app, refuses it when unknown (404) or disabled (403),
 // and checks the request's source address (403) against the app's admin policy for the
 // HTTP API, else its client policy. It writes the refusal.
 func (s *Server) enabledApp(w http.ResponseWriter, r *http.Request, admin bool) (*appRuntime, *hub) {
+	if s.closed.Load() {
+		// Close empties the app table while the listener may still answer: without this a
+		// client would be told 404 app_not_found, which a destination takes as permanent.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
+		return nil, nil
+	}
 	appID := r.PathValue("appId")
 	rt, h := s.app(appID)
 	if rt == nil {
-		s.refuse(w, http.StatusNotFound, "app_not_found", "no app "+appID)
+		s.refuseRequest(w, r, http.StatusNotFound, "app_not_found", "no app "+appID)
 		return nil, nil
 	}
 	if !rt.app.Enabled {
-		s.refuse(w, http.StatusForbidden, "app_disabled", "app "+appID+" is disabled")
+		s.refuseRequest(w, r, http.StatusForbidden, "app_disabled", "app "+appID+" is disabled")
 		return nil, nil
 	}
-	policy, what := rt.clientSrc, "app "
+	policy, what, policyKey := rt.clientSrc, "app ", "clientSourceAddress"
 	if admin {
-		policy, what = rt.adminSrc, "the admin API of app "
+		policy, what, policyKey = rt.adminSrc, "the admin API of app ", "adminSourceAddress"
 	}
 	addr, _ := remoteAddr(r)
 	if !policy.Allows(addr) {
-		s.refuse(w, http.StatusForbidden, auth.CodeSourceForbidden, "source address not allowed for "+what+appID)
+		s.refuseRequest(w, r, http.StatusForbidden, auth.CodeSourceForbidden, "source address "+addr.String()+" is not allowed to reach "+what+appID+" (its "+policyKey+")")
 		return nil, nil
 	}
 	return rt, h
@@ -102,8 +109,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hu
 		return nil, nil, nil
 	}
 	appID := rt.app.AppID
-	if origin := r.Header.Get("Origin"); origin != "" && len(rt.origins) > 0 && !rt.anyOrigin && !rt.origins[origin] {
-		s.refuse(w, http.StatusForbidden, "origin_denied", "origin "+origin+" not allowed for app "+appID)
+	if origin, derived := requestOrigin(r); origin != "" && len(rt.origins) > 0 && !rt.anyOrigin && !originAllowed(rt.origins, origin, derived) {
+		s.refuseRequest(w, r, http.StatusForbidden, "origin_denied", "origin "+origin+" is not in the allowedOrigins of app "+appID)
 		return nil, nil, nil
 	}
 	cl := s.authenticate(w, r, rt.authV, rt.apiKeys)
@@ -133,7 +140,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cl.Subject == "" && rt.app.TokensWithoutSubject == SubjectlessReject {
-		s.refuse(w, http.StatusUnauthorized, auth.CodeTokenInvalid, "token has no subject (sub claim); app "+rt.app.AppID+" requires one")
+		s.refuseRequest(w, r, http.StatusUnauthorized, auth.CodeTokenInvalid, "token has no subject (sub claim); app "+rt.app.AppID+" requires one")
 		return
 	}
 	if !s.wantsUpgrade(w, r) {
@@ -145,7 +152,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	ss.subject = subjectOf(cl, id)
 	replace, status, code, reason := h.reserve(rt, ss.subject)
 	if status != 0 {
-		s.refuse(w, status, code, reason)
+		s.refuseRequest(w, r, status, code, reason)
 		return
 	}
 	for _, old := range replace {
@@ -210,7 +217,7 @@ func clientSize(connID string, ss *session) int {
 func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub, c *conn, maxPayload int) {
 	if s.closed.Load() {
 		h.unreserve(c.reservedSubject())
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down")
+		s.refuseRequest(w, r, http.StatusServiceUnavailable, RefusedShuttingDown, "server is shutting down")
 		return
 	}
 	readBuffer := s.opts.ReadBufferSize
@@ -515,7 +522,7 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		if errors.As(err, &ae) {
 			code = ae.Code
 		}
-		s.metrics.authFailures.WithLabelValues(code).Inc()
+		s.refusals.note(http.StatusUnauthorized, code, "token refresh refused", slog.String("app", c.hub.appID), slog.String("connection", c.id))
 		s.metrics.closes.WithLabelValues("token_invalid").Inc()
 		c.closeWith(ClosePolicyViolation, ReasonTokenInvalid, false)
 		return

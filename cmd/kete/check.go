@@ -2,25 +2,18 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-
-	"github.com/kete-dev/kete/config"
 )
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
 	path := configFlag(fs, "configuration file (.properties, .json, .yaml)")
+	apps := fs.String("apps", "", "the bundled server's apps file (JSON or YAML), checked on its own or instead of kete.server.apps-file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" {
-		return fmt.Errorf("%w: --config is required", errUsage)
+	if fs.NArg() > 0 && !flagGiven(fs, "config") {
+		*path = "" // a file argument, not $KETE_CONFIG
 	}
-	cfg, err := config.LoadContext(ctx, *path, environ())
-	if err != nil {
-		return err
-	}
-	cfg.Describe(stdout)
-	return nil
+	return checkFiles(ctx, *path, *apps, fs.Args(), stdout)
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -44,8 +44,8 @@ kete.spool.dir=%[3]s
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
-	listenAddr := fs.String("listen", "127.0.0.1:8080", "server address; a busy port falls back to a free one")
-	webhookAddr := fs.String("webhook", "127.0.0.1:8081", "webhook/metrics address; a busy port falls back to a free one")
+	listenAddr := fs.String("listen", "127.0.0.1:8080", "server address; the default falls back to a free port when taken (and says so), a given one is refused")
+	webhookAddr := fs.String("webhook", "127.0.0.1:8081", "webhook/metrics address; the default falls back to a free port when taken (and says so), a given one is refused")
 	rate := fs.Int("rate", 20, "events generated per second")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	quiet := fs.Bool("quiet", false, "no progress line")
@@ -69,7 +69,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	srvLn, err := listenOrFree(*listenAddr)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	srvLn, err := listenOrFree(*listenAddr, given["listen"], "listen", stderr)
 	if err != nil {
 		srv.Close()
 		return err
@@ -90,7 +92,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(dir)
-	whLn, err := listenOrFree(*webhookAddr)
+	whLn, err := listenOrFree(*webhookAddr, given["webhook"], "webhook", stderr)
 	if err != nil {
 		srv.Close()
 		return err
@@ -177,17 +179,4 @@ func progress(generated int64, d *runningDaemon) string {
 		fmt.Fprintf(&b, "  %s: delivered %d, backlog %d%s", st.Route, st.Delivered, st.Backlog, state)
 	}
 	return b.String() + "   "
-}
-
-// listenOrFree binds addr, or a free port on the same host if addr is taken.
-func listenOrFree(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
-	}
-	host, _, splitErr := net.SplitHostPort(addr)
-	if splitErr != nil {
-		return nil, err
-	}
-	return net.Listen("tcp", net.JoinHostPort(host, "0"))
 }

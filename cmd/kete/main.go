@@ -15,8 +15,6 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
-
-	"github.com/kete-dev/kete/internal/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -32,7 +30,7 @@ func commands() []command {
 		{"demo", "kete demo [--listen ADDR] [--rate N]", "run the server, the daemon and an event generator, and print the dashboard link", runDemo},
 		{"run", "kete run --config FILE [--stdin] [--shutdown-timeout DURATION]", "run the daemon: sources → spool → routes (and the server when kete.server.enabled)", runDaemon},
 		{"server", "kete server --config FILE | --apps FILE [--listen ADDR]", "run the bundled pub/sub server", runServer},
-		{"check", "kete check --config FILE", "validate a configuration and describe each route, secrets masked", runCheck},
+		{"check", "kete check --config FILE | --apps FILE | FILE", "validate a configuration (routes, sources, spool, listeners, server, apps file) or an apps file, and describe it, secrets masked", runCheck},
 		{"token", "kete token --key FILE|--secret S [--alg HS256] --sub NAME --perm P…", "mint a token for an app from a local key", runToken},
 		{"deadletters", "kete deadletters list|replay ROUTE --config FILE", "show or re-send a route's dead letters", runDeadLetters},
 		{"bench", "kete bench fanout|hub|destination|e2e …", "measure the server and the destination against bare baselines", runBench},
@@ -44,9 +42,16 @@ func commands() []command {
 }
 
 func main() {
+	// The first SIGINT or SIGTERM ends ctx: each command stops cleanly (the daemon
+	// delivers what is spooled for --shutdown-timeout) and kete exits 0. Then the signals
+	// get their default action back, so that a second Ctrl-C stops kete at once; what
+	// is spooled is on disk and is delivered at the next start. (Under `go run`, the go
+	// tool exits 1 after Ctrl-C whatever kete returns: golang/go#40467.)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // errUsage marks an error the user fixes by reading the usage line.
@@ -111,7 +116,7 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 			fmt.Fprintf(w, "kete: KETE_LOG_LEVEL=%q: want debug, info, warn or error; using %s\n", v, level)
 		}
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceLogAttr}
 	text := false
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		text = true

@@ -29,25 +29,29 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" {
-		return fmt.Errorf("%w: --config is required", errUsage)
-	}
-	cfg, err := config.LoadContext(ctx, *path, environ())
+	cfg, err := loadConfig(ctx, *path)
 	if err != nil {
 		return err
 	}
+	if err := cfg.NothingToRun(); err != nil {
+		return err
+	}
 	log := newLogger(stderr, slog.LevelInfo)
+	if !cfg.Enabled {
+		log.Warn("kete.enabled=false: no event is forwarded")
+	}
 	if w := cfg.NoSourceWarning(); w != "" && !*stdin {
 		log.Warn(w)
 	}
 	for _, n := range cfg.RealmMatcherNotes() {
 		log.Warn(n)
 	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, ShutdownTimeout: *drain})
+	d, err := startDaemon(ctx, cfg, daemonOptions{Logger: log, ShutdownTimeout: *drain, Stdin: *stdin})
 	if err != nil {
 		return err
 	}
 	if *stdin {
+		d.pipeline.Metrics().SourceKnown("stdin")
 		n, err := daemon.ReadLines(ctx, os.Stdin, d.pipeline, 100)
 		log.Info("stdin done", "events", n)
 		if err != nil {
@@ -69,6 +73,10 @@ type daemonOptions struct {
 	// Server, when set, is the bundled server already running (demo); otherwise
 	// kete.server.enabled starts one here.
 	Server *server.Server
+	// Stdin is --stdin: events come from standard input, so the webhook listener is
+	// bound only when the webhook is enabled or kete.sources.webhook.listen is set (for
+	// /metrics); a pipe does not take the port a running daemon needs.
+	Stdin bool
 }
 
 // runningDaemon is a started `kete run`: its pipeline, sources, listeners and, when
@@ -122,7 +130,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			srv.Close()
 			return nil, err
 		}
-		ln, err := listen(cfg.Server.Listen, tlsCfg, guard(cfg.Server.HTTP))
+		ln, err := listen(cfg.Server.Listen, tlsCfg, serverGuard(cfg.Server.HTTP, srv))
 		if err != nil {
 			srv.Close()
 			return nil, fmt.Errorf("kete.server.listen=%s: %w", cfg.Server.Listen, err)
@@ -133,7 +141,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 				d.log.Error("server stopped", "err", err)
 			}
 		})
-		d.log.Info("kete server listening", "addr", ln.Addr().String())
+		d.log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", dashboardURL(schemeOf(tlsCfg), ln.Addr().String()))
 	}
 
 	router, err := cfg.Router(ctx, config.Deps{Logger: d.log, NoRetry: true})
@@ -182,11 +190,14 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	// Sources last: nothing is accepted before it can be made durable.
 	mux := http.NewServeMux()
 	ops := p.Handler()
-	mux.Handle("GET /metrics", ops)
+	if cfg.MetricsEnabled { // kete.metrics.enabled=false: no endpoint, KETE's meaning
+		mux.Handle("GET /metrics", ops)
+	}
 	mux.Handle("GET /healthz", ops)
 	mux.Handle("GET /readyz", ops)
 	wh := cfg.Sources.Webhook
 	if wh.Enabled {
+		p.Metrics().SourceKnown("webhook")
 		ro := keycloak.ReceiverOptions{
 			Secret: wh.Secret, BearerToken: wh.BearerToken, BasicUser: wh.BasicUsername, BasicPassword: wh.BasicPassword,
 			MaxBytes: wh.MaxBytes, IsFull: daemon.IsBackPressure, Logger: d.log,
@@ -200,25 +211,35 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			return nil, fmt.Errorf("kete.sources.webhook.path=%s: %w", wh.Path, err)
 		}
 	}
-	ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
-	if err != nil {
-		d.stopNow()
-		return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
-	}
-	d.opsAddr = ln.Addr()
-	d.sources.Go(func() {
-		if err := serve(sourcesCtx, ln, mux, guard(wh.HTTP), d.log); err != nil {
-			d.log.Error("webhook listener stopped", "err", err)
+	if o.Stdin && !wh.Enabled && !cfg.Explicit("kete.sources.webhook.listen") {
+		d.log.Info("no listener: --stdin without the webhook; set kete.sources.webhook.listen for /metrics and /readyz", "routes", names)
+	} else {
+		ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
+		if err != nil {
+			d.stopNow()
+			return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
 		}
-	})
-	d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+		d.opsAddr = ln.Addr()
+		d.sources.Go(func() {
+			if err := serve(sourcesCtx, ln, mux, guard(wh.HTTP), d.log); err != nil {
+				d.log.Error("webhook listener stopped", "err", err)
+			}
+		})
+		d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+	}
 	if pc := cfg.Sources.Keycloak; pc.Enabled {
+		polled := make([]string, len(pc.Realms))
+		for i, realm := range pc.Realms {
+			polled[i] = "keycloak-poller/" + realm
+		}
+		p.Metrics().SourceKnown("keycloak", polled...)
 		admin := keycloak.NewAdmin(keycloak.AdminConfig{
 			URL: cfg.Keycloak.URL, Realm: cfg.Keycloak.Realm, ClientID: cfg.Keycloak.ClientID,
 			ClientSecret: cfg.Keycloak.ClientSecret, Username: cfg.Keycloak.Username, Password: cfg.Keycloak.Password,
 		})
 		poller, err := keycloak.NewPoller(admin, p, keycloak.PollerOptions{
 			Realms: pc.Realms, Interval: pc.Interval, Lookback: pc.Lookback, DatesOnly: pc.DatesOnly, StateFile: filepath.Join(dir, "keycloak-poller.json"), Logger: d.log,
+			ConfigureRealms: pc.ConfigureRealms,
 			// Each realm's outcome shows in /readyz and /metrics.
 			OnPoll: func(realm string, err error) { p.SourcePolled("keycloak-poller/"+realm, err) },
 		})

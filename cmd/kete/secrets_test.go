@@ -140,7 +140,9 @@ func TestOpenWebhookIsAWarning(t *testing.T) {
 		{"every interface with basic auth", "kete.sources.webhook.listen=0.0.0.0:0\nkete.sources.webhook.basic-username=kc\nkete.sources.webhook.basic-password=pw", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeConfig(t, "kete.sources.webhook.enabled=true\nkete.spool.dir="+t.TempDir()+"\n"+tc.props+"\n")
+			// A route, for kete run refuses to start with none.
+			path := writeConfig(t, "kete.routes.ws.destination.url=ws://127.0.0.1:1/\nkete.routes.ws.destination.pool.min-idle=0\n"+
+				"kete.sources.webhook.enabled=true\nkete.spool.dir="+t.TempDir()+"\n"+tc.props+"\n")
 			code, stdout, stderr := runCLI(t, "check", "--config", path)
 			if code != 0 {
 				t.Fatalf("check exited %d: %s", code, stderr)

@@ -86,7 +86,8 @@ kete.keycloak.password=` + keycloaktest.DefaultAdminPassword + `
 // that answers 404 to every post; `kete run` says so and names the key.
 func TestRunWarnsWhenNoSourceIsEnabled(t *testing.T) {
 	path := t.TempDir() + "/kete.properties"
-	props := "kete.sources.webhook.listen=127.0.0.1:0\nkete.spool.dir=" + t.TempDir() + "\n"
+	props := "kete.routes.ws.destination.url=ws://127.0.0.1:1/\nkete.routes.ws.destination.pool.min-idle=0\n" +
+		"kete.sources.webhook.listen=127.0.0.1:0\nkete.spool.dir=" + t.TempDir() + "\n"
 	if err := os.WriteFile(path, []byte(props), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,8 +35,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *apps != "" {
 		settings.AppsFile = *apps
 	}
+	listenKey := "kete.server.listen"
 	if *listenAddr != "" {
-		settings.Listen = *listenAddr
+		if err := config.CheckListenAddress(*listenAddr); err != nil {
+			return fmt.Errorf("%w: --listen %s: %v", errUsage, *listenAddr, err)
+		}
+		settings.Listen, listenKey = *listenAddr, "--listen"
 	}
 	if settings.AppsFile == "" {
 		return fmt.Errorf("%w: no apps: give --apps FILE or kete.server.apps-file", errUsage)
@@ -50,15 +55,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ln, err := listen(settings.Listen, tlsCfg, guard(settings.HTTP))
+	ln, err := listen(settings.Listen, tlsCfg, serverGuard(settings.HTTP, srv))
 	if err != nil {
-		return err
+		return fmt.Errorf("%s=%s: %w", listenKey, settings.Listen, err)
 	}
-	scheme := "http"
-	if tlsCfg != nil {
-		scheme = "https"
-	}
-	log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", scheme+"://"+ln.Addr().String()+"/")
+	log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", dashboardURL(schemeOf(tlsCfg), ln.Addr().String()))
 	return serve(ctx, ln, srv, guard(settings.HTTP), log)
 }
 
@@ -101,9 +102,16 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 		if broker != nil {
 			broker.Close()
 		}
-		return nil, err
+		return nil, appsFileError(s.AppsFile, err)
 	}
 	return srv, nil
+}
+
+func schemeOf(tlsCfg *tls.Config) string {
+	if tlsCfg != nil {
+		return "https"
+	}
+	return "http"
 }
 
 func hostname() string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,12 +26,21 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sub := fs.String("sub", "", "subject: the user or service the token is for")
 	iss := fs.String("iss", "", "issuer")
 	kid := fs.String("kid", "", "key id header")
-	ttl := fs.Duration("ttl", time.Hour, "lifetime")
+	ttlText := fs.String("ttl", "1h", "lifetime, a duration such as 30m, 1h or 24h")
 	var perms, aud listFlag
 	fs.Var(&perms, "perm", "permission, repeatable, e.g. realtime:subscriber:read:topic:* or realtime:publisher:write:topic:events/*")
 	fs.Var(&aud, "aud", "audience, repeatable")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	ttl, err := time.ParseDuration(*ttlText)
+	if err != nil || ttl <= 0 {
+		return fmt.Errorf("%w: --ttl %q: want a positive duration such as 30m, 1h or 24h", errUsage, *ttlText)
+	}
+	for _, p := range perms {
+		if err := checkPermission(p); err != nil {
+			return fmt.Errorf("%w: --perm %q: %v", errUsage, p, err)
+		}
 	}
 	if *secret == "" {
 		*secret = os.Getenv("KETE_TOKEN_SECRET")
@@ -63,10 +73,41 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	tok, err := auth.Mint(*alg, key, auth.MintClaims{Subject: *sub, Issuer: *iss, Audience: aud, Permissions: perms, TTL: *ttl, Kid: *kid})
+	tok, err := auth.Mint(*alg, key, auth.MintClaims{Subject: *sub, Issuer: *iss, Audience: aud, Permissions: perms, TTL: ttl, Kid: *kid})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// checkPermission refuses a --perm that grants nothing the server ever asks for (a typo
+// such as "read" or "realtime:subscriber:read:topics:*"): an entry, after a leading "!"
+// (deny), must match one of the permissions of auth's Realtime Pub/Sub names.
+func checkPermission(p string) error {
+	grant := strings.TrimPrefix(p, "!")
+	for _, prefix := range []string{auth.PublishPrefix, auth.SubscribePrefix} {
+		if rest, ok := strings.CutPrefix(grant, prefix+"!"); ok {
+			grant = prefix + rest
+		}
+	}
+	for _, prefix := range []string{auth.PublishPrefix, auth.SubscribePrefix} {
+		if rest, ok := strings.CutPrefix(grant, prefix); ok && rest != "" {
+			return nil // a topic permission with its pattern
+		}
+	}
+	// A wider pattern, such as realtime:admin:manage:* or realtime:*, grants what it matches.
+	probes := []string{auth.PublishPrefix + "t", auth.SubscribePrefix + "t", auth.ManageConnections, auth.ManageSubscribers, auth.ManageApplication}
+	for _, probe := range probes {
+		if auth.Has([]string{grant}, probe) {
+			return nil
+		}
+	}
+	for _, prefix := range []string{auth.PublishPrefix, auth.SubscribePrefix} {
+		if grant == prefix {
+			return errors.New("no topic pattern after " + prefix + ": add one, e.g. events/* or *")
+		}
+	}
+	return fmt.Errorf("not a permission: want %s<topic pattern>, %s<topic pattern>, %s, %s or %s",
+		auth.SubscribePrefix, auth.PublishPrefix, auth.ManageConnections, auth.ManageSubscribers, auth.ManageApplication)
 }

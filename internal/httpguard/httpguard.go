@@ -56,6 +56,9 @@ type Options struct {
 	// included (256). The connection over the cap is answered 503 (plain HTTP; a TLS
 	// listener just closes it) and closed before any request is read.
 	MaxConnsPerAddress int
+	// OnRefuse, when set, hears of each connection refused over MaxConnsPerAddress (after
+	// it is closed), so that the refusal can be counted and logged.
+	OnRefuse func(addr netip.Addr)
 	// ShutdownTimeout bounds how long Serve waits for open requests once ctx ends (10s).
 	ShutdownTimeout time.Duration
 }
@@ -94,7 +97,9 @@ func Listen(addr string, tlsCfg *tls.Config, o Options) (net.Listener, error) {
 func Wrap(ln net.Listener, tlsCfg *tls.Config, o Options) net.Listener {
 	o = o.withDefaults()
 	if o.MaxConnsPerAddress > 0 {
-		ln = Limit(ln, o.MaxConnsPerAddress, tlsCfg == nil)
+		l := Limit(ln, o.MaxConnsPerAddress, tlsCfg == nil)
+		l.onRefuse = o.OnRefuse
+		ln = l
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
@@ -154,7 +159,8 @@ type Limiter struct {
 	mu   sync.Mutex
 	open map[netip.Addr]int
 
-	refused atomic.Int64
+	refused  atomic.Int64
+	onRefuse func(netip.Addr)
 }
 
 // Refused is how many connections were refused since the listener was made.
@@ -180,6 +186,9 @@ func (l *Limiter) Accept() (net.Conn, error) {
 		if l.open[addr] >= l.max {
 			l.mu.Unlock()
 			l.refuse(c)
+			if l.onRefuse != nil {
+				l.onRefuse(addr)
+			}
 			continue
 		}
 		l.open[addr]++

@@ -105,6 +105,8 @@ type Server struct {
 	issued   map[string]time.Time // jti → issue time
 	revoked  map[string]bool
 	adminIDs map[string]bool // subjects allowed on the admin API
+	// realmEvents are the realms' events settings (realmevents.go).
+	realmEvents map[*realm]*realmEvents
 
 	adminUser, adminPassword, adminClientID, adminSecret string
 }
@@ -406,6 +408,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT /admin/realms/{realm}/clients/{id}/optional-client-scopes/{scope}", s.admin(s.handleAddClientScopeLink(true)))
 	mux.HandleFunc("GET /admin/realms/{realm}/events", s.admin(s.handleEvents))
 	mux.HandleFunc("GET /admin/realms/{realm}/admin-events", s.admin(s.handleAdminEvents))
+	mux.HandleFunc("GET /admin/realms/{realm}/events/config", s.admin(s.handleGetEventsConfig))
+	mux.HandleFunc("PUT /admin/realms/{realm}/events/config", s.admin(s.handlePutEventsConfig))
 	return mux
 }
 

@@ -2,15 +2,20 @@
 // module and one stylesheet, embedded in the binary so that the server needs no build step,
 // no npm and no network to show it. The page connects back to the server it came from over
 // the Realtime Pub/Sub WebSocket protocol (/apps/{appId}?access_token=…), subscribes to the
-// topics the user picks and draws the Keycloak events that arrive: a feed with filters by
-// realm and event type, counts per type and a rate chart.
+// topics the user picks and draws the Keycloak events that arrive, for a person watching
+// identity traffic: a feed that names users (details.username, an admin event's target from
+// its representation) with filters by realm, type, result ("errors only") and free text;
+// failed logins and other errors counted by user and by IP over a stated window; counts
+// for every event type; and a rate chart.
 //
 // The page takes its settings from the URL so that a link can open it ready to go:
 //
 //	http://127.0.0.1:8080/#app=demo&token=eyJ…&topics=events,audit
 //
 // The fragment (#…) is never sent to the server, which keeps the token out of access logs;
-// ?app=…&topics=… in the query works too, for settings that are not secret.
+// ?app=…&topics=… in the query works too, for settings that are not secret. Once read, the
+// token moves to the tab's sessionStorage and out of the address bar (history.replaceState),
+// so that a reload still connects while history and bookmarks do not keep it.
 package dashboard
 
 import (

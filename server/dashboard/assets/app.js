@@ -17,6 +17,16 @@ export const MAX_EVENTS = 2000;
 export const RATE_WINDOW = 60;
 /** Longest wait between reconnect attempts, in milliseconds. */
 export const MAX_BACKOFF_MS = 30000;
+/** Windows the failures panel offers, in minutes. */
+export const FAILURE_WINDOWS_MIN = [1, 5, 15, 60];
+/** The failures panel's window until the user picks another, in minutes. */
+export const DEFAULT_FAILURE_WINDOW_MIN = 5;
+/** Failures kept for the failures panel (the longest window at most). */
+export const MAX_FAILURES = 20000;
+/** Entries each failures top list shows. */
+export const FAILURE_TOP_N = 10;
+/** sessionStorage key of the token: it outlives a reload, not the tab. */
+export const TOKEN_STORAGE_KEY = 'kete.dashboard.token';
 
 // ---------------------------------------------------------------------------------------
 // Pure helpers (no DOM): settings, frame decoding, event normalisation.
@@ -112,7 +122,9 @@ export function normalize(body, ctx) {
     kind: 'other',
     type: '',
     realm: '',
-    user: '',
+    user: '', // the user id (an admin event's: who made the change)
+    username: '', // the login name, where the event carries one
+    target: '', // an admin event's subject, from its representation's username
     client: '',
     ip: '',
     error: '',
@@ -121,13 +133,17 @@ export function normalize(body, ctx) {
   };
   if (isObject(body)) {
     const ad = isObject(body.authDetails) ? body.authDetails : {};
+    // KETE's json serializer writes no `kind`: an admin event is the one with an
+    // operation and a resource and no `type` (serializer/json.go, Keycloak's AdminEvent).
     const admin = body.kind === 'ADMIN_EVENT' || (!body.type && (body.operationType || body.resourceType));
     ev.kind = admin ? 'admin' : (body.kind === 'EVENT' || body.type ? 'user' : 'other');
     if (body.eventType) ev.type = str(body.eventType);
     else if (admin) ev.type = [body.resourceType, body.operationType].filter(Boolean).join('_').toUpperCase();
     else if (body.type) ev.type = str(body.type);
-    ev.realm = str(body.realmName || body.realm || body.realmId || ad.realmId);
-    ev.user = str(body.userId || ad.userId || body.username);
+    ev.realm = str(body.realmName || body.realm || body.realmId || ad.realmName || ad.realmId);
+    ev.user = str(body.userId || ad.userId);
+    ev.username = usernameOf(body, ad);
+    if (admin) ev.target = str(stringField(maybeJSON(body.representation), 'username'));
     ev.client = str(body.clientId || ad.clientId);
     ev.ip = str(body.ipAddress || ad.ipAddress);
     ev.error = str(body.error);
@@ -145,8 +161,39 @@ export function normalize(body, ctx) {
   }
   if (!ev.type) ev.type = ctx.messageType && ctx.messageType !== 'broadcast' ? ctx.messageType : 'MESSAGE';
   if (!ev.time) ev.time = ctx.now;
-  ev.result = ev.error ? 'ERROR' : 'SUCCESS';
+  ev.result = isFailure(ev) ? 'ERROR' : 'SUCCESS';
   return ev;
+}
+
+/**
+ * isFailure says whether an event is a failure: it carries an error, or its type is one
+ * of Keycloak's *_ERROR twins (LOGIN_ERROR, CODE_TO_TOKEN_ERROR, …; EventType.java).
+ */
+export function isFailure(ev) {
+  return !!ev.error || /_ERROR$/.test(ev.type);
+}
+
+function stringField(obj, key) {
+  return isObject(obj) && typeof obj[key] === 'string' ? obj[key] : '';
+}
+
+/**
+ * usernameOf finds the login name an event carries: Keycloak puts it in the user event's
+ * details.username (LOGIN, LOGIN_ERROR, REGISTER…). Keycloak's
+ * AbstractUsernameFormAuthenticator sets it (event.detail(Details.USERNAME, username))
+ * before it looks the user up, so a LOGIN_ERROR for an unknown user still names what was
+ * typed while its userId is null;
+ * p2-inc/keycloak-events adds authDetails.username; a flat payload may have username.
+ * KETE's json serializer writes details as an object, or null when there are none.
+ */
+export function usernameOf(body, ad = isObject(body.authDetails) ? body.authDetails : {}) {
+  const details = maybeJSON(body.details);
+  return str(stringField(details, 'username') || stringField(ad, 'username') || stringField(body, 'username'));
+}
+
+/** who is how the feed and the failures panel name an event's user: the login name first. */
+export function who(ev) {
+  return ev.username || ev.user;
 }
 
 /**
@@ -197,10 +244,59 @@ export function matches(ev, f) {
   if (f.type && ev.type !== f.type) return false;
   if (f.result && ev.result !== f.result) return false;
   if (f.text) {
-    const hay = `${ev.realm} ${ev.type} ${ev.user} ${ev.client} ${ev.ip} ${ev.error} ${ev.topic} ${ev.id}`.toLowerCase();
+    const hay = `${ev.realm} ${ev.type} ${ev.username} ${ev.user} ${ev.target} ${ev.client} ${ev.ip} ${ev.error} ${ev.topic} ${ev.id}`.toLowerCase();
     if (!hay.includes(f.text)) return false;
   }
   return true;
+}
+
+/**
+ * failureTops counts the failures whose time falls in the window ending at now, by user
+ * and by IP address, most first (ties by name), at most n of each. A failure is
+ * {time, who, ip, type}; each entry is {key, n, types: [[type, n], …]} with its most
+ * frequent types first, so that a tooltip can say what failed.
+ */
+export function failureTops(failures, now, windowMs, n = FAILURE_TOP_N) {
+  const from = now - windowMs;
+  const byUser = new Map();
+  const byIP = new Map();
+  let total = 0;
+  const bump = (m, key, type) => {
+    const e = m.get(key) || { key, n: 0, types: new Map() };
+    e.n++;
+    e.types.set(type, (e.types.get(type) || 0) + 1);
+    m.set(key, e);
+  };
+  for (const f of failures) {
+    if (f.time < from) continue; // clocks ahead of the browser's still count
+    total++;
+    bump(byUser, f.who || '(no user)', f.type);
+    bump(byIP, f.ip || '(no IP)', f.type);
+  }
+  const top = (m) => [...m.values()]
+    .sort((a, b) => b.n - a.n || a.key.localeCompare(b.key))
+    .slice(0, n)
+    .map((e) => ({ key: e.key, n: e.n, types: [...e.types.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])) }));
+  return { total, users: byUser.size, ips: byIP.size, byUser: top(byUser), byIP: top(byIP) };
+}
+
+/**
+ * withoutToken is href with the token (token= or access_token=, in the fragment or the
+ * query) taken out, or null when it has none: the page keeps the token in sessionStorage
+ * and puts this in the address bar, so the token is not left in history, bookmarks or a
+ * screen share.
+ */
+export function withoutToken(href) {
+  const u = new URL(href);
+  const names = ['token', 'access_token'];
+  let changed = false;
+  for (const k of names) if (u.searchParams.has(k)) { u.searchParams.delete(k); changed = true; }
+  const hash = new URLSearchParams(u.hash.replace(/^#/, ''));
+  for (const k of names) if (hash.has(k)) { hash.delete(k); changed = true; }
+  if (!changed) return null;
+  const rest = hash.toString();
+  u.hash = rest ? `#${rest}` : '';
+  return u.toString();
 }
 
 /** backoff is the wait before reconnect attempt n (0-based): 1 s doubling to 30 s, jittered. */
@@ -349,7 +445,9 @@ function start() {
     counts: $('type-counts'), countsEmpty: $('counts-empty'), typeTotal: $('type-total'),
     feed: $('feed-body'), feedEmpty: $('feed-empty'), feedShown: $('feed-shown'),
     fRealm: $('filter-realm'), fType: $('filter-type'), fResult: $('filter-result'), fText: $('filter-text'),
-    pause: $('pause'), clear: $('clear'), inspector: $('inspector'),
+    pause: $('pause'), clear: $('clear'), inspector: $('inspector'), errorsOnly: $('errors-only'),
+    failWindow: $('fails-window'), failWindowLabel: $('fails-window-label'), failSummary: $('fails-summary'),
+    failByUser: $('fails-by-user'), failByIP: $('fails-by-ip'),
   };
 
   const state = {
@@ -368,6 +466,8 @@ function start() {
     session: null,
     filter: { realm: '', type: '', result: '', text: '' },
     renderTimer: 0,
+    failures: [], // {time, who, ip, type}, in arrival order, at most MAX_FAILURES
+    failWindowMin: DEFAULT_FAILURE_WINDOW_MIN,
   };
 
   const conn = new Connection({
@@ -428,6 +528,10 @@ function start() {
     if (isErr) b.err++; else b.ok++;
     state.buckets.set(sec, b);
     state.last = now;
+    if (isErr) {
+      state.failures.push({ time: ev.time, who: who(ev), ip: ev.ip, type: ev.type });
+      if (state.failures.length > MAX_FAILURES) state.failures.splice(0, state.failures.length - MAX_FAILURES);
+    }
   }
 
   function addOption(select, value) {
@@ -460,7 +564,12 @@ function start() {
       tr.appendChild(td);
       return td;
     };
-    cell(clock(ev.time), 'mono', new Date(ev.time).toISOString());
+    // The milliseconds are their own span, so that a narrow window can drop them.
+    const timeCell = cell(clock(ev.time, true), 'mono', new Date(ev.time).toISOString());
+    const ms = document.createElement('span');
+    ms.className = 'ms';
+    ms.textContent = `.${String(new Date(ev.time).getMilliseconds()).padStart(3, '0')}`;
+    timeCell.appendChild(ms);
     cell(ev.realm || '—');
     const typeCell = cell('');
     const badge = document.createElement('span');
@@ -469,7 +578,24 @@ function start() {
     badge.dataset.testid = 'event-type';
     typeCell.appendChild(badge);
     typeCell.title = `${ev.kind === 'admin' ? 'admin event' : ev.kind === 'user' ? 'user event' : 'message'} ${ev.type}`;
-    cell(ev.user || '—', 'mono');
+    tr.dataset.user = who(ev);
+    const userCell = cell('', 'user-cell');
+    userCell.dataset.testid = 'event-user';
+    const name = document.createElement('span');
+    name.className = ev.username ? 'username' : 'mono';
+    name.textContent = who(ev) || '—';
+    userCell.appendChild(name);
+    if (ev.target) {
+      const target = document.createElement('span');
+      target.className = 'target';
+      target.textContent = ` → ${ev.target}`;
+      userCell.appendChild(target);
+    }
+    userCell.title = [
+      ev.username && `username ${ev.username}`,
+      ev.user && `${ev.kind === 'admin' ? 'by user id' : 'user id'} ${ev.user}`,
+      ev.target && `target ${ev.target}`,
+    ].filter(Boolean).join(' · ');
     cell(ev.client || '—');
     cell(ev.ip || '—', 'mono');
     const res = cell(ev.error ? ev.error : 'success', ev.error ? 'result-err' : 'result-ok');
@@ -482,6 +608,68 @@ function start() {
     if (!state.paused) renderFeed();
     renderCounts();
     renderTiles();
+    renderFailures();
+  }
+
+  function renderFailures() {
+    const windowMs = state.failWindowMin * 60000;
+    const now = Date.now();
+    // Forget what no window can show any more.
+    const longest = FAILURE_WINDOWS_MIN[FAILURE_WINDOWS_MIN.length - 1] * 60000;
+    let drop = 0;
+    while (drop < state.failures.length && state.failures[drop].time < now - longest) drop++;
+    if (drop) state.failures.splice(0, drop);
+    const tops = failureTops(state.failures, now, windowMs);
+    const span = `last ${state.failWindowMin} min`;
+    el.failWindowLabel.textContent = `· ${span}`;
+    const summary = tops.total
+      ? `${tops.total} failure${tops.total === 1 ? '' : 's'} from ${tops.users} user${tops.users === 1 ? '' : 's'} and ${tops.ips} IP${tops.ips === 1 ? '' : 's'} in the ${span} (by event time).`
+      : `No failures in the ${span}.`;
+    // The summary is announced (aria-live): write it only when it says something new.
+    if (el.failSummary.textContent !== summary) el.failSummary.textContent = summary;
+    el.failSummary.dataset.total = tops.total;
+    fillTop(el.failByUser, tops.byUser, 'user');
+    fillTop(el.failByIP, tops.byIP, 'ip');
+  }
+
+  function fillTop(list, entries, what) {
+    const max = entries.length ? entries[0].n : 1;
+    const frag = document.createDocumentFragment();
+    for (const e of entries) {
+      const li = document.createElement('li');
+      li.dataset.testid = `failures-${what}`;
+      li.dataset.key = e.key;
+      li.dataset.count = e.n;
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.title = `${e.key}: ${e.types.map(([t, n]) => `${t} ×${n}`).join(', ')} — click to show these errors in the feed`;
+      const name = document.createElement('span'); name.className = 'name'; name.textContent = e.key;
+      const num = document.createElement('span'); num.className = 'num'; num.textContent = e.n;
+      const bar = document.createElement('span'); bar.className = 'bar';
+      const fill = document.createElement('span'); fill.style.width = `${Math.max(4, (e.n / max) * 100)}%`;
+      bar.appendChild(fill);
+      btn.append(name, num, bar);
+      btn.addEventListener('click', () => {
+        el.fText.value = e.key.startsWith('(no ') ? '' : e.key;
+        state.filter.text = el.fText.value.toLowerCase();
+        setResult('ERROR');
+      });
+      li.appendChild(btn);
+      frag.appendChild(li);
+    }
+    list.replaceChildren(frag);
+    if (!entries.length) {
+      const li = document.createElement('li');
+      li.className = 'empty-row';
+      li.textContent = '—';
+      list.appendChild(li);
+    }
+  }
+
+  function setResult(value) {
+    el.fResult.value = value;
+    el.errorsOnly.setAttribute('aria-pressed', String(value === 'ERROR'));
+    setFilter('result', value);
   }
 
   function renderFeed() {
@@ -636,13 +824,17 @@ function start() {
     if (!topics.length) topics.push('events');
     el.topics.value = topics.join(', ');
     try { localStorage.setItem('kete.dashboard', JSON.stringify({ app, topics: el.topics.value })); } catch { /* private mode */ }
+    storeToken(token);
     conn.open({ app, token, topics });
   });
   el.disconnect.addEventListener('click', () => conn.close(false));
   el.token.addEventListener('input', renderSession);
   el.fRealm.addEventListener('change', () => setFilter('realm', el.fRealm.value));
   el.fType.addEventListener('change', () => setFilter('type', el.fType.value));
-  el.fResult.addEventListener('change', () => setFilter('result', el.fResult.value));
+  el.fResult.addEventListener('change', () => setResult(el.fResult.value));
+  el.errorsOnly.addEventListener('click', () => setResult(state.filter.result === 'ERROR' ? '' : 'ERROR'));
+  for (const m of FAILURE_WINDOWS_MIN) el.failWindow.add(new Option(`${m} min`, String(m), false, m === state.failWindowMin));
+  el.failWindow.addEventListener('change', () => { state.failWindowMin = Number(el.failWindow.value); renderFailures(); });
   el.fText.addEventListener('input', () => setFilter('text', el.fText.value.trim().toLowerCase()));
   el.pause.addEventListener('click', () => {
     state.paused = !state.paused;
@@ -651,7 +843,7 @@ function start() {
     if (!state.paused) render();
   });
   el.clear.addEventListener('click', () => {
-    Object.assign(state, { events: [], pending: [], rebuild: true, total: 0, errors: 0, last: 0, selected: null });
+    Object.assign(state, { events: [], pending: [], rebuild: true, total: 0, errors: 0, last: 0, selected: null, failures: [] });
     state.counts.clear(); state.realms.clear(); state.buckets.clear();
     for (const s of [el.fRealm, el.fType]) { while (s.options.length > 1) s.remove(1); s.value = ''; }
     state.filter.realm = ''; state.filter.type = '';
@@ -673,8 +865,21 @@ function start() {
     }
   });
 
+  // The token is read from the URL once, kept in sessionStorage (this tab only, gone when
+  // it closes; never localStorage) and taken out of the address bar, so that a reload
+  // still connects while history, bookmarks and screen shares do not show it.
+  function storeToken(token) {
+    try { sessionStorage.setItem(TOKEN_STORAGE_KEY, token); } catch { /* storage off: the URL is all we have */ }
+  }
   const applyURL = () => {
     const s = readSettings(location.hash, location.search);
+    if (s.token) {
+      storeToken(s.token);
+      const clean = withoutToken(location.href);
+      if (clean) history.replaceState(history.state, '', clean);
+    } else {
+      try { s.token = sessionStorage.getItem(TOKEN_STORAGE_KEY) || undefined; } catch { /* storage off */ }
+    }
     if (s.app) el.app.value = s.app;
     if (s.token) el.token.value = s.token;
     if (s.topics) el.topics.value = s.topics;
@@ -691,10 +896,10 @@ function start() {
     const s = applyURL();
     if (s.app && s.token) el.form.requestSubmit();
   });
-  setInterval(() => { renderChart(); renderTiles(); renderSession(); }, 1000);
+  setInterval(() => { renderChart(); renderTiles(); renderSession(); renderFailures(); }, 1000);
   render();
   renderChart();
-  if (initial.app && initial.token) el.form.requestSubmit();
+  if (el.app.value && initial.token) el.form.requestSubmit();
 }
 
 function clock(ms, short) {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   extractEvents, readSettings, splitTopics, tokenClaims, socketURL, matches, backoff,
-  MAX_BACKOFF_MS,
+  failureTops, withoutToken, isFailure, MAX_BACKOFF_MS,
 } from '../assets/app.js';
 
 const NOW = 1_800_000_000_000;
@@ -126,4 +126,83 @@ test('backoff doubles from 1 s up to the cap, jittered down to half', () => {
   assert.equal(backoff(0, () => 0), 500);
   assert.equal(backoff(3, () => 1), 8000);
   assert.equal(backoff(50, () => 1), MAX_BACKOFF_MS);
+});
+
+// KETE's shape, as serializer/json.go writes it: no `kind`, null for what is missing,
+// `details` an object (or null), an admin event's `representation` a JSON string.
+const keteLoginError = {
+  id: 'k1', time: 1_700_000_000_500, type: 'LOGIN_ERROR', realmId: 'r-acme', realmName: 'acme',
+  clientId: 'web-portal', userId: null, sessionId: null, ipAddress: '203.0.113.9',
+  error: 'user_not_found', details: { auth_method: 'openid-connect', username: 'mallory' },
+};
+const keteAdmin = {
+  id: 'k2', time: 1_700_000_000_600, realmId: 'r-acme', realmName: 'acme',
+  authDetails: { realmId: 'master-id', realmName: 'master', clientId: 'admin-cli', userId: 'admin-uuid', ipAddress: '198.51.100.7' },
+  resourceType: 'USER', operationType: 'CREATE', resourcePath: 'users/42',
+  representation: '{"id":"42","username":"alice","enabled":true}', error: null, resourceTypeAsString: 'USER',
+};
+
+test('extractEvents: KETE json shape, username from details', () => {
+  const [ev] = extractEvents({ topic: 'events', messageType: 'broadcast', data: keteLoginError }, NOW);
+  assert.equal(ev.kind, 'user');
+  assert.equal(ev.username, 'mallory');
+  assert.equal(ev.user, '', 'a null userId is blank, not "null"');
+  assert.equal(ev.result, 'ERROR');
+  assert.equal(ev.realm, 'acme');
+});
+
+test('extractEvents: KETE admin event, target username from the representation string', () => {
+  const [ev] = extractEvents({ topic: 'audit', messageType: 'broadcast', data: keteAdmin }, NOW);
+  assert.equal(ev.kind, 'admin');
+  assert.equal(ev.type, 'USER_CREATE');
+  assert.equal(ev.user, 'admin-uuid');
+  assert.equal(ev.target, 'alice');
+  assert.equal(ev.result, 'SUCCESS');
+});
+
+test('extractEvents: p2-inc authDetails.username and a details JSON string', () => {
+  const [a] = extractEvents({ topic: 't', data: { type: 'LOGIN', authDetails: { userId: 'u', username: 'bob' } } }, NOW);
+  assert.equal(a.username, 'bob');
+  const [b] = extractEvents({ topic: 't', data: { type: 'LOGIN', details: '{"username":"carol"}' } }, NOW);
+  assert.equal(b.username, 'carol');
+});
+
+test('matches finds an event by username and by an admin target', () => {
+  const [ev] = extractEvents({ topic: 'events', data: keteLoginError }, NOW);
+  assert.ok(matches(ev, { realm: '', type: '', result: '', text: 'mallory' }));
+  const [ad] = extractEvents({ topic: 'audit', data: keteAdmin }, NOW);
+  assert.ok(matches(ad, { realm: '', type: '', result: '', text: 'alice' }));
+  assert.ok(!matches(ad, { realm: '', type: '', result: 'ERROR', text: '' }));
+});
+
+test('isFailure: an error, or a *_ERROR type even without one', () => {
+  assert.ok(isFailure({ type: 'LOGIN', error: 'x' }));
+  assert.ok(isFailure({ type: 'CODE_TO_TOKEN_ERROR', error: '' }));
+  assert.ok(!isFailure({ type: 'LOGIN', error: '' }));
+  assert.ok(!isFailure({ type: 'ERROR_PAGE_SHOWN', error: '' }));
+});
+
+test('failureTops counts inside the window, by user and by IP, most first', () => {
+  const now = 10_000_000;
+  const f = (ago, who, ip, type = 'LOGIN_ERROR') => ({ time: now - ago, who, ip, type });
+  const failures = [
+    f(400_000, 'old', '10.0.0.9'), // outside a 5 min window
+    f(200_000, 'alice', '10.0.0.1'), f(100_000, 'alice', '10.0.0.1'), f(50_000, 'alice', '10.0.0.2', 'REGISTER_ERROR'),
+    f(10_000, 'bob', '10.0.0.2'), f(5_000, '', ''),
+  ];
+  const t = failureTops(failures, now, 5 * 60_000, 2);
+  assert.equal(t.total, 5);
+  assert.equal(t.users, 3);
+  assert.equal(t.ips, 3);
+  assert.deepEqual(t.byUser.map((e) => [e.key, e.n]), [['alice', 3], ['(no user)', 1]]);
+  assert.deepEqual(t.byUser[0].types, [['LOGIN_ERROR', 2], ['REGISTER_ERROR', 1]]);
+  assert.deepEqual(t.byIP.map((e) => [e.key, e.n]), [['10.0.0.1', 2], ['10.0.0.2', 2]]);
+  assert.equal(failureTops(failures, now, 60 * 60_000).total, 6);
+});
+
+test('withoutToken takes the token out of the fragment and the query, keeps the rest', () => {
+  assert.equal(withoutToken('http://h:1/#app=demo&token=a.b.c&topics=events'), 'http://h:1/#app=demo&topics=events');
+  assert.equal(withoutToken('http://h:1/?access_token=x&app=demo'), 'http://h:1/?app=demo');
+  assert.equal(withoutToken('http://h:1/#token=a.b.c'), 'http://h:1/');
+  assert.equal(withoutToken('http://h:1/#app=demo'), null);
 });
