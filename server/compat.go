@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -91,7 +92,7 @@ func (p TokenExpiryPolicy) closes() bool {
 // forbid refuses client frame on topic (with its id, when it had one) per the app's
 // OnForbidden policy: an error frame with message, or the connection's close with reason.
 func (s *Server) forbid(c *conn, rt *appRuntime, topic, message, id, reason string) {
-	s.metrics.authFailures.WithLabelValues("forbidden").Inc()
+	s.refusals.note(http.StatusForbidden, "forbidden", message, slog.String("app", c.hub.appID), slog.String("connection", c.id), slog.String("topic", topic))
 	if rt.app.OnForbidden.errorFrames() {
 		c.send(errorFrame(topic, "forbidden", message, id))
 		return
