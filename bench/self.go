@@ -41,7 +41,8 @@ func NewSecret() string {
 // HS256 secret, everything else at its defaults.
 func BenchApp(appID, secret string) server.App {
 	k := auth.Key{Source: auth.SourceRaw, Key: secret, Algorithms: []string{"HS256"}}
-	return server.App{AppID: appID, Name: "kete bench", Enabled: true, AuthKey: k, AdminKey: k}
+	// Every bench connection shares one token (MintToken): one connection per user off.
+	return server.App{AppID: appID, Name: "kete bench", Enabled: true, AuthKey: k, AdminKey: k, OneConnectionPerUser: server.OnePerUserOff}
 }
 
 // MintToken signs an HS256 token with secret that may subscribe to anything public and

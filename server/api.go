@@ -126,7 +126,8 @@ type apiPublishRequest struct {
 
 // handleAPIPublish serves POST /api/topics/{appId}/publish: subscribers of topic get
 // {"topic","messageType":"broadcast" (or the given one),"data":message}. The token needs
-// realtime:publisher:write:topic:<topic>; the body is limited to maxIngestMessageSize.
+// realtime:publisher:write:topic:<topic>; the message is limited to maxPublishSize and
+// the delivered frame to maxDeliveredSize (413).
 // A message that is not valid UTF-8 is refused with 400 (it would go out in a text frame).
 func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
 	rt, h, cl := s.adminAuth(w, r, "")
@@ -134,10 +135,15 @@ func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req apiPublishRequest
-	if !readBody(w, r, rt.limits.MaxIngestMessageSize, &req) {
+	// The body holds the message and a few short fields (topic ≤ 256 bytes, messageType).
+	if !readBody(w, r, rt.limits.MaxPublishSize+1024, &req) {
 		return
 	}
-	if err := validTopic(req.Topic); err != nil {
+	if len(req.Message) > rt.limits.MaxPublishSize {
+		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("message of %d bytes is over the app's maxPublishSize (%d)", len(req.Message), rt.limits.MaxPublishSize))
+		return
+	}
+	if err := validPublishTopic(req.Topic); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_topic", err.Error())
 		return
 	}
@@ -153,6 +159,10 @@ func (s *Server) handleAPIPublish(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.MessageType) > maxMessageTypeLen {
 		writeError(w, http.StatusBadRequest, "invalid_body", "body: messageType too long")
+		return
+	}
+	if n := deliveredSize(req.Topic, req.MessageType, len(req.Message)); n > rt.limits.MaxDeliveredSize {
+		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("delivered frame of %d bytes would be over the app's maxDeliveredSize (%d)", n, rt.limits.MaxDeliveredSize))
 		return
 	}
 	if !auth.CanPublish(cl.Permissions, req.Topic) {

@@ -43,12 +43,13 @@ type App struct {
 	// It stays per node in a cluster: each node counts only its own connections, so the
 	// cluster as a whole may hold up to MaxConnections times the number of nodes.
 	MaxConnections int `json:"maxConnections,omitempty" yaml:"maxConnections,omitempty"`
-	// OneConnectionPerUser is "" or "off" (default: any number per subject), "reject"
-	// (a second connection of the same sub gets 409, on any node of a cluster; of two that
-	// race on two nodes the later is closed with 1008 ReasonConnectedElsewhere) or
-	// "replace" (the older one is closed with 1008 ReasonReplaced, on any node). JSON true
-	// means "replace": a reconnecting client whose old socket is half-dead must not be
-	// locked out.
+	// OneConnectionPerUser is "replace" (the default, also JSON true: the older one is
+	// closed with 1008 ReasonReplaced, on any node; a reconnecting client whose old socket
+	// is half-dead must not be locked out), "reject" (a second connection of the same sub
+	// gets 409, on any node of a cluster; of two that race on two nodes the later is
+	// closed with 1008 ReasonConnectedElsewhere) or "off" (also false: any number per
+	// subject). The platform allows one connection per user (seed 004, "Other low-level
+	// WebSocket server settings"); see docs/server.md, "Compatibility".
 	OneConnectionPerUser OnePerUser `json:"oneConnectionPerUser,omitempty" yaml:"oneConnectionPerUser,omitempty"`
 	// TokensWithoutSubject says what a client token without "sub" gets: "connection"
 	// (default: its connection id becomes its subject, so it shares no priv/ topic with
@@ -70,6 +71,18 @@ type App struct {
 	HistoryTTL Duration `json:"historyTtl,omitempty" yaml:"historyTtl,omitempty"`
 	Limits     Limits   `json:"limits" yaml:"limits"`
 	Audit      Audit    `json:"audit" yaml:"audit"`
+
+	// Compatibility policies: each zero value behaves as the Realtime Pub/Sub platform
+	// does (docs/server.md, "Compatibility"; server/compat.go).
+	//
+	// OnForbidden is what a subscribe or publish frame the token does not allow gets:
+	// "close" (default: 1008 with the platform's reason) or "errorFrame" (an error frame,
+	// and the connection stays).
+	OnForbidden ForbiddenPolicy `json:"onForbidden,omitempty" yaml:"onForbidden,omitempty"`
+	// TokenExpiry is "handshake" (default: exp is checked when the client connects only)
+	// or "close" (the connection is closed once exp plus the leeway passes, unless the
+	// client refreshed its token).
+	TokenExpiry TokenExpiryPolicy `json:"tokenExpiry,omitempty" yaml:"tokenExpiry,omitempty"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
@@ -77,7 +90,8 @@ type OnePerUser string
 
 // One-connection-per-user policies.
 const (
-	OnePerUserOff     OnePerUser = ""
+	OnePerUserDefault OnePerUser = "" // replace
+	OnePerUserOff     OnePerUser = "off"
 	OnePerUserReject  OnePerUser = "reject"
 	OnePerUserReplace OnePerUser = "replace"
 )
@@ -103,7 +117,7 @@ func (p *OnePerUser) UnmarshalYAML(n *yaml.Node) error {
 func (p *OnePerUser) set(v any) error {
 	switch x := v.(type) {
 	case nil:
-		*p = OnePerUserOff
+		*p = OnePerUserDefault
 	case bool:
 		*p = OnePerUserOff
 		if x {
@@ -111,7 +125,9 @@ func (p *OnePerUser) set(v any) error {
 		}
 	case string:
 		switch strings.ToLower(x) {
-		case "", "off", "false":
+		case "":
+			*p = OnePerUserDefault
+		case "off", "false":
 			*p = OnePerUserOff
 		case "reject":
 			*p = OnePerUserReject
@@ -162,6 +178,13 @@ type Limits struct {
 	PublishRate int `json:"publishRate,omitempty" yaml:"publishRate,omitempty"`
 	// PublishBurst is how many such frames may come at once above the rate (2×PublishRate).
 	PublishBurst int `json:"publishBurst,omitempty" yaml:"publishBurst,omitempty"`
+	// MaxPublishSize is the largest message of an HTTP publish in bytes (5 KiB, like
+	// MaxMessageSize: the platform's "max message payload size is 5KB" for both).
+	MaxPublishSize int `json:"maxPublishSize,omitempty" yaml:"maxPublishSize,omitempty"`
+	// MaxDeliveredSize is the largest frame the server delivers for a client or HTTP
+	// publish, in bytes (6 KiB: what the platform's Go SDK reads); a publish whose frame
+	// would be larger is refused, since a subscriber that cannot read it drops its connection.
+	MaxDeliveredSize int `json:"maxDeliveredSize,omitempty" yaml:"maxDeliveredSize,omitempty"`
 }
 
 // Audit turns on one log line per client message and per delivery batch for an app.
@@ -199,6 +222,8 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxBacklog, DefaultMaxBacklog)
 	def(&l.MaxSubscriptions, DefaultMaxSubscriptions)
 	def(&l.DedupMaxIDs, DefaultDedupMaxIDs)
+	def(&l.MaxPublishSize, DefaultMaxPublishSize)
+	def(&l.MaxDeliveredSize, DefaultMaxDeliveredSize)
 	if l.PublishRate == 0 {
 		l.PublishRate = DefaultPublishRate
 	}
@@ -375,8 +400,14 @@ func ValidateApps(apps []App) error {
 		default:
 			errs = append(errs, fmt.Errorf("%s: tokensWithoutSubject %q: want connection or reject", name, a.TokensWithoutSubject))
 		}
+		if err := a.OnForbidden.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		if err := a.TokenExpiry.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
 		switch a.OneConnectionPerUser {
-		case OnePerUserOff, OnePerUserReject, OnePerUserReplace:
+		case OnePerUserDefault, OnePerUserOff, OnePerUserReject, OnePerUserReplace:
 		default:
 			errs = append(errs, fmt.Errorf("%s: oneConnectionPerUser %q: want reject, replace or off", name, a.OneConnectionPerUser))
 		}

@@ -87,12 +87,14 @@ func cpuTime() time.Duration {
 // so CPU is the whole process's; compare the two targets, not absolute values.
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{10, 500, 2000} {
-		b.Run(fmt.Sprintf("kete/subscribers=%d", n), func(b *testing.B) { benchFanout(b, n, false) })
-		b.Run(fmt.Sprintf("bare-gws/subscribers=%d", n), func(b *testing.B) { benchFanout(b, n, true) })
+		b.Run(fmt.Sprintf("kete/subscribers=%d", n), func(b *testing.B) { benchFanout(b, n, false, false) })
+		b.Run(fmt.Sprintf("bare-gws/subscribers=%d", n), func(b *testing.B) { benchFanout(b, n, true, false) })
+		// compress:true to subscribers that negotiated permessage-deflate (deflate.go).
+		b.Run(fmt.Sprintf("kete-compress/subscribers=%d", n), func(b *testing.B) { benchFanout(b, n, false, true) })
 	}
 }
 
-func benchFanout(b *testing.B, subs int, bare bool) {
+func benchFanout(b *testing.B, subs int, bare, compress bool) {
 	var (
 		url     string
 		publish func(p []byte)
@@ -112,10 +114,11 @@ func benchFanout(b *testing.B, subs int, bare bool) {
 	} else {
 		app := testApp("a", secretA)
 		app.Limits.MaxBacklog = 1 << 20
+		app.OneConnectionPerUser = OnePerUserOff // every subscriber has the one token
 		s, hs := startServer(b, Options{Apps: []App{app}})
 		url = wsURL(hs, "/apps/a?access_token="+mint(b, secretA, "bench", time.Hour))
 		publish = func(p []byte) {
-			if err := s.publish(s.ctx, "a", "main", Message{Data: p}); err != nil {
+			if err := s.publish(s.ctx, "a", "main", Message{Data: p, Binary: compress}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -123,7 +126,8 @@ func benchFanout(b *testing.B, subs int, bare bool) {
 	}
 	var conns []*gws.Conn
 	for range subs {
-		c, _, err := gws.NewClient(countingClient{n: &received}, &gws.ClientOption{Addr: url})
+		c, _, err := gws.NewClient(countingClient{n: &received}, &gws.ClientOption{Addr: url,
+			PermessageDeflate: gws.PermessageDeflate{Enabled: compress}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -229,7 +233,9 @@ func idleMemory(b *testing.B, target string, n int) {
 	var count func() int
 	switch target {
 	case "kete":
-		s, hs := startServer(b, Options{Apps: []App{testApp("a", secretA)}})
+		app := testApp("a", secretA)
+		app.OneConnectionPerUser = OnePerUserOff // every connection has the one token
+		s, hs := startServer(b, Options{Apps: []App{app}})
 		url = wsURL(hs, "/apps/a?access_token="+mint(b, secretA, "idle", time.Hour))
 		count = func() int { _, h := s.app("a"); c, _ := h.counts(); return c }
 	default:
@@ -413,7 +419,9 @@ func fanoutRate(b *testing.B, subs, rate int, d time.Duration, bare bool) {
 		}
 		ready = func() bool { return h.len() >= subs }
 	} else {
-		s, hs := startServer(b, Options{Apps: []App{testApp("a", secretA)}})
+		app := testApp("a", secretA)
+		app.OneConnectionPerUser = OnePerUserOff // every subscriber has the one token
+		s, hs := startServer(b, Options{Apps: []App{app}})
 		url = wsURL(hs, "/apps/a?access_token="+mint(b, secretA, "bench", time.Hour))
 		publish = func(p []byte) { _ = s.publish(s.ctx, "a", "main", Message{Data: p}) }
 		ready = func() bool { _, h := s.app("a"); n, _ := h.counts(); return n >= subs }

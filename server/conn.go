@@ -38,6 +38,7 @@ type conn struct {
 	closed       bool // no more frames are accepted
 	writing      bool // a writer goroutine owns the socket
 	ingest       bool // set before the upgrade, then only read
+	deflate      bool // negotiated permessage-deflate (deflate.go); set before registration
 	partialHead  bool // backlog[0] is the rest of a frame partly written to the socket
 	backlog      [][]byte
 	backlogBytes int // queued in backlog

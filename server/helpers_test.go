@@ -52,6 +52,16 @@ func mint(t testing.TB, secret, sub string, ttl time.Duration, perms ...string) 
 	return tok
 }
 
+// mintAt signs an HS256 token issued at clock's now, for servers that run on that clock.
+func mintAt(t testing.TB, clock *fakeClock, secret, sub string, ttl time.Duration, perms ...string) string {
+	t.Helper()
+	tok, err := auth.Mint("HS256", []byte(secret), auth.MintClaims{Subject: sub, TTL: ttl, Permissions: perms, IssuedAt: clock.Now()})
+	if err != nil {
+		t.Fatalf("mint: %v", err)
+	}
+	return tok
+}
+
 // mintExpired signs a token that expired an hour ago.
 func mintExpired(t testing.TB, secret, sub string) string {
 	t.Helper()

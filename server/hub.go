@@ -172,7 +172,9 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	}
 	h.deliverToGroups(run)
 	total := 0
-	if len(run) == 1 {
+	if compressedRun(run, subs) {
+		total = h.srv.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber
+	} else if len(run) == 1 {
 		total = len(run[0].frame)
 		if len(subs) > 0 {
 			h.srv.fanout(run[0].frame, subs)
@@ -464,7 +466,7 @@ func (h *hub) unsubscribeMatching(patterns []string, subject string) int {
 	removed := 0
 	for _, c := range targets {
 		for _, t := range append([]string(nil), c.topics...) {
-			if matchPatterns(patterns, t) && h.unsubscribeLocked(c, t) {
+			if !implicitSubscription(t) && matchPatterns(patterns, t) && h.unsubscribeLocked(c, t) {
 				removed++
 			}
 		}

@@ -51,7 +51,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query().Get("ack")
 	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog, ingest: true,
 		in: &ingestState{topic: topic, ack: q == "1" || q == "true"}}
-	c.sess.Store(newSession(cl))
+	ss := newSession(cl)
+	s.applyTokenExpiry(rt, ss, cl)
+	c.sess.Store(ss)
 	s.upgradeAndServe(w, r, h, c, rt.limits.MaxIngestMessageSize)
 }
 

@@ -75,8 +75,10 @@ func TestMemoryReturnDue(t *testing.T) {
 func TestSweepReturnsMemoryAfterBurst(t *testing.T) {
 	clock := newFakeClock()
 	var returns atomic.Int32
+	app := testApp("a", secretA)
+	app.OneConnectionPerUser = OnePerUserOff // one token for every connection of the burst
 	s, hs := startServer(t, Options{
-		Apps:          []App{testApp("a", secretA)},
+		Apps:          []App{app},
 		Now:           clock.Now,
 		SweepInterval: time.Hour,
 		// Three connections make a burst here.

@@ -105,6 +105,7 @@ func TestSlowConsumer(t *testing.T) {
 	app := testApp("a", secretA)
 	app.Limits.MaxBacklog = 64 << 10
 	app.Limits.MaxMessageSize = 8 << 10
+	app.OneConnectionPerUser = OnePerUserOff // the slow and the fast subscriber share a token
 	// The close frame waits behind the write in flight until the client reads, which it
 	// does only after the whole stream is published: under -race on a busy machine that
 	// took longer than a 5s grace, and the server rightly cut the socket without it.
@@ -471,7 +472,11 @@ func (r *recordingBroker) Publish(ctx context.Context, app, topic string, m Mess
 func TestServerUsesGivenBroker(t *testing.T) {
 	rb := &recordingBroker{MemoryBroker: NewMemoryBroker()}
 	defer rb.Close()
-	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}, Broker: rb})
+	app := testApp("a", secretA)
+	// Under the default ("replace") a connection also tells the other nodes, through the
+	// broker, to close the subject's older connections: not what this test counts.
+	app.OneConnectionPerUser = OnePerUserOff
+	_, hs := startServer(t, Options{Apps: []App{app}, Broker: rb})
 	tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
 	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
 	apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "main", "message": 1})

@@ -15,8 +15,11 @@
 //     token_expired / token_malformed / apikey_invalid, 503 too_many_connections,
 //     409 already_connected (oneConnectionPerUser "reject", on any node of a cluster).
 //   - A successful subscribe is confirmed with {"topic":T,"messageType":"welcome","data":{"topic":T}};
-//     a refused subscribe or publish gets {"topic":T,"messageType":"error","data":{"code","message","id"?}}
-//     (codes forbidden, too_many_subscriptions, publish_failed).
+//     a subscribe or publish the token does not allow closes the connection with the
+//     platform's reason (ReasonSubscribeSecureForbidden, …; App.OnForbidden "errorFrame"
+//     answers {"topic":T,"messageType":"error","data":{"code":"forbidden","message","id"?}}
+//     instead); too_many_subscriptions and publish_failed are always error frames.
+//     compat.go holds every policy where the platform and kete's extensions differ.
 //   - Acks (clientInboundAckEnabled): {"topic":"priv/acks","messageType":"ack","data":{"data":id}}.
 //   - A publish over WebSocket delivers data {"payload","id","client":{"connectionId","subject","permissions"}};
 //     an HTTP API publish delivers data = message; compress:true delivers a binary frame.
@@ -332,6 +335,10 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/connections/{appId}/{connectionId}", s.handleAPICloseOne)
 	m.HandleFunc("DELETE /api/connections/{appId}", s.handleAPICloseAll)
 	m.HandleFunc("GET /api/telemetry/aggregates/{appId}/{days}", s.handleAPITelemetry)
+	// The platform's paths without /api (seed 004: "GET /health/status"; its telemetry
+	// example calls /telemetry/aggregates/{appId}/{days} on the API gateway).
+	m.HandleFunc("GET /health/status", s.handleHealth)
+	m.HandleFunc("GET /telemetry/aggregates/{appId}/{days}", s.handleGatewayTelemetry)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API endpoint "+r.Method+" "+r.URL.Path)
 	})
@@ -405,6 +412,7 @@ func (s *Server) SetApps(apps []App) error {
 
 // compile builds an appRuntime; errors name the key at fault.
 func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
+	a.OneConnectionPerUser = a.OneConnectionPerUser.orDefault()
 	rt := &appRuntime{app: a, limits: a.Limits.withDefaults(), origins: map[string]bool{}}
 	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
 	var err error
@@ -673,17 +681,26 @@ const DefaultReadBufferSize = 256
 // publisher's stream, where a larger buffer reads several frames per system call.
 const IngestReadBufferSize = 4096
 
-// upgraderKey tells gws upgraders apart: one per read limit and read buffer size.
-type upgraderKey struct{ maxPayload, readBuffer int }
+// upgraderKey tells gws upgraders apart: one per read limit, read buffer size and
+// whether permessage-deflate is offered (client connections: deflate.go).
+type upgraderKey struct {
+	maxPayload, readBuffer int
+	deflate                bool
+}
 
-// upgrader returns the gws upgrader for a read limit and a read buffer size.
-func (s *Server) upgrader(maxPayload, readBuffer int) *gws.Upgrader {
+// upgrader returns the gws upgrader for a read limit, a read buffer size and deflate.
+func (s *Server) upgrader(maxPayload, readBuffer int, deflate bool) *gws.Upgrader {
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
-	k := upgraderKey{maxPayload, readBuffer}
+	k := upgraderKey{maxPayload, readBuffer, deflate}
 	u := s.upgraders[k]
 	if u == nil {
+		var pd gws.PermessageDeflate
+		if deflate {
+			pd = deflateOption
+		}
 		u = gws.NewUpgrader(s.events, &gws.ServerOption{
+			PermessageDeflate:  pd,
 			ReadBufferSize:     readBuffer,
 			ReadMaxPayloadSize: maxPayload,
 			CheckUtf8Enabled:   true,

@@ -164,8 +164,7 @@ func TestSubscribePublishDeliver(t *testing.T) {
 		sub.send(map[string]any{"type": "unsubscribe", "data": map[string]any{"topic": "chat"}})
 		sub.subscribe("marker") // processed after the unsubscribe
 		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": "gone"}})
-		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "priv/" + sub.id, "payload": "end"}})
-		// bob may not publish to priv/…: use the API for the marker instead.
+		// bob may not publish to priv/… (that would close his connection): the API sends the marker.
 		admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
 		apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "marker", "message": "m", "messageType": "mark"})
 		for _, f := range sub.untilMarker("marker", "mark") {
@@ -176,8 +175,13 @@ func TestSubscribePublishDeliver(t *testing.T) {
 	})
 }
 
+// TestSubscribeAndPublishPermissions checks which frames a token allows, under the
+// errorFrame policy, where each refusal is an error frame and the connection stays;
+// TestForbiddenCloses checks the default.
 func TestSubscribeAndPublishPermissions(t *testing.T) {
-	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	app := testApp("a", secretA)
+	app.OnForbidden = ForbiddenErrorFrame
+	_, hs := startServer(t, Options{Apps: []App{app}})
 	plain := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
 	reader := connect(t, hs, "a", mint(t, secretA, "carol", time.Hour, "realtime:subscriber:read:topic:secure/logs/*"))
 
@@ -347,15 +351,20 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 	}
 }
 
+// TestTokenExpiryAndRefresh runs the "close" token lifetime policy: the connection lives
+// until exp plus the leeway, unless refreshed.
 func TestTokenExpiryAndRefresh(t *testing.T) {
 	clock := newFakeClock()
-	s, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}, Now: clock.Now, SweepInterval: time.Hour})
+	app := testApp("a", secretA)
+	app.TokenExpiry = TokenExpiryClose
+	const leeway = 5 * time.Second
+	s, hs := startServer(t, Options{Apps: []App{app}, Now: clock.Now, SweepInterval: time.Hour, TokenLeeway: leeway})
 
 	t.Run("expired token closes the connection", func(t *testing.T) {
-		tc := connect(t, hs, "a", mint(t, secretA, "alice", 2*time.Second))
+		tc := connect(t, hs, "a", mintAt(t, clock, secretA, "alice", 2*time.Second))
 		mustBeRegistered(t, s, "a", tc.id)
 		s.sweep(nil)
-		clock.Advance(3 * time.Second)
+		clock.Advance(3*time.Second + leeway)
 		s.sweep(nil)
 		ce := tc.waitClosed()
 		if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonTokenExpired {
@@ -364,15 +373,15 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 	})
 	for _, form := range []string{"RefreshAccessToken", "typed"} {
 		t.Run("refresh extends ("+form+")", func(t *testing.T) {
-			tc := connect(t, hs, "a", mint(t, secretA, "alice", 2*time.Second))
-			fresh := mint(t, secretA, "alice", time.Hour)
+			tc := connect(t, hs, "a", mintAt(t, clock, secretA, "alice", 2*time.Second))
+			fresh := mintAt(t, clock, secretA, "alice", time.Hour)
 			if form == "typed" {
 				tc.send(map[string]any{"type": "refresh", "data": map[string]any{"token": fresh}})
 			} else {
 				tc.send(map[string]any{"RefreshAccessToken": fresh})
 			}
 			tc.waitFor("priv/"+tc.id, "refreshed")
-			clock.Advance(3 * time.Second)
+			clock.Advance(3*time.Second + leeway)
 			s.sweep(nil)
 			// Still open: a publish to it arrives.
 			admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")

@@ -148,6 +148,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	id := newID()
 	ss := newSession(cl)
+	s.applyTokenExpiry(rt, ss, cl)
 	ss.subject = subjectOf(cl, id)
 	replace, status, code, reason := h.reserve(rt, ss.subject)
 	if status != 0 {
@@ -238,7 +239,8 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		return
 	}
 	gc := &gwsConn{Conn: nc}
-	socket, err := s.upgrader(maxPayload, readBuffer).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
+	c.deflate = !c.ingest && offersDeflate(r) // what gws negotiates below
+	socket, err := s.upgrader(maxPayload, readBuffer, !c.ingest).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
 	if err != nil {
 		h.unreserve(c.reservedSubject())
 		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
@@ -262,7 +264,7 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		// not keep it) and before the read loop starts (whose goroutine then never runs
 		// the welcome's encoding); open sends it.
 		data, _ := json.Marshal(map[string]any{"connection": map[string]string{
-			"id": c.id, "appId": h.appID, "remoteAddress": r.RemoteAddr,
+			"id": c.id, "appId": h.appID, "remoteAddress": welcomeAddress(r),
 		}})
 		welcome = encodeServerFrame("main", "welcome", data, false)
 	}
@@ -415,9 +417,9 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 	case frameSubscribe:
 		switch {
 		case strings.HasPrefix(f.Topic, "priv/"):
-			c.send(errorFrame(f.Topic, "forbidden", "private topics cannot be subscribed to", ""))
+			s.forbid(c, rt, f.Topic, "private topics cannot be subscribed to", "", ReasonSubscribePrivateForbidden)
 		case strings.HasPrefix(f.Topic, "secure/") && !auth.CanSubscribe(ss.permissions, f.Topic):
-			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:subscriber:read:topic:"+f.Topic, ""))
+			s.forbid(c, rt, f.Topic, "token lacks realtime:subscriber:read:topic:"+f.Topic, "", ReasonSubscribeSecureForbidden)
 		case hasHistory(rt, f.Topic):
 			// The welcome (with the topic's position) and any replay are sent by subscribeFrom.
 			read := h.readBrokerHistory(rt, f.Topic, f.Since)
@@ -443,7 +445,7 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 			return
 		}
 		if !auth.CanPublish(ss.permissions, f.Topic) {
-			c.send(errorFrame(f.Topic, "forbidden", "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID))
+			s.forbid(c, rt, f.Topic, "token lacks realtime:publisher:write:topic:"+f.Topic, f.ID, ReasonPublishForbidden)
 			return
 		}
 		s.clientPublish(c, rt, ss, f, f.Topic, "websocket")
@@ -475,6 +477,9 @@ func (s *Server) clientPublish(c *conn, rt *appRuntime, ss *session, f clientFra
 	data = append(data, `,"client":`...)
 	data = appendClient(data, c.id, ss)
 	data = append(data, '}')
+	if s.tooBigToDeliver(c, rt, topic, f.MessageType, data, f.ID) {
+		return
+	}
 	err := s.publish(s.ctx, c.hub.appID, topic, Message{MessageType: f.MessageType, Data: data, Binary: f.Compress, Origin: c.id})
 	if err != nil {
 		c.send(errorFrame(topic, "publish_failed", err.Error(), f.ID))
@@ -533,6 +538,7 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		return
 	}
 	ns := newSession(cl)
+	s.applyTokenExpiry(rt, ns, cl)
 	ns.subject = old.subject
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
@@ -540,7 +546,7 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		return // Drogue confirms nothing; its consumers see CloudEvents only
 	}
 	data := []byte(`{"expiresAt":`)
-	if ns.expires == 0 {
+	if cl.ExpiresAt.IsZero() {
 		data = append(data, "null"...)
 	} else {
 		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))

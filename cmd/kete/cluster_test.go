@@ -64,7 +64,7 @@ func TestServersOnNATSActAsOne(t *testing.T) {
 		return json.NewDecoder(resp.Body).Decode(&h) == nil && h.Cluster != nil && h.Cluster.Nodes == 2 && h.Cluster.Connections == 1
 	})
 	// The subscriber holds its subject on node 1: node 0 refuses it before the upgrade.
-	url := "ws://" + nodes[0].addr() + "/apps/demo?access_token=" + nodes[0].token(t, "test-subscriber")
+	url := "ws://" + nodes[0].addr() + "/apps/demo?access_token=" + nodes[0].token(t, sub.sub)
 	if c, resp, err := gws.NewClient(gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: url}); err == nil {
 		_ = c.NetConn().Close()
 		t.Fatal("a second connection of the subject on the other node was accepted")

@@ -62,7 +62,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	key := auth.Key{Source: "raw", Key: hex.EncodeToString(secret), Algorithms: []string{"HS256"}}
-	app := server.App{AppID: "demo", Name: "kete demo", Enabled: true, AuthKey: key, AdminKey: key, ClientInboundAckEnabled: true}
+	// Every dashboard tab connects with the one viewer token: one connection per user off.
+	app := server.App{AppID: "demo", Name: "kete demo", Enabled: true, AuthKey: key, AdminKey: key, ClientInboundAckEnabled: true,
+		OneConnectionPerUser: server.OnePerUserOff}
 	srv, err := server.New(server.Options{Apps: []server.App{app}, Logger: log})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +76,7 @@ type subscriber struct {
 	ready  chan struct{}
 	once   sync.Once
 	topic  string
+	sub    string // the token's subject
 }
 
 func (s *subscriber) OnMessage(c *gws.Conn, m *gws.Message) {
@@ -112,6 +114,9 @@ func (s *subscriber) OnMessage(c *gws.Conn, m *gws.Message) {
 	s.mu.Unlock()
 }
 
+// subscriberSeq numbers subscribers' subjects.
+var subscriberSeq atomic.Int64
+
 func (a *testApp) subscribe(t testing.TB, topic string) *subscriber {
 	t.Helper()
 	return a.subscribeVia(t, a, topic)
@@ -122,7 +127,10 @@ func (a *testApp) subscribe(t testing.TB, topic string) *subscriber {
 func (a *testApp) subscribeVia(t testing.TB, publisher *testApp, topic string) *subscriber {
 	t.Helper()
 	s := &subscriber{counts: map[string]int{}, ready: make(chan struct{}), topic: topic}
-	c, _, err := gws.NewClient(s, &gws.ClientOption{Addr: "ws://" + a.addr() + "/apps/demo?access_token=" + a.token(t, "test-subscriber", "realtime:subscriber:read:topic:*")})
+	// A subject of its own: under the default oneConnectionPerUser ("replace") a second
+	// subscriber with the same sub would close the first.
+	s.sub = fmt.Sprintf("test-subscriber-%d", subscriberSeq.Add(1))
+	c, _, err := gws.NewClient(s, &gws.ClientOption{Addr: "ws://" + a.addr() + "/apps/demo?access_token=" + a.token(t, s.sub, "realtime:subscriber:read:topic:*")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package auth
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Permission names of the Realtime Pub/Sub protocol.
 const (
@@ -36,7 +40,7 @@ func Has(perms []string, perm string) bool {
 	granted := false
 	for _, entry := range perms {
 		deny, pattern := splitNegation(entry)
-		if !globMatch(pattern, perm) {
+		if !permMatch(pattern, perm) {
 			continue
 		}
 		if deny {
@@ -45,6 +49,19 @@ func Has(perms []string, perm string) bool {
 		granted = true
 	}
 	return granted
+}
+
+// permMatch matches a granted pattern against perm: the topic part of a topic permission
+// without regard to case, as MatchTopic; permission names exactly.
+func permMatch(pattern, perm string) bool {
+	for _, prefix := range [...]string{PublishPrefix, SubscribePrefix} {
+		if topic, ok := strings.CutPrefix(perm, prefix); ok {
+			if p, ok := strings.CutPrefix(pattern, prefix); ok {
+				return globMatch(p, topic)
+			}
+		}
+	}
+	return globMatchFolded(pattern, perm, false)
 }
 
 // splitNegation reads "!p" and "<topic prefix>!p" as a denial of p (resp. prefix+p).
@@ -62,8 +79,9 @@ func splitNegation(entry string) (deny bool, pattern string) {
 
 // MatchTopic reports whether topic matches pattern, with the rules of the matcher module
 // the Realtime docs point to: `*` matches zero or more characters of any kind (including
-// `/`), `\*` matches a literal star, and a leading `!` negates the pattern. Unlike matcher's
-// default, matching is case-sensitive. The empty pattern matches only the empty topic.
+// `/`), `\*` matches a literal star, and a leading `!` negates the pattern. As with
+// matcher's default (caseSensitive: false; sindresorhus/matcher index.js, normalizeCase),
+// upper and lower case are the same. The empty pattern matches only the empty topic.
 func MatchTopic(pattern, topic string) bool {
 	if rest, ok := strings.CutPrefix(pattern, "!"); ok {
 		return !globMatch(rest, topic)
@@ -71,10 +89,21 @@ func MatchTopic(pattern, topic string) bool {
 	return globMatch(pattern, topic)
 }
 
-// globMatch matches s against p, where `*` is any run of bytes and `\x` is a literal x. It
-// runs in O(len(p)·len(s)) time without allocating. Byte-wise matching gives the same answers
-// as rune-wise matching because UTF-8 is self-synchronising.
+// globMatch matches s against p without regard to case (see MatchTopic), where `*` is
+// any run of bytes and `\x` is a literal x. It runs in O(len(p)·len(s)) time, without
+// allocating when both are ASCII (topics and permissions nearly always are); otherwise
+// both are first upper-cased as matcher does.
 func globMatch(p, s string) bool {
+	if !isASCII(p) || !isASCII(s) {
+		p, s = upperLikeMatcher(p), upperLikeMatcher(s)
+	}
+	return globMatchFolded(p, s, true)
+}
+
+// globMatchFolded matches byte-wise, ASCII letters folded when fold is set. Byte-wise
+// matching gives the same answers as rune-wise matching because UTF-8 is
+// self-synchronising.
+func globMatchFolded(p, s string, fold bool) bool {
 	pi, si := 0, 0
 	starP, starS := -1, 0 // pattern index after the last star, and where in s it began
 	for si < len(s) {
@@ -88,7 +117,7 @@ func globMatch(p, s string) bool {
 			if c == '\\' && pi+1 < len(p) {
 				c, w = p[pi+1], 2
 			}
-			if c == s[si] {
+			if c == s[si] || fold && upperASCII(c) == upperASCII(s[si]) {
 				pi += w
 				si++
 				continue
@@ -104,4 +133,34 @@ func globMatch(p, s string) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// upperLikeMatcher upper-cases s as matcher's normalizeCase does: each character to its
+// upper case, except one whose upper case would be ASCII while it is not (ı, ſ), so that
+// look-alikes do not match ASCII patterns. (Go's simple case mapping never lengthens a
+// character, matcher's other exception.)
+func upperLikeMatcher(s string) string {
+	return strings.Map(func(r rune) rune {
+		u := unicode.ToUpper(r)
+		if r >= utf8.RuneSelf && u < utf8.RuneSelf {
+			return r
+		}
+		return u
+	}, s)
 }

@@ -43,7 +43,10 @@ func TestMatchTopic(t *testing.T) {
 		{"a*", "a", true},
 		{"*a", "ba", true},
 		{"*a", "ab", false},
-		{"main", "MAIN", false}, // case-sensitive
+		{"main", "MAIN", true}, // without regard to case, as matcher's default
+		{"secure/Logs/*", "SECURE/logs/x", true},
+		{"topic/É*", "topic/été", true},
+		{"ı", "I", false}, // a look-alike does not match ASCII (matcher's normalizeCase)
 		{"topic/é*", "topic/été", true},
 		{`a\`, `a\`, true},
 		{"!*", "x", false},
@@ -110,7 +113,9 @@ func TestHas(t *testing.T) {
 		{[]string{"realtime:admin:manage:*", "!realtime:admin:manage:application"}, ManageApplication, false},
 		{[]string{"realtime:admin:manage:*", "!realtime:admin:manage:application"}, ManageConnections, true},
 		{[]string{"realtime:admin:manage:connections"}, "realtime:admin:manage:connections2", false},
-		{[]string{"REALTIME:ADMIN:MANAGE:CONNECTIONS"}, ManageConnections, false},
+		{[]string{"REALTIME:ADMIN:MANAGE:CONNECTIONS"}, ManageConnections, false},                           // names are exact
+		{[]string{"realtime:subscriber:read:topic:secure/LOGS/*"}, SubscribePrefix + "secure/logs/x", true}, // topics are not
+		{[]string{"REALTIME:SUBSCRIBER:READ:TOPIC:secure/logs/*"}, SubscribePrefix + "secure/logs/x", false},
 		{nil, ManageConnections, false},
 	}
 	for _, tt := range tests {
