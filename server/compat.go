@@ -106,8 +106,15 @@ func (s *Server) forbid(c *conn, rt *appRuntime, topic, message, id, reason stri
 // the very instant from which the handshake refuses the token, so that the server never
 // accepts a token that it already counts as expired (one leeway everywhere).
 func (s *Server) applyTokenExpiry(rt *appRuntime, ss *session, cl *auth.Claims) {
+	s.setTokenExpiry(ss, cl, rt.app.TokenExpiry.closes())
+}
+
+// setTokenExpiry closes ss at its token's exp plus the leeway when closes, else never.
+// Drogue consumers always close (Drogue Cloud's rule: refresh or be closed), whatever
+// the app's TokenExpiry, which is about Realtime clients.
+func (s *Server) setTokenExpiry(ss *session, cl *auth.Claims, closes bool) {
 	ss.expires = 0
-	if !rt.app.TokenExpiry.closes() || cl.ExpiresAt.IsZero() {
+	if !closes || cl.ExpiresAt.IsZero() {
 		return
 	}
 	ss.expires = cl.ExpiresAt.Add(s.tokenLeeway()).UnixNano()

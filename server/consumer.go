@@ -68,6 +68,7 @@ func (s *Server) handleConsumer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss := newSession(cl)
+	s.setTokenExpiry(ss, cl, true)
 	ss.subject = subject
 	// A consumer is not a Realtime client: no one-connection-per-user slot.
 	if _, status, code, reason := h.reserve(rt, ""); status != 0 {

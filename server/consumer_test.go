@@ -521,7 +521,8 @@ func TestConsumerTokenRefreshOutlivesExpiry(t *testing.T) {
 				if err := d.conn.WriteMessage(gws.OpcodeText, b); err != nil {
 					t.Fatal(err)
 				}
-				want := clock.Now().Add(time.Minute).Truncate(time.Second).UnixNano()
+				// Closed at the new token's exp plus the one leeway (Options.TokenLeeway).
+				want := clock.Now().Add(time.Minute).Truncate(time.Second).Add(s.tokenLeeway()).UnixNano()
 				waitUntil(t, "refresh taken", func() bool {
 					_, h := s.app("a")
 					for _, c := range h.snapshot(nil) {
@@ -532,7 +533,8 @@ func TestConsumerTokenRefreshOutlivesExpiry(t *testing.T) {
 					return false
 				})
 			}
-			clock.Advance(30 * time.Second) // +70s: past the first token, not the second
+			// +95s: past the first token and its 30s leeway (+90s), not the second (+130s).
+			clock.Advance(55 * time.Second)
 			s.sweep(nil)
 			if !refresh {
 				select {

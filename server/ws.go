@@ -538,7 +538,7 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		return
 	}
 	ns := newSession(cl)
-	s.applyTokenExpiry(rt, ns, cl)
+	s.setTokenExpiry(ns, cl, rt.app.TokenExpiry.closes() || c.consumer != nil)
 	ns.subject = old.subject
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
