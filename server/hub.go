@@ -171,6 +171,12 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 		subs = h.resolve(topic, subs)
 	}
 	h.deliverToGroups(run)
+	// Counted before the frames go out, so that telemetry read by whoever has seen a
+	// message already counts it.
+	now := h.srv.coarseNow()
+	for _, q := range run {
+		h.telemetry.add(now, q.dataLen, len(subs))
+	}
 	total := 0
 	if compressedRun(run, subs) {
 		total = h.srv.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber
@@ -207,10 +213,6 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	m := h.srv.metrics
 	m.framesOut.Add(float64(len(subs) * len(run)))
 	m.bytesOut.Add(float64(len(subs) * total))
-	now := h.srv.coarseNow()
-	for _, q := range run {
-		h.telemetry.add(now, q.dataLen, len(subs))
-	}
 	if rt := h.cfg.Load(); rt.app.Audit.Enabled {
 		attrs := []any{slog.String("app", h.appID), slog.String("topic", topic), slog.Int("messages", len(run)), slog.Int("subscribers", len(subs)), slog.Int("bytes", total)}
 		if rt.app.Audit.LogPayloads {
