@@ -337,7 +337,8 @@ func (p *Poller) take(ctx context.Context, cur *pollCursor, page []kete.Event, f
 	return len(fresh), p.state.save(p.opts.StateFile)
 }
 
-// explainFetchError marks err as a fetchError, and adds the setting to change when Keycloak refuses epoch milliseconds.
+// explainFetchError marks err as a fetchError, and adds the setting to change when
+// Keycloak refuses epoch milliseconds.
 func explainFetchError(err error, q EventQuery) error {
 	var apiErr *APIError
 	if !q.DatesOnly && !q.DateFrom.IsZero() && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
