@@ -62,7 +62,7 @@ type atomicFS struct{ FS }
 func (a atomicFS) OpenFile(name string, flag int, perm os.FileMode) (atomicfile.File, error) {
 	f, err := a.FS.OpenFile(name, flag, perm)
 	if err != nil {
-		return nil, err // a nil File inside an atomicfile.File would not compare equal to nil
+		return nil, err // not f: an FS may return a typed nil File with its error
 	}
 	return f, nil
 }
