@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/outage"
 )
 
 // PollerOptions configures the events poller. Zero fields take the documented defaults.
@@ -93,6 +94,11 @@ type Poller struct {
 	sink  Sink
 	opts  PollerOptions
 
+	// outages logs each realm's spells of failed polls: a line when polls start failing,
+	// then at growing intervals with a count, and one when a poll works again, rather than
+	// a warning every interval for as long as Keycloak is away.
+	outages map[string]*outage.Log
+
 	// mu serialises polls and guards state.
 	mu    sync.Mutex
 	state pollState
@@ -111,11 +117,21 @@ func NewPoller(admin *Admin, sink Sink, o PollerOptions) (*Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Poller{admin: admin, sink: sink, opts: o, state: state}, nil
+	outages := make(map[string]*outage.Log, len(o.Realms))
+	for _, realm := range o.Realms {
+		outages[realm] = outage.New(o.Logger.With("realm", realm), outage.Options{
+			Down:      "keycloak poll failed; retrying each interval",
+			StillDown: "keycloak poll still failing",
+			Up:        "keycloak poll works again",
+		})
+	}
+	return &Poller{admin: admin, sink: sink, opts: o, state: state, outages: outages}, nil
 }
 
-// Run polls every realm each interval until ctx ends. A failed poll is logged, reported
-// to OnPoll, and tried again next interval; it does not end Run.
+// Run polls every realm each interval until ctx ends. A failed poll is reported to OnPoll
+// and tried again next interval; it does not end Run. Failures are logged per realm as
+// outages (internal/outage): one warning when a realm's polls start failing, a count at
+// growing intervals while they go on, and an info line when one works again.
 func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opts.Interval)
 	defer t.Stop()
@@ -130,7 +146,9 @@ func (p *Poller) Run(ctx context.Context) error {
 				return nil
 			}
 			if err != nil {
-				p.opts.Logger.Warn("keycloak poll failed", "realm", realm, "err", err)
+				p.outages[realm].Failed(err)
+			} else {
+				p.outages[realm].Succeeded()
 			}
 			if p.opts.OnPoll != nil {
 				p.opts.OnPoll(realm, err)
@@ -179,11 +197,19 @@ func (p *Poller) poll(ctx context.Context, realm, endpoint string, fetch fetchFu
 	} else {
 		n, err = p.pollOldestFirst(ctx, realm, cur, fetch)
 	}
-	if err != nil {
-		return n, fmt.Errorf("%s of realm %s: %w", endpoint, realm, err)
+	var fetchErr fetchError
+	if err != nil && !errors.As(err, &fetchErr) {
+		return n, fmt.Errorf("keycloak: %s of realm %q: %w", endpoint, realm, err)
 	}
-	return n, nil
+	return n, err
 }
+
+// fetchError is a failed request for a page of events. The admin client's error names
+// the endpoint and the realm already (Admin.Events, Admin.AdminEvents), so poll does not
+// wrap it in them again; what else fails (the sink, the cursor file) it does.
+type fetchError struct{ error }
+
+func (e fetchError) Unwrap() error { return e.error }
 
 // from is the oldest time a poll asks for: Lookback before the newest event taken (not
 // past the cursor's floor), or the beginning on a first poll.
@@ -311,11 +337,12 @@ func (p *Poller) take(ctx context.Context, cur *pollCursor, page []kete.Event, f
 	return len(fresh), p.state.save(p.opts.StateFile)
 }
 
-// explainFetchError adds the setting to change when Keycloak refuses epoch milliseconds.
+// explainFetchError marks err as a fetchError, and adds the setting to change when
+// Keycloak refuses epoch milliseconds.
 func explainFetchError(err error, q EventQuery) error {
 	var apiErr *APIError
 	if !q.DatesOnly && !q.DateFrom.IsZero() && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
-		return fmt.Errorf("%w (Keycloak before 26.2 takes dateFrom as a day only: set dates-only)", err)
+		return fetchError{fmt.Errorf("%w (Keycloak before 26.2 takes dateFrom as a day only: set dates-only)", err)}
 	}
-	return err
+	return fetchError{err}
 }

@@ -232,32 +232,7 @@ func snakeToCamel(k string) string {
 func appendEscaped(dst []byte, v, mode string) []byte {
 	switch mode {
 	case "json":
-		const hex = "0123456789abcdef"
-		for i := 0; i < len(v); i++ {
-			switch c := v[i]; c {
-			case '"':
-				dst = append(dst, `\"`...)
-			case '\\':
-				dst = append(dst, `\\`...)
-			case '\n':
-				dst = append(dst, `\n`...)
-			case '\r':
-				dst = append(dst, `\r`...)
-			case '\t':
-				dst = append(dst, `\t`...)
-			case '\b':
-				dst = append(dst, `\b`...)
-			case '\f':
-				dst = append(dst, `\f`...)
-			default:
-				if c < 0x20 {
-					dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-				} else {
-					dst = append(dst, c)
-				}
-			}
-		}
-		return dst
+		return quoteKETETemplateJSON.appendEscaped(dst, v)
 	case "xml":
 		r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
 		return append(dst, r.Replace(v)...)

@@ -3,7 +3,6 @@ package serializer
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
 )
@@ -84,32 +83,8 @@ func appendTOMLString(dst []byte, s string) []byte {
 	return appendTOMLBasic(dst, s)
 }
 
+// appendTOMLBasic appends s as a "basic string".
 func appendTOMLBasic(dst []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	dst = append(dst, '"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			dst = append(dst, `\"`...)
-		case '\\':
-			dst = append(dst, `\\`...)
-		case '\n':
-			dst = append(dst, `\n`...)
-		case '\r':
-			dst = append(dst, `\r`...)
-		case '\t':
-			dst = append(dst, `\t`...)
-		case '\b':
-			dst = append(dst, `\b`...)
-		case '\f':
-			dst = append(dst, `\f`...)
-		default:
-			if r < 0x20 || r == 0x7F {
-				dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xF])
-				continue
-			}
-			dst = utf8.AppendRune(dst, r)
-		}
-	}
+	dst = quoteTOMLBasic.appendEscaped(append(dst, '"'), s)
 	return append(dst, '"')
 }

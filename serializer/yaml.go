@@ -2,7 +2,6 @@ package serializer
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/kete-dev/kete"
 )
@@ -98,38 +97,6 @@ func plainYAMLKey(key string) bool {
 // appendYAMLString appends s (valid UTF-8) as a YAML double-quoted scalar, escaping what
 // YAML 1.1 does not allow printed there.
 func appendYAMLString(dst []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	dst = append(dst, '"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			dst = append(dst, `\"`...)
-		case '\\':
-			dst = append(dst, `\\`...)
-		case '\n':
-			dst = append(dst, `\n`...)
-		case '\r':
-			dst = append(dst, `\r`...)
-		case '\t':
-			dst = append(dst, `\t`...)
-		case 0:
-			dst = append(dst, `\0`...)
-		case 0x85:
-			dst = append(dst, `\N`...)
-		case 0x2028:
-			dst = append(dst, `\L`...)
-		case 0x2029:
-			dst = append(dst, `\P`...)
-		default:
-			switch {
-			case r < 0x20 || 0x7F <= r && r <= 0x9F:
-				dst = append(dst, '\\', 'x', hex[r>>4], hex[r&0xF])
-			case r == 0xFEFF || 0xD800 <= r && r <= 0xDFFF || r == 0xFFFE || r == 0xFFFF:
-				dst = append(dst, '\\', 'u', hex[r>>12], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
-			default:
-				dst = utf8.AppendRune(dst, r)
-			}
-		}
-	}
+	dst = quoteYAML.appendEscaped(append(dst, '"'), s)
 	return append(dst, '"')
 }

@@ -3,7 +3,8 @@ package spool
 import (
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/kete-dev/kete/internal/atomicfile"
 )
 
 // FS is the file system the spool keeps its segments and cursors in. The default is the
@@ -53,39 +54,24 @@ func (OSFS) Rename(oldname, newname string) error { return os.Rename(oldname, ne
 // Remove removes name with os.Remove.
 func (OSFS) Remove(name string) error { return os.Remove(name) }
 
+// atomicFS lets internal/atomicfile write through the spool's FS, so that cursor and
+// reserve writes meet the faults tests inject: the two FS interfaces differ only in the
+// File interface OpenFile returns.
+type atomicFS struct{ FS }
+
+func (a atomicFS) OpenFile(name string, flag int, perm os.FileMode) (atomicfile.File, error) {
+	f, err := a.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err // not f: an FS may return a typed nil File with its error
+	}
+	return f, nil
+}
+
 // writeFileAtomic replaces path whole or not at all (temporary file, sync, rename, sync
 // of the directory), through fsys: the spool's cursors depend on it.
 func writeFileAtomic(fsys FS, path string, data []byte, sync bool) error {
-	tmp := path + ".tmp"
-	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.Rename(tmp, path)
-	}
-	if err != nil {
-		fsys.Remove(tmp)
-		return err
-	}
-	if sync {
-		syncDir(fsys, filepath.Dir(path))
-	}
-	return nil
+	return atomicfile.WriteFileFS(atomicFS{fsys}, path, data, sync)
 }
 
-// syncDir makes the entries created or renamed in dir durable. Errors are ignored: some
-// file systems cannot sync a directory.
-func syncDir(fsys FS, dir string) {
-	if d, err := fsys.OpenFile(dir, os.O_RDONLY, 0); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
+// syncDir makes the entries created or renamed in dir durable, through fsys.
+func syncDir(fsys FS, dir string) { atomicfile.SyncDirFS(atomicFS{fsys}, dir) }

@@ -4,16 +4,52 @@
 package atomicfile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 )
 
-// WriteFile writes data to a temporary file beside path, syncs it when sync is set, and
-// renames it over path. With sync, the directory is synced too, so the rename itself
-// survives a power cut.
+// FS is what WriteFileFS needs of a file system. The spool passes its own (which tests
+// replace with one that fails a write part-way or fills the disk), so that its atomic
+// writes meet the same faults as the rest of it.
+type FS interface {
+	OpenFile(name string, flag int, perm os.FileMode) (File, error)
+	Rename(oldpath, newpath string) error
+	Remove(name string) error
+}
+
+// File is what WriteFileFS needs of an open file; *os.File has it.
+type File interface {
+	io.WriteCloser
+	Sync() error
+}
+
+// osFS is the operating system's file system.
+type osFS struct{}
+
+func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err // a nil *os.File inside a File would not compare equal to nil
+	}
+	return f, nil
+}
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+func (osFS) Remove(name string) error { return os.Remove(name) }
+
+// WriteFile is WriteFileFS on the operating system's file system.
 func WriteFile(path string, data []byte, sync bool) error {
+	return WriteFileFS(osFS{}, path, data, sync)
+}
+
+// WriteFileFS writes data to a temporary file beside path, syncs it when sync is set, and
+// renames it over path. With sync, the directory is synced too, so the rename itself
+// survives a power cut. On failure the temporary file is removed and path is untouched.
+func WriteFileFS(fsys FS, path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
@@ -25,22 +61,22 @@ func WriteFile(path string, data []byte, sync bool) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = fsys.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return err
 	}
 	if sync {
-		SyncDir(filepath.Dir(path))
+		SyncDirFS(fsys, filepath.Dir(path))
 	}
 	return nil
 }
 
-// SyncDir syncs a directory so that the entries created or renamed in it are durable.
+// SyncDirFS syncs a directory so that the entries created or renamed in it are durable.
 // Errors are ignored: some file systems cannot sync a directory.
-func SyncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
+func SyncDirFS(fsys FS, dir string) {
+	if d, err := fsys.OpenFile(dir, os.O_RDONLY, 0); err == nil {
 		d.Sync()
 		d.Close()
 	}

@@ -234,71 +234,72 @@ func Text(s string) string {
 	return pairsInText(urlsInText(s))
 }
 
-func urlsInText(s string) string {
-	var b strings.Builder
-	done := 0 // s[:done] has been written to b
-	for from := 0; ; {
-		k := strings.Index(s[from:], "://")
-		if k < 0 {
-			break
-		}
-		sep := from + k
-		start := sep
-		for start > from && isSchemeByte(s[start-1]) {
-			start--
-		}
-		for start < sep && !isLetter(s[start]) {
-			start++
-		}
-		end := sep + 3
-		for end < len(s) && !endsURL(s[end]) {
-			end++
-		}
-		from = end
-		// Punctuation that ends a sentence or an error prefix is not part of the URL.
-		for end > sep+3 && strings.IndexByte(").,;:!?", s[end-1]) >= 0 {
-			end--
-		}
-		if start == sep {
-			continue // no scheme: not a URL
-		}
-		if red := URL(s[start:end]); red != s[start:end] {
-			b.WriteString(s[done:start])
-			b.WriteString(red)
-			done = end
-		}
+func urlsInText(s string) string { return replaceAround(s, "://", urlAround) }
+
+func pairsInText(s string) string { return replaceAround(s, "=", pairAround) }
+
+// urlAround is the URL around the "://" at sep, redacted.
+func urlAround(s string, sep, from int) (start, end, next int, repl string, ok bool) {
+	start = sep
+	for start > from && isSchemeByte(s[start-1]) {
+		start--
 	}
-	if done == 0 {
-		return s
+	for start < sep && !isLetter(s[start]) {
+		start++
 	}
-	b.WriteString(s[done:])
-	return b.String()
+	end = sep + 3
+	for end < len(s) && !endsURL(s[end]) {
+		end++
+	}
+	next = end
+	// Punctuation that ends a sentence or an error prefix is not part of the URL.
+	for end > sep+3 && strings.IndexByte(").,;:!?", s[end-1]) >= 0 {
+		end--
+	}
+	if start == sep {
+		return 0, 0, next, "", false // no scheme: not a URL
+	}
+	red := URL(s[start:end])
+	return start, end, next, red, red != s[start:end]
 }
 
-func pairsInText(s string) string {
+// pairAround is the value of the name=value pair whose "=" is at eq, masked when the name
+// looks secret.
+func pairAround(s string, eq, from int) (start, end, next int, repl string, ok bool) {
+	name := eq
+	for name > from && isNameByte(s[name-1]) {
+		name--
+	}
+	end = eq + 1
+	for end < len(s) && !endsValue(s[end]) {
+		end++
+	}
+	if name == eq || end == eq+1 || s[eq+1:end] == Mask || !SecretName(s[name:eq]) {
+		return 0, 0, end, "", false
+	}
+	return eq + 1, end, end, Mask, true
+}
+
+// replaceAround is the scan urlsInText and pairsInText share. For each sep in s, left to
+// right, at tells the span around it, s[start:end], and what to write in its place (ok
+// false: leave it); from is where this search began, so that a span does not reach back
+// over the one before, and next is where the search for the next sep begins. It returns
+// s itself when nothing is replaced.
+func replaceAround(s, sep string, at func(s string, sep, from int) (start, end, next int, repl string, ok bool)) string {
 	var b strings.Builder
 	done := 0 // s[:done] has been written to b
 	for from := 0; ; {
-		k := strings.IndexByte(s[from:], '=')
+		k := strings.Index(s[from:], sep)
 		if k < 0 {
 			break
 		}
-		eq := from + k
-		start := eq
-		for start > from && isNameByte(s[start-1]) {
-			start--
+		start, end, next, repl, ok := at(s, from+k, from)
+		from = next
+		if ok {
+			b.WriteString(s[done:start])
+			b.WriteString(repl)
+			done = end
 		}
-		end := eq + 1
-		for end < len(s) && !endsValue(s[end]) {
-			end++
-		}
-		from = end
-		if start == eq || end == eq+1 || s[eq+1:end] == Mask || !SecretName(s[start:eq]) {
-			continue
-		}
-		b.WriteString(s[done : eq+1])
-		b.WriteString(Mask)
-		done = end
 	}
 	if done == 0 {
 		return s
