@@ -2,7 +2,6 @@ package serializer
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -37,46 +36,47 @@ func (n NestingNotation) key(parent, child string) string {
 	return parent + "[" + child + "]"
 }
 
-// formOrder is the order KETE's form serializers send an event's properties in
-// (MultipartFormSerializer.java and UrlEncodedFormSerializer.java, buildEventPairs and
-// buildAdminEventPairs): it differs from the Jackson kinds' shape.go order, with time
-// after error, and admin events carry no resourceTypeAsString.
-var (
-	formOrder = []string{"id", "type", "realmId", "realmName", "clientId", "userId",
-		"sessionId", "ipAddress", "error", "time", "details"}
-	formOrderAdmin = []string{"id", "operationType", "resourceType", "realmId", "realmName",
-		"resourcePath", "representation", "error", "time", "authDetails"}
-)
-
-// formPairs are the fields KETE's form serializers send: shape.go's properties in
-// formOrder (formOrderAdmin), without the null ones, nested ones (details, authDetails) flattened with n.
+// formPairs are the fields KETE's form serializers send, in their order and without the
+// null ones (MultipartFormSerializer.java and UrlEncodedFormSerializer.java, buildEventPairs
+// and buildAdminEventPairs): this order differs from the Jackson kinds', with time after
+// error, and admin events carry no resourceTypeAsString.
 func formPairs(e *kete.Event, n NestingNotation) []pair {
-	order := formOrder
-	if e.Kind == kete.KindAdminEvent {
-		order = formOrderAdmin
-	}
-	nodes := shape(e)
 	out := make([]pair, 0, 16)
-	for _, name := range order {
-		i := slices.IndexFunc(nodes, func(x node) bool { return x.name == name })
-		switch x := nodes[i]; x.kind {
-		case stringValue:
-			out = append(out, pair{x.name, x.str})
-		case longValue:
-			out = append(out, pair{x.name, strconv.FormatInt(x.num, 10)})
-		case mapValue:
-			for _, p := range x.pairs {
-				if p.value != "" {
-					out = append(out, pair{n.key(x.name, p.key), p.value})
-				}
-			}
-		case objectValue:
-			for _, c := range x.children {
-				if c.kind == stringValue {
-					out = append(out, pair{n.key(x.name, c.name), c.str})
-				}
-			}
+	add := func(k, v string) {
+		if v != "" {
+			out = append(out, pair{k, validUTF8(v)})
 		}
+	}
+	add("id", e.ID)
+	if e.Kind == kete.KindAdminEvent {
+		add("operationType", e.OperationType)
+		add("resourceType", e.ResourceType)
+		add("realmId", e.RealmID)
+		add("realmName", e.RealmName)
+		add("resourcePath", e.ResourcePath)
+		add("representation", e.Representation)
+		add("error", e.Error)
+		add("time", strconv.FormatInt(e.Time, 10))
+		if a := e.AuthDetails; a != nil {
+			add(n.key("authDetails", "realmId"), a.RealmID)
+			add(n.key("authDetails", "realmName"), authRealmName(e))
+			add(n.key("authDetails", "clientId"), a.ClientID)
+			add(n.key("authDetails", "userId"), a.UserID)
+			add(n.key("authDetails", "ipAddress"), a.IPAddress)
+		}
+		return out
+	}
+	add("type", e.Type)
+	add("realmId", e.RealmID)
+	add("realmName", e.RealmName)
+	add("clientId", e.ClientID)
+	add("userId", e.UserID)
+	add("sessionId", e.SessionID)
+	add("ipAddress", e.IPAddress)
+	add("error", e.Error)
+	add("time", strconv.FormatInt(e.Time, 10))
+	for _, p := range sortedDetails(e.Details) {
+		add(n.key("details", p.key), p.value)
 	}
 	return out
 }
