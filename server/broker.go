@@ -111,3 +111,21 @@ func (b *MemoryBroker) Close() error {
 	b.mu.Unlock()
 	return nil
 }
+
+// GroupBroker is an optional capability of a Broker that spans nodes: it keeps the durable
+// consumer groups of the Drogue endpoint (groups.go) itself, so that the members of one
+// group on every node share its messages and its position outlives every node. A hub
+// whose broker has it uses it for groups with a group_id of apps that keep history; other
+// groups stay on the node (memory).
+type GroupBroker interface {
+	// JoinGroup makes one member of the group (appID, channel — "" for every topic —,
+	// group). The broker calls deliver from one goroutine, in order, with each message it
+	// hands this member alone; a message is taken when deliver returns nil, and handed to
+	// another member when it returns an error. leave ends the membership (without waiting);
+	// what the member was handed and did not take goes to the other members. JoinGroup
+	// fails with ErrNoGroups when the broker cannot keep groups (then the node keeps them).
+	JoinGroup(ctx context.Context, appID, channel, group string, deliver func(topic string, msg Message) error) (leave func(), err error)
+}
+
+// ErrNoGroups is JoinGroup's answer when the broker keeps no consumer groups.
+var ErrNoGroups = errors.New("server: broker keeps no consumer groups")

@@ -37,9 +37,10 @@ import (
 // except that a redelivered share comes after what that member already had. What the
 // kernel took for a socket whose peer then died unread is lost, as for any WebSocket.
 //
-// Where the position lives is the groupPositions interface: memory here; on a cluster a
-// JetStream durable consumer per group would keep it, so that a group spans nodes (not
-// done yet: each node keeps its own groups).
+// Where the position lives is the groupPositions interface: memory here. On a cluster
+// whose broker keeps groups (a GroupBroker: natsbroker with JetStream history) a durable
+// group of an app with history lives in the broker instead, one JetStream durable
+// consumer per group, spanning nodes (groups_broker.go).
 
 // maxConsumerGroups bounds the durable groups of one app on one node: a client that
 // makes up group ids must not grow the server without limit.
@@ -94,6 +95,7 @@ type consumerState struct {
 	groupID string // "" : a temporary group
 
 	group   *consumerGroup
+	leave   func() // membership of a group the broker keeps (groups_broker.go)
 	pending []pendingDelivery
 	sent    int // queue cost of every frame handed to it
 }
@@ -384,6 +386,9 @@ func (h *hub) groupsFull(key groupKey) bool {
 func (h *hub) joinGroup(c *conn) {
 	cs := c.consumer
 	rt := h.cfg.Load()
+	if h.joinBrokerGroup(c, rt) {
+		return // the broker keeps the group (groups_broker.go)
+	}
 	cg := &h.consumers
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
@@ -502,6 +507,9 @@ func (h *hub) replayToMember(rt *appRuntime, g *consumerGroup, c *conn, fresh bo
 // leaveGroup takes c out of its group and hands its pending share to the other live
 // members, or keeps it for the next member of a durable group. A temporary group goes.
 func (h *hub) leaveGroup(c *conn) {
+	if h.leaveBrokerGroup(c) {
+		return
+	}
 	cg := &h.consumers
 	cg.mu.Lock()
 	defer cg.mu.Unlock()

@@ -39,6 +39,10 @@ type HistoryOptions struct {
 	// Heartbeat is the consumer's idle heartbeat (default 1s): after a reconnect a node
 	// resumes reading within about two heartbeats.
 	Heartbeat time.Duration
+	// GroupAckWait is how long a consumer group member may hold a message unacknowledged
+	// before JetStream hands it to another member (default 30s): how soon the share of a
+	// member whose node died goes on (groups.go).
+	GroupAckWait time.Duration
 }
 
 // startHistory creates (or updates) the stream and subscribes this node to it.
@@ -58,6 +62,10 @@ func (b *Broker) startHistory(ctx context.Context, h HistoryOptions, timeout tim
 	if h.Heartbeat <= 0 {
 		h.Heartbeat = time.Second
 	}
+	if h.GroupAckWait <= 0 {
+		h.GroupAckWait = 30 * time.Second
+	}
+	b.groupAckWait = h.GroupAckWait
 	js, err := b.nc.JetStream()
 	if err != nil {
 		return fmt.Errorf("natsbroker: JetStream: %w", err)

@@ -99,15 +99,16 @@ type Broker struct {
 	prefix string // "{SubjectPrefix}.pub."
 
 	// JetStream history (nil js without Options.History).
-	histPrefix string // "{SubjectPrefix}.hist."
-	js         nats.JetStreamContext
-	streamCfg  *nats.StreamConfig
-	histSub    *nats.Subscription
-	epoch      atomicString
-	liveFrom   atomic.Uint64 // the first stream sequence this node's consumer delivers (0: unknown)
-	log        *slog.Logger
-	ready      atomic.Bool
-	notify     func(bool)
+	histPrefix   string // "{SubjectPrefix}.hist."
+	js           nats.JetStreamContext
+	streamCfg    *nats.StreamConfig
+	histSub      *nats.Subscription
+	groupAckWait time.Duration // consumer groups (groups.go)
+	epoch        atomicString
+	liveFrom     atomic.Uint64 // the first stream sequence this node's consumer delivers (0: unknown)
+	log          *slog.Logger
+	ready        atomic.Bool
+	notify       func(bool)
 
 	ctx    context.Context // ends at Close; handed to handlers
 	cancel context.CancelFunc
