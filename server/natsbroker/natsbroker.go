@@ -37,6 +37,13 @@
 // Message.Offset and the stream's epoch. All nodes see history topics in one order with
 // the same offsets, so a client recovers its gap on any node; after a reconnect a node's
 // consumer resumes where it stopped and catches up.
+//
+// # Consumer groups
+//
+// With History the broker is a server.GroupBroker: a durable consumer group of the Drogue
+// endpoint is one JetStream durable consumer on the history stream, pulled by its members
+// on every node, so each message goes to one member of the cluster and the group's
+// position is kept by JetStream (groups.go).
 package natsbroker
 
 import (
