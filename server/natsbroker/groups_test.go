@@ -144,7 +144,8 @@ func groupPulls(t *testing.T, js nats.JetStreamContext) int {
 // disjoint shares that together are everything published (on any node); after a node
 // dies its member's share goes to the others; and a member that comes back, on another
 // node, after every member had left, gets exactly what was published while the group had
-// no member, in order: the group's position is in JetStream, not in a node.
+// no member, in order: the group's position is in JetStream, not in a node; and again
+// after that member's node crashed.
 func TestClusterConsumerGroupSpansNodes(t *testing.T) {
 	ns := startJetStream(t, 0, t.TempDir())
 	nodes := []*node{startGroupNode(t, "node-0", ns.ClientURL()), startGroupNode(t, "node-1", ns.ClientURL()), startGroupNode(t, "node-2", ns.ClientURL())}
@@ -241,7 +242,22 @@ func TestClusterConsumerGroupSpansNodes(t *testing.T) {
 			t.Errorf("member back on node 1 got offsets %v: not in stream order", backOffsets)
 		}
 	}
-	for i := 1; i <= 50; i++ {
+
+	// The one member's node crashes; what is published meanwhile (also what NATS may have
+	// handed the dead node's last pull) reaches the member that comes back on node 0.
+	nodes[1].kill()
+	<-back.done
+	for i := 51; i <= 60; i++ {
+		pubs[0].publish("logins", i)
+	}
+	again := joinDrogue(t, nodes[0], "hist", "logins", "fraud", "fraud-2")
+	members = append(members, again)
+	got = append(got, nil)
+	take(60, 4)
+	if want := []int{51, 52, 53, 54, 55, 56, 57, 58, 59, 60}; !equalInts(slices.Sorted(slices.Values(got[4])), want) {
+		t.Errorf("member back on node 0 after a crash got %v, want %v", got[4], want)
+	}
+	for i := 1; i <= 60; i++ {
 		if _, ok := seen[i]; !ok {
 			t.Errorf("message %d reached no member", i)
 		}
