@@ -36,6 +36,7 @@ type conn struct {
 
 	mu           sync.Mutex
 	closed       bool // no more frames are accepted
+	linger       bool // the server sent the close frame: wait for the client's (finishClose)
 	writing      bool // a writer goroutine owns the socket
 	ingest       bool // set before the upgrade, then only read
 	deflate      bool // negotiated permessage-deflate (deflate.go); set before registration
@@ -162,7 +163,7 @@ func (c *conn) writeLoop() {
 			closed := c.closed
 			c.mu.Unlock()
 			if closed {
-				_ = c.nc.Close()
+				c.finishClose()
 			} else {
 				_ = c.nc.SetWriteDeadline(time.Time{})
 			}
@@ -211,6 +212,7 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 		return false
 	}
 	c.closed = true
+	c.linger = true
 	if drop {
 		// The rest of a partly written frame must still go, or the close frame would
 		// land inside it.
@@ -235,9 +237,14 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 	}
 	if c.raw.ok() {
 		n, err := c.raw.write(&c.hub.srv.rawOps, frame)
-		if err != nil || n == len(frame) {
+		if err != nil {
 			c.mu.Unlock()
 			_ = c.nc.Close()
+			return true
+		}
+		if n == len(frame) {
+			c.mu.Unlock()
+			c.finishClose()
 			return true
 		}
 		frame = frame[n:]
@@ -247,6 +254,32 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 	c.startWriterLocked()
 	c.mu.Unlock()
 	return true
+}
+
+// finishClose ends the socket once the server's close frame is out. After a close the
+// server started (closeWith) it shuts only its sending side and leaves the read loop
+// running, within CloseGrace, until the client's close frame or end of stream: closing
+// at once with the client's frames unread makes the kernel answer with a reset, and a
+// client that was sending (realtime-forum demos/node/websocket-publisher.js, closed by
+// admin-terminate-app-connections.js) reports 1006 "EPIPE" instead of the close code
+// and reason. RFC 6455 §7.1.1: the server closes the TCP connection after the closing
+// handshake. The read loop's exit closes the socket (gwsConn.Close).
+func (c *conn) finishClose() {
+	c.mu.Lock()
+	linger := c.linger
+	c.mu.Unlock()
+	hc, ok := c.nc.(interface{ CloseWrite() error })
+	if !linger || !ok || hc.CloseWrite() != nil ||
+		c.nc.SetReadDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace)) != nil {
+		_ = c.nc.Close()
+	}
+}
+
+// isClosed reports whether the connection takes no more frames (it is closing).
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // markClosed stops all sending after the socket went away.
@@ -294,6 +327,7 @@ func (g *gwsConn) Close() error {
 func (c *conn) closeWhenWritten() {
 	c.mu.Lock()
 	c.closed = true
+	c.linger = false // the read loop is done: nobody would read on
 	if c.writing {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
 		c.mu.Unlock()

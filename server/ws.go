@@ -368,8 +368,8 @@ func (e *wsEvents) OnPong(socket *gws.Conn, payload []byte) {
 func (e *wsEvents) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	defer msg.Close()
 	c := connOf(socket)
-	if c == nil {
-		return
+	if c == nil || c.isClosed() {
+		return // frames that follow the server's close frame are not acted on
 	}
 	c.lastSeen.Store(e.s.coarseNow())
 	b := msg.Bytes()
