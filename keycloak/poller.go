@@ -98,6 +98,9 @@ type Poller struct {
 	// then at growing intervals with a count, and one when a poll works again, rather than
 	// a warning every interval for as long as Keycloak is away.
 	outages map[string]*outage.Log
+	// configOutages does the same for ConfigureRealms, which is tried each interval until
+	// it works.
+	configOutages map[string]*outage.Log
 
 	// mu serialises polls and guards state.
 	mu    sync.Mutex
@@ -125,7 +128,17 @@ func NewPoller(admin *Admin, sink Sink, o PollerOptions) (*Poller, error) {
 			Up:        "keycloak poll works again",
 		})
 	}
-	return &Poller{admin: admin, sink: sink, opts: o, state: state, outages: outages}, nil
+	configOutages := make(map[string]*outage.Log, len(o.Realms))
+	if o.ConfigureRealms {
+		for _, realm := range o.Realms {
+			configOutages[realm] = outage.New(o.Logger.With("realm", realm), outage.Options{
+				Down:      "could not turn on saving events in the realm; will try again",
+				StillDown: "still cannot turn on saving events in the realm",
+				Up:        "saving events in the realm is checked again",
+			})
+		}
+	}
+	return &Poller{admin: admin, sink: sink, opts: o, state: state, outages: outages, configOutages: configOutages}, nil
 }
 
 // Run polls every realm each interval until ctx ends. A failed poll is reported to OnPoll

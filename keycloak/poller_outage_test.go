@@ -148,3 +148,33 @@ func (l *logLines) waitFor(t *testing.T, what string, match func(logLine) bool) 
 		}
 	}
 }
+
+// TestConfigureRealmsLogsItsOutageOnce: while Keycloak refuses the sign-in, turning on
+// saving events fails every interval; it warns once, not once an interval, and says so
+// once it works.
+func TestConfigureRealmsLogsItsOutageOnce(t *testing.T) {
+	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
+	kc.FailTokenRequests(503, "<html><body><h1>503 Service Unavailable</h1></body></html>", 20)
+	logs := newLogLines()
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), &memSink{}, keycloak.PollerOptions{
+		Realms: []string{"acme"}, StateFile: filepath.Join(t.TempDir(), "s.json"),
+		Interval: 5 * time.Millisecond, Logger: slog.New(logs), ConfigureRealms: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	logs.waitFor(t, "saving events turned on", func(l logLine) bool {
+		return strings.HasPrefix(l.msg, "turned on saving user events") && l.attrs["realm"] == "acme"
+	})
+	down := logs.matching(func(l logLine) bool {
+		return strings.Contains(l.msg, "saving events in the realm") && l.level == slog.LevelWarn
+	})
+	if len(down) != 1 {
+		t.Fatalf("warnings about saving events: %v, want exactly one while the sign-in was refused", down)
+	}
+}

@@ -80,13 +80,14 @@ func isTrue(b *bool) bool { return b != nil && *b }
 // polled anyway: an administrator may have turned saving on by hand.
 func (p *Poller) configureRealm(ctx context.Context, realm string) bool {
 	changed, err := p.admin.EnableRealmEvents(ctx, realm)
-	switch {
-	case err != nil:
+	if err != nil {
 		if ctx.Err() == nil {
-			p.opts.Logger.Warn("could not turn on saving events in the realm; will try again", "realm", realm, "err", err)
+			p.configOutages[realm].Failed(err) // one line a spell, not one an interval
 		}
 		return false
-	case changed:
+	}
+	p.configOutages[realm].Succeeded()
+	if changed {
 		p.opts.Logger.Info("turned on saving user events, admin events and admin details in the realm", "realm", realm)
 	}
 	return true
