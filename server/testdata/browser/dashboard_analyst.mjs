@@ -14,54 +14,9 @@
 // Environment: KETE_URL, KETE_APP, KETE_TOKEN (subscriber token for the page),
 // KETE_SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium), KETE_TIMEOUT_MS (default 20000).
 // Every wait is on the page's DOM with a deadline; nothing sleeps.
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 
-const require = createRequire(new URL('../node/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const env = (k, d) => {
-  const v = process.env[k] ?? d;
-  if (v === undefined || v === '') throw new Error(`environment variable ${k} is not set`);
-  return v;
-};
-const BASE = env('KETE_URL');
-const APP = env('KETE_APP');
-const TOKEN = env('KETE_TOKEN');
-const SHOTS = env('KETE_SCREENSHOT_DIR');
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
-const TIMEOUT = Number(env('KETE_TIMEOUT_MS', '20000'));
-
-const say = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
-const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
-
-const lines = readline.createInterface({ input: process.stdin });
-const inbox = [];
-const waiters = [];
-lines.on('line', (l) => {
-  let m;
-  try { m = JSON.parse(l); } catch { return; }
-  const w = waiters.shift();
-  if (w) w(m); else inbox.push(m);
-});
-function nextMessage(step) {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no "${step}" from the Go test within ${TIMEOUT} ms`)), TIMEOUT);
-    const got = (m) => {
-      clearTimeout(t);
-      if (m.step !== step) reject(new Error(`expected step "${step}" from the Go test, got ${JSON.stringify(m)}`));
-      else resolve(m);
-    };
-    if (inbox.length) got(inbox.shift()); else waiters.push(got);
-  });
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
+import { APP, BASE, SHOTS, TIMEOUT, TOKEN, check, log, nextMessage, run, say, withChromium } from './harness.mjs';
 
 const ROW = '#feed-body tr[data-testid="event-row"]';
 
@@ -127,17 +82,8 @@ const typesInView = (page) => page.evaluate(() => {
 });
 
 async function main() {
-  const userData = mkdtempSync(path.join(tmpdir(), 'kete-chromium-'));
-  const context = await chromium.launchPersistentContext(userData, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 800 },
-    timeout: TIMEOUT,
-  });
   const errors = [];
-  try {
+  await withChromium({ width: 1280, height: 800 }, async (context) => {
     const page = context.pages()[0] || await context.newPage();
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') log(`console error: ${m.text()}`); });
@@ -230,13 +176,7 @@ async function main() {
 
     check(errors.length === 0, `no page errors: ${errors.join('; ')}`);
     say({ step: 'done', screenshots });
-  } finally {
-    await context.close().catch(() => {});
-    rmSync(userData, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(() => process.exit(0), (err) => {
-  say({ step: 'failed', error: String(err && err.stack || err) });
-  process.exit(1);
-});
+run(main);
