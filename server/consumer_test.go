@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,39 +86,13 @@ func drogueDial(t testing.TB, hs *httptest.Server, app, channel string, q url.Va
 		u += "?" + q.Encode()
 	}
 	d := &drogueConsumer{t: t, events: make(chan map[string]any, 4096), done: make(chan struct{}), gate: o.gate}
-	copt := &gws.ClientOption{Addr: u, RequestHeader: o.header}
-	if o.rcvBuf > 0 {
-		size := o.rcvBuf
-		copt.NewDialer = func() (gws.Dialer, error) {
-			return &net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-				var serr error
-				err := rc.Control(func(fd uintptr) {
-					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, size)
-				})
-				return errors.Join(err, serr)
-			}}, nil
-		}
-	}
-	c, resp, err := gws.NewClient(d, copt)
+	c, resp, err := gws.NewClient(d, clientOption(u, o))
 	if err != nil {
 		return nil, resp, err
 	}
 	d.conn = c
 	go c.ReadLoop()
-	t.Cleanup(func() {
-		if d.gate != nil {
-			select {
-			case <-d.gate:
-			default:
-				close(d.gate)
-			}
-		}
-		_ = c.WriteClose(1000, nil)
-		select {
-		case <-d.done:
-		case <-time.After(waitLimit):
-		}
-	})
+	closeAtCleanup(t, c, d.gate, d.done)
 	return d, resp, nil
 }
 

@@ -150,6 +150,18 @@ type dialOpts struct {
 func dial(t testing.TB, url string, o dialOpts) (*testClient, *http.Response, error) {
 	t.Helper()
 	tc := &testClient{t: t, frames: make(chan tframe, 8192), done: make(chan struct{}), gate: o.gate}
+	c, resp, err := gws.NewClient(tc, clientOption(url, o))
+	if err != nil {
+		return nil, resp, err
+	}
+	tc.c = c
+	go c.ReadLoop()
+	closeAtCleanup(t, c, tc.gate, tc.done)
+	return tc, resp, nil
+}
+
+// clientOption is the gws client option of url with o's header and receive buffer.
+func clientOption(url string, o dialOpts) *gws.ClientOption {
 	copt := &gws.ClientOption{Addr: url, RequestHeader: o.header}
 	if o.rcvBuf > 0 {
 		size := o.rcvBuf
@@ -163,27 +175,26 @@ func dial(t testing.TB, url string, o dialOpts) (*testClient, *http.Response, er
 			}}, nil
 		}
 	}
-	c, resp, err := gws.NewClient(tc, copt)
-	if err != nil {
-		return nil, resp, err
-	}
-	tc.c = c
-	go c.ReadLoop()
+	return copt
+}
+
+// closeAtCleanup opens gate (a client held from reading), closes c and waits until done
+// says its read loop ended, when the test ends.
+func closeAtCleanup(t testing.TB, c *gws.Conn, gate chan struct{}, done <-chan struct{}) {
 	t.Cleanup(func() {
-		if tc.gate != nil {
+		if gate != nil {
 			select {
-			case <-tc.gate:
+			case <-gate:
 			default:
-				close(tc.gate)
+				close(gate)
 			}
 		}
 		_ = c.WriteClose(1000, nil)
 		select {
-		case <-tc.done:
+		case <-done:
 		case <-time.After(waitLimit):
 		}
 	})
-	return tc, resp, nil
 }
 
 // connect dials app with token and waits for the welcome frame.
