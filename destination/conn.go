@@ -3,7 +3,6 @@ package destination
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/internal/ingestwire"
 )
 
 // closeGrace bounds the close frame written to a peer that may have stopped reading.
@@ -45,19 +46,10 @@ type conn struct {
 	// sent counts frames written, as the server's ingest counts them for acks (seq); only
 	// the borrower touches it.
 	sent uint64
-	// acks carries ack frames from ReadLoop to the borrower waiting for one; gone is
-	// closed when ReadLoop ends.
-	acks chan ingestAck
+	// acks carries the server's ingest acks (ingestwire) from ReadLoop to the borrower
+	// waiting for one; gone is closed when ReadLoop ends.
+	acks chan ingestwire.Ack
 	gone chan struct{}
-}
-
-// ingestAck is the bundled server's answer to one ingest frame:
-// {"type":"ack","seq":N,"id":…,"status":"ok"|"duplicate"} or {"type":"nack",…,"error":…}.
-type ingestAck struct {
-	Type  string `json:"type"`
-	Seq   uint64 `json:"seq"`
-	ID    string `json:"id"`
-	Error string `json:"error"`
 }
 
 // NackError is the server's refusal of one frame (its publish failed); the connection
@@ -84,7 +76,7 @@ func (c *conn) awaitAck(ctx context.Context) error {
 				c.kill()
 				return fmt.Errorf("ack for frame %d while waiting for %d: out of step", a.Seq, c.sent)
 			}
-			if a.Type == "nack" {
+			if a.IsNack() {
 				return &NackError{Seq: a.Seq, Reason: a.Error}
 			}
 			return nil
@@ -195,7 +187,7 @@ func (ep *endpoint) handshake(ctx context.Context, header http.Header) (c *conn,
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	c = &conn{ep: ep, born: time.Now(), gone: make(chan struct{})}
 	if ep.awaitAck {
-		c.acks = make(chan ingestAck, 64)
+		c.acks = make(chan ingestwire.Ack, 64)
 	}
 	ws, resp, err := gws.NewClientFromConn(c, &gws.ClientOption{
 		Addr:                ep.url,
@@ -375,8 +367,7 @@ func (c *conn) OnPong(socket *gws.Conn, _ []byte) { c.alive(socket) }
 func (c *conn) OnMessage(socket *gws.Conn, m *gws.Message) {
 	c.alive(socket)
 	if c.acks != nil {
-		var a ingestAck
-		if json.Unmarshal(m.Bytes(), &a) == nil && (a.Type == "ack" || a.Type == "nack") {
+		if a, ok := ingestwire.Decode(m.Bytes()); ok {
 			select {
 			case c.acks <- a:
 			default: // nobody waits for that many: a stale ack

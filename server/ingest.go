@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
 
+	"github.com/kete-dev/kete/internal/ingestwire"
 	"github.com/kete-dev/kete/server/auth"
 )
 
@@ -91,7 +91,7 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 	if id != "" {
 		if !h.dedup.firstSeen(topic, id, s.coarseNow(), rt.limits.DedupWindow.std(), rt.limits.DedupMaxIDs) {
 			if in.ack {
-				c.send(ingestAck("ack", seq, id, "duplicate", ""))
+				c.send(ingestAck(ingestwire.Duplicate(seq, id)))
 			}
 			return
 		}
@@ -102,13 +102,13 @@ func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
 			h.dedup.forget(topic, id)
 		}
 		if in.ack {
-			c.send(ingestAck("nack", seq, id, "", err.Error()))
+			c.send(ingestAck(ingestwire.Nack(seq, id, err.Error())))
 		}
 		return
 	}
 	s.metrics.publishes.WithLabelValues("ingest").Inc()
 	if in.ack {
-		c.send(ingestAck("ack", seq, id, "ok", ""))
+		c.send(ingestAck(ingestwire.OK(seq, id)))
 	}
 }
 
@@ -123,25 +123,5 @@ func (s *Server) auditIngest(c *conn, topic, id string, b []byte, payloads bool)
 	s.log.Info("audit client frame", attrs...)
 }
 
-// ingestAck encodes an ingest ack or nack frame.
-func ingestAck(typ string, seq uint64, id, status, errMsg string) []byte {
-	b := make([]byte, 0, 64+len(id)+len(errMsg))
-	b = append(b, `{"type":`...)
-	b = appendJSONString(b, typ)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, seq, 10)
-	if id != "" {
-		b = append(b, `,"id":`...)
-		b = appendJSONString(b, id)
-	}
-	if status != "" {
-		b = append(b, `,"status":`...)
-		b = appendJSONString(b, status)
-	}
-	if errMsg != "" {
-		b = append(b, `,"error":`...)
-		b = appendJSONString(b, errMsg)
-	}
-	b = append(b, '}')
-	return encodeFrame(opText, b)
-}
+// ingestAck encodes an ingest ack or nack frame; ingestwire owns its bytes.
+func ingestAck(a ingestwire.Ack) []byte { return encodeFrame(opText, ingestwire.Encode(a)) }
