@@ -45,9 +45,9 @@ func TestAuditLog(t *testing.T) {
 			_, hs := startServer(t, Options{Apps: []App{app}, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			tok := mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:*")
 			tc := connect(t, hs, "a", tok)
-			tc.subscribe("t")
-			tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": "secret-payload-42"}})
-			tc.waitFor("t", "broadcast")
+			tc.Subscribe("t")
+			tc.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": "secret-payload-42"}})
+			tc.WaitFor("t", "broadcast")
 			if tt.wantAudit {
 				waitUntil(t, "audit delivery line", func() bool { return strings.Contains(logs.String(), "audit delivery") })
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server/auth"
 )
 
@@ -72,12 +73,12 @@ func TestConnectAuthMatrix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, resp, err := dial(t, wsURL(hs, "/apps/rsa?access_token="+tt.token), dialOpts{})
+			_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/rsa?access_token="+tt.token), wstest.Options{})
 			if err == nil {
 				t.Fatal("upgrade succeeded")
 			}
-			if status(resp) != 401 {
-				t.Fatalf("status %d, want 401", status(resp))
+			if wstest.Status(resp) != 401 {
+				t.Fatalf("status %d, want 401", wstest.Status(resp))
 			}
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Fatalf("content type %q", ct)
@@ -112,7 +113,7 @@ func TestConnectJWKS(t *testing.T) {
 		return s
 	}
 	connect(t, hs, "j", tok("k1"))
-	if _, resp, err := dial(t, wsURL(hs, "/apps/j?access_token="+tok("k2")), dialOpts{}); err == nil || status(resp) != 401 {
-		t.Fatalf("unknown kid: %v, status %d, want 401", err, status(resp))
+	if _, resp, err := wstest.Dial(t, wsURL(hs, "/apps/j?access_token="+tok("k2")), wstest.Options{}); err == nil || wstest.Status(resp) != 401 {
+		t.Fatalf("unknown kid: %v, status %d, want 401", err, wstest.Status(resp))
 	}
 }

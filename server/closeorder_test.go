@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/lxzan/gws"
 )
 
@@ -21,7 +22,7 @@ func TestClientCloseWaitsBehindQueuedFrames(t *testing.T) {
 	app.Limits.MaxBacklog = 8 << 20 // no slow-consumer close here
 	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: 20 * time.Second})
 	gate := make(chan struct{})
-	tc, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "slow", time.Hour)), dialOpts{gate: gate, rcvBuf: 16 << 10})
+	tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "slow", time.Hour)), wstest.Options{Gate: gate, RcvBuf: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestClientCloseWaitsBehindQueuedFrames(t *testing.T) {
 	// The client closes (a close frame only: the socket stays open for reading).
 	code := make([]byte, 2)
 	binary.BigEndian.PutUint16(code, 1000)
-	if err := tc.c.WriteMessage(gws.OpcodeCloseConnection, code); err != nil {
+	if err := tc.Conn().WriteMessage(gws.OpcodeCloseConnection, code); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the server to let go of the connection", func() bool { return h.connection(c.id) == nil })
@@ -63,7 +64,7 @@ func TestClientCloseWaitsBehindQueuedFrames(t *testing.T) {
 	got := 0
 	for got < n+1 { // the welcome, then n broadcasts
 		select {
-		case f := <-tc.frames:
+		case f := <-tc.Frames():
 			if got > 0 && !strings.Contains(string(f.Raw), `"n":`+strconv.Itoa(got-1)+`,`) {
 				t.Fatalf("frame %d is %.80s…, want message %d (in order, none lost)", got, f.Raw, got-1)
 			}
@@ -72,7 +73,7 @@ func TestClientCloseWaitsBehindQueuedFrames(t *testing.T) {
 			t.Fatalf("got %d of %d frames", got, n+1)
 		}
 	}
-	if ce := tc.waitClosed(); ce.Code != 1000 {
+	if ce := tc.WaitClosed(); ce.Code != 1000 {
 		t.Errorf("closed with %d %q after the queued frames, want the server's clean 1000", ce.Code, ce.Reason)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // TestPlatformPaths: the platform's paths without /api answer as the /api ones do.
@@ -51,32 +53,32 @@ func TestPlatformPatterns(t *testing.T) {
 	}
 
 	tok := mint(t, secretA, "John Smith", time.Hour, "realtime:subscriber:read:topic:secure/Logs/*")
-	tc, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+tok), dialOpts{})
+	tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+tok), wstest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := tc.waitFor("main", "welcome")
+	w := tc.WaitFor("main", "welcome")
 	var d struct {
 		Connection struct{ ID, RemoteAddress string } `json:"connection"`
 	}
 	if err := json.Unmarshal(w.Data, &d); err != nil || d.Connection.RemoteAddress != "127.0.0.1" {
 		t.Fatalf("welcome %s: remoteAddress want 127.0.0.1 (no port)", w.Raw)
 	}
-	tc.id = d.Connection.ID
+	id := d.Connection.ID
 
-	tc.subscribe("secure/logs/x") // granted by secure/Logs/*
-	tc.subscribe("news")
+	tc.Subscribe("secure/logs/x") // granted by secure/Logs/*
+	tc.Subscribe("news")
 
 	st, body := apiCall(t, hs, "POST", "/api/topics/a/unsubscribe", admin, map[string]any{"topicPatterns": []string{"*"}, "subject": "John Smith"})
 	if st != 200 || body["unsubscribed"] != float64(2) {
 		t.Fatalf("unsubscribe *: %d %v, want the 2 topics the client chose", st, body)
 	}
-	for _, topic := range []string{"main", "priv/" + tc.id, "priv/John Smith"} {
+	for _, topic := range []string{"main", "priv/" + id, "priv/John Smith"} {
 		publish(topic, "still")
-		tc.waitFor(topic, "still")
+		tc.WaitFor(topic, "still")
 	}
 
-	tc.subscribe("news")
+	tc.Subscribe("news")
 	st, body = apiCall(t, hs, "POST", "/api/topics/a/unsubscribe", admin, map[string]any{"topicPatterns": []string{"NEWS"}, "subject": "John Smith"})
 	if st != 200 || body["unsubscribed"] != float64(1) {
 		t.Fatalf("unsubscribe NEWS from news: %d %v", st, body)

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // TestForbiddenCloses: under the default OnForbidden policy a frame the token does not
@@ -28,8 +30,8 @@ func TestForbiddenCloses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tc := connect(t, hs, "a", mint(t, secretA, "alice-"+tt.name, time.Hour))
-			tc.send(tt.frame)
-			ce := tc.waitClosed()
+			tc.Send(tt.frame)
+			ce := tc.WaitClosed()
 			if ce.Code != ClosePolicyViolation || string(ce.Reason) != tt.reason {
 				t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, ClosePolicyViolation, tt.reason)
 			}
@@ -54,11 +56,11 @@ func startClockServer(t *testing.T, app App) (*Server, *httptest.Server, *fakeCl
 func TestTokenLifetimeHandshakeOnly(t *testing.T) {
 	s, hs, clock := startClockServer(t, testApp("a", secretA))
 	sub := connect(t, hs, "a", mintAt(t, clock, secretA, "alice", 5*time.Second))
-	sub.subscribe("news")
+	sub.Subscribe("news")
 	clock.Advance(time.Minute)
 	s.sweep(nil)
 	apiPublish(t, hs, "news", 1)
-	sub.waitFor("news", "broadcast")
+	sub.WaitFor("news", "broadcast")
 }
 
 // TestTokenLifetimeClose: under tokenExpiry "close" (Drogue Cloud's behaviour) the same
@@ -68,14 +70,14 @@ func TestTokenLifetimeClose(t *testing.T) {
 	app.TokenExpiry = TokenExpiryClose
 	s, hs, clock := startClockServer(t, app)
 	sub := connect(t, hs, "a", mintAt(t, clock, secretA, "alice", 5*time.Second))
-	sub.subscribe("news")
+	sub.Subscribe("news")
 	clock.Advance(5*time.Second + s.opts.TokenLeeway - time.Second) // within the leeway
 	s.sweep(nil)
 	apiPublish(t, hs, "news", 1)
-	sub.waitFor("news", "broadcast")
+	sub.WaitFor("news", "broadcast")
 	clock.Advance(time.Second)
 	s.sweep(nil)
-	if ce := sub.waitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonTokenExpired {
+	if ce := sub.WaitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonTokenExpired {
 		t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, ClosePolicyViolation, ReasonTokenExpired)
 	}
 }
@@ -95,14 +97,14 @@ func TestNoAcceptThenClose(t *testing.T) {
 			late := &fakeClock{}
 			late.ns.Store(issued.UnixNano())
 			sub := connect(t, hs, "a", mintAt(t, late, secretA, "alice", 5*time.Second))
-			sub.subscribe("news")
+			sub.Subscribe("news")
 			s.sweep(nil)
 			apiPublish(t, hs, "news", 1)
-			sub.waitFor("news", "broadcast")
+			sub.WaitFor("news", "broadcast")
 
 			// Past the leeway: refused with 401 before any upgrade.
 			late.ns.Store(clock.Now().Add(-leeway - 6*time.Second).UnixNano())
-			_, resp, err := dial(t, wsURL(hs, "/apps/a?access_token="+mintAt(t, late, secretA, "bob", 5*time.Second)), dialOpts{})
+			_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mintAt(t, late, secretA, "bob", 5*time.Second)), wstest.Options{})
 			if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("token expired beyond the leeway: err %v, response %v; want 401", err, resp)
 			}

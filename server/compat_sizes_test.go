@@ -17,7 +17,7 @@ func TestPublishSizes(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{app, big}})
 	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
 	sub := connect(t, hs, "a", mint(t, secretA, "reader", time.Hour))
-	sub.subscribe("news")
+	sub.Subscribe("news")
 	// A JSON string of n bytes in all, quotes included.
 	msg := func(n int) string { return strings.Repeat("x", n-2) }
 
@@ -39,7 +39,7 @@ func TestPublishSizes(t *testing.T) {
 			}
 		})
 	}
-	if f := sub.waitFor("news", "broadcast"); len(f.Raw) > DefaultMaxDeliveredSize {
+	if f := sub.WaitFor("news", "broadcast"); len(f.Raw) > DefaultMaxDeliveredSize {
 		t.Fatalf("delivered frame of %d bytes, over %d", len(f.Raw), DefaultMaxDeliveredSize)
 	}
 
@@ -51,8 +51,8 @@ func TestPublishSizes(t *testing.T) {
 			perms = append(perms, fmt.Sprintf("realtime:subscriber:read:topic:secure/area-%02d/*", i))
 		}
 		pub := connect(t, hs, "a", mint(t, secretA, "writer", time.Hour, perms...))
-		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": strings.Repeat("y", 4900), "id": "big"}})
-		if ce := pub.waitClosed(); ce.Code != CloseMessageTooBig || string(ce.Reason) != ReasonDeliveredTooBig {
+		pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": strings.Repeat("y", 4900), "id": "big"}})
+		if ce := pub.WaitClosed(); ce.Code != CloseMessageTooBig || string(ce.Reason) != ReasonDeliveredTooBig {
 			t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, CloseMessageTooBig, ReasonDeliveredTooBig)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lxzan/gws"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server/auth"
 )
 
@@ -72,11 +73,11 @@ func (d *drogueConsumer) OnMessage(_ *gws.Conn, m *gws.Message) {
 // parameters q (token, group_id, …) and header h.
 func drogueConnect(t testing.TB, hs *httptest.Server, app, channel string, q url.Values, h http.Header) (*drogueConsumer, *http.Response, error) {
 	t.Helper()
-	return drogueDial(t, hs, app, channel, q, dialOpts{header: h})
+	return drogueDial(t, hs, app, channel, q, wstest.Options{Header: h})
 }
 
 // drogueDial is drogueConnect with a gate on reading and a small receive buffer.
-func drogueDial(t testing.TB, hs *httptest.Server, app, channel string, q url.Values, o dialOpts) (*drogueConsumer, *http.Response, error) {
+func drogueDial(t testing.TB, hs *httptest.Server, app, channel string, q url.Values, o wstest.Options) (*drogueConsumer, *http.Response, error) {
 	t.Helper()
 	u := wsURL(hs, "/drogue/"+app)
 	if channel != "" {
@@ -85,14 +86,12 @@ func drogueDial(t testing.TB, hs *httptest.Server, app, channel string, q url.Va
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	d := &drogueConsumer{t: t, events: make(chan map[string]any, 4096), done: make(chan struct{}), gate: o.gate}
-	c, resp, err := gws.NewClient(d, clientOption(u, o))
+	d := &drogueConsumer{t: t, events: make(chan map[string]any, 4096), done: make(chan struct{}), gate: o.Gate}
+	c, resp, err := wstest.Open(t, u, d, d.done, o)
 	if err != nil {
 		return nil, resp, err
 	}
 	d.conn = c
-	go c.ReadLoop()
-	closeAtCleanup(t, c, d.gate, d.done)
 	return d, resp, nil
 }
 
@@ -104,7 +103,7 @@ func mustDrogue(t testing.TB, hs *httptest.Server, app, channel, token, group st
 	}
 	d, resp, err := drogueConnect(t, hs, app, channel, q, nil)
 	if err != nil {
-		t.Fatalf("drogue connect %s/%s: %v (status %d)", app, channel, err, status(resp))
+		t.Fatalf("drogue connect %s/%s: %v (status %d)", app, channel, err, wstest.Status(resp))
 	}
 	return d
 }
@@ -245,11 +244,11 @@ func (d *drogueConsumer) collect(n int) []int {
 func witness(t *testing.T, hs *httptest.Server, topic string) func(n int) {
 	t.Helper()
 	tc := connect(t, hs, "a", mint(t, secretA, "witness", time.Hour))
-	tc.subscribe(topic)
+	tc.Subscribe(topic)
 	return func(n int) {
 		t.Helper()
 		for {
-			f := tc.next()
+			f := tc.Next()
 			var d struct{ N int }
 			if f.MessageType == "broadcast" && json.Unmarshal(f.Data, &d) == nil && d.N == n {
 				return
@@ -270,7 +269,7 @@ func TestConsumerFramesAreCloudEvents(t *testing.T) {
 	s, hs := startServer(t, Options{Apps: []App{consumerApp(0)}})
 	d := mustDrogue(t, hs, "a", "", mint(t, secretA, "svc", time.Hour), "")
 	rc := connect(t, hs, "a", mint(t, secretA, "web", time.Hour))
-	rc.subscribe("events/login")
+	rc.Subscribe("events/login")
 	waitUntil(t, "joined", func() bool { return members(s, "", "") == 1 })
 
 	apiPublish(t, hs, "events/login", map[string]any{"n": 1})
@@ -301,7 +300,7 @@ func TestConsumerFramesAreCloudEvents(t *testing.T) {
 		t.Errorf("a CloudEvent must go as it is:\n got %s\nwant %s", got, want)
 	}
 	// The Realtime client on the same app still gets its own protocol.
-	if f := rc.waitFor("events/login", "broadcast"); !strings.Contains(string(f.Data), `"n":1`) {
+	if f := rc.WaitFor("events/login", "broadcast"); !strings.Contains(string(f.Data), `"n":1`) {
 		t.Errorf("realtime frame %s", f.Raw)
 	}
 }
@@ -567,7 +566,7 @@ func TestConsumerAdmission(t *testing.T) {
 			d, resp, err := drogueConnect(t, hs, app, tc.channel, tc.q, tc.h)
 			if tc.want == 0 {
 				if err != nil {
-					t.Fatalf("refused: %v (status %d)", err, status(resp))
+					t.Fatalf("refused: %v (status %d)", err, wstest.Status(resp))
 				}
 				_ = d
 				return
@@ -575,8 +574,8 @@ func TestConsumerAdmission(t *testing.T) {
 			if err == nil {
 				t.Fatalf("upgraded, want %d", tc.want)
 			}
-			if status(resp) != tc.want {
-				t.Errorf("status %d, want %d", status(resp), tc.want)
+			if wstest.Status(resp) != tc.want {
+				t.Errorf("status %d, want %d", wstest.Status(resp), tc.want)
 			}
 		})
 	}
@@ -634,9 +633,9 @@ func TestConsumerSlowMemberShareGoesToOthers(t *testing.T) {
 		}
 	}
 	gate := make(chan struct{})
-	slow, resp, err := drogueDial(t, hs, "a", "bulk", url.Values{"token": {tok}, "group_id": {"g"}}, dialOpts{gate: gate, rcvBuf: 16 << 10})
+	slow, resp, err := drogueDial(t, hs, "a", "bulk", url.Values{"token": {tok}, "group_id": {"g"}}, wstest.Options{Gate: gate, RcvBuf: 16 << 10})
 	if err != nil {
-		t.Fatalf("slow member: %v (status %d)", err, status(resp))
+		t.Fatalf("slow member: %v (status %d)", err, wstest.Status(resp))
 	}
 	waitUntil(t, "two members", func() bool { return members(s, "bulk", "g") == 2 })
 
@@ -787,8 +786,8 @@ func TestConsumerCountsAgainstMaxConnections(t *testing.T) {
 	tok := mint(t, secretA, "svc", time.Hour)
 	mustDrogue(t, hs, "a", "", tok, "")
 	waitUntil(t, "joined", func() bool { return members(s, "", "") == 1 })
-	if _, resp, err := drogueConnect(t, hs, "a", "", url.Values{"token": {tok}}, nil); err == nil || status(resp) != http.StatusServiceUnavailable {
-		t.Fatalf("second consumer: %v, status %d, want 503", err, status(resp))
+	if _, resp, err := drogueConnect(t, hs, "a", "", url.Values{"token": {tok}}, nil); err == nil || wstest.Status(resp) != http.StatusServiceUnavailable {
+		t.Fatalf("second consumer: %v, status %d, want 503", err, wstest.Status(resp))
 	}
 	if g := gaugeValue(t, s.reg, "kete_server_connections"); g != 1 {
 		t.Errorf("kete_server_connections = %v, want 1", g)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // histWelcome is a subscribe confirmation of an app with history.
@@ -18,14 +20,14 @@ type histWelcome struct {
 	Replayed  int    `json:"replayed"`
 }
 
-func subscribeSince(t *testing.T, tc *testClient, topic string, since *StreamPosition) histWelcome {
+func subscribeSince(t *testing.T, tc *wstest.Client, topic string, since *StreamPosition) histWelcome {
 	t.Helper()
 	data := map[string]any{"topic": topic}
 	if since != nil {
 		data["since"] = since
 	}
-	tc.send(map[string]any{"type": "subscribe", "data": data})
-	f := tc.waitFor(topic, "welcome")
+	tc.Send(map[string]any{"type": "subscribe", "data": data})
+	f := tc.WaitFor(topic, "welcome")
 	var w histWelcome
 	if err := json.Unmarshal(f.Data, &w); err != nil {
 		t.Fatalf("welcome %s: %v", f.Raw, err)
@@ -34,7 +36,7 @@ func subscribeSince(t *testing.T, tc *testClient, topic string, since *StreamPos
 }
 
 // offsetOf reads a delivered frame's offset.
-func offsetOf(t *testing.T, f tframe) uint64 {
+func offsetOf(t *testing.T, f wstest.Frame) uint64 {
 	t.Helper()
 	var v struct {
 		Offset uint64 `json:"offset"`
@@ -68,7 +70,7 @@ func TestHistoryRecovery(t *testing.T) {
 	epoch := w.Epoch
 	for i := 1; i <= 2; i++ {
 		apiPublish(t, hs, "t", i)
-		if got := offsetOf(t, first.waitFor("t", "broadcast")); got != uint64(i) {
+		if got := offsetOf(t, first.WaitFor("t", "broadcast")); got != uint64(i) {
 			t.Fatalf("message %d has offset %d", i, got)
 		}
 	}
@@ -80,14 +82,14 @@ func TestHistoryRecovery(t *testing.T) {
 	}
 	apiPublish(t, hs, "t", 3)
 	for _, want := range []string{"2", "3"} {
-		if f := back.waitFor("t", "broadcast"); string(f.Data) != want {
+		if f := back.WaitFor("t", "broadcast"); string(f.Data) != want {
 			t.Fatalf("after recovery got %s, want data %s", f.Raw, want)
 		}
 	}
 	apiPublish(t, hs, "t", 4)
 	apiPublish(t, hs, "t", 5) // history now holds 3, 4, 5
-	back.waitFor("t", "broadcast")
-	back.waitFor("t", "broadcast")
+	back.WaitFor("t", "broadcast")
+	back.WaitFor("t", "broadcast")
 
 	tests := []struct {
 		name      string
@@ -111,13 +113,13 @@ func TestHistoryRecovery(t *testing.T) {
 				t.Fatalf("since %+v: %+v, want recovered %v with %d replayed at 5/%s", tc.since, w, tc.recovered, len(tc.replay), epoch)
 			}
 			for _, want := range tc.replay {
-				if f := c.waitFor("t", "broadcast"); string(f.Data) != want {
+				if f := c.WaitFor("t", "broadcast"); string(f.Data) != want {
 					t.Fatalf("replayed %s, want data %s", f.Raw, want)
 				}
 			}
 			// Nothing more was replayed: the next frame is the welcome of another topic.
-			c.send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": "fence"}})
-			for _, f := range c.untilMarker("fence", "welcome") {
+			c.Send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": "fence"}})
+			for _, f := range c.UntilMarker("fence", "welcome") {
 				if f.Topic == "t" {
 					t.Errorf("extra frame after the replay: %s", f.Raw)
 				}
@@ -136,7 +138,7 @@ func TestHistoryFromStart(t *testing.T) {
 	subscribeSince(t, watcher, "t", nil)
 	for i := 1; i <= 3; i++ {
 		apiPublish(t, hs, "t", i)
-		watcher.waitFor("t", "broadcast")
+		watcher.WaitFor("t", "broadcast")
 	}
 	c := connect(t, hs, "a", mint(t, secretA, "u", time.Hour))
 	w := subscribeSince(t, c, "t", &StreamPosition{})
@@ -144,7 +146,7 @@ func TestHistoryFromStart(t *testing.T) {
 		t.Fatalf("since 0: %+v, want all 3 replayed", w)
 	}
 	for i := 1; i <= 3; i++ {
-		if f := c.waitFor("t", "broadcast"); string(f.Data) != strconv.Itoa(i) || offsetOf(t, f) != uint64(i) {
+		if f := c.WaitFor("t", "broadcast"); string(f.Data) != strconv.Itoa(i) || offsetOf(t, f) != uint64(i) {
 			t.Fatalf("replay %d: %s", i, f.Raw)
 		}
 	}
@@ -162,11 +164,11 @@ func TestHistoryTTL(t *testing.T) {
 	sub := connect(t, hs, "a", mint(t, secretA, "u", time.Hour))
 	epoch := subscribeSince(t, sub, "t", nil).Epoch
 	apiPublish(t, hs, "t", 1)
-	sub.waitFor("t", "broadcast")
+	sub.WaitFor("t", "broadcast")
 	clock.Advance(2 * time.Minute)
 	srv.sweep(nil)
 	apiPublish(t, hs, "t", 2)
-	sub.waitFor("t", "broadcast")
+	sub.WaitFor("t", "broadcast")
 	clock.Advance(30 * time.Second)
 	srv.sweep(nil)
 	c := connect(t, hs, "a", mint(t, secretA, "v", time.Hour))
@@ -187,8 +189,8 @@ func TestSubscribeSinceWithoutHistory(t *testing.T) {
 	if w := subscribeSince(t, c, "t", &StreamPosition{Offset: 3, Epoch: "x"}); w.Recovered == nil || *w.Recovered {
 		t.Errorf("welcome %+v, want recovered false", w)
 	}
-	c.sendRaw(`{"type":"subscribe","data":{"topic":"u","since":{"epoch":"x"}}}`)
-	if ce := c.waitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
+	c.SendText(`{"type":"subscribe","data":{"topic":"u","since":{"epoch":"x"}}}`)
+	if ce := c.WaitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
 		t.Errorf("since without offset closed with %d %q", ce.Code, ce.Reason)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // historyGauges reads kete_server_history_bytes and _topics of app from the server's
@@ -44,7 +46,7 @@ func TestHistoryBoundedByTopics(t *testing.T) {
 	early := connect(t, hs, "a", mint(t, secretA, "early", time.Hour))
 	epoch := subscribeSince(t, early, "t0", nil).Epoch
 	apiPublish(t, hs, "t0", "first")
-	if off := offsetOf(t, early.waitFor("t0", "broadcast")); off != 1 {
+	if off := offsetOf(t, early.WaitFor("t0", "broadcast")); off != 1 {
 		t.Fatalf("first message of t0 at offset %d", off)
 	}
 
@@ -53,7 +55,7 @@ func TestHistoryBoundedByTopics(t *testing.T) {
 	for i := 1; i < 50; i++ {
 		apiPublish(t, hs, fmt.Sprintf("t%d", i), i)
 	}
-	last := offsetOf(t, watcher.waitFor("t49", "broadcast")) // every message before it is kept or dropped
+	last := offsetOf(t, watcher.WaitFor("t49", "broadcast")) // every message before it is kept or dropped
 	if _, topics, ok := historyGauges(t, s, "a"); !ok || topics != 5 {
 		t.Fatalf("history topics %v (series %v), want 5", topics, ok)
 	}
@@ -68,7 +70,7 @@ func TestHistoryBoundedByTopics(t *testing.T) {
 	// t0 was forgotten; written again, its offsets go on past every offset handed out,
 	// so the early client's position cannot be taken for one in the new messages.
 	apiPublish(t, hs, "t0", "second")
-	if off := offsetOf(t, early.waitFor("t0", "broadcast")); off <= last {
+	if off := offsetOf(t, early.WaitFor("t0", "broadcast")); off <= last {
 		t.Fatalf("t0 written again at offset %d, not past %d", off, last)
 	}
 	back := connect(t, hs, "a", mint(t, secretA, "back", time.Hour))
@@ -97,7 +99,7 @@ func TestHistoryBoundedByBytes(t *testing.T) {
 	for i := range 200 {
 		topic := fmt.Sprintf("big/%d", i%2)
 		apiPublish(t, hs, topic, pad)
-		lastOf[i%2] = offsetOf(t, sub.waitFor(topic, "broadcast"))
+		lastOf[i%2] = offsetOf(t, sub.WaitFor(topic, "broadcast"))
 	}
 	bytes, topics, ok := historyGauges(t, s, "a")
 	if !ok || bytes > maxBytes || bytes < maxBytes/2 || topics != 2 {
@@ -132,7 +134,7 @@ func TestHistoryFreedWhenAppGoes(t *testing.T) {
 		}
 	}
 	for range 10 {
-		sub.waitFor("t9", "broadcast")
+		sub.WaitFor("t9", "broadcast")
 	}
 	if _, topics, ok := historyGauges(t, s, "a"); !ok || topics != 10 {
 		t.Fatalf("before: %v topics (series %v)", topics, ok)
@@ -207,7 +209,7 @@ func TestHistoryConcurrentReaders(t *testing.T) {
 			}
 		}
 	}()
-	var c *testClient
+	var c *wstest.Client
 	for i := range 70 {
 		if i%7 == 0 {
 			c = connect(t, hs, "a", mint(t, secretA, fmt.Sprint("c", i), time.Hour))
@@ -290,7 +292,7 @@ func BenchmarkHistoryPublish(b *testing.B) {
 			app.HistoryMaxTopics = v.maxTopics
 			s, hs := startServer(b, Options{Apps: []App{app}})
 			end := connect(b, hs, "a", mint(b, secretA, "end", time.Hour))
-			end.subscribe("end")
+			end.Subscribe("end")
 			data := []byte(`"` + strings.Repeat("x", 198) + `"`)
 			topics := make([]string, 1000)
 			for i := range topics {
@@ -307,7 +309,7 @@ func BenchmarkHistoryPublish(b *testing.B) {
 			if err := s.publish(s.ctx, "a", "end", Message{Data: []byte("1")}); err != nil {
 				b.Fatal(err)
 			}
-			end.waitFor("end", "broadcast") // the dispatcher has recorded everything before it
+			end.WaitFor("end", "broadcast") // the dispatcher has recorded everything before it
 		})
 	}
 }

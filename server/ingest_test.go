@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // ingestAckFrame is an ingest ack as a destination reads it.
@@ -18,21 +20,21 @@ type ingestAckFrame struct {
 }
 
 // dialIngest opens an acked ingest socket to topic of app "a", as a route's destination does.
-func dialIngest(t *testing.T, hsURL func(string) string, topic string) *testClient {
+func dialIngest(t *testing.T, hsURL func(string) string, topic string) *wstest.Client {
 	t.Helper()
 	tok := mint(t, secretA, "daemon", time.Hour, "realtime:publisher:write:topic:*")
-	in, resp, err := dial(t, hsURL("/apps/a/publish/"+topic+"?ack=1&access_token="+tok), dialOpts{})
+	in, resp, err := wstest.Dial(t, hsURL("/apps/a/publish/"+topic+"?ack=1&access_token="+tok), wstest.Options{})
 	if err != nil {
-		t.Fatalf("ingest %s: %v (status %d)", topic, err, status(resp))
+		t.Fatalf("ingest %s: %v (status %d)", topic, err, wstest.Status(resp))
 	}
 	return in
 }
 
 // ingestSend writes one text frame and returns its ack.
-func ingestSend(t *testing.T, in *testClient, body string) ingestAckFrame {
+func ingestSend(t *testing.T, in *wstest.Client, body string) ingestAckFrame {
 	t.Helper()
-	in.sendRaw(body)
-	f := in.next()
+	in.SendText(body)
+	f := in.Next()
 	var a ingestAckFrame
 	if err := json.Unmarshal(f.Raw, &a); err != nil {
 		t.Fatalf("ack %s: %v", f.Raw, err)
@@ -48,8 +50,8 @@ func TestIngestTwoRoutesTwoTopics(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	url := func(p string) string { return wsURL(hs, p) }
 	sub := connect(t, hs, "a", mint(t, secretA, "viewer", time.Hour))
-	sub.subscribe("events")
-	sub.subscribe("logins/acme")
+	sub.Subscribe("events")
+	sub.Subscribe("logins/acme")
 
 	all := dialIngest(t, url, "events")
 	logins := dialIngest(t, url, "logins/acme")
@@ -73,7 +75,7 @@ func TestIngestTwoRoutesTwoTopics(t *testing.T) {
 	}
 	got := map[string]map[string]int{"events": {}, "logins/acme": {}}
 	for total := 0; total < n+wantLogins; total++ {
-		f := sub.waitFor2("events", "logins/acme", "broadcast")
+		f := waitFor2(sub, "events", "logins/acme", "broadcast")
 		var e struct{ ID string }
 		if err := json.Unmarshal(f.Data, &e); err != nil {
 			t.Fatalf("delivered %s: %v", f.Raw, err)
@@ -90,8 +92,8 @@ func TestIngestTwoRoutesTwoTopics(t *testing.T) {
 	if a := ingestSend(t, again, `{"id":"evt-1","type":"LOGIN","realmId":"acme"}`); a.Status != "duplicate" {
 		t.Fatalf("resend to the same topic: ack %+v, want duplicate", a)
 	}
-	sub.send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": "fence"}})
-	for _, f := range sub.untilMarker("fence", "welcome") {
+	sub.Send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": "fence"}})
+	for _, f := range sub.UntilMarker("fence", "welcome") {
 		if strings.HasPrefix(f.Topic, "events") || strings.HasPrefix(f.Topic, "logins") {
 			t.Errorf("resend delivered: %s", f.Raw)
 		}
@@ -99,19 +101,8 @@ func TestIngestTwoRoutesTwoTopics(t *testing.T) {
 }
 
 // waitFor2 skips frames until one of messageType on topic a or b arrives.
-func (tc *testClient) waitFor2(a, b, messageType string) tframe {
-	tc.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		select {
-		case f := <-tc.frames:
-			if (f.Topic == a || f.Topic == b) && f.MessageType == messageType {
-				return f
-			}
-		case <-tc.done:
-			tc.t.Fatalf("closed (%v) while waiting for %s or %s", tc.closeErr(), a, b)
-		case <-deadline:
-			tc.t.Fatalf("no %s frame on %s or %s within %v", messageType, a, b, waitLimit)
-		}
-	}
+func waitFor2(tc *wstest.Client, a, b, messageType string) wstest.Frame {
+	return tc.WaitMatch(messageType+" on "+a+" or "+b, func(f wstest.Frame) bool {
+		return (f.Topic == a || f.Topic == b) && f.MessageType == messageType
+	})
 }

@@ -17,16 +17,16 @@ import (
 func TestIngestIDsExact(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	sub := connect(t, hs, "a", mint(t, secretA, "viewer", time.Hour))
-	sub.subscribe("events")
+	sub.Subscribe("events")
 	in := dialIngest(t, func(p string) string { return wsURL(hs, p) }, "events")
 
 	send := func(op gws.Opcode, body string) ingestAckFrame {
 		t.Helper()
-		if err := in.c.WriteMessage(op, []byte(body)); err != nil {
+		if err := in.Conn().WriteMessage(op, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 		var a ingestAckFrame
-		if f := in.next(); json.Unmarshal(f.Raw, &a) != nil {
+		if f := in.Next(); json.Unmarshal(f.Raw, &a) != nil {
 			t.Fatalf("ack %s", f.Raw)
 		}
 		return a
@@ -46,7 +46,7 @@ func TestIngestIDsExact(t *testing.T) {
 		}
 	}
 	for n := range 4 {
-		if f := sub.waitFor("events", "broadcast"); !strings.Contains(string(f.Raw), `"n":`+string(rune('1'+n))) {
+		if f := sub.WaitFor("events", "broadcast"); !strings.Contains(string(f.Raw), `"n":`+string(rune('1'+n))) {
 			t.Errorf("delivery %d: %s", n+1, f.Raw)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server/auth"
 )
 
@@ -80,8 +81,8 @@ func TestJWKSThatNeverAnswersHoldsUpNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, resp, err := dial(t, wsURL(hs, "/apps/j?access_token="+tok), dialOpts{}); err == nil || status(resp) != http.StatusServiceUnavailable {
-		t.Fatalf("JWKS app while its endpoint hangs: %v, status %d, want 503 keys_unavailable", err, status(resp))
+	if _, resp, err := wstest.Dial(t, wsURL(hs, "/apps/j?access_token="+tok), wstest.Options{}); err == nil || wstest.Status(resp) != http.StatusServiceUnavailable {
+		t.Fatalf("JWKS app while its endpoint hangs: %v, status %d, want 503 keys_unavailable", err, wstest.Status(resp))
 	}
 
 	disabled := testApp("a", secretA)
@@ -90,8 +91,8 @@ func TestJWKSThatNeverAnswersHoldsUpNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, resp, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "carol", time.Hour)), dialOpts{}); err == nil || status(resp) != http.StatusForbidden {
-		t.Fatalf("disabled app: %v, status %d, want 403", err, status(resp))
+	if _, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "carol", time.Hour)), wstest.Options{}); err == nil || wstest.Status(resp) != http.StatusForbidden {
+		t.Fatalf("disabled app: %v, status %d, want 403", err, wstest.Status(resp))
 	}
 
 	// SIGTERM: a server whose JWKS fetch hangs closes at once.
@@ -105,11 +106,11 @@ func TestJWKSThatNeverAnswersHoldsUpNothing(t *testing.T) {
 
 	close(answer)
 	waitUntil(t, "the JWKS app taking its tokens once the endpoint answers", func() bool {
-		tc, _, err := dial(t, wsURL(hs, "/apps/j?access_token="+tok), dialOpts{})
+		tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/j?access_token="+tok), wstest.Options{})
 		if err != nil {
 			return false
 		}
-		tc.waitFor("main", "welcome")
+		tc.WaitFor("main", "welcome")
 		return true
 	})
 

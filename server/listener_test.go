@@ -47,10 +47,10 @@ func TestWebSocketOutlivesHTTPDeadlines(t *testing.T) {
 	if st, body := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "main", "message": "still here"}); st != 200 {
 		t.Fatalf("publish: %d %v", st, body)
 	}
-	tc.waitFor("main", "broadcast")
+	tc.WaitFor("main", "broadcast")
 	select {
-	case <-tc.done:
-		t.Fatalf("the WebSocket was closed: %v", tc.err)
+	case <-tc.Done():
+		t.Fatalf("the WebSocket was closed: %v", tc.CloseErr())
 	default:
 	}
 }

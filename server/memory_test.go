@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 func TestMemoryReturnDue(t *testing.T) {
@@ -88,14 +90,14 @@ func TestSweepReturnsMemoryAfterBurst(t *testing.T) {
 	s.sweep(nil)
 	tok := mint(t, secretA, "alice", time.Hour)
 	for range 2 {
-		mustBeRegistered(t, s, "a", connect(t, hs, "a", tok).id)
+		mustBeRegistered(t, s, "a", connect(t, hs, "a", tok).ID())
 	}
 	clock.Advance(time.Second)
 	s.sweep(nil)
 	if n := returns.Load(); n != 0 {
 		t.Fatalf("returned memory %d times after 2 connections, want 0", n)
 	}
-	mustBeRegistered(t, s, "a", connect(t, hs, "a", tok).id)
+	mustBeRegistered(t, s, "a", connect(t, hs, "a", tok).ID())
 	clock.Advance(time.Second)
 	s.sweep(nil) // grew by 1 since the last sweep: still a burst in progress
 	if n := returns.Load(); n != 0 {
@@ -119,25 +121,25 @@ func TestReadBuffers(t *testing.T) {
 	s, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	perms := []string{"realtime:publisher:write:topic:*"}
 	sub := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-	sub.subscribe("big")
+	sub.Subscribe("big")
 	pub := connect(t, hs, "a", mint(t, secretA, "bob", time.Hour, perms...))
 	big := strings.Repeat("0123456789", 300) // 3000 bytes: many read buffers
-	pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "big", "payload": big}})
+	pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "big", "payload": big}})
 	var d struct {
 		Payload string `json:"payload"`
 	}
-	if f := sub.waitFor("big", "broadcast"); json.Unmarshal(f.Data, &d) != nil || d.Payload != big {
+	if f := sub.WaitFor("big", "broadcast"); json.Unmarshal(f.Data, &d) != nil || d.Payload != big {
 		t.Fatalf("delivered %d bytes of data, want the %d-byte payload back", len(f.Data), len(big))
 	}
 
-	in, _, err := dial(t, wsURL(hs, "/apps/a/publish/big?access_token="+mint(t, secretA, "pub", time.Hour, perms...)), dialOpts{})
+	in, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/big?access_token="+mint(t, secretA, "pub", time.Hour, perms...)), wstest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := in.c.WriteString(`"` + big + `"`); err != nil {
+	if err := in.Conn().WriteString(`"` + big + `"`); err != nil {
 		t.Fatal(err)
 	}
-	if f := sub.waitFor("big", "broadcast"); string(f.Data) != `"`+big+`"` {
+	if f := sub.WaitFor("big", "broadcast"); string(f.Data) != `"`+big+`"` {
 		t.Fatalf("ingest delivered %d bytes of data, want %d", len(f.Data), len(big)+2)
 	}
 

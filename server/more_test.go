@@ -19,23 +19,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server/auth"
 )
 
 func TestIngest(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	sub := connect(t, hs, "a", mint(t, secretA, "dash", time.Hour))
-	sub.subscribe("events/master")
+	sub.Subscribe("events/master")
 	tok := mint(t, secretA, "kete", time.Hour, "realtime:publisher:write:topic:events/*")
 
 	t.Run("refused without permission for the topic", func(t *testing.T) {
-		_, resp, err := dial(t, wsURL(hs, "/apps/a/publish/other?access_token="+tok), dialOpts{})
-		if err == nil || status(resp) != 403 {
-			t.Fatalf("got %v, status %d, want 403", err, status(resp))
+		_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/other?access_token="+tok), wstest.Options{})
+		if err == nil || wstest.Status(resp) != 403 {
+			t.Fatalf("got %v, status %d, want 403", err, wstest.Status(resp))
 		}
 	})
 
-	in, _, err := dial(t, wsURL(hs, "/apps/a/publish/events/master?ack=1&access_token="+tok), dialOpts{})
+	in, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/events/master?ack=1&access_token="+tok), wstest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,29 +52,29 @@ func TestIngest(t *testing.T) {
 		{gws.OpcodeBinary, `{"id":7}`, `{"type":"ack","seq":4,"id":"7","status":"ok"}`, `{"id":7}`},
 	}
 	for _, f := range frames {
-		if err := in.c.WriteMessage(f.op, []byte(f.body)); err != nil {
+		if err := in.Conn().WriteMessage(f.op, []byte(f.body)); err != nil {
 			t.Fatal(err)
 		}
-		ack := in.next()
+		ack := in.Next()
 		if string(ack.Raw) != f.wantAck {
 			t.Fatalf("ack %s, want %s", ack.Raw, f.wantAck)
 		}
 		if f.wantData == "" {
 			continue
 		}
-		got := sub.waitFor("events/master", "broadcast")
+		got := sub.WaitFor("events/master", "broadcast")
 		if string(got.Data) != f.wantData || got.Binary != (f.op == gws.OpcodeBinary) {
 			t.Fatalf("delivered %s (binary %v), want %s (binary %v)", got.Data, got.Binary, f.wantData, f.op == gws.OpcodeBinary)
 		}
 	}
 
 	t.Run("a reconnecting destination does not deliver twice", func(t *testing.T) {
-		again, _, err := dial(t, wsURL(hs, "/apps/a/publish/events/master?ack=1&access_token="+tok), dialOpts{})
+		again, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/events/master?ack=1&access_token="+tok), wstest.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = again.c.WriteString(`{"id":"e1","type":"LOGIN"}`)
-		if ack := again.next(); !strings.Contains(string(ack.Raw), `"duplicate"`) {
+		_ = again.Conn().WriteString(`{"id":"e1","type":"LOGIN"}`)
+		if ack := again.Next(); !strings.Contains(string(ack.Raw), `"duplicate"`) {
 			t.Fatalf("ack %s", ack.Raw)
 		}
 	})
@@ -112,12 +113,12 @@ func TestSlowConsumer(t *testing.T) {
 	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: time.Minute})
 	tok := mint(t, secretA, "sub", time.Hour)
 	gate := make(chan struct{})
-	slow, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+tok), dialOpts{gate: gate, rcvBuf: 16 << 10})
+	slow, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+tok), wstest.Options{Gate: gate, RcvBuf: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fast := connect(t, hs, "a", tok)
-	in, _, err := dial(t, wsURL(hs, "/apps/a/publish/main?access_token="+mint(t, secretA, "pub", time.Hour, "realtime:publisher:write:topic:*")), dialOpts{})
+	in, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/main?access_token="+mint(t, secretA, "pub", time.Hour, "realtime:publisher:write:topic:*")), wstest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +134,12 @@ func TestSlowConsumer(t *testing.T) {
 	payload := `{"pad":"` + strings.Repeat("x", 4000) + `"}`
 	for sent := 0; sent < n; sent += window {
 		for range window {
-			if err := in.c.WriteString(payload); err != nil {
+			if err := in.Conn().WriteString(payload); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for range window {
-			fast.waitFor("main", "broadcast")
+			fast.WaitFor("main", "broadcast")
 		}
 	}
 	waitUntil(t, "slow consumer closed", func() bool { return counterValue(s.metrics.slowConsumers) >= 1 })
@@ -150,7 +151,7 @@ func TestSlowConsumer(t *testing.T) {
 		t.Errorf("heap grew %d bytes while a subscriber read nothing (want < 8 MiB; %d MiB were published)", grow, n*len(payload)>>20)
 	}
 	close(gate)
-	ce := slow.waitClosed()
+	ce := slow.WaitClosed()
 	if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonSlowConsumer {
 		t.Fatalf("slow subscriber closed with %d %q, want 1008 %q", ce.Code, ce.Reason, ReasonSlowConsumer)
 	}
@@ -202,15 +203,15 @@ func TestHTTPAPI(t *testing.T) {
 
 	alice := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
 	bob := connect(t, hs, "a", mint(t, secretA, "bob", time.Hour))
-	alice.subscribe("secure-ish/logs/1")
-	alice.subscribe("news")
+	alice.Subscribe("secure-ish/logs/1")
+	alice.Subscribe("news")
 
 	t.Run("publish", func(t *testing.T) {
 		st, _ := apiCall(t, hs, "POST", "/api/topics/a/publish", all, map[string]any{"topic": "news", "message": map[string]any{"hello": "world"}, "messageType": "note", "compress": true})
 		if st != 200 {
 			t.Fatalf("status %d", st)
 		}
-		f := alice.waitFor("news", "note")
+		f := alice.WaitFor("news", "note")
 		if string(f.Data) != `{"hello":"world"}` || !f.Binary {
 			t.Fatalf("delivered %s binary=%v", f.Data, f.Binary)
 		}
@@ -222,7 +223,7 @@ func TestHTTPAPI(t *testing.T) {
 		}
 		apiCall(t, hs, "POST", "/api/topics/a/publish", all, map[string]any{"topic": "secure-ish/logs/1", "message": 1})
 		apiCall(t, hs, "POST", "/api/topics/a/publish", all, map[string]any{"topic": "news", "message": 2, "messageType": "mark"})
-		for _, f := range alice.untilMarker("news", "mark") {
+		for _, f := range alice.UntilMarker("news", "mark") {
 			if f.Topic == "secure-ish/logs/1" {
 				t.Fatal("delivered after the API unsubscribed it")
 			}
@@ -240,10 +241,10 @@ func TestHTTPAPI(t *testing.T) {
 		}
 	})
 	t.Run("close one connection", func(t *testing.T) {
-		if st, _ := apiCall(t, hs, "DELETE", "/api/connections/a/"+bob.id, all, nil); st != 200 {
+		if st, _ := apiCall(t, hs, "DELETE", "/api/connections/a/"+bob.ID(), all, nil); st != 200 {
 			t.Fatalf("status %d", st)
 		}
-		if ce := bob.waitClosed(); ce.Code != CloseNormal || string(ce.Reason) != ReasonClosedByAdmin {
+		if ce := bob.WaitClosed(); ce.Code != CloseNormal || string(ce.Reason) != ReasonClosedByAdmin {
 			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
 		}
 	})
@@ -252,7 +253,7 @@ func TestHTTPAPI(t *testing.T) {
 		if st != 200 || body["closed"].(float64) < 1 {
 			t.Fatalf("got %d %v", st, body)
 		}
-		alice.waitClosed()
+		alice.WaitClosed()
 	})
 	t.Run("metrics", func(t *testing.T) {
 		resp, err := hs.Client().Get(hs.URL + "/metrics")
@@ -326,11 +327,11 @@ func TestAppsFileReloadOnSIGHUP(t *testing.T) {
 func rotate(t *testing.T, hs *httptest.Server, write func(string), trigger func()) {
 	t.Helper()
 	canConnect := func(key string) bool {
-		tc, _, err := dial(t, wsURL(hs, "/apps/a?api_key="+key), dialOpts{})
+		tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?api_key="+key), wstest.Options{})
 		if err != nil {
 			return false
 		}
-		_ = tc.c.WriteClose(1000, nil)
+		_ = tc.Conn().WriteClose(1000, nil)
 		return true
 	}
 	if !canConnect("old-key") {
@@ -480,7 +481,7 @@ func TestServerUsesGivenBroker(t *testing.T) {
 	tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
 	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
 	apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "main", "message": 1})
-	tc.waitFor("main", "broadcast")
+	tc.WaitFor("main", "broadcast")
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
 	if len(rb.topics) != 1 || rb.topics[0] != "a/main" {

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // TestRejectRaceOnOneNode: many connects of one subject at once to an app with
@@ -21,21 +23,21 @@ func TestRejectRaceOnOneNode(t *testing.T) {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
-		accepted []*testClient
+		accepted []*wstest.Client
 		refused  = map[int]int{}
 	)
 	start := make(chan struct{})
 	for range tries {
 		wg.Go(func() {
 			<-start
-			tc, resp, err := dial(t, url, dialOpts{})
+			tc, resp, err := wstest.Dial(t, url, wstest.Options{})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
 				accepted = append(accepted, tc)
 				return
 			}
-			refused[status(resp)]++
+			refused[wstest.Status(resp)]++
 		})
 	}
 	close(start)
@@ -43,12 +45,12 @@ func TestRejectRaceOnOneNode(t *testing.T) {
 	if len(accepted) != 1 || refused[409] != tries-1 {
 		t.Fatalf("%d accepted, refusals by status %v; want 1 accepted and %d refused with 409", len(accepted), refused, tries-1)
 	}
-	_ = accepted[0].c.WriteClose(1000, nil)
-	accepted[0].waitClosed()
+	_ = accepted[0].Conn().WriteClose(1000, nil)
+	accepted[0].WaitClosed()
 	waitUntil(t, "alice to be able to connect again", func() bool {
-		tc, _, err := dial(t, url, dialOpts{})
+		tc, _, err := wstest.Dial(t, url, wstest.Options{})
 		if err == nil {
-			_ = tc.c.WriteClose(1000, nil)
+			_ = tc.Conn().WriteClose(1000, nil)
 		}
 		return err == nil
 	})

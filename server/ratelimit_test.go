@@ -5,14 +5,16 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // publishAcked publishes one frame with id and waits for its ack.
-func publishAcked(t *testing.T, tc *testClient, id string) {
+func publishAcked(t *testing.T, tc *wstest.Client, id string) {
 	t.Helper()
-	tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": "x", "id": id}})
+	tc.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": "x", "id": id}})
 	for {
-		f := tc.waitFor("priv/acks", "ack")
+		f := tc.WaitFor("priv/acks", "ack")
 		var d struct{ Data string }
 		_ = json.Unmarshal(f.Data, &d)
 		if d.Data == id {
@@ -34,7 +36,7 @@ func TestPublishRateLimit(t *testing.T) {
 	s, hs := startServer(t, Options{Apps: []App{app}, Now: clk.Now})
 	pub := connect(t, hs, "a", mint(t, secretA, "pub", time.Hour, "realtime:publisher:write:topic:*"))
 	sub := connect(t, hs, "a", mint(t, secretA, "sub", time.Hour))
-	sub.subscribe("t")
+	sub.Subscribe("t")
 
 	for i := range 5 { // the burst
 		publishAcked(t, pub, "b"+strconv.Itoa(i))
@@ -43,21 +45,21 @@ func TestPublishRateLimit(t *testing.T) {
 	for i := range 3 {
 		publishAcked(t, pub, "r"+strconv.Itoa(i))
 	}
-	pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": "x", "id": "over"}})
-	if ce := pub.waitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonRateLimited {
+	pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": "x", "id": "over"}})
+	if ce := pub.WaitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonRateLimited {
 		t.Fatalf("closed with %d %q, want 1008 %q", ce.Code, ce.Reason, ReasonRateLimited)
 	}
 	waitUntil(t, "closes_total{reason=rate_limited} to count it", func() bool {
 		return counterValue(s.metrics.closes.WithLabelValues("rate_limited")) == 1
 	})
 	for range 8 {
-		sub.waitFor("t", "broadcast")
+		sub.WaitFor("t", "broadcast")
 	}
 	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
 	if st, _ := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "t", "messageType": "marker", "message": 1}); st != 200 {
 		t.Fatalf("marker publish: %d", st)
 	}
-	for _, f := range sub.untilMarker("t", "marker") {
+	for _, f := range sub.UntilMarker("t", "marker") {
 		t.Fatalf("the frame over the limit was delivered: %s", f.Raw)
 	}
 }
@@ -86,8 +88,8 @@ func TestPublishRateLimitDefault(t *testing.T) {
 	for i := range 2 * DefaultPublishRate {
 		publishAcked(t, pub, strconv.Itoa(i))
 	}
-	pub.send(map[string]any{"type": "message", "data": map[string]any{"payload": "x", "id": "over"}})
-	if ce := pub.waitClosed(); string(ce.Reason) != ReasonRateLimited {
+	pub.Send(map[string]any{"type": "message", "data": map[string]any{"payload": "x", "id": "over"}})
+	if ce := pub.WaitClosed(); string(ce.Reason) != ReasonRateLimited {
 		t.Fatalf("closed with %d %q, want %q", ce.Code, ce.Reason, ReasonRateLimited)
 	}
 }

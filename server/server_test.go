@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
-
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server/auth"
 )
 
@@ -52,7 +51,7 @@ func TestConnectRefusedBeforeUpgrade(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, resp, err := dial(t, wsURL(hs, tt.path), dialOpts{header: tt.header})
+			_, resp, err := wstest.Dial(t, wsURL(hs, tt.path), wstest.Options{Header: tt.header})
 			if err == nil {
 				t.Fatalf("upgrade succeeded, want %d", tt.status)
 			}
@@ -74,18 +73,18 @@ func TestConnectRefusedBeforeUpgrade(t *testing.T) {
 	}
 
 	t.Run("allowed origin connects", func(t *testing.T) {
-		tc, _, err := dial(t, wsURL(hs, "/apps/origins?access_token="+good), dialOpts{header: http.Header{"Origin": {"https://good.example"}}})
+		tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/origins?access_token="+good), wstest.Options{Header: http.Header{"Origin": {"https://good.example"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tc.waitFor("main", "welcome")
+		tc.WaitFor("main", "welcome")
 	})
 	t.Run("token in Authorization header", func(t *testing.T) {
-		tc, _, err := dial(t, wsURL(hs, "/apps/a"), dialOpts{header: http.Header{"Authorization": {"Bearer " + good}}})
+		tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a"), wstest.Options{Header: http.Header{"Authorization": {"Bearer " + good}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tc.waitFor("main", "welcome")
+		tc.WaitFor("main", "welcome")
 	})
 }
 
@@ -96,7 +95,7 @@ func TestOneConnectionPerUserReplace(t *testing.T) {
 	tok := mint(t, secretA, "alice", time.Hour)
 	first := connect(t, hs, "a", tok)
 	connect(t, hs, "a", tok)
-	ce := first.waitClosed()
+	ce := first.WaitClosed()
 	if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonReplaced {
 		t.Fatalf("first connection closed with %d %q, want %d %q", ce.Code, ce.Reason, ClosePolicyViolation, ReasonReplaced)
 	}
@@ -106,12 +105,12 @@ func TestWelcomeAndAutoSubscriptions(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
 	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
-	for _, topic := range []string{"main", "priv/" + tc.id, "priv/alice"} {
+	for _, topic := range []string{"main", "priv/" + tc.ID(), "priv/alice"} {
 		st, body := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": topic, "message": map[string]string{"to": topic}})
 		if st != 200 {
 			t.Fatalf("publish to %s: %d %v", topic, st, body)
 		}
-		f := tc.waitFor(topic, "broadcast")
+		f := tc.WaitFor(topic, "broadcast")
 		if string(f.Data) != `{"to":"`+topic+`"}` {
 			t.Fatalf("%s: data %s", topic, f.Data)
 		}
@@ -123,10 +122,10 @@ func TestSubscribePublishDeliver(t *testing.T) {
 	sub := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
 	pubPerms := []string{"realtime:publisher:write:topic:chat"}
 	pub := connect(t, hs, "a", mint(t, secretA, "bob", time.Hour, pubPerms...))
-	sub.subscribe("chat")
+	sub.Subscribe("chat")
 
-	pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": map[string]any{"text": "hi"}, "id": "m1"}})
-	f := sub.waitFor("chat", "broadcast")
+	pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": map[string]any{"text": "hi"}, "id": "m1"}})
+	f := sub.WaitFor("chat", "broadcast")
 	var d struct {
 		Payload map[string]string `json:"payload"`
 		ID      string            `json:"id"`
@@ -139,35 +138,35 @@ func TestSubscribePublishDeliver(t *testing.T) {
 	if err := json.Unmarshal(f.Data, &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Payload["text"] != "hi" || d.ID != "m1" || d.Client.ConnectionID != pub.id || d.Client.Subject != "bob" || len(d.Client.Permissions) != 1 || d.Client.Permissions[0] != pubPerms[0] {
+	if d.Payload["text"] != "hi" || d.ID != "m1" || d.Client.ConnectionID != pub.ID() || d.Client.Subject != "bob" || len(d.Client.Permissions) != 1 || d.Client.Permissions[0] != pubPerms[0] {
 		t.Fatalf("delivered data %s", f.Data)
 	}
 	if f.Binary {
 		t.Fatal("text publish delivered as binary")
 	}
 
-	pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "messageType": "typing", "payload": "x"}})
-	f = sub.waitFor("chat", "typing")
+	pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "messageType": "typing", "payload": "x"}})
+	f = sub.WaitFor("chat", "typing")
 	var d2 struct{ ID string }
 	if err := json.Unmarshal(f.Data, &d2); err != nil || d2.ID == "" {
 		t.Fatalf("generated id missing: %s", f.Data)
 	}
 
 	t.Run("compress delivers a binary frame", func(t *testing.T) {
-		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "messageType": "zipped", "payload": "z", "compress": true}})
-		if f := sub.waitFor("chat", "zipped"); !f.Binary {
+		pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "messageType": "zipped", "payload": "z", "compress": true}})
+		if f := sub.WaitFor("chat", "zipped"); !f.Binary {
 			t.Fatal("compress:true delivered as text")
 		}
 	})
 
 	t.Run("unsubscribe stops delivery", func(t *testing.T) {
-		sub.send(map[string]any{"type": "unsubscribe", "data": map[string]any{"topic": "chat"}})
-		sub.subscribe("marker") // processed after the unsubscribe
-		pub.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": "gone"}})
+		sub.Send(map[string]any{"type": "unsubscribe", "data": map[string]any{"topic": "chat"}})
+		sub.Subscribe("marker") // processed after the unsubscribe
+		pub.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "chat", "payload": "gone"}})
 		// bob may not publish to priv/… (that would close his connection): the API sends the marker.
 		admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
 		apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "marker", "message": "m", "messageType": "mark"})
-		for _, f := range sub.untilMarker("marker", "mark") {
+		for _, f := range sub.UntilMarker("marker", "mark") {
 			if f.Topic == "chat" && f.MessageType == "broadcast" {
 				t.Fatalf("delivered after unsubscribe: %s", f.Raw)
 			}
@@ -187,12 +186,12 @@ func TestSubscribeAndPublishPermissions(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		c     *testClient
+		c     *wstest.Client
 		topic string
 		ok    bool
 	}{
 		{"private topic refused", plain, "priv/someone", false},
-		{"private own id refused", plain, "priv/" + plain.id, false},
+		{"private own id refused", plain, "priv/" + plain.ID(), false},
 		{"secure without permission", plain, "secure/logs/x", false},
 		{"secure with permission", reader, "secure/logs/x", true},
 		{"secure outside pattern", reader, "secure/other", false},
@@ -200,12 +199,12 @@ func TestSubscribeAndPublishPermissions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.c.send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": tt.topic}})
+			tt.c.Send(map[string]any{"type": "subscribe", "data": map[string]any{"topic": tt.topic}})
 			want := "error"
 			if tt.ok {
 				want = "welcome"
 			}
-			f := tt.c.waitFor(tt.topic, want)
+			f := tt.c.WaitFor(tt.topic, want)
 			if !tt.ok && !strings.Contains(string(f.Data), `"forbidden"`) {
 				t.Fatalf("error frame %s", f.Raw)
 			}
@@ -213,8 +212,8 @@ func TestSubscribeAndPublishPermissions(t *testing.T) {
 	}
 
 	t.Run("publish needs write permission", func(t *testing.T) {
-		plain.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": "x", "id": "p1"}})
-		f := plain.waitFor("news", "error")
+		plain.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": "x", "id": "p1"}})
+		f := plain.WaitFor("news", "error")
 		if !strings.Contains(string(f.Data), `"p1"`) {
 			t.Fatalf("error frame lacks the id: %s", f.Raw)
 		}
@@ -227,28 +226,28 @@ func TestAcksAndReplies(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{app}})
 	service := connect(t, hs, "a", mint(t, secretA, "svc", time.Hour, "realtime:publisher:write:topic:priv/*"))
 	client := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:rpc"))
-	service.subscribe("rpc")
+	service.Subscribe("rpc")
 
-	client.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "rpc", "payload": map[string]any{"q": 1}, "id": "req-1"}})
-	ack := client.waitFor("priv/acks", "ack")
+	client.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "rpc", "payload": map[string]any{"q": 1}, "id": "req-1"}})
+	ack := client.WaitFor("priv/acks", "ack")
 	if string(ack.Data) != `{"data":"req-1"}` {
 		t.Fatalf("ack data %s, want {\"data\":\"req-1\"}", ack.Data)
 	}
-	req := service.waitFor("rpc", "broadcast")
+	req := service.WaitFor("rpc", "broadcast")
 	var rd struct {
 		ID     string
 		Client struct{ ConnectionID string }
 	}
 	_ = json.Unmarshal(req.Data, &rd)
-	if rd.Client.ConnectionID != client.id {
+	if rd.Client.ConnectionID != client.ID() {
 		t.Fatalf("request client %+v", rd)
 	}
 	// What the npm client's reply() sends.
-	service.send(map[string]any{"type": "publish", "data": map[string]any{
+	service.Send(map[string]any{"type": "publish", "data": map[string]any{
 		"topic": "priv/" + rd.Client.ConnectionID, "messageType": "response",
 		"payload": map[string]any{"data": "pong", "status": "ok", "id": rd.ID},
 	}})
-	resp := client.waitFor("priv/"+client.id, "response")
+	resp := client.WaitFor("priv/"+client.ID(), "response")
 	var rp struct {
 		Payload struct{ Data, Status, ID string }
 	}
@@ -256,7 +255,7 @@ func TestAcksAndReplies(t *testing.T) {
 	if rp.Payload.ID != "req-1" || rp.Payload.Data != "pong" || rp.Payload.Status != "ok" {
 		t.Fatalf("reply %s", resp.Data)
 	}
-	service.waitFor("priv/acks", "ack") // the reply was acked too
+	service.WaitFor("priv/acks", "ack") // the reply was acked too
 }
 
 func TestPresenceAndInbound(t *testing.T) {
@@ -265,13 +264,13 @@ func TestPresenceAndInbound(t *testing.T) {
 	app.ClientInboundAckEnabled = true
 	_, hs := startServer(t, Options{Apps: []App{app}})
 	watcher := connect(t, hs, "a", mint(t, secretA, "backend", time.Hour, "realtime:subscriber:read:topic:secure/inbound"))
-	watcher.subscribe("secure/inbound")
+	watcher.Subscribe("secure/inbound")
 
-	tc, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "alice", time.Hour)), dialOpts{})
+	tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "alice", time.Hour)), wstest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	welcome := tc.waitFor("main", "welcome")
+	welcome := tc.WaitFor("main", "welcome")
 	var w struct{ Connection struct{ ID string } }
 	_ = json.Unmarshal(welcome.Data, &w)
 
@@ -288,9 +287,9 @@ func TestPresenceAndInbound(t *testing.T) {
 	}
 	// The watcher may see its own arrival first: wait for alice's.
 	var p presence
-	var f tframe
+	var f wstest.Frame
 	for p.Client.ConnectionID != w.Connection.ID {
-		f = watcher.waitFor("secure/inbound", "presence")
+		f = watcher.WaitFor("secure/inbound", "presence")
 		p = presence{}
 		if err := json.Unmarshal(f.Data, &p); err != nil {
 			t.Fatal(err)
@@ -300,17 +299,17 @@ func TestPresenceAndInbound(t *testing.T) {
 		t.Fatalf("connect presence %s", f.Data)
 	}
 
-	tc.send(map[string]any{"type": "message", "data": map[string]any{"payload": "hello", "id": "in-1"}})
-	if ack := tc.waitFor("priv/acks", "ack"); string(ack.Data) != `{"data":"in-1"}` {
+	tc.Send(map[string]any{"type": "message", "data": map[string]any{"payload": "hello", "id": "in-1"}})
+	if ack := tc.WaitFor("priv/acks", "ack"); string(ack.Data) != `{"data":"in-1"}` {
 		t.Fatalf("message ack %s", ack.Data)
 	}
-	in := watcher.waitFor("secure/inbound", "broadcast")
+	in := watcher.WaitFor("secure/inbound", "broadcast")
 	if !strings.Contains(string(in.Data), `"payload":"hello"`) || !strings.Contains(string(in.Data), `"subject":"alice"`) {
 		t.Fatalf("inbound %s", in.Data)
 	}
 
-	_ = tc.c.WriteClose(1000, nil)
-	f = watcher.waitFor("secure/inbound", "presence")
+	_ = tc.Conn().WriteClose(1000, nil)
+	f = watcher.WaitFor("secure/inbound", "presence")
 	p = presence{}
 	if err := json.Unmarshal(f.Data, &p); err != nil || p.Client.ConnectionID != w.Connection.ID || p.Payload.Code != -1 || p.Payload.Status != "disconnected" {
 		t.Fatalf("disconnect presence %s", f.Data)
@@ -331,8 +330,8 @@ func TestInvalidFrameCloses(t *testing.T) {
 	} {
 		t.Run(bad, func(t *testing.T) {
 			tc := connect(t, hs, "a", tok)
-			tc.sendRaw(bad)
-			ce := tc.waitClosed()
+			tc.SendText(bad)
+			ce := tc.WaitClosed()
 			if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
 				t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, ClosePolicyViolation, ReasonInvalidFormat)
 			}
@@ -345,8 +344,8 @@ func TestOversizedFrameCloses1009(t *testing.T) {
 	app.Limits.MaxMessageSize = 512
 	_, hs := startServer(t, Options{Apps: []App{app}})
 	tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:*"))
-	tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "x", "payload": strings.Repeat("a", 600)}})
-	if ce := tc.waitClosed(); ce.Code != CloseMessageTooBig {
+	tc.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "x", "payload": strings.Repeat("a", 600)}})
+	if ce := tc.WaitClosed(); ce.Code != CloseMessageTooBig {
 		t.Fatalf("closed with %d %q, want 1009", ce.Code, ce.Reason)
 	}
 }
@@ -362,11 +361,11 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 
 	t.Run("expired token closes the connection", func(t *testing.T) {
 		tc := connect(t, hs, "a", mintAt(t, clock, secretA, "alice", 2*time.Second))
-		mustBeRegistered(t, s, "a", tc.id)
+		mustBeRegistered(t, s, "a", tc.ID())
 		s.sweep(nil)
 		clock.Advance(3*time.Second + leeway)
 		s.sweep(nil)
-		ce := tc.waitClosed()
+		ce := tc.WaitClosed()
 		if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonTokenExpired {
 			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
 		}
@@ -376,56 +375,56 @@ func TestTokenExpiryAndRefresh(t *testing.T) {
 			tc := connect(t, hs, "a", mintAt(t, clock, secretA, "alice", 2*time.Second))
 			fresh := mintAt(t, clock, secretA, "alice", time.Hour)
 			if form == "typed" {
-				tc.send(map[string]any{"type": "refresh", "data": map[string]any{"token": fresh}})
+				tc.Send(map[string]any{"type": "refresh", "data": map[string]any{"token": fresh}})
 			} else {
-				tc.send(map[string]any{"RefreshAccessToken": fresh})
+				tc.Send(map[string]any{"RefreshAccessToken": fresh})
 			}
-			tc.waitFor("priv/"+tc.id, "refreshed")
+			tc.WaitFor("priv/"+tc.ID(), "refreshed")
 			clock.Advance(3*time.Second + leeway)
 			s.sweep(nil)
 			// Still open: a publish to it arrives.
 			admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
-			apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + tc.id, "message": 1, "messageType": "alive"})
-			tc.waitFor("priv/"+tc.id, "alive")
+			apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + tc.ID(), "message": 1, "messageType": "alive"})
+			tc.WaitFor("priv/"+tc.ID(), "alive")
 		})
 	}
 	t.Run("refresh with another subject closes", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-		tc.send(map[string]any{"RefreshAccessToken": mint(t, secretA, "mallory", time.Hour)})
-		if ce := tc.waitClosed(); string(ce.Reason) != ReasonTokenInvalid {
+		tc.Send(map[string]any{"RefreshAccessToken": mint(t, secretA, "mallory", time.Hour)})
+		if ce := tc.WaitClosed(); string(ce.Reason) != ReasonTokenInvalid {
 			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
 		}
 	})
 	t.Run("refresh with garbage closes", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-		tc.send(map[string]any{"RefreshAccessToken": "x.y.z"})
-		if ce := tc.waitClosed(); string(ce.Reason) != ReasonTokenInvalid {
+		tc.Send(map[string]any{"RefreshAccessToken": "x.y.z"})
+		if ce := tc.WaitClosed(); string(ce.Reason) != ReasonTokenInvalid {
 			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
 		}
 	})
 	t.Run("idle connection is pinged and a pong keeps it open", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-		mustBeRegistered(t, s, "a", tc.id)
+		mustBeRegistered(t, s, "a", tc.ID())
 		s.sweep(nil)
 		clock.Advance(DefaultPingInterval + time.Second)
 		s.sweep(nil)
-		waitUntil(t, "ping received", func() bool { return tc.pings.Load() >= 1 })
+		waitUntil(t, "ping received", func() bool { return tc.Pings() >= 1 })
 		_, h := s.app("a")
-		c := h.connection(tc.id)
+		c := h.connection(tc.ID())
 		waitUntil(t, "pong seen", func() bool { return c.lastSeen.Load() >= clock.Now().UnixNano() })
 		clock.Advance(DefaultIdleTimeout - time.Second)
 		s.sweep(nil)
 		admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
-		apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + tc.id, "message": 1, "messageType": "alive"})
-		tc.waitFor("priv/"+tc.id, "alive")
+		apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + tc.ID(), "message": 1, "messageType": "alive"})
+		tc.WaitFor("priv/"+tc.ID(), "alive")
 	})
 	t.Run("idle connection closes", func(t *testing.T) {
 		tc := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour))
-		mustBeRegistered(t, s, "a", tc.id)
+		mustBeRegistered(t, s, "a", tc.ID())
 		s.sweep(nil)
 		clock.Advance(DefaultIdleTimeout + time.Second)
 		s.sweep(nil)
-		if ce := tc.waitClosed(); string(ce.Reason) != ReasonIdle {
+		if ce := tc.WaitClosed(); string(ce.Reason) != ReasonIdle {
 			t.Fatalf("closed with %d %q", ce.Code, ce.Reason)
 		}
 	})
@@ -436,28 +435,28 @@ func TestAppIsolation(t *testing.T) {
 	all := []string{"realtime:publisher:write:topic:*", "realtime:subscriber:read:topic:*"}
 	inA := connect(t, hs, "a", mint(t, secretA, "alice", time.Hour, all...))
 	inB := connect(t, hs, "b", mint(t, secretB, "alice", time.Hour, all...))
-	inA.subscribe("shared")
-	inB.subscribe("shared")
+	inA.Subscribe("shared")
+	inB.Subscribe("shared")
 
-	inA.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "shared", "payload": "from-a"}})
-	inA.waitFor("shared", "broadcast")
+	inA.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "shared", "payload": "from-a"}})
+	inA.WaitFor("shared", "broadcast")
 	// priv/alice in app a must not reach alice in app b.
-	inA.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "priv/alice", "payload": "private-a"}})
-	inA.waitFor("priv/alice", "broadcast")
-	inB.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "shared", "payload": "from-b", "messageType": "mark"}})
-	for _, f := range inB.untilMarker("shared", "mark") {
+	inA.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "priv/alice", "payload": "private-a"}})
+	inA.WaitFor("priv/alice", "broadcast")
+	inB.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "shared", "payload": "from-b", "messageType": "mark"}})
+	for _, f := range inB.UntilMarker("shared", "mark") {
 		if strings.Contains(string(f.Raw), "-a") {
 			t.Fatalf("app b got app a's frame %s", f.Raw)
 		}
 	}
 
 	adminA := mint(t, secretAdmin, "ops", time.Hour, PermManageConnections)
-	if st, _ := apiCall(t, hs, "DELETE", "/api/connections/b/"+inA.id, adminA, nil); st != 404 {
+	if st, _ := apiCall(t, hs, "DELETE", "/api/connections/b/"+inA.ID(), adminA, nil); st != 404 {
 		t.Fatalf("closing app a's connection through app b: %d, want 404", st)
 	}
 	// App a's client token on app b.
-	if _, resp, err := dial(t, wsURL(hs, "/apps/b?access_token="+mint(t, secretA, "alice", time.Hour)), dialOpts{}); err == nil || status(resp) != 401 {
-		t.Fatalf("app a token on app b: %v %d", err, status(resp))
+	if _, resp, err := wstest.Dial(t, wsURL(hs, "/apps/b?access_token="+mint(t, secretA, "alice", time.Hour)), wstest.Options{}); err == nil || wstest.Status(resp) != 401 {
+		t.Fatalf("app a token on app b: %v %d", err, wstest.Status(resp))
 	}
 }
 
@@ -466,9 +465,9 @@ func TestDeliveryCarriesNoTokenOrKey(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	tok := mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:t")
 	tc := connect(t, hs, "a", tok)
-	tc.subscribe("t")
-	tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": 1}})
-	f := tc.waitFor("t", "broadcast")
+	tc.Subscribe("t")
+	tc.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": 1}})
+	f := tc.WaitFor("t", "broadcast")
 	if strings.Contains(string(f.Raw), tok) {
 		t.Fatal("delivered frame contains the token")
 	}
@@ -478,13 +477,13 @@ func TestAPIKeyConnect(t *testing.T) {
 	app := testApp("a", secretA)
 	app.APIKeys = []auth.APIKey{{Name: "gw", Hash: auth.HashAPIKey("key-one"), Permissions: []string{"realtime:publisher:write:topic:*"}}}
 	_, hs := startServer(t, Options{Apps: []App{app}})
-	tc, _, err := dial(t, wsURL(hs, "/apps/a"), dialOpts{header: http.Header{"X-API-Key": {"key-one"}}})
+	tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a"), wstest.Options{Header: http.Header{"X-API-Key": {"key-one"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.waitFor("main", "welcome")
-	if _, resp, err := dial(t, wsURL(hs, "/apps/a?api_key=wrong"), dialOpts{}); err == nil || status(resp) != 401 {
-		t.Fatalf("wrong API key: %v %d", err, status(resp))
+	tc.WaitFor("main", "welcome")
+	if _, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a?api_key=wrong"), wstest.Options{}); err == nil || wstest.Status(resp) != 401 {
+		t.Fatalf("wrong API key: %v %d", err, wstest.Status(resp))
 	}
 }
 
@@ -498,21 +497,17 @@ func TestTLSConnections(t *testing.T) {
 	hs := httptest.NewTLSServer(s)
 	t.Cleanup(func() { hs.Close(); _ = s.Close() })
 	url := "wss" + strings.TrimPrefix(hs.URL, "https") + "/apps/a?access_token=" + mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:*")
-	tc := &testClient{t: t, frames: make(chan tframe, 8192), done: make(chan struct{})}
-	c, _, err := gws.NewClient(tc, &gws.ClientOption{Addr: url, TlsConfig: &tls.Config{InsecureSkipVerify: true}})
+	tc, _, err := wstest.Dial(t, url, wstest.Options{TLS: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.c = c
-	go c.ReadLoop()
-	t.Cleanup(func() { _ = c.WriteClose(1000, nil); <-tc.done })
-	tc.waitFor("main", "welcome")
-	tc.subscribe("t")
+	tc.WaitFor("main", "welcome")
+	tc.Subscribe("t")
 	for i := range 200 {
-		tc.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": i}})
+		tc.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "t", "payload": i}})
 	}
 	for range 200 {
-		tc.waitFor("t", "broadcast")
+		tc.WaitFor("t", "broadcast")
 	}
 }
 
@@ -531,9 +526,9 @@ func TestPlainGETAfterAuthGets426AndKeepsTheLiveConnection(t *testing.T) {
 		t.Fatalf("plain GET = %d, want 426", resp.StatusCode)
 	}
 	// The live connection was not replaced: it still gets what is published to it.
-	live.subscribe("news")
-	live.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": "hi", "id": "1"}})
-	live.waitFor("news", "broadcast")
+	live.Subscribe("news")
+	live.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "news", "payload": "hi", "id": "1"}})
+	live.WaitFor("news", "broadcast")
 	bad, err := http.Get(hs.URL + "/apps/a1?access_token=garbage")
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // A server that is closing but whose listener still answers refuses upgrades with 503
@@ -16,11 +18,11 @@ func TestClosingServerRefusesWith503NotUnknownApp(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, resp, err := dial(t, wsURL(hs, "/apps/a?access_token="+tok), dialOpts{})
+	_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+tok), wstest.Options{})
 	if err == nil {
 		t.Fatal("a closed server accepted an upgrade")
 	}
-	if got := status(resp); got != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+	if got := wstest.Status(resp); got != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("upgrade to a closing server = %d (Retry-After %q), want 503 with Retry-After", got, resp.Header.Get("Retry-After"))
 	}
 }

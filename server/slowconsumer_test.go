@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -35,7 +36,7 @@ func TestSlowSubscriberStaysWithinBacklog(t *testing.T) {
 	app.Limits.MaxBacklog = maxBacklog
 	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: 20 * time.Second})
 	gate := make(chan struct{})
-	tc, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "slow", time.Hour)), dialOpts{gate: gate, rcvBuf: 16 << 10})
+	tc, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "slow", time.Hour)), wstest.Options{Gate: gate, RcvBuf: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestSlowSubscriberStaysWithinBacklog(t *testing.T) {
 
 	waitUntil(t, "the subscriber closed as a slow consumer", func() bool { return counterValue(s.metrics.slowConsumers) == 1 })
 	close(gate)
-	if ce := tc.waitClosed(); ce.Code != 1008 || string(ce.Reason) != ReasonSlowConsumer {
+	if ce := tc.WaitClosed(); ce.Code != 1008 || string(ce.Reason) != ReasonSlowConsumer {
 		t.Errorf("closed with %d %q, want 1008 %q", ce.Code, ce.Reason, ReasonSlowConsumer)
 	}
 	if peak := gaugeValue(t, s.reg, "kete_server_backlog_peak_bytes"); peak <= 0 || peak > maxBacklog {
@@ -76,7 +77,7 @@ func TestTinyFramesCountAgainstBacklog(t *testing.T) {
 	app.Limits.MaxBacklog = maxBacklog
 	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10})
 	gate := make(chan struct{})
-	if _, _, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "pinger", time.Hour)), dialOpts{gate: gate, rcvBuf: 16 << 10}); err != nil {
+	if _, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "pinger", time.Hour)), wstest.Options{Gate: gate, RcvBuf: 16 << 10}); err != nil {
 		t.Fatal(err)
 	}
 	_, h := s.app("a")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // TestTokenWithoutSubjectIsItsOwnUser: under the default policy each connection whose
@@ -21,16 +23,16 @@ func TestTokenWithoutSubjectIsItsOwnUser(t *testing.T) {
 	a := connect(t, hs, "a", tok)
 	b := connect(t, hs, "a", tok)
 
-	a.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "main", "messageType": "hello", "payload": "x"}})
-	f := b.waitFor("main", "hello")
+	a.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "main", "messageType": "hello", "payload": "x"}})
+	f := b.WaitFor("main", "hello")
 	var d struct {
 		Client struct{ ConnectionID, Subject string } `json:"client"`
 	}
 	if err := json.Unmarshal(f.Data, &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.Client.ConnectionID != a.id || d.Client.Subject != a.id {
-		t.Fatalf("publisher's client %+v, want connection id and subject %q", d.Client, a.id)
+	if d.Client.ConnectionID != a.ID() || d.Client.Subject != a.ID() {
+		t.Fatalf("publisher's client %+v, want connection id and subject %q", d.Client, a.ID())
 	}
 
 	_, h := s.app("a")
@@ -42,19 +44,19 @@ func TestTokenWithoutSubjectIsItsOwnUser(t *testing.T) {
 	}
 
 	admin := mint(t, secretAdmin, "ops", time.Hour, "realtime:publisher:write:topic:*")
-	if st, body := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + b.id, "messageType": "secret", "message": "for b"}); st != 200 {
+	if st, body := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": "priv/" + b.ID(), "messageType": "secret", "message": "for b"}); st != 200 {
 		t.Fatalf("publish: %d %v", st, body)
 	}
-	b.waitFor("priv/"+b.id, "secret")
-	a.send(map[string]any{"type": "publish", "data": map[string]any{"topic": "main", "messageType": "marker", "payload": "x"}})
-	for _, f := range a.untilMarker("main", "marker") {
+	b.WaitFor("priv/"+b.ID(), "secret")
+	a.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": "main", "messageType": "marker", "payload": "x"}})
+	for _, f := range a.UntilMarker("main", "marker") {
 		if f.MessageType == "secret" {
 			t.Fatalf("a got b's private message: %s", f.Raw)
 		}
 	}
 
-	a.send(map[string]any{"type": "refresh", "data": map[string]any{"token": mint(t, secretA, "", 2*time.Hour)}})
-	a.waitFor("priv/"+a.id, "refreshed")
+	a.Send(map[string]any{"type": "refresh", "data": map[string]any{"token": mint(t, secretA, "", 2*time.Hour)}})
+	a.WaitFor("priv/"+a.ID(), "refreshed")
 }
 
 // TestTokenWithoutSubjectRejected: with tokensWithoutSubject "reject", a token without
@@ -63,9 +65,9 @@ func TestTokenWithoutSubjectRejected(t *testing.T) {
 	app := testApp("a", secretA)
 	app.TokensWithoutSubject = SubjectlessReject
 	_, hs := startServer(t, Options{Apps: []App{app}})
-	_, resp, err := dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "", time.Hour)), dialOpts{})
-	if err == nil || status(resp) != http.StatusUnauthorized {
-		t.Fatalf("token without sub: %v, status %d, want 401", err, status(resp))
+	_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "", time.Hour)), wstest.Options{})
+	if err == nil || wstest.Status(resp) != http.StatusUnauthorized {
+		t.Fatalf("token without sub: %v, status %d, want 401", err, wstest.Status(resp))
 	}
 	var body struct {
 		Error struct{ Code string } `json:"error"`

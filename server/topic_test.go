@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // badTopics have a character that prints as nothing or as a plain space.
@@ -37,26 +39,26 @@ func TestTopicsRefuseInvisibleCharacters(t *testing.T) {
 				{"type": "publish", "data": map[string]any{"topic": topic, "payload": 1}},
 			} {
 				c := connect(t, hs, "a", publisher)
-				c.send(frame)
-				if ce := c.waitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
+				c.Send(frame)
+				if ce := c.WaitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
 					t.Errorf("%s to %q: closed with %d %q, want 1008 %q", frame["type"], topic, ce.Code, ce.Reason, ReasonInvalidFormat)
 				}
 			}
 			if code, body := apiCall(t, hs, "POST", "/api/topics/a/publish", admin, map[string]any{"topic": topic, "message": 1}); code != 400 {
 				t.Errorf("HTTP publish to %q: %d %v, want 400 invalid_topic", topic, code, body)
 			}
-			_, resp, err := dial(t, wsURL(hs, "/apps/a/publish/"+url.PathEscape(topic)+"?access_token="+publisher), dialOpts{})
-			if err == nil || status(resp) != 400 {
-				t.Errorf("ingest to %q: %v, status %d, want 400", topic, err, status(resp))
+			_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/"+url.PathEscape(topic)+"?access_token="+publisher), wstest.Options{})
+			if err == nil || wstest.Status(resp) != 400 {
+				t.Errorf("ingest to %q: %v, status %d, want 400", topic, err, wstest.Status(resp))
 			}
 		})
 	}
 
 	good := "événements/日本/ακμή-1"
 	c := connect(t, hs, "a", publisher)
-	c.subscribe(good)
+	c.Subscribe(good)
 	apiPublish(t, hs, good, "ok")
-	if f := c.waitFor(good, "broadcast"); string(f.Data) != `"ok"` {
+	if f := c.WaitFor(good, "broadcast"); string(f.Data) != `"ok"` {
 		t.Fatalf("delivered %s", f.Raw)
 	}
 }

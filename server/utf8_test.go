@@ -7,28 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/lxzan/gws"
 )
 
 // dialStrict connects like a browser does: a text frame that is not valid UTF-8 fails the
 // connection (RFC 6455 §8.1), which gws does with CheckUtf8Enabled.
-func dialStrict(t *testing.T, url string) *testClient {
+func dialStrict(t *testing.T, url string) *wstest.Client {
 	t.Helper()
-	tc := &testClient{t: t, frames: make(chan tframe, 1024), done: make(chan struct{})}
-	c, resp, err := gws.NewClient(tc, &gws.ClientOption{Addr: url, CheckUtf8Enabled: true})
+	tc, resp, err := wstest.Dial(t, url, wstest.Options{CheckUTF8: true, Buffer: 1024})
 	if err != nil {
-		t.Fatalf("dial: %v (status %d)", err, status(resp))
+		t.Fatalf("dial: %v (status %d)", err, wstest.Status(resp))
 	}
-	tc.c = c
-	go c.ReadLoop()
-	t.Cleanup(func() {
-		_ = c.WriteClose(1000, nil)
-		select {
-		case <-tc.done:
-		case <-time.After(waitLimit):
-		}
-	})
-	tc.waitFor("main", "welcome")
+	tc.WaitFor("main", "welcome")
 	return tc
 }
 
@@ -40,7 +31,7 @@ func dialStrict(t *testing.T, url string) *testClient {
 func TestTextFramesStayUTF8(t *testing.T) {
 	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
 	sub := dialStrict(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "browser", time.Hour)))
-	sub.subscribe("t")
+	sub.Subscribe("t")
 
 	t.Run("HTTP publish", func(t *testing.T) {
 		body := "{\"topic\":\"t\",\"message\":{\"name\":\"caf\xe9\"}}"
@@ -60,41 +51,41 @@ func TestTextFramesStayUTF8(t *testing.T) {
 	t.Run("client publish frame", func(t *testing.T) {
 		pub := connect(t, hs, "a", mint(t, secretA, "pub", time.Hour, "realtime:publisher:write:topic:*"))
 		// A binary frame is not checked for UTF-8 by the WebSocket layer.
-		if err := pub.c.WriteMessage(gws.OpcodeBinary, []byte("{\"type\":\"publish\",\"data\":{\"topic\":\"t\",\"payload\":\"caf\xe9\"}}")); err != nil {
+		if err := pub.Conn().WriteMessage(gws.OpcodeBinary, []byte("{\"type\":\"publish\",\"data\":{\"topic\":\"t\",\"payload\":\"caf\xe9\"}}")); err != nil {
 			t.Fatal(err)
 		}
-		if ce := pub.waitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
+		if ce := pub.WaitClosed(); ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonInvalidFormat {
 			t.Fatalf("publisher closed with %d %q, want 1008 %q", ce.Code, ce.Reason, ReasonInvalidFormat)
 		}
 	})
 
 	t.Run("ingest", func(t *testing.T) {
 		tok := mint(t, secretA, "daemon", time.Hour, "realtime:publisher:write:topic:*")
-		text, _, err := dial(t, wsURL(hs, "/apps/a/publish/t?ack=1&access_token="+tok), dialOpts{})
+		text, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/t?ack=1&access_token="+tok), wstest.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = text.c.WriteMessage(gws.OpcodeText, []byte("{\"id\":\"u1\",\"name\":\"caf\xe9\"}"))
-		if ce := text.waitClosed(); ce.Code != 1007 {
+		_ = text.Conn().WriteMessage(gws.OpcodeText, []byte("{\"id\":\"u1\",\"name\":\"caf\xe9\"}"))
+		if ce := text.WaitClosed(); ce.Code != 1007 {
 			t.Fatalf("ingest text frame with invalid UTF-8: closed with %d %q, want 1007", ce.Code, ce.Reason)
 		}
-		bin, _, err := dial(t, wsURL(hs, "/apps/a/publish/t?ack=1&access_token="+tok), dialOpts{})
+		bin, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/t?ack=1&access_token="+tok), wstest.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := bin.c.WriteMessage(gws.OpcodeBinary, []byte("{\"id\":\"u2\",\"name\":\"caf\xe9\"}")); err != nil {
+		if err := bin.Conn().WriteMessage(gws.OpcodeBinary, []byte("{\"id\":\"u2\",\"name\":\"caf\xe9\"}")); err != nil {
 			t.Fatal(err)
 		}
-		if a := bin.next(); !strings.Contains(string(a.Raw), `"status":"ok"`) {
+		if a := bin.Next(); !strings.Contains(string(a.Raw), `"status":"ok"`) {
 			t.Fatalf("ingest binary frame: ack %s", a.Raw)
 		}
-		if f := sub.waitFor("t", "broadcast"); !f.Binary {
+		if f := sub.WaitFor("t", "broadcast"); !f.Binary {
 			t.Fatalf("binary ingest frame delivered as text: %q", f.Raw)
 		}
 	})
 
 	apiPublish(t, hs, "t", "still here")
-	if f := sub.waitFor("t", "broadcast"); string(f.Data) != `"still here"` || f.Binary {
+	if f := sub.WaitFor("t", "broadcast"); string(f.Data) != `"still here"` || f.Binary {
 		t.Fatalf("after the invalid messages got %s", f.Raw)
 	}
 }
