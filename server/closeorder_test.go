@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // TestClientCloseWaitsBehindQueuedFrames: a client that reads slowly sends its close

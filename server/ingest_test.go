@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxzan/gws"
+
 	"github.com/kete-dev/kete/internal/wstest"
 )
 
@@ -104,5 +106,62 @@ func TestIngestTwoRoutesTwoTopics(t *testing.T) {
 func waitFor2(tc *wstest.Client, a, b, messageType string) wstest.Frame {
 	return tc.WaitMatch(messageType+" on "+a+" or "+b, func(f wstest.Frame) bool {
 		return (f.Topic == a || f.Topic == b) && f.MessageType == messageType
+	})
+}
+
+func TestIngest(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	sub := connect(t, hs, "a", mint(t, secretA, "dash", time.Hour))
+	sub.Subscribe("events/master")
+	tok := mint(t, secretA, "kete", time.Hour, "realtime:publisher:write:topic:events/*")
+
+	t.Run("refused without permission for the topic", func(t *testing.T) {
+		_, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/other?access_token="+tok), wstest.Options{})
+		if err == nil || wstest.Status(resp) != 403 {
+			t.Fatalf("got %v, status %d, want 403", err, wstest.Status(resp))
+		}
+	})
+
+	in, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/events/master?ack=1&access_token="+tok), wstest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := []struct {
+		op       gws.Opcode
+		body     string
+		wantAck  string
+		wantData string
+	}{
+		{gws.OpcodeText, `{"id":"e1","type":"LOGIN"}`, `{"type":"ack","seq":1,"id":"e1","status":"ok"}`, `{"id":"e1","type":"LOGIN"}`},
+		{gws.OpcodeText, `{"id":"e1","type":"LOGIN"}`, `{"type":"ack","seq":2,"id":"e1","status":"duplicate"}`, ""},
+		{gws.OpcodeText, `plain text`, `{"type":"ack","seq":3,"status":"ok"}`, `"plain text"`},
+		{gws.OpcodeBinary, `{"id":7}`, `{"type":"ack","seq":4,"id":"7","status":"ok"}`, `{"id":7}`},
+	}
+	for _, f := range frames {
+		if err := in.Conn().WriteMessage(f.op, []byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
+		ack := in.Next()
+		if string(ack.Raw) != f.wantAck {
+			t.Fatalf("ack %s, want %s", ack.Raw, f.wantAck)
+		}
+		if f.wantData == "" {
+			continue
+		}
+		got := sub.WaitFor("events/master", "broadcast")
+		if string(got.Data) != f.wantData || got.Binary != (f.op == gws.OpcodeBinary) {
+			t.Fatalf("delivered %s (binary %v), want %s (binary %v)", got.Data, got.Binary, f.wantData, f.op == gws.OpcodeBinary)
+		}
+	}
+
+	t.Run("a reconnecting destination does not deliver twice", func(t *testing.T) {
+		again, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/events/master?ack=1&access_token="+tok), wstest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = again.Conn().WriteString(`{"id":"e1","type":"LOGIN"}`)
+		if ack := again.Next(); !strings.Contains(string(ack.Raw), `"duplicate"`) {
+			t.Fatalf("ack %s", ack.Raw)
+		}
 	})
 }

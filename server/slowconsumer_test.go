@@ -1,13 +1,15 @@
 package server
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // gaugeValue reads a gauge named name from reg (-1 when absent).
@@ -103,5 +105,63 @@ func TestTinyFramesCountAgainstBacklog(t *testing.T) {
 	}
 	if counterValue(s.metrics.slowConsumers) != 1 {
 		t.Fatal("not closed as a slow consumer")
+	}
+}
+
+// TestSlowConsumer: one subscriber reads nothing while thousands of messages go out; it
+// is closed with 1008 and the server's heap stays bounded, while another subscriber
+// gets every message.
+func TestSlowConsumer(t *testing.T) {
+	app := testApp("a", secretA)
+	app.Limits.MaxBacklog = 64 << 10
+	app.Limits.MaxMessageSize = 8 << 10
+	app.OneConnectionPerUser = OnePerUserOff // the slow and the fast subscriber share a token
+	// The close frame waits behind the write in flight until the client reads, which it
+	// does only after the whole stream is published: under -race on a busy machine that
+	// took longer than a 5s grace, and the server rightly cut the socket without it.
+	s, hs := startServer(t, Options{Apps: []App{app}, SocketWriteBuffer: 16 << 10, CloseGrace: time.Minute})
+	tok := mint(t, secretA, "sub", time.Hour)
+	gate := make(chan struct{})
+	slow, _, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+tok), wstest.Options{Gate: gate, RcvBuf: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := connect(t, hs, "a", tok)
+	in, _, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/main?access_token="+mint(t, secretA, "pub", time.Hour, "realtime:publisher:write:topic:*")), wstest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const n, window = 3000, 8
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	// Publish in windows the fast subscriber keeps up with (it reads everything), while
+	// the slow one reads nothing at all.
+	payload := `{"pad":"` + strings.Repeat("x", 4000) + `"}`
+	for sent := 0; sent < n; sent += window {
+		for range window {
+			if err := in.Conn().WriteString(payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range window {
+			fast.WaitFor("main", "broadcast")
+		}
+	}
+	waitUntil(t, "slow consumer closed", func() bool { return counterValue(s.metrics.slowConsumers) >= 1 })
+
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grow := int64(after.HeapAlloc) - int64(before.HeapAlloc); grow > 8<<20 {
+		t.Errorf("heap grew %d bytes while a subscriber read nothing (want < 8 MiB; %d MiB were published)", grow, n*len(payload)>>20)
+	}
+	close(gate)
+	ce := slow.WaitClosed()
+	if ce.Code != ClosePolicyViolation || string(ce.Reason) != ReasonSlowConsumer {
+		t.Fatalf("slow subscriber closed with %d %q, want 1008 %q", ce.Code, ce.Reason, ReasonSlowConsumer)
 	}
 }

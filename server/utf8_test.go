@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/lxzan/gws"
+
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // dialStrict connects like a browser does: a text frame that is not valid UTF-8 fails the
