@@ -276,7 +276,7 @@ func (d *WebSocket) newEndpointLocked(rawURL string) (*endpoint, error) {
 		Make:     ep.dial,
 		Destroy:  (*conn).close,
 		Validate: (*conn).usable,
-	}, pool.Config{
+	}, pool.Options{
 		Name:     ep.display,
 		MinIdle:  d.opts.Pool.MinIdle,
 		MaxIdle:  d.opts.Pool.MaxIdle,
