@@ -332,7 +332,14 @@ func decodeUser(r *reader, typ string) (kete.Event, error) {
 	if strings.TrimSpace(typ) == "" {
 		return kete.Event{}, errors.New("user event has a blank type")
 	}
-	e := kete.Event{
+	e := userEvent(r, typ)
+	return e, r.err
+}
+
+// userEvent reads the members of Keycloak's EventRepresentation (plus realmName), which
+// every user event payload carries at its top level.
+func userEvent(r *reader, typ string) kete.Event {
+	return kete.Event{
 		Kind:      kete.KindEvent,
 		ID:        r.str("id"),
 		Time:      r.millis("time"),
@@ -346,7 +353,6 @@ func decodeUser(r *reader, typ string) (kete.Event, error) {
 		IPAddress: r.str("ipAddress"),
 		Details:   r.stringMap("details"),
 	}
-	return e, r.err
 }
 
 // decodeNativeAdmin reads Keycloak's AdminEventRepresentation (and KETE's JSON of it).
@@ -392,20 +398,8 @@ func decodeP2User(r *reader, typ string) (kete.Event, error) {
 	if strings.TrimSpace(typ) == "" {
 		return kete.Event{}, errors.New(`p2-inc event type "access." names no event type`)
 	}
-	e := kete.Event{
-		Kind:      kete.KindEvent,
-		ID:        or(r.str("id"), r.str("uid")),
-		Time:      r.millis("time"),
-		RealmID:   r.str("realmId"),
-		RealmName: r.str("realmName"),
-		Error:     r.str("error"),
-		Type:      typ,
-		ClientID:  r.str("clientId"),
-		UserID:    r.str("userId"),
-		SessionID: r.str("sessionId"),
-		IPAddress: r.str("ipAddress"),
-		Details:   r.stringMap("details"),
-	}
+	e := userEvent(r, typ)
+	e.ID = or(e.ID, r.str("uid"))
 	if a := r.object("authDetails"); a != nil {
 		e.RealmName = or(e.RealmName, a.str("realmId"))
 		e.ClientID = or(a.str("clientId"), e.ClientID)
