@@ -355,21 +355,28 @@ func userEvent(r *reader, typ string) kete.Event {
 	}
 }
 
-// decodeNativeAdmin reads Keycloak's AdminEventRepresentation (and KETE's JSON of it).
-func decodeNativeAdmin(r *reader) (kete.Event, error) {
-	e := kete.Event{
+// adminEvent reads the top-level members of Keycloak's AdminEventRepresentation (plus
+// realmName) that every admin event payload shares; the payloads differ in where the
+// operation and resource types come from, and in the actor (authDetails).
+func adminEvent(r *reader, operation, resource string) kete.Event {
+	return kete.Event{
 		Kind:           kete.KindAdminEvent,
 		ID:             r.str("id"),
 		Time:           r.millis("time"),
 		RealmID:        r.str("realmId"),
 		RealmName:      r.str("realmName"),
 		Error:          r.str("error"),
-		OperationType:  r.str("operationType"),
-		ResourceType:   r.str("resourceType"),
+		OperationType:  operation,
+		ResourceType:   resource,
 		ResourcePath:   r.str("resourcePath"),
 		Representation: r.text("representation"),
 		Details:        r.stringMap("details"),
 	}
+}
+
+// decodeNativeAdmin reads Keycloak's AdminEventRepresentation (and KETE's JSON of it).
+func decodeNativeAdmin(r *reader) (kete.Event, error) {
+	e := adminEvent(r, r.str("operationType"), r.str("resourceType"))
 	if e.ResourceType == "" {
 		e.ResourceType = r.str("resourceTypeAsString")
 	}
@@ -464,19 +471,7 @@ func decodeP2Admin(r *reader, typ string) (kete.Event, error) {
 // clientId, userId and ipAddress are the actor's (Keycloak's authDetails).
 func decodeVymaloAdmin(r *reader, typ string) (kete.Event, error) {
 	resource, operation := splitAdminType(typ)
-	e := kete.Event{
-		Kind:           kete.KindAdminEvent,
-		ID:             r.str("id"),
-		Time:           r.millis("time"),
-		RealmID:        r.str("realmId"),
-		RealmName:      r.str("realmName"),
-		Error:          r.str("error"),
-		OperationType:  operation,
-		ResourceType:   resource,
-		ResourcePath:   r.str("resourcePath"),
-		Representation: r.text("representation"),
-		Details:        r.stringMap("details"),
-	}
+	e := adminEvent(r, operation, resource)
 	client, user, ip := r.str("clientId"), r.str("userId"), r.str("ipAddress")
 	if client != "" || user != "" || ip != "" {
 		e.AuthDetails = &kete.AuthDetails{ClientID: client, UserID: user, IPAddress: ip}

@@ -35,7 +35,9 @@ func (p *Pool[T]) Return(obj T) {
 	p.handOff(obj)
 }
 
-// returnLocked is Return's path under the lock: to a waiter, the idle stack, or destroyed.
+// handOff gives obj to the longest-waiting borrower, else to the idle stack, else
+// destroys it (MaxIdle reached, or the pool closed). It takes the lock: it is Return's
+// path whenever the hot slot is not enough.
 func (p *Pool[T]) handOff(obj T) {
 	p.mu.Lock()
 	switch {
