@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ kete.routes.ws.destination.pool.soft-min-evictable-idle-time-seconds=-1
 		TestsPerEvictionRun: -2, EvictionInterval: 5 * time.Second,
 		MinEvictableIdle: 240 * time.Second, SoftMinEvictableIdle: -1,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) { // PoolOptions holds funcs: == does not compile
 		t.Errorf("pool options\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -53,7 +54,7 @@ func TestPoolDefaults(t *testing.T) {
 		TestsPerEvictionRun: 3, EvictionInterval: time.Minute,
 		SoftMinEvictableIdle: 30 * time.Minute,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) { // PoolOptions holds funcs: == does not compile
 		t.Errorf("pool options\n got %+v\nwant %+v", got, want)
 	}
 }

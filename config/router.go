@@ -179,7 +179,7 @@ func (c *Config) tokenSource(ctx context.Context, r *RouteSettings, deps Deps, a
 // Admin returns a Keycloak admin client for kete.keycloak.*, for internal OAuth and the
 // events poller; hc nil means the keycloak package's default client.
 func (k KeycloakSettings) Admin(hc *http.Client) *keycloak.Admin {
-	return keycloak.NewAdmin(keycloak.AdminConfig{
+	return keycloak.NewAdmin(keycloak.AdminOptions{
 		URL: k.URL, Realm: k.Realm, ClientID: k.ClientID, ClientSecret: k.ClientSecret,
 		Username: k.Username, Password: k.Password, HTTPClient: hc,
 	})

@@ -47,34 +47,12 @@ type TokenSource interface {
 	Invalidate()
 }
 
-// PoolOptions size the connection pool kept for each rendered URL; see package pool for
-// the zero-value defaults (KETE's: max-idle 10, max-total 20, max-wait 30s).
-type PoolOptions struct {
-	// MinIdle connections are kept open and ready in the background.
-	MinIdle int
-	// MaxIdle caps connections left open between sends.
-	MaxIdle int
-	// MaxTotal caps open connections to one URL; a send waits for one beyond it.
-	MaxTotal int
-	// MaxWait bounds that wait; past it Send fails with an error wrapping pool.ErrExhausted.
-	// Negative (pool.NoMaxWait): wait as long as the send's context allows.
-	MaxWait time.Duration
-	// FailWhenExhausted fails a send at once, wrapping pool.ErrExhausted, when MaxTotal
-	// connections are busy (KETE's block-when-exhausted=false).
-	FailWhenExhausted bool
-	// FIFO reuses the idle connection used least recently (KETE's lifo=false).
-	FIFO bool
-	// The liveness check (the connection is open: not closed by either side or by the
-	// heartbeat) runs when a connection is made, borrowed, returned and while it is idle,
-	// unless skipped (KETE's test-on-create|borrow|return, test-while-idle).
-	SkipTestOnCreate, SkipTestOnBorrow, SkipTestOnReturn, SkipTestWhileIdle bool
-	// EvictionInterval, MinEvictableIdle, SoftMinEvictableIdle and TestsPerEvictionRun
-	// close connections left idle (KETE's time-between-eviction-runs-seconds,
-	// min-evictable-idle-time-seconds, soft-min-evictable-idle-time-seconds,
-	// num-tests-per-eviction-run); see package pool for their defaults.
-	EvictionInterval, MinEvictableIdle, SoftMinEvictableIdle time.Duration
-	TestsPerEvictionRun                                      int
-}
+// PoolOptions size the connection pool kept for each rendered URL (KETE's destination.pool.*
+// keys): they are package pool's Options, with its zero-value defaults (KETE's: max-idle
+// 10, max-total 20, max-wait 30s). The liveness check they enable or skip is "the
+// connection is open: not closed by either side or by the heartbeat". Name and OnFillError
+// are the destination's own: it sets them per URL.
+type PoolOptions = pool.Options
 
 // WebSocketOptions configure a WebSocket destination; the KETE key of each is in its comment.
 type WebSocketOptions struct {
@@ -118,6 +96,20 @@ type WebSocketOptions struct {
 	Now func() time.Time
 }
 
+// withDefaults returns o with its zero fields set to the defaults their comments name.
+func (o WebSocketOptions) withDefaults() WebSocketOptions {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.TLS == nil {
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
 // WebSocket sends each event as one WebSocket frame to the URL its template renders for
 // the event. It implements kete.Destination and is safe for concurrent use.
 type WebSocket struct {
@@ -157,15 +149,10 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = DefaultConnectTimeout
-	}
 	if o.ConnectionLostTimeout < 0 {
 		return nil, fmt.Errorf("websocket %s: connection lost timeout %s is negative", ut.display(), o.ConnectionLostTimeout)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o = o.withDefaults()
 	d := &WebSocket{
 		opts:      o,
 		log:       o.Logger.With("destination", "websocket", "url", ut.display()),
@@ -186,9 +173,6 @@ func NewWebSocket(o WebSocketOptions) (*WebSocket, error) {
 	}
 	d.checkUTF8 = !o.BinaryMode && !o.TrustUTF8
 	d.tls = o.TLS
-	if d.tls == nil {
-		d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if ut.static() {
 		ep, err := d.newEndpoint(ut.source)
@@ -276,34 +260,24 @@ func (d *WebSocket) newEndpointLocked(rawURL string) (*endpoint, error) {
 		Make:     ep.dial,
 		Destroy:  (*conn).close,
 		Validate: (*conn).usable,
-	}, pool.Config{
-		Name:     ep.display,
-		MinIdle:  d.opts.Pool.MinIdle,
-		MaxIdle:  d.opts.Pool.MaxIdle,
-		MaxTotal: d.opts.Pool.MaxTotal,
-		MaxWait:  d.opts.Pool.MaxWait,
-
-		FailWhenExhausted:    d.opts.Pool.FailWhenExhausted,
-		FIFO:                 d.opts.Pool.FIFO,
-		SkipTestOnCreate:     d.opts.Pool.SkipTestOnCreate,
-		SkipTestOnBorrow:     d.opts.Pool.SkipTestOnBorrow,
-		SkipTestOnReturn:     d.opts.Pool.SkipTestOnReturn,
-		SkipTestWhileIdle:    d.opts.Pool.SkipTestWhileIdle,
-		EvictionInterval:     d.opts.Pool.EvictionInterval,
-		MinEvictableIdle:     d.opts.Pool.MinEvictableIdle,
-		SoftMinEvictableIdle: d.opts.Pool.SoftMinEvictableIdle,
-		TestsPerEvictionRun:  d.opts.Pool.TestsPerEvictionRun,
-		OnFillError: func(err error) {
-			// dial has told ep.outage; one line per attempt would be one a second.
-			ep.log.Debug("opening an idle connection failed", "err", err)
-		},
-	})
+	}, d.poolOptions(ep))
 	if err != nil {
 		return nil, err
 	}
 	ep.pool = p
 	d.endpoints[rawURL] = ep
 	return ep, nil
+}
+
+// poolOptions are the pool settings of ep: the route's, named for ep's URL.
+func (d *WebSocket) poolOptions(ep *endpoint) pool.Options {
+	po := d.opts.Pool
+	po.Name = ep.display
+	po.OnFillError = func(err error) {
+		// dial has told ep.outage; one line per attempt would be one a second.
+		ep.log.Debug("opening an idle connection failed", "err", err)
+	}
+	return po
 }
 
 // Close closes every connection: idle ones at once, borrowed ones when their Send

@@ -22,13 +22,13 @@ import (
 	"github.com/kete-dev/kete/internal/redact"
 )
 
-// AdminConfig says where Keycloak is and how kete signs in to its Admin REST API.
+// AdminOptions says where Keycloak is and how kete signs in to its Admin REST API.
 //
 // With Username set, kete uses the password grant (client_id admin-cli unless ClientID is
 // set); otherwise the client credentials grant with ClientID and ClientSecret, which needs a
 // client with a service account holding the realm-management roles kete uses
 // (view-events, manage-clients).
-type AdminConfig struct {
+type AdminOptions struct {
 	// URL is Keycloak's base URL, e.g. https://sso.example.com (include /auth for
 	// Keycloak versions before 17).
 	URL string
@@ -46,7 +46,7 @@ type AdminConfig struct {
 // admin access token until shortly before it expires, and signs in again once when
 // Keycloak answers 401. It is safe for concurrent use.
 type Admin struct {
-	cfg     AdminConfig
+	opts    AdminOptions
 	base    string
 	display string // base for errors and logs: a password in it masked
 	client  *http.Client
@@ -65,21 +65,27 @@ const passwordGrantClient = "admin-cli"
 // maxResponseBytes bounds what kete reads from Keycloak in one response.
 const maxResponseBytes = 32 << 20
 
-// NewAdmin returns a client for cfg. It does not contact Keycloak: the first call signs in,
-// and a bad configuration is reported by that call.
-func NewAdmin(cfg AdminConfig) *Admin {
-	c := cfg.HTTPClient
-	if c == nil {
-		c = &http.Client{Timeout: 30 * time.Second}
+// withDefaults returns o with a blank Realm as master and a nil HTTPClient as one with a
+// 30 s timeout.
+func (o AdminOptions) withDefaults() AdminOptions {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = "master"
+	if o.Realm == "" {
+		o.Realm = "master"
 	}
+	return o
+}
+
+// NewAdmin returns a client for opts. It does not contact Keycloak: the first call signs
+// in, and a bad configuration is reported by that call.
+func NewAdmin(opts AdminOptions) *Admin {
+	opts = opts.withDefaults()
 	return &Admin{
-		cfg:     cfg,
-		base:    strings.TrimRight(cfg.URL, "/"),
-		display: redact.URL(strings.TrimRight(cfg.URL, "/")),
-		client:  c,
+		opts:    opts,
+		base:    strings.TrimRight(opts.URL, "/"),
+		display: redact.URL(strings.TrimRight(opts.URL, "/")),
+		client:  opts.HTTPClient,
 		now:     time.Now,
 		sem:     make(chan struct{}, 1),
 	}
@@ -156,25 +162,25 @@ type tokenResponse struct {
 }
 
 func (a *Admin) signIn(ctx context.Context) (string, time.Duration, error) {
-	tokenURL := TokenURL(a.base, a.cfg.Realm)
+	tokenURL := TokenURL(a.base, a.opts.Realm)
 	form := url.Values{}
 	switch {
-	case a.cfg.Username != "":
-		clientID := a.cfg.ClientID
+	case a.opts.Username != "":
+		clientID := a.opts.ClientID
 		if clientID == "" {
 			clientID = passwordGrantClient
 		}
 		form.Set("grant_type", "password")
 		form.Set("client_id", clientID)
-		if a.cfg.ClientSecret != "" {
-			form.Set("client_secret", a.cfg.ClientSecret)
+		if a.opts.ClientSecret != "" {
+			form.Set("client_secret", a.opts.ClientSecret)
 		}
-		form.Set("username", a.cfg.Username)
-		form.Set("password", a.cfg.Password)
-	case a.cfg.ClientID != "" && a.cfg.ClientSecret != "":
+		form.Set("username", a.opts.Username)
+		form.Set("password", a.opts.Password)
+	case a.opts.ClientID != "" && a.opts.ClientSecret != "":
 		form.Set("grant_type", "client_credentials")
-		form.Set("client_id", a.cfg.ClientID)
-		form.Set("client_secret", a.cfg.ClientSecret)
+		form.Set("client_id", a.opts.ClientID)
+		form.Set("client_secret", a.opts.ClientSecret)
 	default:
 		return "", 0, fmt.Errorf("admin sign-in to %s: set client-id and client-secret, or username and password", a.display)
 	}

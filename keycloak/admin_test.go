@@ -23,10 +23,10 @@ func TestAdminSignsInAndCachesTheToken(t *testing.T) {
 	kc := keycloaktest.New(t)
 	tests := []struct {
 		name string
-		cfg  keycloak.AdminConfig
+		cfg  keycloak.AdminOptions
 	}{
-		{"password grant with admin-cli", kc.AdminConfig()},
-		{"client credentials", kc.AdminClientConfig()},
+		{"password grant with admin-cli", kc.AdminOptions()},
+		{"client credentials", kc.AdminClientOptions()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,17 +53,17 @@ func TestAdminSignInErrors(t *testing.T) {
 	kc := keycloaktest.New(t)
 	tests := []struct {
 		name string
-		cfg  keycloak.AdminConfig
+		cfg  keycloak.AdminOptions
 		want []string
 	}{
-		{"wrong password", keycloak.AdminConfig{URL: kc.URL, Username: "admin", Password: "nope"},
+		{"wrong password", keycloak.AdminOptions{URL: kc.URL, Username: "admin", Password: "nope"},
 			[]string{"admin sign-in", "POST /realms/master/protocol/openid-connect/token", "401", "invalid_grant", "Invalid user credentials"}},
-		{"wrong client secret", keycloak.AdminConfig{URL: kc.URL, ClientID: keycloaktest.DefaultAdminClientID, ClientSecret: "nope"},
+		{"wrong client secret", keycloak.AdminOptions{URL: kc.URL, ClientID: keycloaktest.DefaultAdminClientID, ClientSecret: "nope"},
 			[]string{"401", "invalid_client"}},
-		{"no credentials", keycloak.AdminConfig{URL: kc.URL}, []string{"client-id and client-secret, or username and password"}},
-		{"unknown realm", keycloak.AdminConfig{URL: kc.URL, Realm: "nowhere", Username: "admin", Password: "admin"},
+		{"no credentials", keycloak.AdminOptions{URL: kc.URL}, []string{"client-id and client-secret, or username and password"}},
+		{"unknown realm", keycloak.AdminOptions{URL: kc.URL, Realm: "nowhere", Username: "admin", Password: "admin"},
 			[]string{"/realms/nowhere/protocol/openid-connect/token", "404", "Realm does not exist"}},
-		{"nothing listening", keycloak.AdminConfig{URL: "http://127.0.0.1:1", Username: "admin", Password: "admin"},
+		{"nothing listening", keycloak.AdminOptions{URL: "http://127.0.0.1:1", Username: "admin", Password: "admin"},
 			[]string{"admin sign-in to http://127.0.0.1:1"}},
 	}
 	for _, tt := range tests {
@@ -84,7 +84,7 @@ func TestAdminSignInErrors(t *testing.T) {
 func TestAdminSignsInAgainOnceAfter401(t *testing.T) {
 	kc := keycloaktest.New(t)
 	ctx := testCtx(t)
-	a := keycloak.NewAdmin(kc.AdminConfig())
+	a := keycloak.NewAdmin(kc.AdminOptions())
 	if _, err := a.FindClient(ctx, "master", "admin-cli"); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestAdminSignsInAgainOnceAfter401(t *testing.T) {
 	}
 
 	// A principal without admin rights gets 403, which is not retried.
-	bad := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Username: "user", Password: "pw"})
+	bad := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Username: "user", Password: "pw"})
 	kc.AddUser("master", "user", "pw")
 	_, err := bad.FindClient(ctx, "master", "admin-cli")
 	if err == nil || !strings.Contains(err.Error(), "403") {
@@ -118,7 +118,7 @@ func TestAdminSignsInAgainOnceAfter401(t *testing.T) {
 func TestAdminRefreshesTheTokenBeforeExpiry(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithTokenLifetime(2*time.Second))
 	ctx := testCtx(t)
-	a := keycloak.NewAdmin(kc.AdminClientConfig())
+	a := keycloak.NewAdmin(kc.AdminClientOptions())
 	if _, err := a.FindClient(ctx, "master", "admin-cli"); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestAdminRefreshesTheTokenBeforeExpiry(t *testing.T) {
 func TestClients(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	ctx := testCtx(t)
-	a := keycloak.NewAdmin(kc.AdminConfig())
+	a := keycloak.NewAdmin(kc.AdminOptions())
 
 	c, err := a.FindClient(ctx, "acme", "orders")
 	if err != nil || c != nil {
@@ -196,7 +196,7 @@ func TestClients(t *testing.T) {
 func TestAdminAPIErrors(t *testing.T) {
 	kc := keycloaktest.New(t)
 	ctx := testCtx(t)
-	a := keycloak.NewAdmin(kc.AdminConfig())
+	a := keycloak.NewAdmin(kc.AdminOptions())
 	tests := []struct {
 		name     string
 		call     func() error
@@ -241,7 +241,7 @@ func TestAdminAPIErrors(t *testing.T) {
 func TestEvents(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	ctx := testCtx(t)
-	a := keycloak.NewAdmin(kc.AdminConfig())
+	a := keycloak.NewAdmin(kc.AdminOptions())
 	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	for i, typ := range []string{"LOGIN", "LOGOUT", "LOGIN_ERROR", "LOGIN", "CODE_TO_TOKEN"} {
 		e := kete.Event{Time: base.Add(time.Duration(i) * time.Minute).UnixMilli(), Type: typ, ClientID: "web",
@@ -302,7 +302,7 @@ func TestEvents(t *testing.T) {
 func TestAdminEvents(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	ctx := testCtx(t)
-	a := keycloak.NewAdmin(kc.AdminClientConfig())
+	a := keycloak.NewAdmin(kc.AdminClientOptions())
 	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
 	auth := &kete.AuthDetails{RealmID: kc.RealmID("master"), ClientID: "security-admin-console", UserID: "admin-id", IPAddress: "198.51.100.4"}
 	kc.AddEvent("acme", kete.Event{Kind: kete.KindAdminEvent, Time: base, OperationType: "CREATE", ResourceType: "USER",

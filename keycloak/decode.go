@@ -332,7 +332,14 @@ func decodeUser(r *reader, typ string) (kete.Event, error) {
 	if strings.TrimSpace(typ) == "" {
 		return kete.Event{}, errors.New("user event has a blank type")
 	}
-	e := kete.Event{
+	e := userEvent(r, typ)
+	return e, r.err
+}
+
+// userEvent reads the members of Keycloak's EventRepresentation (plus realmName), which
+// every user event payload carries at its top level.
+func userEvent(r *reader, typ string) kete.Event {
+	return kete.Event{
 		Kind:      kete.KindEvent,
 		ID:        r.str("id"),
 		Time:      r.millis("time"),
@@ -346,24 +353,30 @@ func decodeUser(r *reader, typ string) (kete.Event, error) {
 		IPAddress: r.str("ipAddress"),
 		Details:   r.stringMap("details"),
 	}
-	return e, r.err
 }
 
-// decodeNativeAdmin reads Keycloak's AdminEventRepresentation (and KETE's JSON of it).
-func decodeNativeAdmin(r *reader) (kete.Event, error) {
-	e := kete.Event{
+// adminEvent reads the top-level members of Keycloak's AdminEventRepresentation (plus
+// realmName) that every admin event payload shares; the payloads differ in where the
+// operation and resource types come from, and in the actor (authDetails).
+func adminEvent(r *reader, operation, resource string) kete.Event {
+	return kete.Event{
 		Kind:           kete.KindAdminEvent,
 		ID:             r.str("id"),
 		Time:           r.millis("time"),
 		RealmID:        r.str("realmId"),
 		RealmName:      r.str("realmName"),
 		Error:          r.str("error"),
-		OperationType:  r.str("operationType"),
-		ResourceType:   r.str("resourceType"),
+		OperationType:  operation,
+		ResourceType:   resource,
 		ResourcePath:   r.str("resourcePath"),
 		Representation: r.text("representation"),
 		Details:        r.stringMap("details"),
 	}
+}
+
+// decodeNativeAdmin reads Keycloak's AdminEventRepresentation (and KETE's JSON of it).
+func decodeNativeAdmin(r *reader) (kete.Event, error) {
+	e := adminEvent(r, r.str("operationType"), r.str("resourceType"))
 	if e.ResourceType == "" {
 		e.ResourceType = r.str("resourceTypeAsString")
 	}
@@ -392,20 +405,8 @@ func decodeP2User(r *reader, typ string) (kete.Event, error) {
 	if strings.TrimSpace(typ) == "" {
 		return kete.Event{}, errors.New(`p2-inc event type "access." names no event type`)
 	}
-	e := kete.Event{
-		Kind:      kete.KindEvent,
-		ID:        or(r.str("id"), r.str("uid")),
-		Time:      r.millis("time"),
-		RealmID:   r.str("realmId"),
-		RealmName: r.str("realmName"),
-		Error:     r.str("error"),
-		Type:      typ,
-		ClientID:  r.str("clientId"),
-		UserID:    r.str("userId"),
-		SessionID: r.str("sessionId"),
-		IPAddress: r.str("ipAddress"),
-		Details:   r.stringMap("details"),
-	}
+	e := userEvent(r, typ)
+	e.ID = or(e.ID, r.str("uid"))
 	if a := r.object("authDetails"); a != nil {
 		e.RealmName = or(e.RealmName, a.str("realmId"))
 		e.ClientID = or(a.str("clientId"), e.ClientID)
@@ -470,19 +471,7 @@ func decodeP2Admin(r *reader, typ string) (kete.Event, error) {
 // clientId, userId and ipAddress are the actor's (Keycloak's authDetails).
 func decodeVymaloAdmin(r *reader, typ string) (kete.Event, error) {
 	resource, operation := splitAdminType(typ)
-	e := kete.Event{
-		Kind:           kete.KindAdminEvent,
-		ID:             r.str("id"),
-		Time:           r.millis("time"),
-		RealmID:        r.str("realmId"),
-		RealmName:      r.str("realmName"),
-		Error:          r.str("error"),
-		OperationType:  operation,
-		ResourceType:   resource,
-		ResourcePath:   r.str("resourcePath"),
-		Representation: r.text("representation"),
-		Details:        r.stringMap("details"),
-	}
+	e := adminEvent(r, operation, resource)
 	client, user, ip := r.str("clientId"), r.str("userId"), r.str("ipAddress")
 	if client != "" || user != "" || ip != "" {
 		e.AuthDetails = &kete.AuthDetails{ClientID: client, UserID: user, IPAddress: ip}

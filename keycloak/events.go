@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kete-dev/kete"
@@ -128,27 +129,28 @@ func (r *AdminEventRepresentation) Event(realmName string) kete.Event {
 // answers newest first unless q.Direction says otherwise; each event's RealmName is realm.
 // The admin needs the view-events role of realm-management, and the realm must save events.
 func (a *Admin) Events(ctx context.Context, realm string, q EventQuery) ([]kete.Event, error) {
-	var reps []EventRepresentation
-	if _, err := a.do(ctx, http.MethodGet, realmPath(realm)+"/events", q.values(false), nil, &reps); err != nil {
-		return nil, fmt.Errorf("keycloak: events of realm %q: %w", realm, err)
-	}
-	out := make([]kete.Event, 0, len(reps))
-	for i := range reps {
-		out = append(out, reps[i].Event(realm))
-	}
-	return out, nil
+	return storedEvents[EventRepresentation](ctx, a, realm, "events", q.values(false))
 }
 
 // AdminEvents reads stored admin events of realm (GET /admin/realms/{realm}/admin-events),
 // newest first unless q.Direction says otherwise; each event's RealmName is realm.
 func (a *Admin) AdminEvents(ctx context.Context, realm string, q EventQuery) ([]kete.Event, error) {
-	var reps []AdminEventRepresentation
-	if _, err := a.do(ctx, http.MethodGet, realmPath(realm)+"/admin-events", q.values(true), nil, &reps); err != nil {
-		return nil, fmt.Errorf("keycloak: admin events of realm %q: %w", realm, err)
+	return storedEvents[AdminEventRepresentation](ctx, a, realm, "admin-events", q.values(true))
+}
+
+// storedEvents GETs /admin/realms/{realm}/{kind} and turns each representation R into a
+// kete event of realm.
+func storedEvents[R any, P interface {
+	*R
+	Event(realmName string) kete.Event
+}](ctx context.Context, a *Admin, realm, kind string, v url.Values) ([]kete.Event, error) {
+	var reps []R
+	if _, err := a.do(ctx, http.MethodGet, realmPath(realm)+"/"+kind, v, nil, &reps); err != nil {
+		return nil, fmt.Errorf("keycloak: %s of realm %q: %w", strings.ReplaceAll(kind, "-", " "), realm, err)
 	}
 	out := make([]kete.Event, 0, len(reps))
 	for i := range reps {
-		out = append(out, reps[i].Event(realm))
+		out = append(out, P(&reps[i]).Event(realm))
 	}
 	return out, nil
 }

@@ -57,7 +57,7 @@ func ExampleAdmin_Events() {
 	kc.AddEvent("acme", kete.Event{Type: "LOGIN", Time: t0.UnixMilli(), UserID: "42"})
 	kc.AddEvent("acme", kete.Event{Type: "LOGOUT", Time: t0.Add(time.Hour).UnixMilli(), UserID: "42"})
 
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Username: "admin", Password: "admin"})
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Username: "admin", Password: "admin"})
 	events, err := admin.Events(context.Background(), "acme", keycloak.EventQuery{Max: 10, DateFrom: t0})
 	if err != nil {
 		log.Fatal(err)

@@ -49,7 +49,9 @@ type PollerOptions struct {
 	Logger *slog.Logger
 }
 
-func (o *PollerOptions) withDefaults() {
+// withDefaults returns o with each zero field set to the default its comment names; a nil
+// Logger discards.
+func (o PollerOptions) withDefaults() PollerOptions {
 	if o.Interval <= 0 {
 		o.Interval = 5 * time.Second
 	}
@@ -62,6 +64,7 @@ func (o *PollerOptions) withDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	return o
 }
 
 // DefaultPollLookback is PollerOptions.Lookback's default.
@@ -115,7 +118,7 @@ func NewPoller(admin *Admin, sink Sink, o PollerOptions) (*Poller, error) {
 	if o.StateFile == "" {
 		return nil, errors.New("keycloak poller: no state file for the cursor")
 	}
-	o.withDefaults()
+	o = o.withDefaults()
 	state, err := loadPollState(o.StateFile)
 	if err != nil {
 		return nil, err

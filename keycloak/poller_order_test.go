@@ -75,7 +75,7 @@ var pollerModes = []struct {
 func newPoller(t *testing.T, kc *keycloaktest.Server, sink keycloak.Sink, state string, o keycloak.PollerOptions) *keycloak.Poller {
 	t.Helper()
 	o.Realms, o.StateFile, o.SkipAdminEvents = []string{"acme"}, state, true
-	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), sink, o)
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminOptions()), sink, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestPollerReadsThePreviousStateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &batchSink{}
-	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state})
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminOptions()), sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: state})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestPollerLogsEachRealmsOutageOnce(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	kc.FailTokenRequests(503, "<html><body><h1>503 Service Unavailable</h1></body></html>", 20)
 	logs := newLogLines()
-	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), &memSink{}, keycloak.PollerOptions{
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminOptions()), &memSink{}, keycloak.PollerOptions{
 		Realms: []string{"acme", "ghost"}, StateFile: filepath.Join(t.TempDir(), "s.json"),
 		Interval: 5 * time.Millisecond, Logger: slog.New(logs),
 	})
@@ -59,7 +59,7 @@ func TestPollerLogsEachRealmsOutageOnce(t *testing.T) {
 // client's does, and the poller does not wrap it in the realm again.
 func TestPollOnceErrorNamesTheRealm(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
-	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), &memSink{}, keycloak.PollerOptions{Realms: []string{"ghost"}, StateFile: filepath.Join(t.TempDir(), "s.json")})
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminOptions()), &memSink{}, keycloak.PollerOptions{Realms: []string{"ghost"}, StateFile: filepath.Join(t.TempDir(), "s.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestConfigureRealmsLogsItsOutageOnce(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	kc.FailTokenRequests(503, "<html><body><h1>503 Service Unavailable</h1></body></html>", 20)
 	logs := newLogLines()
-	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminConfig()), &memSink{}, keycloak.PollerOptions{
+	p, err := keycloak.NewPoller(keycloak.NewAdmin(kc.AdminOptions()), &memSink{}, keycloak.PollerOptions{
 		Realms: []string{"acme"}, StateFile: filepath.Join(t.TempDir(), "s.json"),
 		Interval: 5 * time.Millisecond, Logger: slog.New(logs), ConfigureRealms: true,
 	})

@@ -25,7 +25,7 @@ func testPollerOnce(t *testing.T, datesOnly bool) {
 		opts = append(opts, keycloaktest.WithDatesOnly())
 	}
 	kc := keycloaktest.New(t, opts...)
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
 	state := filepath.Join(t.TempDir(), "poller.json")
 	base := time.Now().Add(-time.Hour).UnixMilli()
 	// 250 events, several sharing a millisecond, to cross page boundaries and ties.
@@ -81,7 +81,7 @@ func testPollerOnce(t *testing.T, datesOnly bool) {
 // the error says which parameter, so the operator knows to set dates-only.
 func TestPollerNeedsDatesOnlyForOldKeycloak(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"), keycloaktest.WithDatesOnly())
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
 	kc.AddEvent("acme", kete.Event{Kind: kete.KindEvent, Type: "LOGIN", UserID: "u", Time: time.Now().UnixMilli()})
 	p, err := keycloak.NewPoller(admin, &memSink{}, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: filepath.Join(t.TempDir(), "s.json"), SkipAdminEvents: true})
 	if err != nil {
@@ -97,7 +97,7 @@ func TestPollerNeedsDatesOnlyForOldKeycloak(t *testing.T) {
 
 func TestPollerDoesNotAdvanceWhenTheSinkFails(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
 	kc.AddEvent("acme", kete.Event{Kind: kete.KindEvent, Type: "LOGIN", UserID: "u", Time: time.Now().UnixMilli()})
 	sink := &memSink{err: errFull}
 	p, _ := keycloak.NewPoller(admin, sink, keycloak.PollerOptions{Realms: []string{"acme"}, StateFile: filepath.Join(t.TempDir(), "s.json"), SkipAdminEvents: true})

@@ -23,7 +23,7 @@ func TestEnableRealmEvents(t *testing.T) {
 		EnabledEventTypes: []string{"LOGIN", "LOGOUT"},
 		EventsExpiration:  &exp,
 	})
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
 	ctx := context.Background()
 
 	changed, err := admin.EnableRealmEvents(ctx, "acme")
@@ -60,7 +60,7 @@ func TestEnableRealmEvents(t *testing.T) {
 // polls, and then reads the REALM UPDATE admin event Keycloak recorded for the change.
 func TestPollerConfiguresRealms(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{URL: kc.URL, Realm: "master", Username: "admin", Password: "admin"})
 	sink := &memSink{}
 	p, err := keycloak.NewPoller(admin, sink, keycloak.PollerOptions{
 		Realms: []string{"acme"}, StateFile: filepath.Join(t.TempDir(), "poller.json"),

@@ -26,7 +26,7 @@ func TestRealmNamesCachesAndRefreshesOnAnUnknownID(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	defer counting.Close()
-	cfg := kc.AdminConfig()
+	cfg := kc.AdminOptions()
 	cfg.URL = counting.URL
 	names := keycloak.NewRealmNames(keycloak.NewAdmin(cfg))
 	ctx := t.Context()

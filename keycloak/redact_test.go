@@ -18,7 +18,7 @@ func TestAdminErrorsMaskTheURLPassword(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	const secret = "url-S3CRET"
-	a := keycloak.NewAdmin(keycloak.AdminConfig{URL: "http://admin:" + secret + "@" + addr, ClientID: "kete", ClientSecret: "client-S3CRET"})
+	a := keycloak.NewAdmin(keycloak.AdminOptions{URL: "http://admin:" + secret + "@" + addr, ClientID: "kete", ClientSecret: "client-S3CRET"})
 	_, err = a.FindClient(testCtx(t), "acme", "kete")
 	if err == nil {
 		t.Fatal("FindClient succeeded against a closed port")

@@ -52,6 +52,27 @@ type ReceiverOptions struct {
 	Logger   *slog.Logger
 }
 
+// withDefaults returns o with each zero field set to the default its comment names; a nil
+// IsFull treats every sink error as a failure, and a nil Logger discards.
+func (o ReceiverOptions) withDefaults() ReceiverOptions {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 4 << 20
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
+	}
+	if o.IsFull == nil {
+		o.IsFull = func(error) bool { return false }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LogEvery <= 0 {
+		o.LogEvery = 10 * time.Second
+	}
+	return o
+}
+
 // RealmResolver fills in RealmName for events that carry only a RealmID.
 type RealmResolver interface {
 	Resolve(ctx context.Context, events []kete.Event) error
@@ -87,21 +108,7 @@ type Receiver struct {
 
 // NewReceiver returns a receiver that hands events to sink.
 func NewReceiver(sink Sink, o ReceiverOptions) *Receiver {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = 4 << 20
-	}
-	if o.RetryAfter <= 0 {
-		o.RetryAfter = time.Second
-	}
-	if o.IsFull == nil {
-		o.IsFull = func(error) bool { return false }
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.LogEvery <= 0 {
-		o.LogEvery = 10 * time.Second
-	}
+	o = o.withDefaults()
 	return &Receiver{sink: sink, opts: o, logs: newRateLog(o.LogEvery)}
 }
 

@@ -353,7 +353,7 @@ func TestReceiverNamesRealmsThroughTheAdminAPI(t *testing.T) {
 	sink := &memSink{}
 	var logs syncBuffer
 	srv := httptest.NewServer(keycloak.NewReceiver(sink, keycloak.ReceiverOptions{
-		Realms: keycloak.NewRealmNames(keycloak.NewAdmin(kc.AdminConfig())),
+		Realms: keycloak.NewRealmNames(keycloak.NewAdmin(kc.AdminOptions())),
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	}))
 	defer srv.Close()

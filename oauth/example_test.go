@@ -55,7 +55,7 @@ func ExampleNewInternal() {
 	}
 	defer kc.Close()
 
-	admin := keycloak.NewAdmin(keycloak.AdminConfig{
+	admin := keycloak.NewAdmin(keycloak.AdminOptions{
 		URL:      kc.URL, // e.g. https://sso.example.com
 		Username: "admin",
 		Password: "admin",

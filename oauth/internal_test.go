@@ -30,7 +30,7 @@ func verify(t *testing.T, kc *keycloaktest.Server, realm, token string) jwt.MapC
 func TestInternalRegistersTheClientOnce(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	kc.AddClientScope("acme", "events:write")
-	admin := keycloak.NewAdmin(kc.AdminConfig())
+	admin := keycloak.NewAdmin(kc.AdminOptions())
 	ctx := ctxFor(t)
 
 	s, err := NewInternal(ctx, admin, Internal{Realm: "acme", Scopes: []string{"events:write"}})
@@ -69,7 +69,7 @@ func TestInternalRegistersTheClientOnce(t *testing.T) {
 
 func TestInternalSecretAndClientOverrides(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
-	admin := keycloak.NewAdmin(kc.AdminClientConfig())
+	admin := keycloak.NewAdmin(kc.AdminClientOptions())
 	s, err := NewInternal(ctxFor(t), admin, Internal{Realm: "acme", ClientID: "kete-events", ClientSecret: "chosen-secret"})
 	if err != nil {
 		t.Fatalf("NewInternal: %v", err)
@@ -90,14 +90,14 @@ func TestInternalReportsAnUnusableClient(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Internal
-		adm  keycloak.AdminConfig
+		adm  keycloak.AdminOptions
 		want []string
 	}{
-		{"public client", Internal{Realm: "acme", ClientID: "public-app"}, kc.AdminConfig(), []string{`"public-app"`, "public"}},
-		{"no service account", Internal{Realm: "acme", ClientID: "web-app"}, kc.AdminConfig(), []string{`"web-app"`, "service accounts off"}},
-		{"no realm", Internal{}, kc.AdminConfig(), []string{"needs a realm"}},
-		{"unknown realm", Internal{Realm: "nope"}, kc.AdminConfig(), []string{"404", "Realm not found."}},
-		{"bad admin credentials", Internal{Realm: "acme"}, keycloak.AdminConfig{URL: kc.URL, Username: "admin", Password: "x"}, []string{"invalid_grant"}},
+		{"public client", Internal{Realm: "acme", ClientID: "public-app"}, kc.AdminOptions(), []string{`"public-app"`, "public"}},
+		{"no service account", Internal{Realm: "acme", ClientID: "web-app"}, kc.AdminOptions(), []string{`"web-app"`, "service accounts off"}},
+		{"no realm", Internal{}, kc.AdminOptions(), []string{"needs a realm"}},
+		{"unknown realm", Internal{Realm: "nope"}, kc.AdminOptions(), []string{"404", "Realm not found."}},
+		{"bad admin credentials", Internal{Realm: "acme"}, keycloak.AdminOptions{URL: kc.URL, Username: "admin", Password: "x"}, []string{"invalid_grant"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +123,7 @@ func TestInternalReportsAnUnusableClient(t *testing.T) {
 func TestInternalLinksTheRequestedScopeToTheClient(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	kc.AddClientScope("acme", "realtime:publisher:write:topic:events/*")
-	admin := keycloak.NewAdmin(kc.AdminClientConfig())
+	admin := keycloak.NewAdmin(kc.AdminClientOptions())
 	cfg := Internal{Realm: "acme", Scopes: []string{"realtime:publisher:write:topic:events/*"}}
 
 	s, err := NewInternal(ctxFor(t), admin, cfg)
@@ -157,7 +157,7 @@ func TestInternalLinksTheRequestedScopeToTheClient(t *testing.T) {
 
 func TestInternalFailsAtStartOnAMissingScope(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
-	_, err := NewInternal(ctxFor(t), keycloak.NewAdmin(kc.AdminConfig()), Internal{Realm: "acme", Scopes: []string{"events:write"}})
+	_, err := NewInternal(ctxFor(t), keycloak.NewAdmin(kc.AdminOptions()), Internal{Realm: "acme", Scopes: []string{"events:write"}})
 	if err == nil {
 		t.Fatal("NewInternal succeeded with a scope the realm does not have")
 	}

@@ -19,12 +19,12 @@ import "time"
 
 // evicts reports whether eviction runs can evict anything.
 func (p *Pool[T]) evicts() bool {
-	return p.cfg.EvictionInterval > 0 && (p.cfg.MinEvictableIdle > 0 || p.cfg.SoftMinEvictableIdle > 0)
+	return p.opts.EvictionInterval > 0 && (p.opts.MinEvictableIdle > 0 || p.opts.SoftMinEvictableIdle > 0)
 }
 
 // tick refreshes the coarse clock and returns it.
 func (p *Pool[T]) tick() int64 {
-	now := int64(p.cfg.Now().Sub(p.start))
+	now := int64(p.opts.Now().Sub(p.start))
 	p.clock.Store(now)
 	return now
 }
@@ -33,9 +33,9 @@ func (p *Pool[T]) tick() int64 {
 // clock refreshes while the maintenance loop runs.
 func (p *Pool[T]) slack() time.Duration {
 	if p.evicts() {
-		return min(p.cfg.MaintenanceInterval, p.cfg.EvictionInterval)
+		return min(p.opts.MaintenanceInterval, p.opts.EvictionInterval)
 	}
-	return p.cfg.MaintenanceInterval
+	return p.opts.MaintenanceInterval
 }
 
 // Evict runs one eviction run now (the maintenance loop runs one every EvictionInterval),
@@ -56,7 +56,7 @@ func (p *Pool[T]) Evict() {
 	if obj, since, ok := p.takeHotSince(); ok {
 		p.idle = append(p.idle, idleObj[T]{obj: obj, since: since})
 	}
-	n := p.cfg.TestsPerEvictionRun
+	n := p.opts.TestsPerEvictionRun
 	if n < 0 {
 		n = (len(p.idle) + (-n) - 1) / (-n)
 	}
@@ -68,11 +68,11 @@ func (p *Pool[T]) Evict() {
 		}
 		idleFor := time.Duration(now - e.since - slack)
 		switch {
-		case p.cfg.MinEvictableIdle > 0 && idleFor >= p.cfg.MinEvictableIdle,
-			p.cfg.SoftMinEvictableIdle > 0 && idleFor >= p.cfg.SoftMinEvictableIdle &&
-				len(p.idle)-len(evicted)-len(dead) > p.cfg.MinIdle:
+		case p.opts.MinEvictableIdle > 0 && idleFor >= p.opts.MinEvictableIdle,
+			p.opts.SoftMinEvictableIdle > 0 && idleFor >= p.opts.SoftMinEvictableIdle &&
+				len(p.idle)-len(evicted)-len(dead) > p.opts.MinIdle:
 			evicted = append(evicted, e.obj)
-		case !p.cfg.SkipTestWhileIdle && !p.valid(e.obj):
+		case !p.opts.SkipTestWhileIdle && !p.valid(e.obj):
 			dead = append(dead, e.obj)
 		default:
 			live = append(live, e)

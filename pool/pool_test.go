@@ -52,9 +52,9 @@ func (f *factory) Factory() pool.Factory[*object] {
 	}
 }
 
-func newPool(t *testing.T, f *factory, cfg pool.Config) *pool.Pool[*object] {
+func newPool(t *testing.T, f *factory, opts pool.Options) *pool.Pool[*object] {
 	t.Helper()
-	p, err := pool.New(context.Background(), f.Factory(), cfg)
+	p, err := pool.New(context.Background(), f.Factory(), opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -89,7 +89,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestBorrowReusesReturnedObject(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "reuse", MaxTotal: 2})
+	p := newPool(t, f, pool.Options{Name: "reuse", MaxTotal: 2})
 	ctx := testContext(t)
 	for i := range 5 {
 		o, err := p.Borrow(ctx)
@@ -110,7 +110,7 @@ func TestMaxTotalUnderConcurrency(t *testing.T) {
 	for _, maxTotal := range []int{1, 3, 8} {
 		t.Run(fmt.Sprint(maxTotal), func(t *testing.T) {
 			f := &factory{}
-			p := newPool(t, f, pool.Config{Name: "concurrent", MaxTotal: maxTotal, MaxIdle: maxTotal})
+			p := newPool(t, f, pool.Options{Name: "concurrent", MaxTotal: maxTotal, MaxIdle: maxTotal})
 			ctx := testContext(t)
 			var wg sync.WaitGroup
 			var inUse, maxInUse atomic.Int64
@@ -148,7 +148,7 @@ func TestMaxTotalUnderConcurrency(t *testing.T) {
 
 func TestBorrowExhausted(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "ws://127.0.0.1:1/x", MaxTotal: 1, MaxWait: 50 * time.Millisecond})
+	p := newPool(t, f, pool.Options{Name: "ws://127.0.0.1:1/x", MaxTotal: 1, MaxWait: 50 * time.Millisecond})
 	ctx := testContext(t)
 	held, err := p.Borrow(ctx)
 	if err != nil {
@@ -189,7 +189,7 @@ func TestBorrowContextEndsFirst(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &factory{}
-			p := newPool(t, f, pool.Config{Name: "ctx", MaxTotal: 1, MaxWait: time.Minute})
+			p := newPool(t, f, pool.Options{Name: "ctx", MaxTotal: 1, MaxWait: time.Minute})
 			held, err := p.Borrow(testContext(t))
 			if err != nil {
 				t.Fatal(err)
@@ -218,7 +218,7 @@ func TestFailedMakeWakesWaiter(t *testing.T) {
 		}
 		return nil
 	}
-	p := newPool(t, f, pool.Config{Name: "wake", MaxTotal: 1, MaxWait: time.Minute})
+	p := newPool(t, f, pool.Options{Name: "wake", MaxTotal: 1, MaxWait: time.Minute})
 	ctx := testContext(t)
 	first := make(chan error, 1)
 	go func() {
@@ -258,7 +258,7 @@ func TestInvalidateNeverMakes(t *testing.T) {
 		}
 		return nil
 	}
-	p := newPool(t, f, pool.Config{Name: "invalidate", MaxTotal: 1, MaxWait: time.Minute})
+	p := newPool(t, f, pool.Options{Name: "invalidate", MaxTotal: 1, MaxWait: time.Minute})
 	ctx := testContext(t)
 	o, err := p.Borrow(ctx)
 	if err != nil {
@@ -296,7 +296,7 @@ func TestInvalidateNeverMakes(t *testing.T) {
 
 func TestIdleIsLastInFirstOut(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "lifo", MaxTotal: 3})
+	p := newPool(t, f, pool.Options{Name: "lifo", MaxTotal: 3})
 	ctx := testContext(t)
 	a, _ := p.Borrow(ctx)
 	b, _ := p.Borrow(ctx)
@@ -317,7 +317,7 @@ func TestIdleIsLastInFirstOut(t *testing.T) {
 // Waiters are served oldest first, each handed the returned object itself.
 func TestWaitersServedInOrder(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "order", MaxTotal: 1, MaxWait: time.Minute})
+	p := newPool(t, f, pool.Options{Name: "order", MaxTotal: 1, MaxWait: time.Minute})
 	ctx := testContext(t)
 	o, err := p.Borrow(ctx)
 	if err != nil {
@@ -354,7 +354,7 @@ func TestWaitersServedInOrder(t *testing.T) {
 
 func TestBorrowSkipsDeadIdle(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "dead", MaxTotal: 2})
+	p := newPool(t, f, pool.Options{Name: "dead", MaxTotal: 2})
 	ctx := testContext(t)
 	o, err := p.Borrow(ctx)
 	if err != nil {
@@ -377,7 +377,7 @@ func TestBorrowSkipsDeadIdle(t *testing.T) {
 
 func TestMaxIdle(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "maxidle", MaxTotal: 5, MaxIdle: 2})
+	p := newPool(t, f, pool.Options{Name: "maxidle", MaxTotal: 5, MaxIdle: 2})
 	ctx := testContext(t)
 	var held []*object
 	for range 5 {
@@ -400,7 +400,7 @@ func TestMaxIdle(t *testing.T) {
 
 func TestMinIdleKeptWarm(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "minidle", MinIdle: 2, MaxTotal: 4, MaintenanceInterval: time.Hour})
+	p := newPool(t, f, pool.Options{Name: "minidle", MinIdle: 2, MaxTotal: 4, MaintenanceInterval: time.Hour})
 	waitFor(t, "two idle objects", func() bool { return p.Stats().Idle == 2 })
 
 	// An idle object that dies is replaced on the next Kick, long before the interval.
@@ -441,7 +441,7 @@ func TestMinIdleKeptWarm(t *testing.T) {
 
 func TestMinIdleFillRespectsMaxTotal(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "fill", MinIdle: 2, MaxIdle: 2, MaxTotal: 2, MaintenanceInterval: time.Millisecond})
+	p := newPool(t, f, pool.Options{Name: "fill", MinIdle: 2, MaxIdle: 2, MaxTotal: 2, MaintenanceInterval: time.Millisecond})
 	ctx := testContext(t)
 	waitFor(t, "two idle objects", func() bool { return p.Stats().Idle == 2 })
 	a, err := p.Borrow(ctx)
@@ -467,7 +467,7 @@ func TestMinIdleFillRespectsMaxTotal(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	f := &factory{}
-	p, err := pool.New(context.Background(), f.Factory(), pool.Config{Name: "close", MaxTotal: 2, MinIdle: 1})
+	p, err := pool.New(context.Background(), f.Factory(), pool.Options{Name: "close", MaxTotal: 2, MinIdle: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestNewNeedsFactory(t *testing.T) {
-	_, err := pool.New(context.Background(), pool.Factory[*object]{}, pool.Config{Name: "bad"})
+	_, err := pool.New(context.Background(), pool.Factory[*object]{}, pool.Options{Name: "bad"})
 	if err == nil || !strings.Contains(err.Error(), "bad") {
 		t.Errorf("New without Make: %v", err)
 	}
@@ -521,7 +521,7 @@ func ExamplePool() {
 	p, err := pool.New(context.Background(), pool.Factory[*conn]{
 		Make:    func(ctx context.Context) (*conn, error) { next++; return &conn{id: next}, nil },
 		Destroy: func(c *conn) {},
-	}, pool.Config{Name: "ws://127.0.0.1:8080/events", MaxTotal: 1, MaxWait: 10 * time.Millisecond})
+	}, pool.Options{Name: "ws://127.0.0.1:8080/events", MaxTotal: 1, MaxWait: 10 * time.Millisecond})
 	if err != nil {
 		panic(err)
 	}
@@ -547,7 +547,7 @@ func ExamplePool() {
 // still served: every Borrow succeeds, none sits out MaxWait.
 func TestHotSlotNeverStrandsAWaiter(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "hot", MaxTotal: 1, MaxWait: 5 * time.Second})
+	p := newPool(t, f, pool.Options{Name: "hot", MaxTotal: 1, MaxWait: 5 * time.Second})
 	ctx := testContext(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -579,7 +579,7 @@ func TestHotSlotNeverStrandsAWaiter(t *testing.T) {
 // BenchmarkBorrowReturn is one sender's cost per event for its connection.
 func BenchmarkBorrowReturn(b *testing.B) {
 	f := &factory{}
-	p, err := pool.New(context.Background(), f.Factory(), pool.Config{Name: "bench"})
+	p, err := pool.New(context.Background(), f.Factory(), pool.Options{Name: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

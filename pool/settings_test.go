@@ -78,7 +78,7 @@ func TestEvictClosesIdleConnection(t *testing.T) {
 	srv := newCloseServer(t)
 	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
 	const minIdle = 5 * time.Second
-	p := newWSPool(t, srv, pool.Config{
+	p := newWSPool(t, srv, pool.Options{
 		Name:                "evict",
 		MinEvictableIdle:    minIdle,
 		EvictionInterval:    time.Hour, // runs only when the test calls Evict
@@ -125,7 +125,7 @@ func TestEvictClosesIdleConnection(t *testing.T) {
 // evictor closes an idle connection without anyone calling Evict, and Close stops it.
 func TestEvictLoopRunsOnItsOwn(t *testing.T) {
 	srv := newCloseServer(t)
-	p := newWSPool(t, srv, pool.Config{
+	p := newWSPool(t, srv, pool.Options{
 		Name:                "evict-loop",
 		MinEvictableIdle:    20 * time.Millisecond,
 		EvictionInterval:    5 * time.Millisecond,
@@ -144,7 +144,7 @@ func TestEvictLoopRunsOnItsOwn(t *testing.T) {
 	waitFor(t, "pool empty", func() bool { return p.Stats().Open == 0 })
 }
 
-func newWSPool(t *testing.T, srv *closeServer, cfg pool.Config) *pool.Pool[*wsConn] {
+func newWSPool(t *testing.T, srv *closeServer, opts pool.Options) *pool.Pool[*wsConn] {
 	t.Helper()
 	p, err := pool.New(context.Background(), pool.Factory[*wsConn]{
 		Make: func(ctx context.Context) (*wsConn, error) {
@@ -165,7 +165,7 @@ func newWSPool(t *testing.T, srv *closeServer, cfg pool.Config) *pool.Pool[*wsCo
 				return true
 			}
 		},
-	}, cfg)
+	}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func newWSPool(t *testing.T, srv *closeServer, cfg pool.Config) *pool.Pool[*wsCo
 func TestSoftEvictKeepsMinIdle(t *testing.T) {
 	f := &factory{}
 	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
-	p := newPool(t, f, pool.Config{
+	p := newPool(t, f, pool.Options{
 		Name: "soft", MinIdle: 1, MaxIdle: 3, MaxTotal: 3,
 		SoftMinEvictableIdle: time.Minute, EvictionInterval: time.Hour,
 		MaintenanceInterval: time.Hour, Now: clock.Now,
@@ -225,7 +225,7 @@ func TestSoftEvictKeepsMinIdle(t *testing.T) {
 func TestTestsPerEvictionRun(t *testing.T) {
 	f := &factory{}
 	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
-	p := newPool(t, f, pool.Config{
+	p := newPool(t, f, pool.Options{
 		Name: "ntests", MaxIdle: 5, MaxTotal: 5, MinEvictableIdle: time.Second,
 		TestsPerEvictionRun: 2, EvictionInterval: time.Hour, MaintenanceInterval: time.Hour,
 		Now: clock.Now,
@@ -253,7 +253,7 @@ func TestTestsPerEvictionRun(t *testing.T) {
 
 func TestFailWhenExhausted(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "nowait", MaxTotal: 1, MaxWait: time.Hour, FailWhenExhausted: true})
+	p := newPool(t, f, pool.Options{Name: "nowait", MaxTotal: 1, MaxWait: time.Hour, FailWhenExhausted: true})
 	ctx := testContext(t)
 	o, err := p.Borrow(ctx)
 	if err != nil {
@@ -282,7 +282,7 @@ func TestFailWhenExhausted(t *testing.T) {
 func TestFIFO(t *testing.T) {
 	for _, fifo := range []bool{false, true} {
 		f := &factory{}
-		p := newPool(t, f, pool.Config{Name: "order", MaxTotal: 3, MaxIdle: 3, FIFO: fifo})
+		p := newPool(t, f, pool.Options{Name: "order", MaxTotal: 3, MaxIdle: 3, FIFO: fifo})
 		ctx := testContext(t)
 		var objs []*object
 		for range 3 {
@@ -327,8 +327,8 @@ func equal(a, b []int64) bool {
 // default, until its context ends, and is served if an object comes back first.
 func TestNoMaxWaitWaitsUntilContextEnds(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "forever", MaxTotal: 1, MaxWait: pool.NoMaxWait})
-	if got := p.Config().MaxWait; got != pool.NoMaxWait {
+	p := newPool(t, f, pool.Options{Name: "forever", MaxTotal: 1, MaxWait: pool.NoMaxWait})
+	if got := p.Options().MaxWait; got != pool.NoMaxWait {
 		t.Fatalf("MaxWait %v, want NoMaxWait", got)
 	}
 	held, err := p.Borrow(testContext(t))
@@ -367,7 +367,7 @@ func TestTestOnCreate(t *testing.T) {
 			}
 			return o, err
 		}
-		p, err := pool.New(context.Background(), fac, pool.Config{Name: "create", SkipTestOnCreate: skip})
+		p, err := pool.New(context.Background(), fac, pool.Options{Name: "create", SkipTestOnCreate: skip})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,7 +394,7 @@ func TestTestOnCreate(t *testing.T) {
 
 func TestSkipTestOnBorrowAndReturn(t *testing.T) {
 	f := &factory{}
-	p := newPool(t, f, pool.Config{Name: "skip", SkipTestOnBorrow: true, SkipTestOnReturn: true, SkipTestWhileIdle: true})
+	p := newPool(t, f, pool.Options{Name: "skip", SkipTestOnBorrow: true, SkipTestOnReturn: true, SkipTestWhileIdle: true})
 	ctx := testContext(t)
 	o, _ := p.Borrow(ctx)
 	o.dead.Store(true)

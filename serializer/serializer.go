@@ -79,6 +79,17 @@ type Options struct {
 	NestingNotation string
 }
 
+// withDefaults returns o with Kind in its canonical form: lower case, trimmed, blank as
+// json. The other fields' defaults (text/plain, bracket nesting) belong to the kinds that
+// read them, which apply them once checkKeys has seen what was set.
+func (o Options) withDefaults() Options {
+	o.Kind = strings.ToLower(strings.TrimSpace(o.Kind))
+	if o.Kind == "" {
+		o.Kind = KindJSON
+	}
+	return o
+}
+
 // KeyError is a bad serializer setting: Key is the key relative to the route
 // (serializer.kind, serializer.template-file-path, …), Reason what was wanted.
 type KeyError struct {
@@ -96,10 +107,9 @@ func New(kind, templateText string) (kete.Serializer, error) {
 
 // Build returns the serializer o describes. Its errors are *KeyError, naming the key.
 func Build(o Options) (kete.Serializer, error) {
-	k := strings.ToLower(strings.TrimSpace(o.Kind))
-	if k == "" {
-		k = KindJSON
-	}
+	given := o.Kind
+	o = o.withDefaults()
+	k := o.Kind
 	if err := o.checkKeys(k); err != nil {
 		return nil, err
 	}
@@ -138,7 +148,7 @@ func Build(o Options) (kete.Serializer, error) {
 	case KindTemplate:
 		return o.template()
 	}
-	return nil, &KeyError{Key: "serializer.kind", Reason: fmt.Sprintf("%q: unknown, want one of %s", o.Kind, strings.Join(Kinds(), ", "))}
+	return nil, &KeyError{Key: "serializer.kind", Reason: fmt.Sprintf("%q: unknown, want one of %s", given, strings.Join(Kinds(), ", "))}
 }
 
 // checkKeys refuses a key set for a kind that does not read it.

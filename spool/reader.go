@@ -83,16 +83,7 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 		off, durable := r.next, s.durable
 		i, found := s.segmentForLocked(off)
 		if !found {
-			// Between segments, or before the first: the file that held off is gone.
-			gap := Damage{FirstLost: off, NextGood: durable, Missing: true}
-			if i > 0 {
-				prev := s.segments[i-1]
-				gap.Segment, gap.Byte, gap.FirstLost = filepath.Base(prev.path), prev.size, prev.next
-			}
-			if i < len(s.segments) {
-				gap.NextGood = s.segments[i].base
-			}
-			r.skipLocked(gap.NextGood)
+			gap := r.skipGapLocked(i, off, durable)
 			s.mu.Unlock()
 			s.damage.report(s, gap, nil)
 			continue
@@ -111,22 +102,10 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 		}
 		rec, at, err := r.read(&seg, off, limit, end)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) && last {
-				// The segment being written is gone: new records must go to a file that
-				// exists; then this one is an old segment lost, like any other.
-				if err := s.replaceLostSegment(seg.base); err != nil {
-					return Record{}, fmt.Errorf("spool: route %s: %s is gone and no new segment can start: %w", r.route, seg.path, err)
-				}
-				continue
+			if err := r.recoverRead(&seg, off, last, err); err != nil {
+				return Record{}, err
 			}
-			if errors.Is(err, os.ErrNotExist) {
-				s.damage.report(s, Damage{Segment: filepath.Base(seg.path), FirstLost: off, NextGood: seg.next, Missing: true}, nil)
-				s.mu.Lock()
-				r.skipLocked(seg.next)
-				s.mu.Unlock()
-				continue
-			}
-			return Record{}, fmt.Errorf("spool: route %s: reading offset %d in %s: %w", r.route, off, seg.path, err)
+			continue
 		}
 		if rec == nil && at == off {
 			at = end // this file holds nothing more: on to the next
@@ -145,6 +124,46 @@ func (r *Reader) Next(ctx context.Context) (Record, error) {
 		s.mu.Unlock()
 		return Record{Offset: at, Data: rec}, nil
 	}
+}
+
+// skipGapLocked steps the reader over offsets from off that no segment holds (between
+// segments, or before the first: the file that held them is gone) and returns the damage
+// to report once the lock is released. i is where segmentForLocked would have found off.
+func (r *Reader) skipGapLocked(i int, off, durable uint64) Damage {
+	s := r.s
+	gap := Damage{FirstLost: off, NextGood: durable, Missing: true}
+	if i > 0 {
+		prev := s.segments[i-1]
+		gap.Segment, gap.Byte, gap.FirstLost = filepath.Base(prev.path), prev.size, prev.next
+	}
+	if i < len(s.segments) {
+		gap.NextGood = s.segments[i].base
+	}
+	r.skipLocked(gap.NextGood)
+	return gap
+}
+
+// recoverRead handles err from reading seg at off. A segment file that is gone is stepped
+// over and nil returned, so that Next goes on; when it was the active segment, a new one
+// starts first, so that new records go to a file that exists. Any other error is
+// returned, naming the route, the offset and the file.
+func (r *Reader) recoverRead(seg *segment, off uint64, last bool, err error) error {
+	s := r.s
+	switch {
+	case errors.Is(err, os.ErrNotExist) && last:
+		// Once replaced, this one is an old segment lost, like any other.
+		if err := s.replaceLostSegment(seg.base); err != nil {
+			return fmt.Errorf("spool: route %s: %s is gone and no new segment can start: %w", r.route, seg.path, err)
+		}
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		s.damage.report(s, Damage{Segment: filepath.Base(seg.path), FirstLost: off, NextGood: seg.next, Missing: true}, nil)
+		s.mu.Lock()
+		r.skipLocked(seg.next)
+		s.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("spool: route %s: reading offset %d in %s: %w", r.route, off, seg.path, err)
 }
 
 // skipLocked steps the reader over offsets up to to, which hold no record it can read:

@@ -109,10 +109,12 @@ type Options struct {
 	FS FS
 	// NoSync skips fsync, for benchmarks that measure everything but the disk.
 	NoSync bool
+	// Logger hears of damage and of failures such as a full disk (default: discarded).
 	Logger *slog.Logger
 }
 
-func (o *Options) withDefaults() {
+// withDefaults returns o with every zero field but Dir set to the default its comment names.
+func (o Options) withDefaults() Options {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 1 << 30
 	}
@@ -137,6 +139,7 @@ func (o *Options) withDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	return o
 }
 
 // Record is one spooled event as a reader sees it.
@@ -195,7 +198,7 @@ type Spool struct {
 // every segment through (cutting a torn tail, reporting damage), and loads each route's
 // cursor.
 func Open(o Options) (*Spool, error) {
-	o.withDefaults()
+	o = o.withDefaults()
 	if o.Dir == "" {
 		return nil, errors.New("spool: dir is empty")
 	}

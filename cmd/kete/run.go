@@ -233,7 +233,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			polled[i] = "keycloak-poller/" + realm
 		}
 		p.Metrics().SourceKnown("keycloak", polled...)
-		admin := keycloak.NewAdmin(keycloak.AdminConfig{
+		admin := keycloak.NewAdmin(keycloak.AdminOptions{
 			URL: cfg.Keycloak.URL, Realm: cfg.Keycloak.Realm, ClientID: cfg.Keycloak.ClientID,
 			ClientSecret: cfg.Keycloak.ClientSecret, Username: cfg.Keycloak.Username, Password: cfg.Keycloak.Password,
 		})

@@ -63,6 +63,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
+// withDefaults returns o with each zero field set to the default its comment names;
+// negative values stay, meaning no bound.
 func (o Options) withDefaults() Options {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

@@ -29,6 +29,7 @@ type Options struct {
 	Now func() time.Time
 }
 
+// withDefaults returns o with each zero field set to the default its comment names.
 func (o Options) withDefaults() Options {
 	if o.Down == "" {
 		o.Down = "down"

@@ -55,6 +55,21 @@ type Options struct {
 	NotBefore, NotAfter time.Time
 }
 
+// withDefaults returns o with a zero validity as an hour ago to a day from now, and
+// neither usage asked for as both.
+func (o Options) withDefaults() Options {
+	if o.NotBefore.IsZero() {
+		o.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if o.NotAfter.IsZero() {
+		o.NotAfter = time.Now().Add(24 * time.Hour)
+	}
+	if !o.Server && !o.Client {
+		o.Server, o.Client = true, true
+	}
+	return o
+}
+
 // NewCA makes a self-signed root CA.
 func NewCA(t testing.TB, commonName string) *CA {
 	t.Helper()
@@ -89,6 +104,7 @@ func (ca *CA) Pool() *x509.CertPool {
 // Issue makes a leaf certificate signed by ca.
 func (ca *CA) Issue(t testing.TB, o Options) *Leaf {
 	t.Helper()
+	o = o.withDefaults()
 	key := newKey(t, o.RSA)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
@@ -97,19 +113,13 @@ func (ca *CA) Issue(t testing.TB, o Options) *Leaf {
 		NotAfter:     o.NotAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
-	if tmpl.NotBefore.IsZero() {
-		tmpl.NotBefore = time.Now().Add(-time.Hour)
-	}
-	if tmpl.NotAfter.IsZero() {
-		tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	}
 	if o.RSA {
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	if o.Server || !o.Client {
+	if o.Server {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
-	if o.Client || !o.Server {
+	if o.Client {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 	}
 	for _, h := range o.Hosts {

@@ -261,27 +261,19 @@ type eventJSON struct {
 // reads them.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rl *realm) {
 	q := r.URL.Query()
-	first, max, ok := paging(w, q, 100)
-	if !ok {
-		return
-	}
-	from, to, ok := s.events.timeRange(w, q)
-	if !ok {
-		return
-	}
-	asc, ok := s.events.direction(w, q)
-	if !ok {
-		return
-	}
 	types := q["type"]
 	keep := func(e *kete.Event) bool {
-		return e.Time >= from && e.Time <= to && oneOf(types, e.Type) &&
+		return oneOf(types, e.Type) &&
 			(q.Get("client") == "" || e.ClientID == q.Get("client")) &&
 			(q.Get("user") == "" || e.UserID == q.Get("user")) &&
 			(q.Get("ipAddress") == "" || e.IPAddress == q.Get("ipAddress"))
 	}
+	events, ok := s.events.query(w, q, rl.events, keep)
+	if !ok {
+		return
+	}
 	out := []eventJSON{}
-	for _, e := range s.events.sorted(rl.events, keep, asc, first, max) {
+	for _, e := range events {
 		out = append(out, eventJSON{
 			ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
 			UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details,
@@ -317,18 +309,6 @@ type adminEventJSON struct {
 // 100) and direction (default desc).
 func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, rl *realm) {
 	q := r.URL.Query()
-	first, max, ok := paging(w, q, 100)
-	if !ok {
-		return
-	}
-	from, to, ok := s.events.timeRange(w, q)
-	if !ok {
-		return
-	}
-	asc, ok := s.events.direction(w, q)
-	if !ok {
-		return
-	}
 	var pathRE *regexp.Regexp
 	if p := q.Get("resourcePath"); p != "" {
 		pathRE = regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, ".*") + "$")
@@ -341,16 +321,19 @@ func (s *Server) handleAdminEvents(w http.ResponseWriter, r *http.Request, rl *r
 		return e.AuthDetails != nil && get(e.AuthDetails) == want
 	}
 	keep := func(e *kete.Event) bool {
-		return e.Time >= from && e.Time <= to &&
-			oneOf(q["operationTypes"], e.OperationType) && oneOf(q["resourceTypes"], e.ResourceType) &&
+		return oneOf(q["operationTypes"], e.OperationType) && oneOf(q["resourceTypes"], e.ResourceType) &&
 			(pathRE == nil || pathRE.MatchString(e.ResourcePath)) &&
 			auth(e, func(a *kete.AuthDetails) string { return a.RealmID }, "authRealm") &&
 			auth(e, func(a *kete.AuthDetails) string { return a.ClientID }, "authClient") &&
 			auth(e, func(a *kete.AuthDetails) string { return a.UserID }, "authUser") &&
 			auth(e, func(a *kete.AuthDetails) string { return a.IPAddress }, "authIpAddress")
 	}
+	events, ok := s.events.query(w, q, rl.adminEvents, keep)
+	if !ok {
+		return
+	}
 	out := []adminEventJSON{}
-	for _, e := range s.events.sorted(rl.adminEvents, keep, asc, first, max) {
+	for _, e := range events {
 		ev := adminEventJSON{
 			ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
 			ResourceType: e.ResourceType, ResourcePath: e.ResourcePath,

@@ -164,6 +164,27 @@ func (s *Server) BeginEvent(realmName string, e kete.Event) (commit func()) {
 	}
 }
 
+// query answers what both stored-event endpoints share: it reads first and max (default
+// 100), then dateFrom and dateTo, then direction, and returns the events in that range
+// that keep accepts, sorted and paged. On a bad parameter it has answered 400 and
+// reports false.
+func (api *eventsAPI) query(w http.ResponseWriter, q url.Values, events []kete.Event, keep func(*kete.Event) bool) ([]kete.Event, bool) {
+	first, max, ok := paging(w, q, 100)
+	if !ok {
+		return nil, false
+	}
+	from, to, ok := api.timeRange(w, q)
+	if !ok {
+		return nil, false
+	}
+	asc, ok := api.direction(w, q)
+	if !ok {
+		return nil, false
+	}
+	inRange := func(e *kete.Event) bool { return e.Time >= from && e.Time <= to && keep(e) }
+	return api.sorted(events, inRange, asc, first, max), true
+}
+
 // sorted returns the events keep accepts, ordered by time (newest first unless asc) with
 // ties in a new random order, then paged, as JpaEventQuery does with no tiebreaker.
 func (api *eventsAPI) sorted(events []kete.Event, keep func(*kete.Event) bool, asc bool, first, max int) []kete.Event {

@@ -366,16 +366,16 @@ func (s *Server) RevokeTokens() {
 	}
 }
 
-// AdminConfig is a keycloak.AdminConfig that signs in as the master realm's admin user
+// AdminOptions is a keycloak.AdminOptions that signs in as the master realm's admin user
 // through admin-cli with the password grant.
-func (s *Server) AdminConfig() keycloak.AdminConfig {
-	return keycloak.AdminConfig{URL: s.URL, Username: s.adminUser, Password: s.adminPassword}
+func (s *Server) AdminOptions() keycloak.AdminOptions {
+	return keycloak.AdminOptions{URL: s.URL, Username: s.adminUser, Password: s.adminPassword}
 }
 
-// AdminClientConfig is a keycloak.AdminConfig that signs in with the master realm's admin
+// AdminClientOptions is a keycloak.AdminOptions that signs in with the master realm's admin
 // service-account client (client credentials).
-func (s *Server) AdminClientConfig() keycloak.AdminConfig {
-	return keycloak.AdminConfig{URL: s.URL, ClientID: s.adminClientID, ClientSecret: s.adminSecret}
+func (s *Server) AdminClientOptions() keycloak.AdminOptions {
+	return keycloak.AdminOptions{URL: s.URL, ClientID: s.adminClientID, ClientSecret: s.adminSecret}
 }
 
 // TokenURL is realm's token endpoint.

@@ -52,38 +52,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rl.tokenCalls++
-	if len(s.faults) > 0 {
-		f := &s.faults[0]
-		f.left--
-		status, body := f.status, f.body
-		if f.left <= 0 {
-			s.faults = s.faults[1:]
-		}
-		if json.Valid([]byte(body)) {
-			w.Header().Set("Content-Type", "application/json")
-		} else {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
+	if s.writeFault(w) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid form body")
 		return
 	}
-	clientID, secret, basic := r.BasicAuth()
-	if basic {
-		// RFC 6749 §2.3.1: client_secret_basic form-encodes id and secret; Keycloak decodes.
-		if v, err := url.QueryUnescape(clientID); err == nil {
-			clientID = v
-		}
-		if v, err := url.QueryUnescape(secret); err == nil {
-			secret = v
-		}
-	} else {
-		clientID, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
+	clientID, secret := clientCredentials(r)
 	grant := r.PostForm.Get("grant_type")
 	if grant == "" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing form parameter: grant_type")
@@ -94,22 +70,81 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client or Invalid client credentials")
 		return
 	}
-	var sub, username, session string
+	who, ok := authenticateGrant(w, r, rl, c, grant)
+	if !ok {
+		return
+	}
+	requested := r.PostForm.Get("scope")
+	if !isValidScope(c, requested) {
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "Invalid scopes: "+requested)
+		return
+	}
+	s.issueToken(w, rl, c, who, grantedScope(rl, c, requested))
+}
+
+// writeFault answers with the next queued fault, if any, and reports whether it did.
+func (s *Server) writeFault(w http.ResponseWriter) bool {
+	if len(s.faults) == 0 {
+		return false
+	}
+	f := &s.faults[0]
+	f.left--
+	status, body := f.status, f.body
+	if f.left <= 0 {
+		s.faults = s.faults[1:]
+	}
+	if json.Valid([]byte(body)) {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+	return true
+}
+
+// clientCredentials reads the client's id and secret from HTTP Basic auth
+// (client_secret_basic) or else from the form (client_secret_post).
+func clientCredentials(r *http.Request) (clientID, secret string) {
+	clientID, secret, basic := r.BasicAuth()
+	if !basic {
+		return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	// RFC 6749 §2.3.1: client_secret_basic form-encodes id and secret; Keycloak decodes.
+	if v, err := url.QueryUnescape(clientID); err == nil {
+		clientID = v
+	}
+	if v, err := url.QueryUnescape(secret); err == nil {
+		secret = v
+	}
+	return clientID, secret
+}
+
+// subject is whom a token is issued to.
+type subject struct {
+	sub, username string
+	session       string // the password grant's user session; blank for a service account
+}
+
+// authenticateGrant checks the grant against client c: client_credentials needs a
+// confidential client with a service account, password needs direct access grants and a
+// user's credentials. On a refusal it has answered with Keycloak's error and reports false.
+func authenticateGrant(w http.ResponseWriter, r *http.Request, rl *realm, c *Client, grant string) (subject, bool) {
 	switch grant {
 	case "client_credentials":
 		if c.PublicClient {
 			oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Public client not allowed to retrieve service account")
-			return
+			return subject{}, false
 		}
 		if !c.ServiceAccountsEnabled {
 			oauthError(w, http.StatusUnauthorized, "unauthorized_client", "Client not enabled to retrieve service account")
-			return
+			return subject{}, false
 		}
-		sub, username = c.ServiceAccountUserID, "service-account-"+strings.ToLower(c.ClientID)
+		return subject{sub: c.ServiceAccountUserID, username: "service-account-" + strings.ToLower(c.ClientID)}, true
 	case "password":
 		if !c.DirectAccessGrantsEnabled {
 			oauthError(w, http.StatusBadRequest, "unauthorized_client", "Client not allowed for direct access grants")
-			return
+			return subject{}, false
 		}
 		var u *user
 		for _, cand := range rl.users {
@@ -119,20 +154,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		if u == nil {
 			oauthError(w, http.StatusUnauthorized, "invalid_grant", "Invalid user credentials")
-			return
+			return subject{}, false
 		}
-		sub, username, session = u.id, strings.ToLower(u.username), newUUID()
-	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant_type")
-		return
+		return subject{sub: u.id, username: strings.ToLower(u.username), session: newUUID()}, true
 	}
+	oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant_type")
+	return subject{}, false
+}
 
-	requested := r.PostForm.Get("scope")
-	if !isValidScope(c, requested) {
-		oauthError(w, http.StatusBadRequest, "invalid_scope", "Invalid scopes: "+requested)
-		return
-	}
-	scope := grantedScope(rl, c, requested)
+// issueToken signs an access token for who and answers with Keycloak's token response;
+// a password grant's answer also carries a refresh token and the session.
+func (s *Server) issueToken(w http.ResponseWriter, rl *realm, c *Client, who subject, scope string) {
 	now := time.Now()
 	jti := newUUID()
 	claims := map[string]any{
@@ -141,14 +173,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		"jti":                jti,
 		"iss":                keycloak.IssuerURL(s.URL, rl.name),
 		"aud":                "account",
-		"sub":                sub,
+		"sub":                who.sub,
 		"typ":                "Bearer",
 		"azp":                c.ClientID,
 		"scope":              scope,
-		"preferred_username": username,
+		"preferred_username": who.username,
 	}
-	if session != "" {
-		claims["sid"] = session
+	if who.session != "" {
+		claims["sid"] = who.session
 	} else {
 		claims["client_id"] = c.ClientID
 	}
@@ -166,10 +198,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		"not-before-policy":  0,
 		"scope":              scope,
 	}
-	if session != "" {
+	if who.session != "" {
 		resp["refresh_token"] = randomHex(32)
 		resp["refresh_expires_in"] = 1800
-		resp["session_state"] = session
+		resp["session_state"] = who.session
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
