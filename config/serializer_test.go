@@ -65,7 +65,7 @@ func TestSerializerKeyProblems(t *testing.T) {
 		{url + "kete.routes.ws.serializer.kind=cbor", "kete.routes.ws.destination.binary-mode", "must be true"},
 		{url + "kete.routes.ws.serializer.kind=avro\nkete.routes.ws.destination.binary-mode=false", "kete.routes.ws.destination.binary-mode", "destination.binary-mode=true"},
 		{url + "kete.routes.ws.serializer.kind=url-encoded-form\nkete.routes.ws.serializer.nesting-notation=colon", "kete.routes.ws.serializer.nesting-notation", "bracket or dot"},
-		{url + "kete.routes.ws.serializer.kind=json\nkete.routes.ws.serializer.nesting-notation=dot", "kete.routes.ws.serializer.nesting-notation", "only multipart-form and url-encoded-form"},
+		{url + "kete.routes.ws.serializer.kind=json\nkete.routes.ws.serializer.nesting-notation=dot", "kete.routes.ws.serializer.nesting-notation", "read only by multipart-form and url-encoded-form"},
 		{url + "kete.routes.ws.serializer.kind=template\nkete.routes.ws.serializer.template-file-path=/no/such/template", "kete.routes.ws.serializer.template-file-path", "/no/such/template"},
 		{url + "kete.routes.ws.serializer.kind=template\nkete.routes.ws.serializer.template-file-text=x\nkete.routes.ws.serializer.variable-escape=html", "kete.routes.ws.serializer.variable-escape", "want none, json"},
 		{url + "kete.routes.ws.serializer.kind=msgpack", "kete.routes.ws.serializer.kind", "protobuf"},

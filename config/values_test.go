@@ -107,7 +107,7 @@ func TestKeyValues(t *testing.T) {
 		{name: "template serializer without template", text: url + "kete.routes.ws.serializer.kind=template",
 			key: "kete.routes.ws.serializer.template-file-text", reason: "exactly one of"},
 		{name: "template on another kind", text: url + "kete.routes.ws.serializer.template={{.Type}}",
-			key: "kete.routes.ws.serializer.template", reason: "only template reads it"},
+			key: "kete.routes.ws.serializer.template", reason: "it is read only by template"},
 		{name: "route leaf", text: "kete.routes.ws=1",
 			key: "kete.routes.ws", reason: "a route is a section"},
 		{name: "routes leaf", text: "kete.routes=1",

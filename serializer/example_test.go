@@ -34,5 +34,5 @@ func Example() {
 	// Output:
 	// application/json
 	// {"id":"e-1","time":1700000000123,"type":"LOGIN","realmId":"r-1","realmName":"acme","clientId":"account","userId":"u-1","sessionId":null,"ipAddress":null,"error":null,"details":null}
-	// serializer.nesting-notation: set, but serializer.kind is "json" and only multipart-form and url-encoded-form reads it
+	// serializer.nesting-notation: set, but serializer.kind is "json" and it is read only by multipart-form and url-encoded-form
 }

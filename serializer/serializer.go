@@ -176,7 +176,7 @@ func (o Options) checkKeys(kind string) error {
 			ok = ok || want == kind
 		}
 		if !ok {
-			return &KeyError{Key: k.key, Reason: fmt.Sprintf("set, but serializer.kind is %q and only %s reads it", kind, strings.Join(k.kinds, " and "))}
+			return &KeyError{Key: k.key, Reason: fmt.Sprintf("set, but serializer.kind is %q and it is read only by %s", kind, strings.Join(k.kinds, " and "))}
 		}
 	}
 	return nil
