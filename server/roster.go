@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"hash/fnv"
 	"log/slog"
 	"sort"
@@ -12,8 +11,8 @@ import (
 
 // The roster: what the other nodes hold.
 //
-// With a broker that spans nodes (one that implements ReadyReporter: natsbroker), each
-// node sends node-wide messages on controlTopic under the app id "" (no app has it):
+// With a broker that spans nodes (a Controller: natsbroker), each node sends these
+// node-wide messages to the others as control messages (cluster.go):
 //
 //   - heartbeat {intervalMs, apps, held}: every HeartbeatInterval (2 s): the node is alive,
 //     its per-app connection and subscription counts and its latest telemetry buckets,
@@ -52,9 +51,6 @@ const heartbeatMisses = 3
 // ReasonConnectedElsewhere closes (1008) the later of two connections of one subject,
 // opened on two nodes at the same time, of an app with oneConnectionPerUser "reject".
 const ReasonConnectedElsewhere = "already connected elsewhere"
-
-// rosterApp is the app id node-wide roster messages travel under.
-const rosterApp = ""
 
 // Roster operations.
 const (
@@ -185,19 +181,9 @@ func newRoster(s *Server, interval time.Duration) *roster {
 	}
 }
 
-// spansNodes reports whether the broker connects this node to others, so that the
-// roster has someone to talk to: a broker other than the memory broker that reports its
-// connection state (natsbroker).
-func (s *Server) spansNodes() bool {
-	_, rr := s.broker.(ReadyReporter)
-	return s.clustered() && rr
-}
-
 // send publishes m; localMu is held for the messages whose order matters.
 func (r *roster) send(m rosterMsg) {
-	data, _ := json.Marshal(m)
-	err := r.s.broker.Publish(r.s.ctx, rosterApp, controlTopic, Message{MessageType: "roster", Data: data, Origin: r.s.nodeID, Node: r.s.nodeID})
-	if err != nil {
+	if err := r.s.sendControl(r.s.ctx, controlMsg{Roster: &m}); err != nil {
 		r.s.log.Debug("roster message not sent", slog.String("op", m.Op), slog.String("error", err.Error()))
 	}
 }
@@ -443,20 +429,12 @@ func (r *roster) bye() {
 	}
 }
 
-// handle takes a roster message of another node (from the broker's delivery goroutine).
-func (r *roster) handle(msg Message) {
-	if msg.Node == "" || msg.Node == r.s.nodeID {
-		return
-	}
-	var m rosterMsg
-	if err := json.Unmarshal(msg.Data, &m); err != nil {
-		r.s.log.Warn("bad roster message", slog.String("node", msg.Node), slog.String("error", err.Error()))
-		return
-	}
+// handle takes roster message m of node from (from the broker's delivery goroutine).
+func (r *roster) handle(from string, m rosterMsg) {
 	now := time.Now()
 	var check []holder
 	r.mu.Lock()
-	n := r.nodes[msg.Node]
+	n := r.nodes[from]
 	if n == nil {
 		if m.Op == rosterReleased || m.Op == rosterBye {
 			r.mu.Unlock()
@@ -464,7 +442,7 @@ func (r *roster) handle(msg Message) {
 		}
 		n = &remoteNode{interval: r.interval, askedAt: now, holders: make(map[holderKey]holder),
 			telemetry: make(map[string]map[int64]telemetryRecord)}
-		r.nodes[msg.Node] = n
+		r.nodes[from] = n
 		r.s.metrics.clusterNodes.Set(float64(len(r.nodes)))
 	}
 	n.lastSeen = now
@@ -477,7 +455,7 @@ func (r *roster) handle(msg Message) {
 		n.mergeTelemetry(m.Apps, now)
 		if m.Held != nil && *m.Held != n.held && now.Sub(n.askedAt) >= 2*n.interval {
 			n.askedAt = now
-			r.ask[msg.Node] = true
+			r.ask[from] = true
 			r.wakeUp()
 		}
 	case rosterHeld, rosterHolders:
@@ -485,7 +463,7 @@ func (r *roster) handle(msg Message) {
 			r.clearLocked(n)
 		}
 		for _, h := range m.Holders {
-			h.Node = msg.Node
+			h.Node = from
 			if r.addLocked(n, h) {
 				check = append(check, h)
 			}
@@ -501,10 +479,10 @@ func (r *roster) handle(msg Message) {
 		}
 	case rosterBye:
 		r.clearLocked(n)
-		delete(r.nodes, msg.Node)
+		delete(r.nodes, from)
 		r.s.metrics.clusterNodes.Set(float64(len(r.nodes)))
 	default:
-		r.s.log.Warn("unknown roster message", slog.String("node", msg.Node), slog.String("op", m.Op))
+		r.s.log.Warn("unknown roster message", slog.String("node", from), slog.String("op", m.Op))
 	}
 	r.mu.Unlock()
 	for _, h := range check {

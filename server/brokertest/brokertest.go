@@ -1,7 +1,9 @@
 // Package brokertest is the conformance suite every server.Broker passes: what the hub
 // may rely on, whatever carries the messages (one process, or many nodes over NATS).
 //
-// A broker package runs it from its tests:
+// A broker that gives several nodes must also be a server.Controller (the control cases,
+// control.go); a single-node broker skips them. A broker package runs the suite from its
+// tests:
 //
 //	func TestConformance(t *testing.T) {
 //		brokertest.Run(t, func(t *testing.T, n int) []server.Broker { … n nodes of one cluster … })
@@ -43,6 +45,10 @@ func Run(t *testing.T, newBrokers Factory) {
 		{"CloseRefusesPublishAndSubscribe", testClose},
 		{"ClosedNodeLeavesOthersWorking", testClosedNode},
 		{"NilHandlerRefused", testNilHandler},
+		{"ControlReachesOtherNodesInOrder", testControlOrder},
+		{"ControlApartFromPublications", testControlApart},
+		{"ControlUnsubscribeStopsDelivery", testControlUnsubscribe},
+		{"ControlCloseRefuses", testControlClose},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newBrokers) })

@@ -27,6 +27,14 @@
 // once it is full; Ready reports false, and OnReadyChange is called, until the connection
 // is back. Publications of other nodes made during the outage do not reach this node.
 //
+// # Control
+//
+// The broker is a server.Controller: the servers' node-to-node messages (cluster commands,
+// the roster) travel on one subject of their own, {SubjectPrefix}.control, held by a
+// second subscription, so no app's publication and no control message share a subject.
+// One node's control messages reach the others in the order it sent them (NATS keeps one
+// publisher's order on a subject); they are not ordered with publications.
+//
 // # History
 //
 // With Options.History, messages of apps that keep history (server.Message.History) go
@@ -105,6 +113,9 @@ type Broker struct {
 	sub    *nats.Subscription
 	prefix string // "{SubjectPrefix}.pub."
 
+	ctlSubject string // "{SubjectPrefix}.control"
+	ctlSub     *nats.Subscription
+
 	// JetStream history (nil js without Options.History).
 	histPrefix   string // "{SubjectPrefix}.hist."
 	js           nats.JetStreamContext
@@ -120,11 +131,13 @@ type Broker struct {
 	ctx    context.Context // ends at Close; handed to handlers
 	cancel context.CancelFunc
 
-	mu       sync.RWMutex
-	handlers map[int]server.Handler
-	next     int
-	closed   bool
-	inflight sync.WaitGroup
+	// local holds this node's handlers and control handlers: a memory broker calls them
+	// as the server expects, and its Close waits for the calls in progress.
+	local   *server.MemoryBroker
+	control *server.MemoryBroker
+	closed  atomic.Bool
+	mu      sync.Mutex     // orders closed against members.Add
+	members sync.WaitGroup // consumer group members' pull loops (groups.go)
 
 	dropped atomic.Uint64
 	bufPool sync.Pool
@@ -132,6 +145,8 @@ type Broker struct {
 
 var (
 	_ server.Broker        = (*Broker)(nil)
+	_ server.Controller    = (*Broker)(nil)
+	_ server.ReadyReporter = (*Broker)(nil)
 	_ server.HistoryReader = (*Broker)(nil) // recovery on a node that started late
 )
 
@@ -176,9 +191,11 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	b := &Broker{
 		prefix:     prefix + ".pub.",
 		histPrefix: prefix + ".hist.",
+		ctlSubject: prefix + ".control",
 		log:        log,
 		notify:     o.OnReadyChange,
-		handlers:   make(map[int]server.Handler),
+		local:      server.NewMemoryBroker(),
+		control:    server.NewMemoryBroker(),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 
@@ -241,15 +258,16 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, fmt.Errorf("natsbroker: connect to %s: %w", redact.Text(o.URL), err)
 	}
 	b.nc = nc
-	sub, err := nc.Subscribe(b.prefix+">", b.onMsg)
+	if b.sub, err = nc.Subscribe(b.prefix+">", b.onMsg); err == nil {
+		b.ctlSub, err = nc.Subscribe(b.ctlSubject, b.onControl)
+	}
 	if err == nil {
 		err = nc.FlushTimeout(timeout)
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, redact.Text(o.URL), err)
+		return nil, fmt.Errorf("natsbroker: subscribe to %s> and %s on %s: %w", b.prefix, b.ctlSubject, redact.Text(o.URL), err)
 	}
-	b.sub = sub
 	if o.History != nil {
 		if err := b.startHistory(ctx, *o.History, timeout); err != nil {
 			nc.Close()
@@ -261,10 +279,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 }
 
 func (b *Broker) setReady(r bool) {
-	b.mu.RLock()
-	closed := b.closed
-	b.mu.RUnlock()
-	if closed {
+	if b.closed.Load() {
 		r = false
 	}
 	if b.ready.Swap(r) != r && b.notify != nil {
@@ -309,10 +324,7 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b.mu.RLock()
-	closed := b.closed
-	b.mu.RUnlock()
-	if closed {
+	if b.closed.Load() {
 		return server.ErrBrokerClosed
 	}
 	if msg.History && b.js != nil {
@@ -325,7 +337,7 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	// This node's handlers get msg here and now (the connection is NoEcho), so local
 	// subscribers keep being served while NATS is away, and a full local hub is
 	// back-pressure for the publisher, as with the memory broker.
-	localErr := b.deliver(ctx, appID, topic, msg)
+	localErr := b.local.Publish(ctx, appID, topic, msg)
 	if errors.Is(localErr, server.ErrBrokerClosed) {
 		return localErr
 	}
@@ -339,15 +351,21 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	if cap(buf) <= 64<<10 {
 		b.bufPool.Put(bp)
 	}
+	if err != nil {
+		return publishError(b.Subject(appID, topic), err)
+	}
+	return localErr
+}
+
+// publishError says why nats.go did not take a message for subject.
+func publishError(subject string, err error) error {
 	switch {
-	case err == nil:
-		return localErr
 	case errors.Is(err, nats.ErrConnectionClosed):
 		return server.ErrBrokerClosed
 	case errors.Is(err, nats.ErrReconnectBufExceeded):
 		return fmt.Errorf("natsbroker: NATS unreachable and the reconnect buffer is full: %w", err)
 	default:
-		return fmt.Errorf("natsbroker: publish to %s: %w", b.Subject(appID, topic), err)
+		return fmt.Errorf("natsbroker: publish to %s: %w", subject, err)
 	}
 }
 
@@ -358,19 +376,39 @@ func (b *Broker) Subscribe(h server.Handler) (func(), error) {
 	if h == nil {
 		return nil, errors.New("natsbroker: nil handler")
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil, server.ErrBrokerClosed
+	return b.local.Subscribe(h)
+}
+
+// PublishControl implements server.Controller: it hands data to NATS for the other nodes
+// (not this one: the connection is NoEcho), buffered like a publication while NATS is away.
+func (b *Broker) PublishControl(ctx context.Context, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	id := b.next
-	b.next++
-	b.handlers[id] = h
-	return func() {
-		b.mu.Lock()
-		delete(b.handlers, id)
-		b.mu.Unlock()
-	}, nil
+	if b.closed.Load() {
+		return server.ErrBrokerClosed
+	}
+	if err := b.nc.Publish(b.ctlSubject, data); err != nil {
+		return publishError(b.ctlSubject, err)
+	}
+	return nil
+}
+
+// SubscribeControl implements server.Controller. Handlers run on the control
+// subscription's one delivery goroutine, with the broker's context.
+func (b *Broker) SubscribeControl(h server.ControlHandler) (func(), error) {
+	if h == nil {
+		return nil, errors.New("natsbroker: nil control handler")
+	}
+	return b.control.Subscribe(func(ctx context.Context, _, _ string, m server.Message) error {
+		h(ctx, m.Data)
+		return nil
+	})
+}
+
+// onControl hands one control message of another node to this node's control handlers.
+func (b *Broker) onControl(m *nats.Msg) {
+	_ = b.control.Publish(b.ctx, "", "", server.Message{Data: m.Data})
 }
 
 // onMsg runs on the subscription's one delivery goroutine, so messages reach handlers in
@@ -380,7 +418,7 @@ func (b *Broker) onMsg(m *nats.Msg) {
 	if !ok {
 		return
 	}
-	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
+	if err := b.local.Publish(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
 		b.drop("handler refused message", m.Subject, err)
 	}
 }
@@ -403,47 +441,23 @@ func (b *Broker) parse(m *nats.Msg, prefix string) (appID, topic string, msg ser
 	return appID, topic, msg, true
 }
 
-// deliver hands msg to every handler of this node and returns the first error.
-func (b *Broker) deliver(ctx context.Context, appID, topic string, msg server.Message) error {
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
-		return server.ErrBrokerClosed
-	}
-	b.inflight.Add(1)
-	var hs [4]server.Handler
-	list := hs[:0]
-	for _, h := range b.handlers {
-		list = append(list, h)
-	}
-	b.mu.RUnlock()
-	defer b.inflight.Done()
-	var first error
-	for _, h := range list {
-		if err := h(ctx, appID, topic, msg); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
 func (b *Broker) drop(why, subject string, err error) {
 	b.dropped.Add(1)
 	b.log.Warn("natsbroker: "+why, slog.String("subject", subject), slog.Any("error", err))
 }
 
-// Close implements server.Broker: it flushes what was published (for up to 2 s), closes
-// the connection, ends the handlers' context and waits for a handler call in progress.
+// Close implements server.Broker: it ends the handlers' context, waits for a handler call
+// in progress, flushes what was published (for up to 2 s) and closes the connection.
 func (b *Broker) Close() error {
 	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	first := !b.closed.Swap(true)
+	b.mu.Unlock()
+	if !first {
 		return nil
 	}
-	b.closed = true
-	clear(b.handlers)
-	b.mu.Unlock()
 	b.cancel()
+	_ = b.local.Close()
+	_ = b.control.Close()
 	var err error
 	if b.nc.IsConnected() {
 		if ferr := b.nc.FlushTimeout(2 * time.Second); ferr != nil {
@@ -451,7 +465,7 @@ func (b *Broker) Close() error {
 		}
 	}
 	b.nc.Close()
-	b.inflight.Wait()
+	b.members.Wait()
 	b.ready.Store(false)
 	return err
 }
