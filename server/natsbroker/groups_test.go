@@ -112,8 +112,11 @@ func startGroupNode(t *testing.T, name, url string) *node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond,
+	b, err := natsbroker.New(natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond,
 		History: &natsbroker.HistoryOptions{Heartbeat: 200 * time.Millisecond, GroupAckWait: 2 * time.Second}})
+	if err == nil {
+		err = b.Start(ctx)
+	}
 	if err != nil {
 		t.Fatalf("%s: natsbroker.New: %v", name, err)
 	}
