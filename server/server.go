@@ -416,14 +416,16 @@ func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
 	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
 	var err error
 	if keySet(a.AuthKey) {
-		if rt.authV, err = auth.NewVerifier(ctx, a.AuthKey, ao); err != nil {
+		if rt.authV, err = auth.NewVerifier(a.AuthKey, ao); err != nil {
 			return nil, fmt.Errorf("authKey: %w", err)
 		}
+		rt.authV.Start(ctx) // the JWKS fetch, until the app table is replaced (ctx)
 	}
 	if keySet(a.AdminKey) {
-		if rt.adminV, err = auth.NewVerifier(ctx, a.AdminKey, ao); err != nil {
+		if rt.adminV, err = auth.NewVerifier(a.AdminKey, ao); err != nil {
 			return nil, fmt.Errorf("adminKey: %w", err)
 		}
+		rt.adminV.Start(ctx)
 	}
 	if rt.apiKeys, err = auth.NewAPIKeys(a.APIKeys); err != nil {
 		return nil, fmt.Errorf("apiKeys: %w", err)
