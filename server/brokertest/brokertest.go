@@ -14,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,32 +231,7 @@ func testOrder(t *testing.T, f Factory) {
 			recs = append(recs, r)
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(bs)*publishersPerNode)
-	for n, b := range bs {
-		for p := range publishersPerNode {
-			origin := fmt.Sprintf("n%d-p%d", n, p)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), Wait)
-				defer cancel()
-				for i := range perPublisher {
-					topic := topics[i%len(topics)]
-					msg := server.Message{Data: []byte(strconv.Itoa(i)), Origin: origin}
-					if err := b.Publish(ctx, "order", topic, msg); err != nil {
-						errs <- fmt.Errorf("publisher %s message %d: %w", origin, i, err)
-						return
-					}
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	publishConcurrently(t, bs, publishersPerNode, perPublisher, topics)
 	total := len(bs) * publishersPerNode * perPublisher
 	// A fence per publishing node, published after everything else: once a handler has
 	// every fence, a duplicate of an earlier message would already be there.
@@ -275,32 +252,64 @@ func testOrder(t *testing.T, f Factory) {
 		if want := total + len(bs)*len(topics); len(got) != want {
 			t.Errorf("handler %d got %d deliveries, want %d (duplicates)", i, len(got), want)
 		}
-		next := map[string]int{} // origin + topic → next expected index
-		for _, d := range got {
-			if d.appID != "order" {
-				t.Fatalf("handler %d: app %q, want order", i, d.appID)
-			}
-			if len(d.msg.Origin) > 5 && d.msg.Origin[:5] == "fence" {
-				continue
-			}
-			seq, err := strconv.Atoi(string(d.msg.Data))
-			if err != nil {
-				t.Fatalf("handler %d: data %q: %v", i, d.msg.Data, err)
-			}
-			key := d.msg.Origin + "|" + d.topic
-			want, ok := next[key]
-			if !ok {
-				for j, tp := range topics {
-					if tp == d.topic {
-						want = j
+		checkOrder(t, i, got, topics)
+	}
+}
+
+// publishConcurrently runs publishersPerNode publishers on every node at once, each
+// publishing perPublisher messages (data 0, 1, …) to app "order", round robin over topics.
+func publishConcurrently(t *testing.T, bs []server.Broker, publishersPerNode, perPublisher int, topics []string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(bs)*publishersPerNode)
+	for n, b := range bs {
+		for p := range publishersPerNode {
+			origin := fmt.Sprintf("n%d-p%d", n, p)
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), Wait)
+				defer cancel()
+				for i := range perPublisher {
+					msg := server.Message{Data: []byte(strconv.Itoa(i)), Origin: origin}
+					if err := b.Publish(ctx, "order", topics[i%len(topics)], msg); err != nil {
+						errs <- fmt.Errorf("publisher %s message %d: %w", origin, i, err)
+						return
 					}
 				}
-			}
-			if seq != want {
-				t.Fatalf("handler %d: publisher %s topic %q: got message %d, want %d (out of order, lost or duplicated)", i, d.msg.Origin, d.topic, seq, want)
-			}
-			next[key] = seq + len(topics)
+			})
 		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// checkOrder fails t unless handler i got each publisher's messages on each topic in the
+// order publishConcurrently sent them, fences aside.
+func checkOrder(t *testing.T, i int, got []delivery, topics []string) {
+	t.Helper()
+	next := map[string]int{} // origin + topic → next expected index
+	for _, d := range got {
+		if d.appID != "order" {
+			t.Fatalf("handler %d: app %q, want order", i, d.appID)
+		}
+		if strings.HasPrefix(d.msg.Origin, "fence") {
+			continue
+		}
+		seq, err := strconv.Atoi(string(d.msg.Data))
+		if err != nil {
+			t.Fatalf("handler %d: data %q: %v", i, d.msg.Data, err)
+		}
+		key := d.msg.Origin + "|" + d.topic
+		want, ok := next[key]
+		if !ok {
+			want = slices.Index(topics, d.topic)
+		}
+		if seq != want {
+			t.Fatalf("handler %d: publisher %s topic %q: got message %d, want %d (out of order, lost or duplicated)", i, d.msg.Origin, d.topic, seq, want)
+		}
+		next[key] = seq + len(topics)
 	}
 }
 
