@@ -105,16 +105,7 @@ func startNodeWith(t *testing.T, name, url string, o server.Options) *node {
 // startNodeWrapped is startNodeWith whose server sees the broker through wrap (when set).
 func startNodeWrapped(t *testing.T, name, url string, o server.Options, wrap func(*natsbroker.Broker) server.Broker) *node {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	b, err := natsbroker.New(natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond,
-		History: &natsbroker.HistoryOptions{Heartbeat: 200 * time.Millisecond}})
-	if err == nil {
-		err = b.Start(ctx)
-	}
-	if err != nil {
-		t.Fatalf("%s: natsbroker.New: %v", name, err)
-	}
+	b := startNodeBroker(t, name, url, natsbroker.HistoryOptions{Heartbeat: 200 * time.Millisecond})
 	o.Broker = b
 	if wrap != nil {
 		o.Broker = wrap(b)
@@ -127,6 +118,24 @@ func startNodeWrapped(t *testing.T, name, url string, o server.Options, wrap fun
 	n := &node{name: name, srv: s, http: httptest.NewServer(s), broker: b}
 	t.Cleanup(n.kill)
 	return n
+}
+
+// startNodeBroker starts node name's broker on url, with JetStream history h; the node
+// closes it.
+func startNodeBroker(t *testing.T, name, url string, h natsbroker.HistoryOptions) *natsbroker.Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := natsbroker.New(natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond, History: &h})
+	if err == nil {
+		if err = b.Start(ctx); err != nil {
+			b.Close()
+		}
+	}
+	if err != nil {
+		t.Fatalf("%s: natsbroker: %v", name, err)
+	}
+	return b
 }
 
 func startCluster(t *testing.T, url string) []*node {
