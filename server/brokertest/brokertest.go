@@ -24,9 +24,10 @@ import (
 	"github.com/kete-dev/kete/server"
 )
 
-// Factory returns n brokers that act as n nodes of one cluster, or fewer when the broker
-// cannot span nodes (the memory broker returns one); cases that need more nodes than it
-// returns are skipped. The factory closes the brokers at the test's cleanup; Close must
+// Factory returns n brokers that act as n nodes of one cluster, ready to publish (a broker
+// with a Start step, like natsbroker's, is started), or fewer when the broker cannot span
+// nodes (the memory broker returns one); cases that need more nodes than it returns are
+// skipped. The factory closes the brokers at the test's cleanup; Close must
 // be safe to call again.
 type Factory func(t *testing.T, n int) []server.Broker
 
