@@ -19,7 +19,12 @@ import (
 func NewNATSBroker(ctx context.Context, url, prefix string) (*natsbroker.Broker, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: "kete-bench", SubjectPrefix: prefix})
+	b, err := natsbroker.New(natsbroker.Options{URL: url, Name: "kete-bench", SubjectPrefix: prefix})
+	if err == nil {
+		if err = b.Start(ctx); err != nil {
+			b.Close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", redact.Text(url), err)
 	}

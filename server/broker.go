@@ -38,7 +38,9 @@ type Handler func(ctx context.Context, appID, topic string, msg Message) error
 
 // Broker carries publications between publishers and the hubs that fan them out. The hub
 // subscribes once and never learns which broker it runs on; the memory broker serves one
-// node, a NATS broker (later) many.
+// node, a NATS broker (natsbroker) many. What else a broker can do it says through
+// optional capabilities, one small interface each: Controller (it spans nodes),
+// ReadyReporter, HistoryBroker, HistoryReader, GroupBroker.
 type Broker interface {
 	// Publish hands msg to every subscribed Handler (here or on other nodes). It returns
 	// once the broker has taken it, or with ctx's error or a handler's back-pressure error.
@@ -48,6 +50,35 @@ type Broker interface {
 	Subscribe(h Handler) (unsubscribe func(), err error)
 	// Close stops the broker; Publish fails with ErrBrokerClosed afterwards.
 	Close() error
+}
+
+// Controller is the optional capability of a Broker that spans nodes: it carries the
+// servers' node-to-node messages (cluster commands, the roster's heartbeats and holders)
+// on a channel of their own, apart from every app's publications, as centrifuge's
+// PublishControl does. A Broker that reaches other nodes implements it; one that serves a
+// single node (the memory broker) does not, and the server then runs no cluster parts.
+//
+// Control messages of one node reach every other node in the order that node sent them;
+// they are not ordered with publications. A node does not receive its own.
+type Controller interface {
+	// PublishControl hands data to the ControlHandlers of every other node. It returns
+	// once the broker has taken it, or with ctx's error, or ErrBrokerClosed.
+	PublishControl(ctx context.Context, data []byte) error
+	// SubscribeControl registers h for every control message of another node from now
+	// on, and returns a function that removes it.
+	SubscribeControl(h ControlHandler) (unsubscribe func(), err error)
+}
+
+// ControlHandler receives one control message of another node, from the broker's delivery
+// goroutine (one at a time, in arrival order). data is the handler's to keep; ctx ends
+// when the broker closes.
+type ControlHandler func(ctx context.Context, data []byte)
+
+// ReadyReporter is the optional capability of a Broker that can lose its connection
+// (natsbroker): while Ready is false the server reports not-ready on /readyz, and the
+// roster announces this node again when it turns true. A Broker without it is always ready.
+type ReadyReporter interface {
+	Ready() bool
 }
 
 // ErrBrokerClosed is returned by Publish and Subscribe on a closed broker.

@@ -3,15 +3,16 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 )
 
 // Many nodes as one.
 //
-// Nodes share one Broker (natsbroker). Publications reach every node through it, and so
-// do these node-to-node commands, sent as messages on controlTopic (a name no client can
-// use: it holds a control character) with Origin set to the sending node's id:
+// Nodes share one Broker (natsbroker). Publications reach every node through it; the
+// nodes' own messages to each other travel apart, through the broker's Controller
+// capability (its own NATS subject), each a controlMsg naming the sending node:
 //
 //   - unsubscribe {patterns, subject}: the HTTP API's unsubscribe, applied by every node;
 //   - close {connection}: DELETE /api/connections/{app}/{id} for a connection that is not
@@ -24,12 +25,18 @@ import (
 // answers with what it did itself and "forwarded":true.
 //
 // Node-wide messages (heartbeats with each node's counts, the connections held under
-// oneConnectionPerUser "reject", hellos) travel on controlTopic too, under the app id "";
-// see roster.go. Control messages never reach clients: no client can subscribe to
-// controlTopic, and onBrokerMessage takes them out before any hub sees them.
+// oneConnectionPerUser "reject", hellos) travel the same way; see roster.go. A broker that
+// is not a Controller serves one node: then nothing here runs. Control messages never
+// reach clients: they are not publications of any app.
 
-// controlTopic carries node-to-node commands through the broker.
-const controlTopic = "\x00kete/control"
+// controlMsg is one node-to-node message as it travels through the Controller: a command
+// for an app's connections, or a roster message.
+type controlMsg struct {
+	Node    string     `json:"node"`
+	App     string     `json:"app,omitempty"`
+	Command *control   `json:"command,omitempty"`
+	Roster  *rosterMsg `json:"roster,omitempty"`
+}
 
 // control is one node-to-node command.
 type control struct {
@@ -48,12 +55,95 @@ const (
 	ctlReplace     = "replace"
 )
 
-// ReadyReporter is implemented by a Broker that can lose its connection (natsbroker);
-// while Ready is false the server reports not-ready on /readyz. A broker that implements
-// it is taken to span nodes: the server runs the roster (heartbeats, cluster counts,
-// "reject" across nodes) over it, and announces itself again when Ready turns true.
-type ReadyReporter interface {
-	Ready() bool
+// clusterLink is the server's channel to the other nodes.
+type clusterLink struct {
+	ctl   Controller // nil: the broker serves this node alone
+	unsub func()     // removes onControl from ctl; nil until startCluster
+}
+
+// initCluster finds out whether the broker spans nodes (it is a Controller) and, when it
+// does and heartbeats are on, builds the roster. It starts nothing.
+func (s *Server) initCluster() {
+	s.cluster.ctl, _ = s.broker.(Controller)
+	if s.cluster.ctl != nil && s.opts.HeartbeatInterval > 0 {
+		s.roster = newRoster(s, s.opts.HeartbeatInterval)
+	}
+}
+
+// startCluster subscribes this node to the other nodes' control messages and starts the
+// roster's goroutine (owned by s.bg, ended by s.ctx). Without a Controller it does nothing.
+func (s *Server) startCluster() error {
+	if s.cluster.ctl == nil {
+		return nil
+	}
+	unsub, err := s.cluster.ctl.SubscribeControl(s.onControl)
+	if err != nil {
+		return fmt.Errorf("server: subscribe to the broker's control messages: %w", err)
+	}
+	s.cluster.unsub = unsub
+	if s.roster != nil {
+		s.bg.Add(1)
+		go s.roster.run()
+	}
+	return nil
+}
+
+// stopCluster tells the other nodes this one is leaving and stops taking their messages;
+// Close calls it once the connections are closed (their releases sent).
+func (s *Server) stopCluster() {
+	if s.roster != nil {
+		s.roster.bye() // after the connections' releases: the others forget this node now
+	}
+	if s.cluster.unsub != nil {
+		s.cluster.unsub()
+	}
+}
+
+// sendControl hands m, marked with this node, to the other nodes.
+func (s *Server) sendControl(ctx context.Context, m controlMsg) error {
+	m.Node = s.nodeID
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.cluster.ctl.PublishControl(ctx, data)
+}
+
+// broadcastControl sends cmd to the other nodes; it reports whether the broker took it.
+func (s *Server) broadcastControl(ctx context.Context, appID string, cmd control) bool {
+	if s.cluster.ctl == nil {
+		return false
+	}
+	if err := s.sendControl(ctx, controlMsg{App: appID, Command: &cmd}); err != nil {
+		s.log.Warn("cluster command not sent", slog.String("app", appID), slog.String("op", cmd.Op), slog.String("error", err.Error()))
+		return false
+	}
+	return true
+}
+
+// onControl is the server's one ControlHandler: it hands a roster message to the roster
+// and applies a command to this node's connections of its app.
+func (s *Server) onControl(_ context.Context, data []byte) {
+	var m controlMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		s.log.Warn("bad cluster message", slog.String("error", err.Error()))
+		return
+	}
+	if m.Node == "" || m.Node == s.nodeID {
+		return
+	}
+	switch {
+	case m.Roster != nil:
+		if s.roster != nil {
+			s.roster.handle(m.Node, *m.Roster)
+		}
+	case m.Command != nil:
+		if _, h := s.app(m.App); h != nil {
+			s.applyControl(h, *m.Command)
+		}
+	default:
+		s.log.Warn("empty cluster message", slog.String("node", m.Node))
+	}
 }
 
 // HistoryBroker is implemented by a Broker that numbers history messages itself for every
@@ -73,35 +163,8 @@ func (h *hub) streamEpoch() string {
 	return h.epoch
 }
 
-// clustered reports whether the broker may span nodes (anything but the memory broker).
-func (s *Server) clustered() bool {
-	_, single := s.broker.(*MemoryBroker)
-	return !single
-}
-
-// broadcastControl sends cmd to the other nodes; it reports whether the broker took it.
-func (s *Server) broadcastControl(ctx context.Context, appID string, cmd control) bool {
-	if !s.clustered() {
-		return false
-	}
-	data, _ := json.Marshal(cmd)
-	if err := s.broker.Publish(ctx, appID, controlTopic, Message{MessageType: "control", Data: data, Origin: s.nodeID, Node: s.nodeID}); err != nil {
-		s.log.Warn("cluster command not sent", slog.String("app", appID), slog.String("op", cmd.Op), slog.String("error", err.Error()))
-		return false
-	}
-	return true
-}
-
 // applyControl runs a command of another node on this node's connections of h.
-func (s *Server) applyControl(h *hub, msg Message) {
-	if msg.Node == s.nodeID {
-		return
-	}
-	var cmd control
-	if err := json.Unmarshal(msg.Data, &cmd); err != nil {
-		s.log.Warn("bad cluster command", slog.String("app", h.appID), slog.String("error", err.Error()))
-		return
-	}
+func (s *Server) applyControl(h *hub, cmd control) {
 	switch cmd.Op {
 	case ctlUnsubscribe:
 		h.unsubscribeMatching(cmd.Patterns, cmd.Subject)

@@ -116,12 +116,9 @@ type memberBatch struct {
 	ds []pendingDelivery
 }
 
-// consumerMayRead reports whether a consumer with session ss may receive topic: not the
-// control topic, priv/ only its own subject's, secure/ with its read permission.
+// consumerMayRead reports whether a consumer with session ss may receive topic: priv/
+// only its own subject's, secure/ with its read permission.
 func consumerMayRead(ss *session, topic string) bool {
-	if topic == controlTopic {
-		return false
-	}
 	if name, ok := strings.CutPrefix(topic, "priv/"); ok {
 		return name == ss.subject
 	}
@@ -314,7 +311,7 @@ func (cs *consumerState) prune(c *conn) {
 // calls it after the topic's subscribers were resolved.
 func (h *hub) deliverToGroups(run []queued) {
 	cg := &h.consumers
-	if cg.n.Load() == 0 || run[0].topic == controlTopic {
+	if cg.n.Load() == 0 {
 		return
 	}
 	cg.mu.Lock()

@@ -58,7 +58,7 @@ func (h *hub) handBrokerMessage(c *conn, topic string, msg *Message) error {
 	if _, closed := c.outbound(); closed {
 		return errConsumerGone
 	}
-	if topic == controlTopic || !consumerMayRead(c.session(), topic) {
+	if !consumerMayRead(c.session(), topic) {
 		return nil
 	}
 	id := msg.DedupID

@@ -101,7 +101,7 @@ func (th *topicHistory) kept() []histEntry { return th.entries[th.head:] }
 // hasHistory reports whether messages of topic are kept for rt's app: private topics
 // (one connection's) and the control topic never are.
 func hasHistory(rt *appRuntime, topic string) bool {
-	return rt.app.HistorySize > 0 && !strings.HasPrefix(topic, "priv/") && topic != controlTopic
+	return rt.app.HistorySize > 0 && !strings.HasPrefix(topic, "priv/")
 }
 
 // recordLocked numbers q (unless the broker did), encodes its frame with the offset and

@@ -124,7 +124,7 @@ type Options struct {
 	// is alive, with its connection and subscription counts (DefaultHeartbeatInterval,
 	// 2s); a node not heard from for 3 intervals is taken for gone, and so are the
 	// subjects it held (oneConnectionPerUser "reject"). Used only with a broker that
-	// spans nodes (one that implements ReadyReporter: natsbroker); negative: never, and
+	// spans nodes (a Controller: natsbroker); negative: never, and
 	// "reject" and the counts of /api/health/status then cover this node alone.
 	HeartbeatInterval time.Duration
 	// Now is the clock (time.Now); tests replace it.
@@ -149,8 +149,9 @@ type Server struct {
 	broker   Broker
 	ownsBrk  bool
 	unsub    func()
-	nodeID   string  // this node among the broker's nodes
-	roster   *roster // the other nodes; nil unless the broker spans nodes
+	nodeID   string      // this node among the broker's nodes
+	roster   *roster     // the other nodes; nil unless the broker spans nodes
+	cluster  clusterLink // the channel to the other nodes (cluster.go)
 	events   *wsEvents
 
 	ctx    context.Context
@@ -286,9 +287,7 @@ func New(opts Options) (*Server, error) {
 		s.broker = NewMemoryBroker()
 		s.ownsBrk = true
 	}
-	if s.spansNodes() && opts.HeartbeatInterval > 0 {
-		s.roster = newRoster(s, opts.HeartbeatInterval) // before Subscribe: handlers read it
-	}
+	s.initCluster()
 	unsub, err := s.broker.Subscribe(s.onBrokerMessage)
 	if err != nil {
 		s.shutdownHubs()
@@ -304,9 +303,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.bg.Add(1)
 	go s.sweeper()
-	if s.roster != nil {
-		s.bg.Add(1)
-		go s.roster.run()
+	if err := s.startCluster(); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	if opts.AppsFile != "" && (opts.ReloadInterval > 0 || opts.ReloadOnSignal) {
 		var hup chan os.Signal
@@ -417,14 +416,16 @@ func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
 	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
 	var err error
 	if keySet(a.AuthKey) {
-		if rt.authV, err = auth.NewVerifier(ctx, a.AuthKey, ao); err != nil {
+		if rt.authV, err = auth.NewVerifier(a.AuthKey, ao); err != nil {
 			return nil, fmt.Errorf("authKey: %w", err)
 		}
+		rt.authV.Start(ctx) // the JWKS fetch, until the app table is replaced (ctx)
 	}
 	if keySet(a.AdminKey) {
-		if rt.adminV, err = auth.NewVerifier(ctx, a.AdminKey, ao); err != nil {
+		if rt.adminV, err = auth.NewVerifier(a.AdminKey, ao); err != nil {
 			return nil, fmt.Errorf("adminKey: %w", err)
 		}
+		rt.adminV.Start(ctx)
 	}
 	if rt.apiKeys, err = auth.NewAPIKeys(a.APIKeys); err != nil {
 		return nil, fmt.Errorf("apiKeys: %w", err)
@@ -530,21 +531,11 @@ func (s *Server) app(appID string) (*appRuntime, *hub) {
 
 // onBrokerMessage is the server's one broker Handler: it hands msg to the app's hub.
 func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg Message) error {
-	if topic == controlTopic && appID == rosterApp {
-		if s.roster != nil {
-			s.roster.handle(msg)
-		}
-		return nil
-	}
 	s.hubsMu.RLock()
 	h := s.hubs[appID]
 	s.hubsMu.RUnlock()
 	if h == nil {
 		return nil // app not served on this node
-	}
-	if topic == controlTopic {
-		s.applyControl(h, msg)
-		return nil
 	}
 	if msg.DedupID != "" && msg.Node != s.nodeID {
 		// Another node's ingest frame: remember its id here too, so that a destination
@@ -743,9 +734,7 @@ func (s *Server) Close() error {
 		_ = c.nc.Close()
 	}
 	waitTimeout(&s.loops, 5*time.Second)
-	if s.roster != nil {
-		s.roster.bye() // after the connections' releases: the others forget this node now
-	}
+	s.stopCluster()
 	s.cancel()
 	s.shutdownHubs()
 	close(s.fanCh) // no dispatcher is left to send

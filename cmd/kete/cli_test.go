@@ -53,7 +53,7 @@ func TestTokenMintsAVerifiableToken(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("token exited %d: %s", code, stderr)
 	}
-	v, err := auth.NewVerifier(context.Background(), auth.Key{Source: "raw", Key: secret, Algorithms: []string{"HS256"}}, auth.Options{})
+	v, err := auth.NewVerifier(auth.Key{Source: "raw", Key: secret, Algorithms: []string{"HS256"}}, auth.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

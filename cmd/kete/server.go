@@ -90,7 +90,12 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if broker, err = natsbroker.New(ctx, o); err != nil {
+		if broker, err = natsbroker.New(o); err == nil {
+			if err = broker.Start(ctx); err != nil {
+				broker.Close()
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("kete.server.broker=%s: %w", redact.Text(s.Broker), err)
 		}
 		opts.Broker, opts.CloseBroker = broker, true

@@ -29,8 +29,8 @@
 //   - Topic patterns are case-sensitive (the matcher module is not by default): topics are
 //     identifiers, and folding case would grant topics the issuer did not name. A negated
 //     permission ("!…") only takes away; it never grants by itself.
-//   - A JWKS is fetched in the background from when the Verifier is made (NewVerifier never
-//     waits for it; until it works it is retried, 1s doubling to 30s), every
+//   - A JWKS is fetched in the background from Verifier.Start (NewVerifier starts nothing,
+//     Start never waits for the fetch; until it works it is retried, 1s doubling to 30s), every
 //     Options.JWKSRefreshInterval (1h), and when a token names an unknown kid — at most
 //     once per Options.JWKSMinRefreshInterval (1m); an unknown kid inside that interval is
 //     refused at once instead of waiting. Every fetch ends within Options.JWKSFetchTimeout

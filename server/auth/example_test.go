@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
@@ -14,7 +13,7 @@ import (
 // checks it and its permissions. Production apps should prefer an asymmetric key.
 func Example() {
 	secret := "an-example-secret-of-at-least-32-bytes!"
-	v, err := auth.NewVerifier(context.Background(), auth.Key{
+	v, err := auth.NewVerifier(auth.Key{
 		Source:     "raw",
 		Key:        secret,
 		Algorithms: []string{"HS256"},

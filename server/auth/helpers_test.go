@@ -91,11 +91,12 @@ func privatePEM(t testing.TB, key any, kind string) []byte {
 
 func newVerifier(t testing.TB, k Key, o Options) *Verifier {
 	t.Helper()
-	v, err := NewVerifier(t.Context(), k, o)
+	v, err := NewVerifier(k, o)
 	if err != nil {
 		t.Fatalf("NewVerifier(%+v): %v", k, err)
 	}
 	t.Cleanup(v.Close)
+	v.Start(t.Context())
 	if v.jwks != nil {
 		// The first fetch runs in the background; tests that count fetches start after it.
 		select {

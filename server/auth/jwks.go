@@ -33,20 +33,17 @@ var (
 // share one fetch, and the refresh goroutine is stopped and waited for by close. Keys are
 // parsed with jwkset and looked up with keyfunc (kid, and the JWK's alg against the token's).
 //
-// No fetch ever holds up the caller of NewVerifier, a reload or a shutdown: the first fetch
-// runs in the background, every fetch is bounded by fetchTimeout (whatever the HTTP client's
+// No fetch ever holds up the caller of NewVerifier or Start, a reload or a shutdown: the
+// first fetch runs in the background (from Verifier.Start; without it, the first token
+// fetches), every fetch is bounded by fetchTimeout (whatever the HTTP client's
 // own timeout), and while there are no keys at all a token is refused with
 // keys_unavailable after waiting at most keysWait for the fetch in flight, rather than
 // queued behind a fetch that may never answer. Until the first fetch works it is retried
 // with backoff (JWKSRetryInterval, 1s, doubling to 30s), then refreshed every refresh
 // interval.
 type jwksCache struct {
-	uri          string
-	client       *http.Client
-	minInterval  time.Duration
-	fetchTimeout time.Duration
-	firstRetry   time.Duration
-	logger       *slog.Logger
+	uri string
+	jwksSettings
 
 	keys     atomic.Pointer[keySet]        // nil until the first successful fetch
 	inflight atomic.Pointer[chan struct{}] // while a fetch runs: closed when it ends
@@ -54,9 +51,21 @@ type jwksCache struct {
 	mu          sync.Mutex // one fetch at a time; guards lastAttempt
 	lastAttempt time.Time
 
-	cancel    context.CancelFunc
-	done      chan struct{}
-	attempted chan struct{} // closed when the first background fetch has ended (tests)
+	runMu     sync.Mutex         // guards cancel, done and stopped
+	cancel    context.CancelFunc // nil until start
+	done      chan struct{}      // closed when refreshLoop returns; nil until start
+	stopped   bool               // closed: start does nothing
+	attempted chan struct{}      // closed when the first background fetch has ended (tests)
+}
+
+// jwksSettings are the Options a jwksCache works by, defaults applied.
+type jwksSettings struct {
+	client       *http.Client
+	every        time.Duration // refresh interval
+	minInterval  time.Duration
+	fetchTimeout time.Duration
+	firstRetry   time.Duration
+	logger       *slog.Logger
 }
 
 const (
@@ -73,12 +82,20 @@ type keySet struct {
 	n  int // usable keys
 }
 
-func newJWKSCache(ctx context.Context, uri string, client *http.Client, every, minInterval, fetchTimeout, firstRetry time.Duration, logger *slog.Logger) *jwksCache {
-	ctx, cancel := context.WithCancel(ctx)
-	c := &jwksCache{uri: uri, client: client, minInterval: minInterval, fetchTimeout: fetchTimeout, firstRetry: firstRetry, logger: logger,
-		cancel: cancel, done: make(chan struct{}), attempted: make(chan struct{})}
-	go c.refreshLoop(ctx, every)
-	return c
+func newJWKSCache(uri string, st jwksSettings) *jwksCache {
+	return &jwksCache{uri: uri, jwksSettings: st, attempted: make(chan struct{})}
+}
+
+// start runs refreshLoop until ctx ends or close; only the first call does.
+func (c *jwksCache) start(ctx context.Context) {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.stopped || c.done != nil {
+		return
+	}
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.done = make(chan struct{})
+	go c.refreshLoop(ctx, c.every)
 }
 
 // refreshLoop fetches the keys at once, retries with backoff until a fetch works (the
@@ -125,8 +142,14 @@ func (c *jwksCache) refreshLoop(ctx context.Context, every time.Duration) {
 }
 
 func (c *jwksCache) close() {
-	c.cancel()
-	<-c.done
+	c.runMu.Lock()
+	c.stopped = true
+	cancel, done := c.cancel, c.done
+	c.runMu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }
 
 // key is the jwt.Keyfunc for tokens checked against this key set.

@@ -71,7 +71,7 @@ func TestJWKSRotation(t *testing.T) {
 	srv := newJWKSServer(t, testJWK{kid: "old", key: &k.rsa.PublicKey})
 	v := newVerifier(t, Key{Source: "jwks", JWKSURI: srv.URL, Algorithms: []string{"RS256", "ES256"}}, jwksOptions(t, -1))
 	if got := srv.hits.Load(); got != 1 {
-		t.Fatalf("%d fetches after NewVerifier, want 1", got)
+		t.Fatalf("%d fetches after Start, want 1", got)
 	}
 	if _, err := v.Verify(mint(t, "RS256", k.rsa, MintClaims{Subject: "u", TTL: time.Hour, Kid: "old"})); err != nil {
 		t.Fatal(err)
@@ -161,6 +161,31 @@ func TestJWKSBadDocuments(t *testing.T) {
 	}
 }
 
+// TestNewVerifierStartsNothing: NewVerifier starts no goroutine and fetches nothing;
+// Start begins the background fetch, and a second Start does not start another.
+func TestNewVerifierStartsNothing(t *testing.T) {
+	k := testKeys()
+	srv := newJWKSServer(t, testJWK{kid: "a", key: &k.rsa.PublicKey})
+	v, err := NewVerifier(Key{Source: "jwks", JWKSURI: srv.URL}, jwksOptions(t, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.jwks.done != nil || srv.hits.Load() != 0 {
+		t.Fatalf("NewVerifier started the refresh loop (%d fetches)", srv.hits.Load())
+	}
+	v.Start(t.Context())
+	v.Start(t.Context())
+	select {
+	case <-v.jwks.attempted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start did not fetch the key set")
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("%d fetches after Start twice, want 1", got)
+	}
+}
+
 // TestJWKSStops: the refresh goroutine ends with its ctx, and Close waits for it.
 func TestJWKSStops(t *testing.T) {
 	k := testKeys()
@@ -168,10 +193,11 @@ func TestJWKSStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	o := jwksOptions(t, time.Hour)
 	o.JWKSRefreshInterval = time.Millisecond
-	v, err := NewVerifier(ctx, Key{Source: "jwks", JWKSURI: srv.URL}, o)
+	v, err := NewVerifier(Key{Source: "jwks", JWKSURI: srv.URL}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	v.Start(ctx)
 	deadline := time.Now().Add(10 * time.Second)
 	for srv.hits.Load() < 3 {
 		if time.Now().After(deadline) {
@@ -259,10 +285,11 @@ func TestJWKSEndpointThatNeverAnswers(t *testing.T) {
 	o := jwksOptions(t, time.Hour)
 	o.HTTPClient = http.DefaultClient
 	o.JWKSFetchTimeout = 5 * time.Second
-	v, err := NewVerifier(t.Context(), Key{Source: "jwks", JWKSURI: srv.URL}, o)
+	v, err := NewVerifier(Key{Source: "jwks", JWKSURI: srv.URL}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	v.Start(t.Context())
 	deadline := time.Now().Add(10 * time.Second)
 	for hits.Load() == 0 {
 		if time.Now().After(deadline) {

@@ -71,11 +71,9 @@ type Claims struct {
 // NewVerifier validates the key configuration and returns a Verifier for it: the PEM must
 // parse, every algorithm must fit the key type (an HS* algorithm with a PEM key is an
 // error, which blocks the "HS256 signed with the RSA public key" attack), and jwks needs
-// jwksUri. For jwks it starts a goroutine, running until ctx ends or Close is called, that
-// fetches the key set at once and then keeps it fresh; NewVerifier does not wait for it (a
-// failure is logged, not returned: the identity provider may start after us, or hang), and
-// tokens get 503 keys_unavailable until keys arrive.
-func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
+// jwksUri. It starts nothing: for jwks, Start begins the background fetch of the key set
+// (without it, the keys are fetched when a token first needs them).
+func NewVerifier(k Key, o Options) (*Verifier, error) {
 	if err := checkAlgorithmNames(k.Algorithms); err != nil {
 		return nil, err
 	}
@@ -84,6 +82,24 @@ func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
 		audience: slices.Clone(k.Audience),
 		noExpiry: o.AllowNoExpiry,
 	}
+	var err error
+	switch source := keySource(k); source {
+	case SourceRaw:
+		v.static, v.algs, err = rawKey(k)
+	case SourceJWKS:
+		v.jwks, v.algs, err = jwksKey(k, o)
+	default:
+		err = fmt.Errorf("source %q is not supported (want %q with key, or %q with jwksUri)", k.Source, SourceRaw, SourceJWKS)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v.parser = newParser(v.algs, v.audience, o)
+	return v, nil
+}
+
+// keySource is k's source, or the one its fields imply when it names none.
+func keySource(k Key) string {
 	source := strings.ToLower(strings.TrimSpace(k.Source))
 	if source == "" {
 		switch {
@@ -93,77 +109,78 @@ func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
 			source = SourceRaw
 		}
 	}
-	switch source {
-	case SourceRaw:
-		if k.JWKSURI != "" {
-			return nil, fmt.Errorf("source %q takes key, not jwksUri %q", SourceRaw, k.JWKSURI)
-		}
-		if looksLikePEM(k.Key) {
-			pub, err := parsePublicKeyPEM(k.Key)
-			if err != nil {
-				return nil, err
-			}
-			algs, err := publicKeyAlgorithms(pub, k.Algorithms)
-			if err != nil {
-				return nil, err
-			}
-			v.static, v.algs = pub, algs
-		} else {
-			secret, algs, err := hmacSecret(k.Key, k.Algorithms)
-			if err != nil {
-				return nil, err
-			}
-			v.static, v.algs = secret, algs
-		}
-	case SourceJWKS:
-		if strings.TrimSpace(k.Key) != "" {
-			return nil, fmt.Errorf("source %q takes jwksUri, not key", SourceJWKS)
-		}
-		u, err := url.Parse(k.JWKSURI)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("jwksUri %q is not an http(s) URL", k.JWKSURI)
-		}
-		for _, alg := range k.Algorithms {
-			if fam, _ := algorithmFamily(alg); fam == familyHMAC {
-				return nil, fmt.Errorf("algorithm %q cannot be used with a JWKS: only asymmetric keys are taken from a key set", alg)
-			}
-		}
-		v.algs = slices.Clone(k.Algorithms)
-		if len(v.algs) == 0 {
-			v.algs = asymmetricAlgorithms()
-		}
-		client := o.HTTPClient
-		if client == nil {
-			client = &http.Client{Timeout: 10 * time.Second}
-		}
-		every := o.JWKSRefreshInterval
-		if every <= 0 {
-			every = time.Hour
-		}
-		minInterval := o.JWKSMinRefreshInterval
-		switch {
-		case minInterval == 0:
-			minInterval = time.Minute
-		case minInterval < 0:
-			minInterval = 0
-		}
-		logger := o.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		fetchTimeout := o.JWKSFetchTimeout
-		if fetchTimeout <= 0 {
-			fetchTimeout = 10 * time.Second
-		}
-		retry := o.JWKSRetryInterval
-		if retry <= 0 {
-			retry = time.Second
-		}
-		v.jwks = newJWKSCache(ctx, k.JWKSURI, client, every, minInterval, fetchTimeout, retry, logger)
-	default:
-		return nil, fmt.Errorf("source %q is not supported (want %q with key, or %q with jwksUri)", k.Source, SourceRaw, SourceJWKS)
-	}
+	return source
+}
 
+// rawKey reads a raw key: a PEM public key, or an HMAC secret; and the algorithms it takes.
+func rawKey(k Key) (key any, algs []string, err error) {
+	if k.JWKSURI != "" {
+		return nil, nil, fmt.Errorf("source %q takes key, not jwksUri %q", SourceRaw, k.JWKSURI)
+	}
+	if !looksLikePEM(k.Key) {
+		return hmacSecret(k.Key, k.Algorithms)
+	}
+	pub, err := parsePublicKeyPEM(k.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if algs, err = publicKeyAlgorithms(pub, k.Algorithms); err != nil {
+		return nil, nil, err
+	}
+	return pub, algs, nil
+}
+
+// jwksKey checks a jwks key and builds its (not yet started) cache.
+func jwksKey(k Key, o Options) (*jwksCache, []string, error) {
+	if strings.TrimSpace(k.Key) != "" {
+		return nil, nil, fmt.Errorf("source %q takes jwksUri, not key", SourceJWKS)
+	}
+	u, err := url.Parse(k.JWKSURI)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, nil, fmt.Errorf("jwksUri %q is not an http(s) URL", k.JWKSURI)
+	}
+	for _, alg := range k.Algorithms {
+		if fam, _ := algorithmFamily(alg); fam == familyHMAC {
+			return nil, nil, fmt.Errorf("algorithm %q cannot be used with a JWKS: only asymmetric keys are taken from a key set", alg)
+		}
+	}
+	algs := slices.Clone(k.Algorithms)
+	if len(algs) == 0 {
+		algs = asymmetricAlgorithms()
+	}
+	return newJWKSCache(k.JWKSURI, o.jwksSettings()), algs, nil
+}
+
+// jwksSettings are o's JWKS fields with their defaults.
+func (o Options) jwksSettings() jwksSettings {
+	st := jwksSettings{client: o.HTTPClient, every: o.JWKSRefreshInterval, minInterval: o.JWKSMinRefreshInterval,
+		fetchTimeout: o.JWKSFetchTimeout, firstRetry: o.JWKSRetryInterval, logger: o.Logger}
+	if st.client == nil {
+		st.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if st.every <= 0 {
+		st.every = time.Hour
+	}
+	switch {
+	case st.minInterval == 0:
+		st.minInterval = time.Minute
+	case st.minInterval < 0:
+		st.minInterval = 0
+	}
+	if st.fetchTimeout <= 0 {
+		st.fetchTimeout = 10 * time.Second
+	}
+	if st.firstRetry <= 0 {
+		st.firstRetry = time.Second
+	}
+	if st.logger == nil {
+		st.logger = slog.Default()
+	}
+	return st
+}
+
+// newParser is the token parser for algs and audience under o's rules.
+func newParser(algs, audience []string, o Options) *jwt.Parser {
 	leeway := o.Leeway
 	switch {
 	case leeway == 0:
@@ -172,7 +189,7 @@ func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
 		leeway = 0
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(v.algs),
+		jwt.WithValidMethods(algs),
 		jwt.WithLeeway(leeway),
 		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
@@ -183,18 +200,27 @@ func NewVerifier(ctx context.Context, k Key, o Options) (*Verifier, error) {
 	if !o.AllowNoExpiry {
 		opts = append(opts, jwt.WithExpirationRequired())
 	}
-	if len(v.audience) > 0 {
-		opts = append(opts, jwt.WithAudience(v.audience...))
+	if len(audience) > 0 {
+		opts = append(opts, jwt.WithAudience(audience...))
 	}
-	v.parser = jwt.NewParser(opts...)
-	return v, nil
+	return jwt.NewParser(opts...)
 }
 
 // Algorithms returns the algorithms this Verifier accepts.
 func (v *Verifier) Algorithms() []string { return slices.Clone(v.algs) }
 
+// Start begins a jwks Verifier's background work: it fetches the key set at once, retries
+// until that works (the identity provider may start after us), then refreshes it every
+// Options.JWKSRefreshInterval, until ctx ends or Close. It does not wait for the fetch (a
+// failure is logged, not returned; tokens get 503 keys_unavailable until keys arrive). A
+// raw key has nothing to start; a second Start, or one after Close, does nothing.
+func (v *Verifier) Start(ctx context.Context) {
+	if v.jwks != nil {
+		v.jwks.start(ctx)
+	}
+}
+
 // Close stops the JWKS refresh goroutine and waits for it; a raw key has nothing to stop.
-// Cancelling NewVerifier's ctx stops it too.
 func (v *Verifier) Close() {
 	if v.jwks != nil {
 		v.jwks.close()

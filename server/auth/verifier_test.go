@@ -229,7 +229,7 @@ func TestNewVerifierConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewVerifier(t.Context(), tt.key, Options{})
+			v, err := NewVerifier(tt.key, Options{})
 			if err == nil {
 				v.Close()
 				t.Fatal("NewVerifier accepted the key")

@@ -1,7 +1,9 @@
 // Package brokertest is the conformance suite every server.Broker passes: what the hub
 // may rely on, whatever carries the messages (one process, or many nodes over NATS).
 //
-// A broker package runs it from its tests:
+// A broker that gives several nodes must also be a server.Controller (the control cases,
+// control.go); a single-node broker skips them. A broker package runs the suite from its
+// tests:
 //
 //	func TestConformance(t *testing.T) {
 //		brokertest.Run(t, func(t *testing.T, n int) []server.Broker { … n nodes of one cluster … })
@@ -12,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,9 +24,10 @@ import (
 	"github.com/kete-dev/kete/server"
 )
 
-// Factory returns n brokers that act as n nodes of one cluster, or fewer when the broker
-// cannot span nodes (the memory broker returns one); cases that need more nodes than it
-// returns are skipped. The factory closes the brokers at the test's cleanup; Close must
+// Factory returns n brokers that act as n nodes of one cluster, ready to publish (a broker
+// with a Start step, like natsbroker's, is started), or fewer when the broker cannot span
+// nodes (the memory broker returns one); cases that need more nodes than it returns are
+// skipped. The factory closes the brokers at the test's cleanup; Close must
 // be safe to call again.
 type Factory func(t *testing.T, n int) []server.Broker
 
@@ -43,6 +48,10 @@ func Run(t *testing.T, newBrokers Factory) {
 		{"CloseRefusesPublishAndSubscribe", testClose},
 		{"ClosedNodeLeavesOthersWorking", testClosedNode},
 		{"NilHandlerRefused", testNilHandler},
+		{"ControlReachesOtherNodesInOrder", testControlOrder},
+		{"ControlApartFromPublications", testControlApart},
+		{"ControlUnsubscribeStopsDelivery", testControlUnsubscribe},
+		{"ControlCloseRefuses", testControlClose},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newBrokers) })
@@ -223,32 +232,7 @@ func testOrder(t *testing.T, f Factory) {
 			recs = append(recs, r)
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(bs)*publishersPerNode)
-	for n, b := range bs {
-		for p := range publishersPerNode {
-			origin := fmt.Sprintf("n%d-p%d", n, p)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), Wait)
-				defer cancel()
-				for i := range perPublisher {
-					topic := topics[i%len(topics)]
-					msg := server.Message{Data: []byte(strconv.Itoa(i)), Origin: origin}
-					if err := b.Publish(ctx, "order", topic, msg); err != nil {
-						errs <- fmt.Errorf("publisher %s message %d: %w", origin, i, err)
-						return
-					}
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	publishConcurrently(t, bs, publishersPerNode, perPublisher, topics)
 	total := len(bs) * publishersPerNode * perPublisher
 	// A fence per publishing node, published after everything else: once a handler has
 	// every fence, a duplicate of an earlier message would already be there.
@@ -269,32 +253,64 @@ func testOrder(t *testing.T, f Factory) {
 		if want := total + len(bs)*len(topics); len(got) != want {
 			t.Errorf("handler %d got %d deliveries, want %d (duplicates)", i, len(got), want)
 		}
-		next := map[string]int{} // origin + topic → next expected index
-		for _, d := range got {
-			if d.appID != "order" {
-				t.Fatalf("handler %d: app %q, want order", i, d.appID)
-			}
-			if len(d.msg.Origin) > 5 && d.msg.Origin[:5] == "fence" {
-				continue
-			}
-			seq, err := strconv.Atoi(string(d.msg.Data))
-			if err != nil {
-				t.Fatalf("handler %d: data %q: %v", i, d.msg.Data, err)
-			}
-			key := d.msg.Origin + "|" + d.topic
-			want, ok := next[key]
-			if !ok {
-				for j, tp := range topics {
-					if tp == d.topic {
-						want = j
+		checkOrder(t, i, got, topics)
+	}
+}
+
+// publishConcurrently runs publishersPerNode publishers on every node at once, each
+// publishing perPublisher messages (data 0, 1, …) to app "order", round robin over topics.
+func publishConcurrently(t *testing.T, bs []server.Broker, publishersPerNode, perPublisher int, topics []string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(bs)*publishersPerNode)
+	for n, b := range bs {
+		for p := range publishersPerNode {
+			origin := fmt.Sprintf("n%d-p%d", n, p)
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), Wait)
+				defer cancel()
+				for i := range perPublisher {
+					msg := server.Message{Data: []byte(strconv.Itoa(i)), Origin: origin}
+					if err := b.Publish(ctx, "order", topics[i%len(topics)], msg); err != nil {
+						errs <- fmt.Errorf("publisher %s message %d: %w", origin, i, err)
+						return
 					}
 				}
-			}
-			if seq != want {
-				t.Fatalf("handler %d: publisher %s topic %q: got message %d, want %d (out of order, lost or duplicated)", i, d.msg.Origin, d.topic, seq, want)
-			}
-			next[key] = seq + len(topics)
+			})
 		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// checkOrder fails t unless handler i got each publisher's messages on each topic in the
+// order publishConcurrently sent them, fences aside.
+func checkOrder(t *testing.T, i int, got []delivery, topics []string) {
+	t.Helper()
+	next := map[string]int{} // origin + topic → next expected index
+	for _, d := range got {
+		if d.appID != "order" {
+			t.Fatalf("handler %d: app %q, want order", i, d.appID)
+		}
+		if strings.HasPrefix(d.msg.Origin, "fence") {
+			continue
+		}
+		seq, err := strconv.Atoi(string(d.msg.Data))
+		if err != nil {
+			t.Fatalf("handler %d: data %q: %v", i, d.msg.Data, err)
+		}
+		key := d.msg.Origin + "|" + d.topic
+		want, ok := next[key]
+		if !ok {
+			want = slices.Index(topics, d.topic)
+		}
+		if seq != want {
+			t.Fatalf("handler %d: publisher %s topic %q: got message %d, want %d (out of order, lost or duplicated)", i, d.msg.Origin, d.topic, seq, want)
+		}
+		next[key] = seq + len(topics)
 	}
 }
 

@@ -25,16 +25,21 @@ func Example() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	nodeA, err := natsbroker.New(ctx, natsbroker.Options{URL: ns.ClientURL(), Name: "node-a"})
+	nodeA, err := natsbroker.New(natsbroker.Options{URL: ns.ClientURL(), Name: "node-a"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer nodeA.Close()
-	nodeB, err := natsbroker.New(ctx, natsbroker.Options{URL: ns.ClientURL(), Name: "node-b"})
+	nodeB, err := natsbroker.New(natsbroker.Options{URL: ns.ClientURL(), Name: "node-b"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer nodeB.Close()
+	for _, b := range []*natsbroker.Broker{nodeA, nodeB} {
+		if err := b.Start(ctx); err != nil { // connects; New does not
+			log.Fatal(err)
+		}
+	}
 
 	got := make(chan string, 1)
 	unsubscribe, err := nodeB.Subscribe(func(_ context.Context, appID, topic string, m server.Message) error {

@@ -89,14 +89,14 @@ func (b *Broker) JoinGroup(ctx context.Context, appID, channel, group string, de
 	if err != nil {
 		return nil, fmt.Errorf("natsbroker: consumer group %q of app %s: pull from durable %s: %w", group, appID, name, err)
 	}
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
+	b.mu.Lock()
+	if b.closed.Load() {
+		b.mu.Unlock()
 		_ = sub.Unsubscribe()
 		return nil, server.ErrBrokerClosed
 	}
-	b.inflight.Add(1)
-	b.mu.RUnlock()
+	b.members.Add(1)
+	b.mu.Unlock()
 	m := &groupMember{b: b, sub: sub, deliver: deliver, group: group}
 	go m.run()
 	return func() { m.left.Store(true) }, nil
@@ -115,7 +115,7 @@ type groupMember struct {
 // what it still holds and drops its pull subscription (not the durable consumer).
 func (m *groupMember) run() {
 	b := m.b
-	defer b.inflight.Done()
+	defer b.members.Done()
 	defer func() { _ = m.sub.Unsubscribe() }()
 	for !m.left.Load() && b.ctx.Err() == nil {
 		msgs, err := m.sub.Fetch(1, nats.MaxWait(groupPullWait))

@@ -1,7 +1,6 @@
 package natsbroker_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"net/url"
@@ -110,13 +109,7 @@ func (ev cloudEvent) payload(t testing.TB) int {
 // whose node is killed goes on within the test's patience.
 func startGroupNode(t *testing.T, name, url string) *node {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: name, ReconnectWait: 20 * time.Millisecond,
-		History: &natsbroker.HistoryOptions{Heartbeat: 200 * time.Millisecond, GroupAckWait: 2 * time.Second}})
-	if err != nil {
-		t.Fatalf("%s: natsbroker.New: %v", name, err)
-	}
+	b := startNodeBroker(t, name, url, natsbroker.HistoryOptions{Heartbeat: 200 * time.Millisecond, GroupAckWait: 2 * time.Second})
 	s, err := server.New(server.Options{Apps: clusterApps(), ReloadInterval: -1, Broker: b})
 	if err != nil {
 		b.Close()

@@ -171,7 +171,7 @@ func (b *Broker) onHistoryMsg(m *nats.Msg) {
 	msg.Offset = meta.Sequence.Stream
 	msg.Epoch = b.epoch.Load()
 	msg.History = true
-	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
+	if err := b.local.Publish(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
 		b.drop("handler refused message", m.Subject, err)
 	}
 }

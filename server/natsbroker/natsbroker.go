@@ -2,6 +2,12 @@
 // every node publishes to and subscribes from one NATS subject space, so a publication on
 // any node reaches the hubs of every node.
 //
+// # Lifetime
+//
+// New checks the options and builds a Broker without touching the network; Start
+// connects, subscribes and from then on nats.go's goroutines read, reconnect and call the
+// handlers; Close stops them. A server takes a started broker (server.Options.Broker).
+//
 // # Subjects
 //
 // A publication for topic T of app A travels on the subject
@@ -26,6 +32,14 @@
 // reconnect buffer (ReconnectBufSize, default 8 MiB) and fails with a back-pressure error
 // once it is full; Ready reports false, and OnReadyChange is called, until the connection
 // is back. Publications of other nodes made during the outage do not reach this node.
+//
+// # Control
+//
+// The broker is a server.Controller: the servers' node-to-node messages (cluster commands,
+// the roster) travel on one subject of their own, {SubjectPrefix}.control, held by a
+// second subscription, so no app's publication and no control message share a subject.
+// One node's control messages reach the others in the order it sent them (NATS keeps one
+// publisher's order on a subject); they are not ordered with publications.
 //
 // # History
 //
@@ -99,11 +113,19 @@ type Options struct {
 	History *HistoryOptions
 }
 
-// Broker is a server.Broker over one NATS connection. Its zero value is not usable; call New.
+// Broker is a server.Broker over one NATS connection. Its zero value is not usable; call
+// New, then Start.
 type Broker struct {
-	nc     *nats.Conn
+	opts    Options
+	auth    nats.Option   // nil: none
+	timeout time.Duration // connect and flush; set by Start
+
+	nc     *nats.Conn // nil until Start
 	sub    *nats.Subscription
 	prefix string // "{SubjectPrefix}.pub."
+
+	ctlSubject string // "{SubjectPrefix}.control"
+	ctlSub     *nats.Subscription
 
 	// JetStream history (nil js without Options.History).
 	histPrefix   string // "{SubjectPrefix}.hist."
@@ -120,11 +142,13 @@ type Broker struct {
 	ctx    context.Context // ends at Close; handed to handlers
 	cancel context.CancelFunc
 
-	mu       sync.RWMutex
-	handlers map[int]server.Handler
-	next     int
-	closed   bool
-	inflight sync.WaitGroup
+	// local holds this node's handlers and control handlers: a memory broker calls them
+	// as the server expects, and its Close waits for the calls in progress.
+	local   *server.MemoryBroker
+	control *server.MemoryBroker
+	closed  atomic.Bool
+	mu      sync.Mutex     // orders closed against members.Add
+	members sync.WaitGroup // consumer group members' pull loops (groups.go)
 
 	dropped atomic.Uint64
 	bufPool sync.Pool
@@ -132,24 +156,16 @@ type Broker struct {
 
 var (
 	_ server.Broker        = (*Broker)(nil)
+	_ server.Controller    = (*Broker)(nil)
+	_ server.ReadyReporter = (*Broker)(nil)
 	_ server.HistoryReader = (*Broker)(nil) // recovery on a node that started late
 )
 
-// New connects to NATS and subscribes to the cluster's publications. It fails when NATS
-// cannot be reached before ctx ends (or within 5 s when ctx has no deadline); once
-// connected, the broker reconnects by itself for ever.
-func New(ctx context.Context, o Options) (*Broker, error) {
+// New checks o and builds a Broker. It does not connect: Start does, so that building a
+// server's parts has no side effects and a caller decides when the network is touched.
+func New(o Options) (*Broker, error) {
 	if strings.TrimSpace(o.URL) == "" {
 		return nil, errors.New("natsbroker: URL is empty")
-	}
-	auths := 0
-	for _, set := range []bool{o.CredentialsFile != "", o.NKeySeedFile != "", o.User != "" || o.Password != "", o.Token != ""} {
-		if set {
-			auths++
-		}
-	}
-	if auths > 1 {
-		return nil, fmt.Errorf("natsbroker: %s: give one of credentials file, NKey seed file, user/password or token", o.URL)
 	}
 	prefix := o.SubjectPrefix
 	if prefix == "" {
@@ -158,48 +174,125 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if strings.ContainsAny(prefix, " \t\r\n*>") || strings.HasPrefix(prefix, ".") || strings.HasSuffix(prefix, ".") || strings.Contains(prefix, "..") {
 		return nil, fmt.Errorf("natsbroker: subject prefix %q is not a valid NATS subject", prefix)
 	}
-	name := o.Name
-	if name == "" {
-		name = "kete"
+	auth, err := authOption(o)
+	if err != nil {
+		return nil, err
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Name == "" {
+		o.Name = "kete"
 	}
-	timeout := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-		if timeout <= 0 {
-			return nil, fmt.Errorf("natsbroker: connect to %s: %w", o.URL, context.DeadlineExceeded)
-		}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Broker{
+		opts:       o,
+		auth:       auth,
 		prefix:     prefix + ".pub.",
 		histPrefix: prefix + ".hist.",
-		log:        log,
+		ctlSubject: prefix + ".control",
+		log:        o.Logger,
 		notify:     o.OnReadyChange,
-		handlers:   make(map[int]server.Handler),
+		local:      server.NewMemoryBroker(),
+		control:    server.NewMemoryBroker(),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b, nil
+}
 
+// authOption is the nats.go option for the one way of authenticating o gives (nil: none).
+func authOption(o Options) (nats.Option, error) {
+	auths := 0
+	for _, set := range []bool{o.CredentialsFile != "", o.NKeySeedFile != "", o.User != "" || o.Password != "", o.Token != ""} {
+		if set {
+			auths++
+		}
+	}
+	switch {
+	case auths > 1:
+		return nil, fmt.Errorf("natsbroker: %s: give one of credentials file, NKey seed file, user/password or token", redact.Text(o.URL))
+	case o.CredentialsFile != "":
+		return nats.UserCredentials(o.CredentialsFile), nil
+	case o.NKeySeedFile != "":
+		opt, err := nats.NkeyOptionFromSeed(o.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("natsbroker: NKey seed file %s: %w", o.NKeySeedFile, err)
+		}
+		return opt, nil
+	case o.User != "" || o.Password != "":
+		return nats.UserInfo(o.User, o.Password), nil
+	case o.Token != "":
+		return nats.Token(o.Token), nil
+	}
+	return nil, nil
+}
+
+// Start connects to NATS and subscribes this node to the cluster's publications and
+// control messages (and, with Options.History, to the stream). It fails when NATS cannot
+// be reached before ctx ends (or within 5 s when ctx has no deadline); once connected,
+// the broker reconnects by itself for ever. nats.go's goroutines (reading, flushing,
+// reconnecting, calling the handlers) run from Start until Close. Call it once, before
+// Publish; Subscribe may come before or after.
+func (b *Broker) Start(ctx context.Context) error {
+	if b.closed.Load() {
+		return server.ErrBrokerClosed
+	}
+	if b.nc != nil {
+		return errors.New("natsbroker: started twice")
+	}
+	url := redact.Text(b.opts.URL)
+	b.timeout = 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		if b.timeout = time.Until(dl); b.timeout <= 0 {
+			return fmt.Errorf("natsbroker: connect to %s: %w", url, context.DeadlineExceeded)
+		}
+	}
+	nc, err := nats.Connect(b.opts.URL, b.natsOptions()...)
+	if err != nil {
+		return fmt.Errorf("natsbroker: connect to %s: %w", url, err)
+	}
+	b.nc = nc
+	if b.sub, err = nc.Subscribe(b.prefix+">", b.onMsg); err == nil {
+		b.ctlSub, err = nc.Subscribe(b.ctlSubject, b.onControl)
+	}
+	if err == nil {
+		err = nc.FlushTimeout(b.timeout)
+	}
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("natsbroker: subscribe to %s> and %s on %s: %w", b.prefix, b.ctlSubject, url, err)
+	}
+	if b.opts.History != nil {
+		if err := b.startHistory(ctx, *b.opts.History, b.timeout); err != nil {
+			nc.Close()
+			return err
+		}
+	}
+	b.setReady(nc.IsConnected())
+	return nil
+}
+
+// natsOptions are the connection's options: Options' settings and the handlers that
+// follow the connection's state.
+func (b *Broker) natsOptions() []nats.Option {
+	o, log := b.opts, b.log
 	opts := []nats.Option{
-		nats.Name(name),
-		nats.Timeout(timeout),
+		nats.Name(o.Name),
+		nats.Timeout(b.timeout),
 		nats.MaxReconnects(-1),
 		nats.NoEcho(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", slog.String("url", o.URL), slog.Any("error", err))
+			log.Warn("nats disconnected", slog.String("url", redact.Text(o.URL)), slog.Any("error", err))
 			b.setReady(false)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			// Ready only once the NATS server has our subscription again, so that a
 			// publication made after Ready turns true reaches this node.
-			if err := nc.FlushTimeout(timeout); err != nil {
+			if err := nc.FlushTimeout(b.timeout); err != nil {
 				log.Warn("nats reconnected but flush failed", slog.Any("error", err))
 				return
 			}
 			if b.js != nil {
-				b.refreshStream(timeout)
+				b.refreshStream(b.timeout)
 			}
 			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
 			b.setReady(true)
@@ -222,49 +315,14 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if o.TLS != nil {
 		opts = append(opts, nats.Secure(o.TLS))
 	}
-	switch {
-	case o.CredentialsFile != "":
-		opts = append(opts, nats.UserCredentials(o.CredentialsFile))
-	case o.NKeySeedFile != "":
-		opt, err := nats.NkeyOptionFromSeed(o.NKeySeedFile)
-		if err != nil {
-			return nil, fmt.Errorf("natsbroker: NKey seed file %s: %w", o.NKeySeedFile, err)
-		}
-		opts = append(opts, opt)
-	case o.User != "" || o.Password != "":
-		opts = append(opts, nats.UserInfo(o.User, o.Password))
-	case o.Token != "":
-		opts = append(opts, nats.Token(o.Token))
+	if b.auth != nil {
+		opts = append(opts, b.auth)
 	}
-	nc, err := nats.Connect(o.URL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("natsbroker: connect to %s: %w", redact.Text(o.URL), err)
-	}
-	b.nc = nc
-	sub, err := nc.Subscribe(b.prefix+">", b.onMsg)
-	if err == nil {
-		err = nc.FlushTimeout(timeout)
-	}
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, redact.Text(o.URL), err)
-	}
-	b.sub = sub
-	if o.History != nil {
-		if err := b.startHistory(ctx, *o.History, timeout); err != nil {
-			nc.Close()
-			return nil, err
-		}
-	}
-	b.setReady(nc.IsConnected())
-	return b, nil
+	return opts
 }
 
 func (b *Broker) setReady(r bool) {
-	b.mu.RLock()
-	closed := b.closed
-	b.mu.RUnlock()
-	if closed {
+	if b.closed.Load() {
 		r = false
 	}
 	if b.ready.Swap(r) != r && b.notify != nil {
@@ -309,11 +367,8 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b.mu.RLock()
-	closed := b.closed
-	b.mu.RUnlock()
-	if closed {
-		return server.ErrBrokerClosed
+	if err := b.usable(); err != nil {
+		return err
 	}
 	if msg.History && b.js != nil {
 		if !b.nc.IsConnected() {
@@ -325,7 +380,7 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	// This node's handlers get msg here and now (the connection is NoEcho), so local
 	// subscribers keep being served while NATS is away, and a full local hub is
 	// back-pressure for the publisher, as with the memory broker.
-	localErr := b.deliver(ctx, appID, topic, msg)
+	localErr := b.local.Publish(ctx, appID, topic, msg)
 	if errors.Is(localErr, server.ErrBrokerClosed) {
 		return localErr
 	}
@@ -339,15 +394,35 @@ func (b *Broker) Publish(ctx context.Context, appID, topic string, msg server.Me
 	if cap(buf) <= 64<<10 {
 		b.bufPool.Put(bp)
 	}
+	if err != nil {
+		return publishError(b.Subject(appID, topic), err)
+	}
+	return localErr
+}
+
+// errNotStarted is Publish's answer before Start.
+var errNotStarted = errors.New("natsbroker: not started (call Start)")
+
+// usable says why the broker cannot publish now, if it cannot.
+func (b *Broker) usable() error {
 	switch {
-	case err == nil:
-		return localErr
+	case b.closed.Load():
+		return server.ErrBrokerClosed
+	case b.nc == nil:
+		return errNotStarted
+	}
+	return nil
+}
+
+// publishError says why nats.go did not take a message for subject.
+func publishError(subject string, err error) error {
+	switch {
 	case errors.Is(err, nats.ErrConnectionClosed):
 		return server.ErrBrokerClosed
 	case errors.Is(err, nats.ErrReconnectBufExceeded):
 		return fmt.Errorf("natsbroker: NATS unreachable and the reconnect buffer is full: %w", err)
 	default:
-		return fmt.Errorf("natsbroker: publish to %s: %w", b.Subject(appID, topic), err)
+		return fmt.Errorf("natsbroker: publish to %s: %w", subject, err)
 	}
 }
 
@@ -358,19 +433,39 @@ func (b *Broker) Subscribe(h server.Handler) (func(), error) {
 	if h == nil {
 		return nil, errors.New("natsbroker: nil handler")
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil, server.ErrBrokerClosed
+	return b.local.Subscribe(h)
+}
+
+// PublishControl implements server.Controller: it hands data to NATS for the other nodes
+// (not this one: the connection is NoEcho), buffered like a publication while NATS is away.
+func (b *Broker) PublishControl(ctx context.Context, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	id := b.next
-	b.next++
-	b.handlers[id] = h
-	return func() {
-		b.mu.Lock()
-		delete(b.handlers, id)
-		b.mu.Unlock()
-	}, nil
+	if err := b.usable(); err != nil {
+		return err
+	}
+	if err := b.nc.Publish(b.ctlSubject, data); err != nil {
+		return publishError(b.ctlSubject, err)
+	}
+	return nil
+}
+
+// SubscribeControl implements server.Controller. Handlers run on the control
+// subscription's one delivery goroutine, with the broker's context.
+func (b *Broker) SubscribeControl(h server.ControlHandler) (func(), error) {
+	if h == nil {
+		return nil, errors.New("natsbroker: nil control handler")
+	}
+	return b.control.Subscribe(func(ctx context.Context, _, _ string, m server.Message) error {
+		h(ctx, m.Data)
+		return nil
+	})
+}
+
+// onControl hands one control message of another node to this node's control handlers.
+func (b *Broker) onControl(m *nats.Msg) {
+	_ = b.control.Publish(b.ctx, "", "", server.Message{Data: m.Data})
 }
 
 // onMsg runs on the subscription's one delivery goroutine, so messages reach handlers in
@@ -380,7 +475,7 @@ func (b *Broker) onMsg(m *nats.Msg) {
 	if !ok {
 		return
 	}
-	if err := b.deliver(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
+	if err := b.local.Publish(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
 		b.drop("handler refused message", m.Subject, err)
 	}
 }
@@ -403,55 +498,33 @@ func (b *Broker) parse(m *nats.Msg, prefix string) (appID, topic string, msg ser
 	return appID, topic, msg, true
 }
 
-// deliver hands msg to every handler of this node and returns the first error.
-func (b *Broker) deliver(ctx context.Context, appID, topic string, msg server.Message) error {
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
-		return server.ErrBrokerClosed
-	}
-	b.inflight.Add(1)
-	var hs [4]server.Handler
-	list := hs[:0]
-	for _, h := range b.handlers {
-		list = append(list, h)
-	}
-	b.mu.RUnlock()
-	defer b.inflight.Done()
-	var first error
-	for _, h := range list {
-		if err := h(ctx, appID, topic, msg); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
 func (b *Broker) drop(why, subject string, err error) {
 	b.dropped.Add(1)
 	b.log.Warn("natsbroker: "+why, slog.String("subject", subject), slog.Any("error", err))
 }
 
-// Close implements server.Broker: it flushes what was published (for up to 2 s), closes
-// the connection, ends the handlers' context and waits for a handler call in progress.
+// Close implements server.Broker: it ends the handlers' context, waits for a handler call
+// in progress, flushes what was published (for up to 2 s) and closes the connection.
 func (b *Broker) Close() error {
 	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	first := !b.closed.Swap(true)
+	b.mu.Unlock()
+	if !first {
 		return nil
 	}
-	b.closed = true
-	clear(b.handlers)
-	b.mu.Unlock()
 	b.cancel()
+	_ = b.local.Close()
+	_ = b.control.Close()
 	var err error
-	if b.nc.IsConnected() {
+	if b.nc != nil && b.nc.IsConnected() {
 		if ferr := b.nc.FlushTimeout(2 * time.Second); ferr != nil {
 			err = fmt.Errorf("natsbroker: flush on close: %w", ferr)
 		}
 	}
-	b.nc.Close()
-	b.inflight.Wait()
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	b.members.Wait()
 	b.ready.Store(false)
 	return err
 }

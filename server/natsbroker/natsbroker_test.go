@@ -50,11 +50,14 @@ func newBroker(t testing.TB, o natsbroker.Options) *natsbroker.Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := natsbroker.New(ctx, o)
+	b, err := natsbroker.New(o)
 	if err != nil {
 		t.Fatalf("natsbroker.New: %v", err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("natsbroker Start: %v", err)
+	}
 	return b
 }
 
@@ -72,31 +75,58 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func TestNewRefusesBadOptions(t *testing.T) {
+// TestRefusesBadOptions: New refuses what is wrong in the options themselves; Start what
+// only the NATS server can tell.
+func TestRefusesBadOptions(t *testing.T) {
 	ns := startNATS(t, 0)
 	tests := []struct {
-		name string
-		o    natsbroker.Options
+		name    string
+		o       natsbroker.Options
+		atStart bool // the error comes from Start, New succeeds
 	}{
-		{"empty URL", natsbroker.Options{}},
-		{"two credentials", natsbroker.Options{URL: ns.ClientURL(), Token: "t", User: "u", Password: "p"}},
-		{"wildcard prefix", natsbroker.Options{URL: ns.ClientURL(), SubjectPrefix: "a.*"}},
-		{"empty token in prefix", natsbroker.Options{URL: ns.ClientURL(), SubjectPrefix: "a..b"}},
-		{"missing seed file", natsbroker.Options{URL: ns.ClientURL(), NKeySeedFile: t.TempDir() + "/none.nk"}},
-		{"nothing listening", natsbroker.Options{URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t))}},
-		{"history without JetStream", natsbroker.Options{URL: ns.ClientURL(), History: &natsbroker.HistoryOptions{}}},
+		{"empty URL", natsbroker.Options{}, false},
+		{"two credentials", natsbroker.Options{URL: ns.ClientURL(), Token: "t", User: "u", Password: "p"}, false},
+		{"wildcard prefix", natsbroker.Options{URL: ns.ClientURL(), SubjectPrefix: "a.*"}, false},
+		{"empty token in prefix", natsbroker.Options{URL: ns.ClientURL(), SubjectPrefix: "a..b"}, false},
+		{"missing seed file", natsbroker.Options{URL: ns.ClientURL(), NKeySeedFile: t.TempDir() + "/none.nk"}, false},
+		{"nothing listening", natsbroker.Options{URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t))}, true},
+		{"history without JetStream", natsbroker.Options{URL: ns.ClientURL(), History: &natsbroker.HistoryOptions{}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			b, err := natsbroker.New(ctx, tc.o)
+			b, err := natsbroker.New(tc.o)
+			if (err != nil) == tc.atStart {
+				t.Fatalf("New: %v, want an error: %v", err, !tc.atStart)
+			}
 			if err == nil {
-				b.Close()
-				t.Fatalf("New succeeded, want an error")
+				defer b.Close()
+				if err = b.Start(ctx); err == nil {
+					t.Fatalf("Start succeeded, want an error")
+				}
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestNewDoesNotConnect: New builds a broker without touching the network, so it succeeds
+// with nothing listening; the broker is not ready and refuses to publish until Start.
+func TestNewDoesNotConnect(t *testing.T) {
+	b, err := natsbroker.New(natsbroker.Options{URL: "nats://127.0.0.1:" + strconv.Itoa(freePort(t))})
+	if err != nil {
+		t.Fatalf("New with nothing listening: %v, want no error (New must not connect)", err)
+	}
+	defer b.Close()
+	if b.Ready() {
+		t.Error("ready before Start")
+	}
+	if err := b.Publish(t.Context(), "a", "t", server.Message{Data: []byte(`1`)}); err == nil {
+		t.Error("Publish before Start succeeded, want an error")
+	}
+	if err := b.PublishControl(t.Context(), []byte(`1`)); err == nil {
+		t.Error("PublishControl before Start succeeded, want an error")
 	}
 }
 
@@ -113,11 +143,15 @@ func TestTokenAuth(t *testing.T) {
 	t.Cleanup(ns.Shutdown)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if b, err := natsbroker.New(ctx, natsbroker.Options{URL: ns.ClientURL(), Token: "wrong"}); err == nil {
-		b.Close()
+	b, err := natsbroker.New(natsbroker.Options{URL: ns.ClientURL(), Token: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Start(ctx); err == nil {
 		t.Fatal("wrong token accepted")
 	}
-	b := newBroker(t, natsbroker.Options{URL: ns.ClientURL(), Token: "s3cret"})
+	b = newBroker(t, natsbroker.Options{URL: ns.ClientURL(), Token: "s3cret"})
 	if !b.Ready() {
 		t.Fatal("not ready after New")
 	}

@@ -511,17 +511,17 @@ func (p *cutProxy) heal() {
 // lossyBroker loses, on its way into this node, the first message drop picks.
 type lossyBroker struct {
 	*natsbroker.Broker
-	drop    func(server.Message) bool
+	drop    func(data []byte) bool
 	dropped atomic.Bool
 }
 
-func (l *lossyBroker) Subscribe(h server.Handler) (func(), error) {
-	return l.Broker.Subscribe(func(ctx context.Context, app, topic string, m server.Message) error {
-		if !l.dropped.Load() && l.drop(m) {
+func (l *lossyBroker) SubscribeControl(h server.ControlHandler) (func(), error) {
+	return l.Broker.SubscribeControl(func(ctx context.Context, data []byte) {
+		if !l.dropped.Load() && l.drop(data) {
 			l.dropped.Store(true)
-			return nil
+			return
 		}
-		return h(ctx, app, topic, m)
+		h(ctx, data)
 	})
 }
 
@@ -534,8 +534,8 @@ func TestRosterRepairsALostAnnouncement(t *testing.T) {
 	a := startNodeWith(t, "node-0", ns.ClientURL(), rosterOptions())
 	var lossy *lossyBroker
 	b := startNodeWrapped(t, "node-1", ns.ClientURL(), rosterOptions(), func(nb *natsbroker.Broker) server.Broker {
-		lossy = &lossyBroker{Broker: nb, drop: func(m server.Message) bool {
-			return m.MessageType == "roster" && strings.Contains(string(m.Data), `"op":"held"`)
+		lossy = &lossyBroker{Broker: nb, drop: func(data []byte) bool {
+			return strings.Contains(string(data), `"roster":{"op":"held"`)
 		}}
 		return lossy
 	})
