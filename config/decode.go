@@ -343,8 +343,7 @@ func (d *decoder) finishTLS(r *RouteSettings, p string) {
 	}
 	cfg, err := tlsconfig.Client(clientTLSOptions(p, *t))
 	if err != nil {
-		key := storeKeyOf(err, prefix)
-		d.add(key, strings.TrimPrefix(err.Error(), key+": "))
+		d.add(storeProblem(err, prefix))
 		return
 	}
 	applyTLSVersion(cfg, t.Version)
@@ -371,15 +370,13 @@ func tlsStore(name string, s StoreSettings) *tlsconfig.Store {
 	}
 }
 
-// storeKeyOf picks the store an error from tlsconfig names (its Name is the store's key).
-func storeKeyOf(err error, prefix string) string {
-	msg := err.Error()
-	for _, s := range []string{"key-store", "trust-store"} {
-		if strings.Contains(msg, prefix+s) {
-			return prefix + s
-		}
+// storeProblem splits an error of tlsconfig into the key to blame and the reason: the
+// store a *tlsconfig.StoreError names (its Name is the store's key), else the section.
+func storeProblem(err error, prefix string) (key, reason string) {
+	if se := (*tlsconfig.StoreError)(nil); errors.As(err, &se) && strings.HasPrefix(se.Store, prefix) {
+		return se.Store, se.Err.Error()
 	}
-	return strings.TrimSuffix(prefix, ".")
+	return strings.TrimSuffix(prefix, "."), err.Error()
 }
 
 // checkStore checks that a store's loader names one source that fits its kind.
@@ -536,8 +533,7 @@ func (d *decoder) finishGlobal() {
 	}
 	if d.checkStore(prefix+"key-store", s.TLS.KeyStore) && d.checkStore(prefix+"trust-store", s.TLS.TrustStore) {
 		if _, err := s.TLSConfig(); err != nil {
-			key := storeKeyOf(err, prefix)
-			d.add(key, strings.TrimPrefix(err.Error(), key+": "))
+			d.add(storeProblem(err, prefix))
 		}
 	}
 }
