@@ -187,7 +187,7 @@ func TestFormatsGiveEqualConfig(t *testing.T) {
 	}{
 		{"realm matcher", ws.RealmMatchers[0].Spec, "list:master,acme"},
 		{"event mode", ws.EventMatchMode, kete.MatchAll},
-		{"serializer", ws.Serializer.Kind, "cloudevents"},
+		{"serializer", ws.Serializer.Kind, SerializerKind("cloudevents")},
 		{"retry attempts", ws.Retry.MaxAttempts, 5},
 		{"retry wait", ws.Retry.WaitDuration, 250 * time.Millisecond},
 		{"tls from wss", d.TLS.Enabled, true},
@@ -249,7 +249,7 @@ func TestDefaults(t *testing.T) {
 		Enabled:        true,
 		MetricsEnabled: true,
 		Keycloak:       KeycloakSettings{Realm: "master"},
-		Server: ServerSettings{Listen: ":8080", Broker: "memory", TLS: TLSSettings{VerifyHostname: true},
+		Server: ServerSettings{Listen: ":8080", Broker: MemoryBroker, TLS: TLSSettings{VerifyHostname: true},
 			NATS: NATSSettings{
 				TLS:     TLSSettings{VerifyHostname: true},
 				History: NATSHistorySettings{Stream: "KETE", Storage: "file", Replicas: 1, MaxAge: 24 * time.Hour, MaxMsgsPerTopic: 1000},

@@ -230,6 +230,18 @@ func (d *decoder) finishRoute(r *RouteSettings) {
 		d.add(p+"destination.pool.min-idle", fmt.Sprintf("must not be more than destination.pool.max-idle (%d)", pool.MaxIdle))
 	}
 
+	d.finishSerializer(r, p)
+	d.finishURL(r, p)
+	d.finishTLS(r, p)
+	d.finishOAuth(r, p)
+}
+
+// finishSerializer builds the route's serializer, so that a bad template or a key the
+// kind does not read is found now.
+func (d *decoder) finishSerializer(r *RouteSettings, p string) {
+	if d.failed(p + "serializer.kind") {
+		return // the kind was refused: the keys it would read cannot be judged
+	}
 	ser, err := serializer.Build(r.Serializer.Options())
 	if ke := (*serializer.KeyError)(nil); errors.As(err, &ke) {
 		d.add(p+ke.Key, ke.Reason)
@@ -239,13 +251,9 @@ func (d *decoder) finishRoute(r *RouteSettings) {
 	r.serializer = ser
 	// A binary kind in text frames would reach the server as invalid UTF-8 and be
 	// refused, every event; KETE would send it mangled by a UTF-8 decode.
-	if err == nil && serializer.IsBinary(r.Serializer.Kind) && !r.Destination.BinaryMode {
+	if err == nil && serializer.IsBinary(string(r.Serializer.Kind)) && !r.Destination.BinaryMode {
 		d.add(p+"destination.binary-mode", fmt.Sprintf("must be true: serializer.kind %s writes binary, which WebSocket text frames cannot carry; set %sdestination.binary-mode=true", r.Serializer.Kind, p))
 	}
-
-	d.finishURL(r, p)
-	d.finishTLS(r, p)
-	d.finishOAuth(r, p)
 }
 
 // finishURL settles the URL template: destination.url, or host, port and path.
@@ -386,18 +394,18 @@ func (d *decoder) checkStore(key string, s StoreSettings) bool {
 	}
 	l := s.Loader
 	if l.Kind == "" {
-		d.add(key+".loader.kind", "required: one of "+strings.Join(tlsconfig.Kinds(), ", "))
+		d.add(key+".loader.kind", "required: one of "+tlsconfig.KindList())
 		return false
 	}
 	ok := true
-	want := l.Kind[strings.LastIndexByte(l.Kind, '-')+1:] // path, base64 or text
+	want := l.Kind.Source()
 	for _, src := range []struct{ name, value string }{{"path", l.Path}, {"base64", l.Base64}, {"text", l.Text}} {
 		switch {
 		case src.name == want && src.value == "":
-			d.add(key+".loader."+src.name, "required by loader.kind="+l.Kind)
+			d.add(key+".loader."+src.name, "required by loader.kind="+l.Kind.String())
 			ok = false
 		case src.name != want && src.value != "":
-			d.add(key+".loader."+src.name, "not used by loader.kind="+l.Kind+"; set loader."+want)
+			d.add(key+".loader."+src.name, "not used by loader.kind="+l.Kind.String()+"; set loader."+want)
 			ok = false
 		}
 	}
@@ -419,6 +427,9 @@ func (d *decoder) finishOAuth(r *RouteSettings, p string) {
 		if strings.EqualFold(name, "Authorization") {
 			d.warn(p+"destination.headers."+name, "replaced by the OAuth bearer token: destination.oauth.enabled is true")
 		}
+	}
+	if d.failed(prefix + "mode") {
+		return // what a refused mode requires cannot be judged
 	}
 	switch o.Mode {
 	case OAuthExternal:
@@ -513,7 +524,7 @@ func (d *decoder) finishGlobal() {
 	d.warnOpenWebhook()
 
 	s := &c.Server
-	if !strings.HasPrefix(s.Broker, "nats://") && !strings.HasPrefix(s.Broker, "tls://") {
+	if s.Broker.Kind != BrokerNATS {
 		for _, key := range d.givenUnder("kete.server.nats.") {
 			d.warn(key, "ignored: kete.server.broker is not a nats:// URL (the memory broker serves one node)")
 		}

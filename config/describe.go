@@ -60,7 +60,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	}
 	line("realms", "%s", describeMatchers(r.RealmMatchers, r.RealmMatchMode, "every realm"))
 	line("events", "%s", describeMatchers(r.EventMatchers, r.EventMatchMode, "every event"))
-	ser := r.Serializer.Kind
+	ser := r.Serializer.Kind.String()
 	if r.serializer != nil {
 		ser += " (" + r.serializer.ContentType() + ")"
 	}
@@ -136,18 +136,18 @@ func describeStore(s StoreSettings, none string) string {
 	l := s.Loader
 	switch {
 	case l.Path != "":
-		return l.Kind + " " + l.Path
+		return l.Kind.String() + " " + l.Path
 	case l.Base64 != "", l.Text != "":
-		return l.Kind + " " + redact.Mask
+		return l.Kind.String() + " " + redact.Mask
 	}
-	return l.Kind
+	return l.Kind.String()
 }
 
 func describeOAuth(o OAuthSettings) string {
 	if !o.Enabled {
 		return "off"
 	}
-	parts := []string{o.Mode}
+	parts := []string{o.Mode.String()}
 	if o.Mode == OAuthInternal {
 		parts = append(parts, "realm "+o.Realm)
 		if o.TokenURL != "" {

@@ -74,8 +74,8 @@ func (c *Config) bareRouter(ctx context.Context, deps Deps) (*kete.Router, error
 func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, admin **keycloak.Admin) (*kete.Route, error) {
 	p := "kete.routes." + r.Name + "."
 	dst := &r.Destination
-	if dst.Kind != destinationKindWebSocket {
-		return nil, fmt.Errorf("%sdestination.kind %q: want one of %s", p, dst.Kind, strings.Join(destinationKinds(), ", "))
+	if dst.Kind != DestinationWebSocket {
+		return nil, fmt.Errorf("%sdestination.kind %q: want one of %s", p, dst.Kind, DestinationWebSocket)
 	}
 	ser := r.serializer
 	if ser == nil { // a Config built by hand rather than by Load

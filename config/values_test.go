@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/tlsconfig"
 )
 
 // TestKeyValues checks keys one at a time: a good value lands in the Config, a bad one is
@@ -23,11 +24,11 @@ func TestKeyValues(t *testing.T) {
 		want   any                 // ...and what that must be
 	}{
 		{name: "nats broker", text: "kete.server.broker=nats://127.0.0.1:4222",
-			check: func(c *Config) any { return c.Server.Broker }, want: "nats://127.0.0.1:4222"},
+			check: func(c *Config) any { return c.Server.Broker }, want: Broker{Kind: BrokerNATS, URL: "nats://127.0.0.1:4222"}},
 		{name: "memory broker any case", text: "kete.server.broker=MEMORY",
-			check: func(c *Config) any { return c.Server.Broker }, want: "memory"},
+			check: func(c *Config) any { return c.Server.Broker }, want: MemoryBroker},
 		{name: "client auth", text: "kete.server.tls.client-auth=Require-And-Verify",
-			check: func(c *Config) any { return c.Server.TLS.ClientAuth }, want: "require-and-verify"},
+			check: func(c *Config) any { return c.Server.TLS.ClientAuth }, want: tlsconfig.ClientAuthRequire},
 		{name: "webhook path gets its slash", text: "kete.sources.webhook.path=hooks",
 			check: func(c *Config) any { return c.Sources.Webhook.Path }, want: "/hooks"},
 		{name: "poller realms default", text: "kete.sources.keycloak.enabled=true\nkete.keycloak.url=http://kc\nkete.keycloak.realm=corp\nkete.keycloak.username=u\nkete.keycloak.password=p",
