@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/destination"
 	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/template"
@@ -310,7 +311,7 @@ func (d *decoder) finishURL(r *RouteSettings, p string) {
 		d.add(urlKey, err.Error())
 		return
 	}
-	example, err := renderURL(dst.URL, SampleEvent(r))
+	example, err := destination.RenderURL(dst.URL, SampleEvent(r))
 	if err != nil {
 		d.add(urlKey, err.Error())
 		return
@@ -612,23 +613,4 @@ func sampleEvent(realm, typ string) *kete.Event {
 		}
 	}
 	return e
-}
-
-// renderURL renders a URL template for e as the WebSocket destination does: values
-// escaped with url.PathEscape before the first "?" and url.QueryEscape after it.
-func renderURL(source string, e *kete.Event) (string, error) {
-	pathPart, queryPart, hasQuery := strings.Cut(source, "?")
-	pt, err := template.CompileWith(pathPart, template.Options{Escape: url.PathEscape})
-	if err != nil {
-		return "", err
-	}
-	out := pt.Render(e)
-	if hasQuery {
-		qt, err := template.CompileWith(queryPart, template.Options{Escape: url.QueryEscape})
-		if err != nil {
-			return "", err
-		}
-		out += "?" + qt.Render(e)
-	}
-	return out, nil
 }

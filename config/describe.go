@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/destination"
 	"github.com/kete-dev/kete/internal/redact"
 )
 
@@ -73,7 +74,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	line("url", "%s", redact.URL(d.URL))
 	if d.url != nil {
 		e := SampleEvent(r)
-		if example, err := renderURL(d.URL, e); err == nil {
+		if example, err := destination.RenderURL(d.URL, e); err == nil {
 			line("example", "%s (%s in realm %s)", redact.URL(example), e.EventType(), e.Realm())
 		}
 	}
