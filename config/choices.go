@@ -117,31 +117,12 @@ func ParseBroker(s string) (Broker, error) {
 	return Broker{Kind: BrokerNATS, URL: s}, nil
 }
 
-func oauthModeVar(p *OAuthMode) func(string, string) error {
+// choiceVar sets *p to what parse reads from the value; parse's error names what is allowed.
+func choiceVar[T any](p *T, parse func(string) (T, error)) func(string, string) error {
 	return func(_, v string) error {
-		m, err := ParseOAuthMode(v)
+		x, err := parse(v)
 		if err == nil {
-			*p = m
-		}
-		return err
-	}
-}
-
-func destinationKindVar(p *DestinationKind) func(string, string) error {
-	return func(_, v string) error {
-		k, err := ParseDestinationKind(v)
-		if err == nil {
-			*p = k
-		}
-		return err
-	}
-}
-
-func brokerVar(p *Broker) func(string, string) error {
-	return func(_, v string) error {
-		b, err := ParseBroker(v)
-		if err == nil {
-			*p = b
+			*p = x
 		}
 		return err
 	}
@@ -150,7 +131,7 @@ func brokerVar(p *Broker) func(string, string) error {
 func loaderKindVar(p *tlsconfig.LoaderKind) func(string, string) error {
 	return func(_, v string) error {
 		k, err := tlsconfig.ParseLoaderKind(v)
-		if err != nil || k == "" {
+		if err != nil {
 			return errors.New("want one of " + tlsconfig.KindList())
 		}
 		*p = k
@@ -182,14 +163,4 @@ func ParseSerializerKind(s string) (SerializerKind, error) {
 		return "", fmt.Errorf("%q: unknown, want one of %s", s, strings.Join(serializer.Kinds(), ", "))
 	}
 	return SerializerKind(k), nil
-}
-
-func serializerKindVar(p *SerializerKind) func(string, string) error {
-	return func(_, v string) error {
-		k, err := ParseSerializerKind(v)
-		if err == nil {
-			*p = k
-		}
-		return err
-	}
 }
