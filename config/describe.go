@@ -27,7 +27,7 @@ func (c *Config) Describe(w io.Writer) error {
 		if i > 0 {
 			ew.printf("\n")
 		}
-		describeRoute(ew, &c.Routes[i], c.Explicit("kete.routes."+c.Routes[i].Name+".retry.max-attempts"))
+		describeRoute(ew, &c.Routes[i], c.spooledRetry(&c.Routes[i]))
 	}
 	for _, p := range c.Warnings {
 		ew.printf("warning: %s\n", p)
@@ -44,9 +44,8 @@ func (c *Config) Describe(w io.Writer) error {
 	return ew.err
 }
 
-// describeRoute prints one route; attemptsSet tells whether retry.max-attempts was given,
-// which decides what `kete run` does (without it, it retries until delivered).
-func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
+// describeRoute prints one route; retry is the policy `kete run` applies to it.
+func describeRoute(w *errWriter, r *RouteSettings, retry kete.Retry) {
 	if r.Skipped != "" {
 		w.printf("route %s (skipped: %s)\n", r.Name, r.Skipped)
 		return
@@ -103,7 +102,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	line("oauth", "%s", describeOAuth(d.OAuth))
 	p := d.Pool
 	line("pool", "min-idle %d, max-idle %d, max-total %d, max-wait %s (per rendered URL)", p.MinIdle, p.MaxIdle, p.MaxTotal, seconds(p.MaxWait))
-	line("retry", "%s", describeRetry(r, attemptsSet))
+	line("retry", "%s", describeRetry(retry))
 }
 
 func describeMatchers(ms []MatcherSettings, mode kete.MatchMode, none string) string {
@@ -170,17 +169,18 @@ func describeOAuth(o OAuthSettings) string {
 	return strings.Join(parts, ", ")
 }
 
-// describeRetry says what `kete run` does: with max-attempts unset it retries while the
-// spool has room (the library's WithRetry keeps KETE's 3), then dead-letters nothing.
-func describeRetry(r *RouteSettings, attemptsSet bool) string {
-	if !r.Retry.Enabled {
+// describeRetry says what `kete run` does under retry (see SpooledRoute.Retry): with
+// max-attempts unset it retries while the spool has room (the library's WithRetry keeps
+// KETE's 3), then dead-letters nothing.
+func describeRetry(retry kete.Retry) string {
+	if !retry.Enabled {
 		return "off (one attempt)"
 	}
-	attempts := fmt.Sprintf("%d attempts, then dead-lettered", r.Retry.MaxAttempts)
-	if !attemptsSet || r.Retry.MaxAttempts == 0 {
+	attempts := fmt.Sprintf("%d attempts, then dead-lettered", retry.MaxAttempts)
+	if retry.MaxAttempts == 0 {
 		attempts = "until delivered (set retry.max-attempts to dead-letter after N)"
 	}
-	return fmt.Sprintf("%s, first wait %s, max wait %s", attempts, seconds(r.Retry.WaitDuration), seconds(r.Retry.MaxWait))
+	return fmt.Sprintf("%s, first wait %s, max wait %s", attempts, seconds(retry.WaitDuration), seconds(retry.MaxWait))
 }
 
 // seconds prints whole seconds as 60s rather than time.Duration's 1m0s.

@@ -23,6 +23,15 @@ type SpooledRoute struct {
 	InFlight int
 }
 
+// spooledRetry is r's retry policy as the daemon applies it (SpooledRoute.Retry).
+func (c *Config) spooledRetry(r *RouteSettings) kete.Retry {
+	retry := r.Retry
+	if !c.Explicit("kete.routes." + r.Name + ".retry.max-attempts") {
+		retry.MaxAttempts = 0
+	}
+	return retry
+}
+
 // spoolInFlightPerConnection is how many sends the daemon overlaps per pooled connection:
 // enough to keep each connection busy while others wait on round trips.
 const spoolInFlightPerConnection = 8
@@ -39,13 +48,9 @@ func (c *Config) SpooledRoutes(ctx context.Context, deps Deps) (*kete.Router, []
 	routes := make([]SpooledRoute, 0, len(router.Routes))
 	for _, route := range router.Routes {
 		r := c.Route(route.Name)
-		retry := r.Retry
-		if !c.Explicit("kete.routes." + r.Name + ".retry.max-attempts") {
-			retry.MaxAttempts = 0
-		}
 		routes = append(routes, SpooledRoute{
 			Route:    route,
-			Retry:    retry,
+			Retry:    c.spooledRetry(r),
 			InFlight: r.Destination.Pool.MaxTotal * spoolInFlightPerConnection,
 		})
 	}
