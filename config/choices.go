@@ -117,17 +117,6 @@ func ParseBroker(s string) (Broker, error) {
 	return Broker{Kind: BrokerNATS, URL: s}, nil
 }
 
-// choiceVar sets *p to what parse reads from the value; parse's error names what is allowed.
-func choiceVar[T any](p *T, parse func(string) (T, error)) func(string, string) error {
-	return func(_, v string) error {
-		x, err := parse(v)
-		if err == nil {
-			*p = x
-		}
-		return err
-	}
-}
-
 func loaderKindVar(p *tlsconfig.LoaderKind) func(string, string) error {
 	return func(_, v string) error {
 		k, err := tlsconfig.ParseLoaderKind(v)

@@ -110,7 +110,7 @@ func globalFields(c *Config) []field {
 
 		{key: "server.enabled", set: boolVar(&s.Enabled)},
 		{key: "server.listen", set: listenVar(&s.Listen)},
-		{key: "server.broker", set: choiceVar(&s.Broker, ParseBroker)},
+		{key: "server.broker", set: parsedVar(&s.Broker, ParseBroker)},
 		{key: "server.apps-file", set: stringVar(&s.AppsFile)},
 		{key: "server.memory.return-after", set: intVar(&s.ReturnMemoryAfter, -1, 1<<30)},
 		{key: "server.memory.return-interval", set: positiveDurationVar(&s.ReturnMemoryInterval)},
@@ -168,7 +168,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "event-matchers", prefix: true, set: matcherVar(&r.EventMatchers)},
 		{key: "realm-match-mode", set: matchModeVar(&r.RealmMatchMode)},
 		{key: "event-match-mode", set: matchModeVar(&r.EventMatchMode)},
-		{key: "serializer.kind", set: choiceVar(&r.Serializer.Kind, ParseSerializerKind)},
+		{key: "serializer.kind", set: parsedVar(&r.Serializer.Kind, ParseSerializerKind)},
 		{key: "serializer.template", set: stringVar(&r.Serializer.Template)},
 		{key: "serializer.template-file-text", set: stringVar(&r.Serializer.TemplateFileText)},
 		{key: "serializer.template-file-base64", set: stringVar(&r.Serializer.TemplateFileBase64)},
@@ -181,7 +181,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "retry.wait-duration", set: positiveDurationVar(&r.Retry.WaitDuration)},
 		{key: "retry.max-wait", set: positiveDurationVar(&r.Retry.MaxWait)},
 
-		{key: "destination.kind", set: choiceVar(&d.Kind, ParseDestinationKind)},
+		{key: "destination.kind", set: parsedVar(&d.Kind, ParseDestinationKind)},
 		{key: "destination.url", set: stringVar(&d.URL)},
 		{key: "destination.host", set: stringVar(&d.Host)},
 		{key: "destination.port", set: intVar(&d.Port, 1, 65535)},
@@ -197,7 +197,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "destination.headers", prefix: true, set: headerVar(&d.Headers)},
 
 		{key: "destination.oauth.enabled", set: boolVar(&o.Enabled)},
-		{key: "destination.oauth.mode", set: choiceVar(&o.Mode, ParseOAuthMode)},
+		{key: "destination.oauth.mode", set: parsedVar(&o.Mode, ParseOAuthMode)},
 		{key: "destination.oauth.token-url", set: urlVar(&o.TokenURL, "http", "https")},
 		{key: "destination.oauth.client-id", set: stringVar(&o.ClientID)},
 		{key: "destination.oauth.client-secret", set: stringVar(&o.ClientSecret)},
