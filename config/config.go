@@ -81,7 +81,7 @@ func (s ServerSettings) TLSConfig() (*tls.Config, error) {
 	}
 	o := tlsconfig.ServerOptions{
 		KeyStore:   tlsStore("kete.server.tls.key-store", s.TLS.KeyStore),
-		ClientAuth: tlsconfig.ClientAuth(s.TLS.ClientAuth),
+		ClientAuth: s.TLS.ClientAuth,
 	}
 	if s.TLS.TrustStore.Given() {
 		o.TrustStore = tlsStore("kete.server.tls.trust-store", s.TLS.TrustStore)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/destination"
 	"github.com/kete-dev/kete/internal/redact"
 )
 
@@ -26,7 +27,7 @@ func (c *Config) Describe(w io.Writer) error {
 		if i > 0 {
 			ew.printf("\n")
 		}
-		describeRoute(ew, &c.Routes[i], c.Explicit("kete.routes."+c.Routes[i].Name+".retry.max-attempts"))
+		describeRoute(ew, &c.Routes[i], c.spooledRetry(&c.Routes[i]))
 	}
 	for _, p := range c.Warnings {
 		ew.printf("warning: %s\n", p)
@@ -43,9 +44,8 @@ func (c *Config) Describe(w io.Writer) error {
 	return ew.err
 }
 
-// describeRoute prints one route; attemptsSet tells whether retry.max-attempts was given,
-// which decides what `kete run` does (without it, it retries until delivered).
-func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
+// describeRoute prints one route; retry is the policy `kete run` applies to it.
+func describeRoute(w *errWriter, r *RouteSettings, retry kete.Retry) {
 	if r.Skipped != "" {
 		w.printf("route %s (skipped: %s)\n", r.Name, r.Skipped)
 		return
@@ -60,7 +60,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	}
 	line("realms", "%s", describeMatchers(r.RealmMatchers, r.RealmMatchMode, "every realm"))
 	line("events", "%s", describeMatchers(r.EventMatchers, r.EventMatchMode, "every event"))
-	ser := r.Serializer.Kind
+	ser := r.Serializer.Kind.String()
 	if r.serializer != nil {
 		ser += " (" + r.serializer.ContentType() + ")"
 	}
@@ -73,7 +73,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	line("url", "%s", redact.URL(d.URL))
 	if d.url != nil {
 		e := SampleEvent(r)
-		if example, err := renderURL(d.URL, e); err == nil {
+		if example, err := destination.RenderURL(d.URL, e); err == nil {
 			line("example", "%s (%s in realm %s)", redact.URL(example), e.EventType(), e.Realm())
 		}
 	}
@@ -102,7 +102,7 @@ func describeRoute(w *errWriter, r *RouteSettings, attemptsSet bool) {
 	line("oauth", "%s", describeOAuth(d.OAuth))
 	p := d.Pool
 	line("pool", "min-idle %d, max-idle %d, max-total %d, max-wait %s (per rendered URL)", p.MinIdle, p.MaxIdle, p.MaxTotal, seconds(p.MaxWait))
-	line("retry", "%s", describeRetry(r, attemptsSet))
+	line("retry", "%s", describeRetry(retry))
 }
 
 func describeMatchers(ms []MatcherSettings, mode kete.MatchMode, none string) string {
@@ -136,18 +136,18 @@ func describeStore(s StoreSettings, none string) string {
 	l := s.Loader
 	switch {
 	case l.Path != "":
-		return l.Kind + " " + l.Path
+		return l.Kind.String() + " " + l.Path
 	case l.Base64 != "", l.Text != "":
-		return l.Kind + " " + redact.Mask
+		return l.Kind.String() + " " + redact.Mask
 	}
-	return l.Kind
+	return l.Kind.String()
 }
 
 func describeOAuth(o OAuthSettings) string {
 	if !o.Enabled {
 		return "off"
 	}
-	parts := []string{o.Mode}
+	parts := []string{o.Mode.String()}
 	if o.Mode == OAuthInternal {
 		parts = append(parts, "realm "+o.Realm)
 		if o.TokenURL != "" {
@@ -169,17 +169,18 @@ func describeOAuth(o OAuthSettings) string {
 	return strings.Join(parts, ", ")
 }
 
-// describeRetry says what `kete run` does: with max-attempts unset it retries while the
-// spool has room (the library's WithRetry keeps KETE's 3), then dead-letters nothing.
-func describeRetry(r *RouteSettings, attemptsSet bool) string {
-	if !r.Retry.Enabled {
+// describeRetry says what `kete run` does under retry (see SpooledRoute.Retry): with
+// max-attempts unset it retries while the spool has room (the library's WithRetry keeps
+// KETE's 3), then dead-letters nothing.
+func describeRetry(retry kete.Retry) string {
+	if !retry.Enabled {
 		return "off (one attempt)"
 	}
-	attempts := fmt.Sprintf("%d attempts, then dead-lettered", r.Retry.MaxAttempts)
-	if !attemptsSet || r.Retry.MaxAttempts == 0 {
+	attempts := fmt.Sprintf("%d attempts, then dead-lettered", retry.MaxAttempts)
+	if retry.MaxAttempts == 0 {
 		attempts = "until delivered (set retry.max-attempts to dead-letter after N)"
 	}
-	return fmt.Sprintf("%s, first wait %s, max wait %s", attempts, seconds(r.Retry.WaitDuration), seconds(r.Retry.MaxWait))
+	return fmt.Sprintf("%s, first wait %s, max wait %s", attempts, seconds(retry.WaitDuration), seconds(retry.MaxWait))
 }
 
 // seconds prints whole seconds as 60s rather than time.Duration's 1m0s.

@@ -1,6 +1,9 @@
 // Package config reads kete's configuration — a .properties, .json or .yaml file with
 // KETE_ environment variables over it — validates all of it at once, and builds the
-// *kete.Router its routes describe.
+// *kete.Router its routes describe: with Router, destinations that retry inside Send;
+// with SpooledRoutes, destinations that try once, for a daemon that retries from its
+// spool. Settings with a fixed set of values (OAuthMode, DestinationKind,
+// SerializerKind, Broker, loader kinds, client auth) are typed values, read once.
 //
 // # Files
 //

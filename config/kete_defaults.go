@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"strings"
 )
 
 // KETEChanges lists where this configuration relies on a KETE default that kete changed,
@@ -28,8 +27,8 @@ func (c *Config) KETEChanges() []string {
 			name  string
 			store StoreSettings
 		}{{"trust-store", t.TrustStore}, {"key-store", t.KeyStore}} {
-			kind := s.store.Loader.Kind
-			if (strings.HasPrefix(kind, "pkcs12-") || strings.HasPrefix(kind, "jks-")) && !c.Explicit(p+s.name+".password") {
+			format := s.store.Loader.Kind.Format()
+			if (format == "pkcs12" || format == "jks") && !c.Explicit(p+s.name+".password") {
 				out = append(out, fmt.Sprintf("route %s: kete opens the %s with no password and guesses none (KETE also tried \"\", changeit and secret); if the store has one, set %s%s.password (changeit is the JDK's default)", r.Name, s.name, p, s.name))
 			}
 		}

@@ -61,7 +61,7 @@ func (d *decoder) skippedRoutes(ctx context.Context, lookup func(string) (string
 		reason, reasonKey := "", ""
 		if on, err := parseBool(value(p + "enabled")); value(p+"enabled") != "" && err == nil && !on {
 			reason, reasonKey = "enabled=false", p+"enabled"
-		} else if kind := strings.ToLower(value(p + "destination.kind")); kind != "" && kind != destinationKindWebSocket && slices.Contains(keteDestinationKinds, kind) {
+		} else if kind := strings.ToLower(value(p + "destination.kind")); kind != "" && kind != string(DestinationWebSocket) && slices.Contains(keteDestinationKinds, kind) {
 			reason, reasonKey = fmt.Sprintf("destination.kind=%s: kete forwards to websocket destinations only; run this route in KETE", kind), p+"destination.kind"
 		}
 		if reason == "" {
@@ -71,7 +71,7 @@ func (d *decoder) skippedRoutes(ctx context.Context, lookup func(string) (string
 		r.Enabled = false
 		r.Skipped = reason
 		if k := strings.ToLower(value(p + "destination.kind")); k != "" {
-			r.Destination.Kind = k
+			r.Destination.Kind = DestinationKind(k)
 		}
 		out[name] = r
 		d.cfg.explicit[reasonKey] = d.settings[reasonKey].envVar
@@ -99,18 +99,6 @@ func (d *decoder) applyLegacyEnabled(ctx context.Context, lookup func(string) (s
 	}
 	d.cfg.legacyDisabled = !on
 	d.warn(legacyEnabledKey, "KETE's legacy unprefixed switch; read as kete.enabled (write kete.enabled instead)")
-}
-
-// destinationKindVar accepts websocket in any case. KETE's other kinds never reach it
-// (their routes are skipped); anything else is a typo.
-func destinationKindVar(p *string) func(string, string) error {
-	return func(_, v string) error {
-		if strings.EqualFold(v, destinationKindWebSocket) {
-			*p = destinationKindWebSocket
-			return nil
-		}
-		return fmt.Errorf("unknown destination kind: want websocket (a route of one of KETE's other kinds, such as kafka or http, is skipped with a warning)")
-	}
 }
 
 // ErrNoRoutes is returned by NothingToRun when a daemon would forward nothing.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/redact"
 )
 
 // fileRefProblem parses a configuration whose client secret is ${file:path} and returns
@@ -124,6 +126,55 @@ func TestFileRefDropsOneLineEnding(t *testing.T) {
 		c := parse(t, "kete.routes.ws.destination.url=ws://h/x\nkete.routes.ws.serializer.kind=template\nkete.routes.ws.serializer.template=u-${file:"+path+"}-v\n")
 		if got := c.Route("ws").Serializer.Template; got != tc.want {
 			t.Errorf("file %q: value %q, want %q", tc.content, got, tc.want)
+		}
+	}
+}
+
+func TestFileAndEnvReferences(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := parse(t, `
+kete.routes.ws.destination.url=ws://h/${realmLowerCase}
+kete.routes.ws.destination.headers.Authorization=Bearer ${env:WS_TOKEN}
+kete.routes.ws.destination.oauth.enabled=true
+kete.routes.ws.destination.oauth.token-url=${env:TOKEN_URL}
+kete.routes.ws.destination.oauth.client-id=kete
+kete.routes.ws.destination.oauth.client-secret=${file:`+secretFile+`}
+`, "WS_TOKEN=tok", "TOKEN_URL=https://auth.example.com/token")
+	d := c.Route("ws").Destination
+	for _, tc := range []struct{ name, got, want string }{
+		{"env in the middle of a value", d.Headers["Authorization"], "Bearer tok"},
+		{"env as the whole value", d.OAuth.TokenURL, "https://auth.example.com/token"},
+		{"file without its newline", d.OAuth.ClientSecret, "from-file"},
+		{"template variable kept", d.URL, "ws://h/${realmLowerCase}"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+
+	ps := problems(t, FormatProperties, `
+kete.routes.ws.destination.url=ws://h/${env:NO_SUCH_VAR}
+kete.routes.ws.destination.headers.X-Api-Key=${file:`+filepath.Join(dir, "missing")+`}
+`)
+	if len(ps) != 2 {
+		t.Fatalf("want 2 problems, got %v", ps)
+	}
+	for _, p := range ps {
+		switch p.Key {
+		case "kete.routes.ws.destination.url":
+			if !strings.Contains(p.Reason, "NO_SUCH_VAR is not set") {
+				t.Errorf("url problem: %v", p)
+			}
+		case "kete.routes.ws.destination.headers.X-Api-Key":
+			if p.Value != redact.Mask || !strings.Contains(p.Reason, "missing") {
+				t.Errorf("header problem: %v", p)
+			}
+		default:
+			t.Errorf("unexpected problem %v", p)
 		}
 	}
 }

@@ -27,17 +27,28 @@ type Deps struct {
 	// HTTPClient is used for OAuth token requests and Keycloak's admin API; nil leaves
 	// each package its default.
 	HTTPClient *http.Client
-	// NoRetry leaves the routes' retry policies out of their destinations, for a caller
-	// that retries itself (the daemon, from its spool, reading RouteSettings.Retry).
-	NoRetry bool
 }
 
 // Router builds a *kete.Router with one route per enabled kete.routes.<name>: its
 // matchers, serializer, and WebSocket destination (TLS, OAuth token source, pool)
-// wrapped in the route's retry policy. Internal OAuth registers its client in Keycloak
-// here, so ctx bounds those calls. On error nothing is left open. Close the router to
-// close its destinations.
+// wrapped in the route's retry policy, for a caller that sends and waits. Internal OAuth
+// registers its client in Keycloak here, so ctx bounds those calls. On error nothing is
+// left open. Close the router to close its destinations.
 func (c *Config) Router(ctx context.Context, deps Deps) (*kete.Router, error) {
+	router, err := c.bareRouter(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	for _, route := range router.Routes {
+		if r := c.Route(route.Name); r.Retry.Enabled {
+			route.Destination = destination.WithRetry(route.Destination, r.Retry)
+		}
+	}
+	return router, nil
+}
+
+// bareRouter is Router without retries: each route's destination tries a send once.
+func (c *Config) bareRouter(ctx context.Context, deps Deps) (*kete.Router, error) {
 	router := &kete.Router{}
 	if !c.Enabled {
 		return router, nil
@@ -63,8 +74,8 @@ func (c *Config) Router(ctx context.Context, deps Deps) (*kete.Router, error) {
 func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, admin **keycloak.Admin) (*kete.Route, error) {
 	p := "kete.routes." + r.Name + "."
 	dst := &r.Destination
-	if dst.Kind != destinationKindWebSocket {
-		return nil, fmt.Errorf("%sdestination.kind %q: want one of %s", p, dst.Kind, strings.Join(destinationKinds(), ", "))
+	if dst.Kind != DestinationWebSocket {
+		return nil, fmt.Errorf("%sdestination.kind %q: want one of %s", p, dst.Kind, DestinationWebSocket)
 	}
 	ser := r.serializer
 	if ser == nil { // a Config built by hand rather than by Load
@@ -123,10 +134,6 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 	if err != nil {
 		return nil, err
 	}
-	var d kete.Destination = ws
-	if r.Retry.Enabled && !deps.NoRetry {
-		d = destination.WithRetry(ws, r.Retry)
-	}
 	return &kete.Route{
 		Name:           r.Name,
 		RealmMatchers:  matchers(r.RealmMatchers),
@@ -134,7 +141,7 @@ func (c *Config) buildRoute(ctx context.Context, r *RouteSettings, deps Deps, ad
 		EventMatchers:  matchers(r.EventMatchers),
 		EventMatchMode: r.EventMatchMode,
 		Serializer:     ser,
-		Destination:    d,
+		Destination:    ws,
 	}, nil
 }
 

@@ -272,22 +272,75 @@ kete.routes.internal.destination.oauth.mode=internal
 	}
 }
 
+// Router is for a caller that sends and waits: its destinations retry inside Send.
+// SpooledRoutes is for the daemon, which retries from its spool: its destinations try
+// once, and the policy comes with each route instead.
 func TestRouterRetry(t *testing.T) {
 	c := parse(t, "kete.routes.ws.destination.url=ws://127.0.0.1:1/\nkete.routes.ws.destination.pool.min-idle=0\n")
+	r, err := c.Router(context.Background(), Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bare := r.Routes[0].Destination.(*destination.WebSocket); bare {
+		t.Errorf("Router: destination %T, want it wrapped in the retry policy", r.Routes[0].Destination)
+	}
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
+	r, spooled, err := c.SpooledRoutes(context.Background(), Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, bare := r.Routes[0].Destination.(*destination.WebSocket); !bare {
+		t.Errorf("SpooledRoutes: destination %T, want the bare WebSocket: the daemon retries", r.Routes[0].Destination)
+	}
+	if len(spooled) != 1 || spooled[0].Route != r.Routes[0] {
+		t.Fatalf("SpooledRoutes: %d routes, want the router's one", len(spooled))
+	}
+}
+
+// The daemon's policy per route: max-attempts unset is "until delivered" (0), not
+// KETE's 3; given, it is what was given; retry.enabled=false is carried as it is; the
+// in-flight bound is 8 sends per pooled connection.
+func TestSpooledRoutesPolicy(t *testing.T) {
+	c := parse(t, `
+kete.routes.unset.destination.url=ws://127.0.0.1:1/
+kete.routes.unset.destination.pool.min-idle=0
+kete.routes.given.destination.url=ws://127.0.0.1:1/
+kete.routes.given.destination.pool.min-idle=0
+kete.routes.given.destination.pool.max-total=3
+kete.routes.given.retry.max-attempts=5
+kete.routes.given.retry.wait-duration=2s
+kete.routes.off.destination.url=ws://127.0.0.1:1/
+kete.routes.off.destination.pool.min-idle=0
+kete.routes.off.retry.enabled=false
+`)
+	r, spooled, err := c.SpooledRoutes(context.Background(), Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := map[string]SpooledRoute{}
+	for _, s := range spooled {
+		got[s.Name] = s
+	}
 	for _, tc := range []struct {
-		deps    Deps
-		wrapped bool
-	}{{Deps{}, true}, {Deps{NoRetry: true}, false}} {
-		r, err := c.Router(context.Background(), tc.deps)
-		if err != nil {
-			t.Fatal(err)
+		route    string
+		retry    kete.Retry
+		inFlight int
+	}{
+		{"unset", kete.Retry{Enabled: true, MaxAttempts: 0, WaitDuration: kete.DefaultRetryWait, MaxWait: kete.DefaultRetryMaxWait}, 160},
+		{"given", kete.Retry{Enabled: true, MaxAttempts: 5, WaitDuration: 2 * time.Second, MaxWait: kete.DefaultRetryMaxWait}, 24},
+		{"off", kete.Retry{Enabled: false, MaxAttempts: 0, WaitDuration: kete.DefaultRetryWait, MaxWait: kete.DefaultRetryMaxWait}, 160},
+	} {
+		s := got[tc.route]
+		if s.Route == nil {
+			t.Errorf("route %s missing", tc.route)
+			continue
 		}
-		_, bare := r.Routes[0].Destination.(*destination.WebSocket)
-		if bare == tc.wrapped {
-			t.Errorf("NoRetry=%v: destination %T", tc.deps.NoRetry, r.Routes[0].Destination)
-		}
-		if err := r.Close(); err != nil {
-			t.Error(err)
+		if s.Retry != tc.retry || s.InFlight != tc.inFlight {
+			t.Errorf("route %s: retry %+v in flight %d, want %+v and %d", tc.route, s.Retry, s.InFlight, tc.retry, tc.inFlight)
 		}
 	}
 }

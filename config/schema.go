@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/tlsconfig"
 )
 
 // field is one known key of a section and the setter that parses its value into the
@@ -32,32 +31,26 @@ func ignoredVar(why string) func(string, string) error {
 
 // Defaults, as KETE has them where KETE has the key.
 const (
-	DefaultDestinationKind   = "websocket"
-	DefaultSerializerKind    = "json"
-	DefaultInternalClientID  = "kete-oauth-client"
-	DefaultKeycloakRealm     = "master"
-	DefaultServerListen      = ":8080"
-	DefaultServerBroker      = "memory"
-	DefaultWebhookListen     = ":8081"
-	DefaultWebhookPath       = "/events"
-	DefaultWebhookMaxBytes   = int64(4 << 20)
-	DefaultPollInterval      = 10 * time.Second
-	DefaultPollLookback      = 60 * time.Second
-	DefaultSpoolDir          = "./kete-data"
-	DefaultSpoolMaxBytes     = int64(1 << 30)
-	defaultConnectTimeout    = 10 * time.Second
-	defaultConnectionLost    = 60 * time.Second
-	defaultPoolMaxWait       = 30 * time.Second
-	defaultPoolMinIdle       = 1
-	defaultPoolMaxIdle       = 10
-	defaultPoolMaxTotal      = 20
-	maxPoolSize              = 100000
-	maxRetryAttempts         = 1000000
-	destinationKindWebSocket = "websocket"
+	DefaultSerializerKind   = "json"
+	DefaultInternalClientID = "kete-oauth-client"
+	DefaultKeycloakRealm    = "master"
+	DefaultServerListen     = ":8080"
+	DefaultWebhookListen    = ":8081"
+	DefaultWebhookPath      = "/events"
+	DefaultWebhookMaxBytes  = int64(4 << 20)
+	DefaultPollInterval     = 10 * time.Second
+	DefaultPollLookback     = 60 * time.Second
+	DefaultSpoolDir         = "./kete-data"
+	DefaultSpoolMaxBytes    = int64(1 << 30)
+	defaultConnectTimeout   = 10 * time.Second
+	defaultConnectionLost   = 60 * time.Second
+	defaultPoolMaxWait      = 30 * time.Second
+	defaultPoolMinIdle      = 1
+	defaultPoolMaxIdle      = 10
+	defaultPoolMaxTotal     = 20
+	maxPoolSize             = 100000
+	maxRetryAttempts        = 1000000
 )
-
-// destinationKinds are the kinds destination.kind accepts.
-func destinationKinds() []string { return []string{destinationKindWebSocket} }
 
 func defaultConfig() *Config {
 	return &Config{
@@ -66,7 +59,6 @@ func defaultConfig() *Config {
 		Keycloak:       KeycloakSettings{Realm: DefaultKeycloakRealm},
 		Server: ServerSettings{
 			Listen: DefaultServerListen,
-			Broker: DefaultServerBroker,
 			TLS:    TLSSettings{VerifyHostname: true},
 			NATS: NATSSettings{
 				TLS:     TLSSettings{VerifyHostname: true},
@@ -91,7 +83,7 @@ func defaultRoute(name string) *RouteSettings {
 		Serializer:     SerializerSettings{Kind: DefaultSerializerKind},
 		Retry:          kete.DefaultRetry,
 		Destination: DestinationSettings{
-			Kind:                  DefaultDestinationKind,
+			Kind:                  DestinationWebSocket,
 			ConnectTimeout:        defaultConnectTimeout,
 			ConnectionLostTimeout: defaultConnectionLost,
 			Pool:                  defaultPool(),
@@ -118,7 +110,7 @@ func globalFields(c *Config) []field {
 
 		{key: "server.enabled", set: boolVar(&s.Enabled)},
 		{key: "server.listen", set: listenVar(&s.Listen)},
-		{key: "server.broker", set: brokerVar(&s.Broker)},
+		{key: "server.broker", set: parsedVar(&s.Broker, ParseBroker)},
 		{key: "server.apps-file", set: stringVar(&s.AppsFile)},
 		{key: "server.memory.return-after", set: intVar(&s.ReturnMemoryAfter, -1, 1<<30)},
 		{key: "server.memory.return-interval", set: positiveDurationVar(&s.ReturnMemoryInterval)},
@@ -176,7 +168,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "event-matchers", prefix: true, set: matcherVar(&r.EventMatchers)},
 		{key: "realm-match-mode", set: matchModeVar(&r.RealmMatchMode)},
 		{key: "event-match-mode", set: matchModeVar(&r.EventMatchMode)},
-		{key: "serializer.kind", set: lowerVar(&r.Serializer.Kind)},
+		{key: "serializer.kind", set: parsedVar(&r.Serializer.Kind, ParseSerializerKind)},
 		{key: "serializer.template", set: stringVar(&r.Serializer.Template)},
 		{key: "serializer.template-file-text", set: stringVar(&r.Serializer.TemplateFileText)},
 		{key: "serializer.template-file-base64", set: stringVar(&r.Serializer.TemplateFileBase64)},
@@ -189,7 +181,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "retry.wait-duration", set: positiveDurationVar(&r.Retry.WaitDuration)},
 		{key: "retry.max-wait", set: positiveDurationVar(&r.Retry.MaxWait)},
 
-		{key: "destination.kind", set: destinationKindVar(&d.Kind)},
+		{key: "destination.kind", set: parsedVar(&d.Kind, ParseDestinationKind)},
 		{key: "destination.url", set: stringVar(&d.URL)},
 		{key: "destination.host", set: stringVar(&d.Host)},
 		{key: "destination.port", set: intVar(&d.Port, 1, 65535)},
@@ -205,7 +197,7 @@ func routeFields(r *RouteSettings) []field {
 		{key: "destination.headers", prefix: true, set: headerVar(&d.Headers)},
 
 		{key: "destination.oauth.enabled", set: boolVar(&o.Enabled)},
-		{key: "destination.oauth.mode", set: enumVar(&o.Mode, OAuthExternal, OAuthInternal)},
+		{key: "destination.oauth.mode", set: parsedVar(&o.Mode, ParseOAuthMode)},
 		{key: "destination.oauth.token-url", set: urlVar(&o.TokenURL, "http", "https")},
 		{key: "destination.oauth.client-id", set: stringVar(&o.ClientID)},
 		{key: "destination.oauth.client-secret", set: stringVar(&o.ClientSecret)},
@@ -250,7 +242,7 @@ func boundDurationVar(p *time.Duration) func(string, string) error {
 func storeFields(prefix string, s *StoreSettings, keyStore bool) []field {
 	fields := []field{
 		{key: prefix + ".password", set: stringVar(&s.Password)},
-		{key: prefix + ".loader.kind", set: enumVar(&s.Loader.Kind, tlsconfig.Kinds()...)},
+		{key: prefix + ".loader.kind", set: loaderKindVar(&s.Loader.Kind)},
 		{key: prefix + ".loader.path", set: stringVar(&s.Loader.Path)},
 		{key: prefix + ".loader.base64", set: stringVar(&s.Loader.Base64)},
 		{key: prefix + ".loader.text", set: stringVar(&s.Loader.Text)},
@@ -259,10 +251,6 @@ func storeFields(prefix string, s *StoreSettings, keyStore bool) []field {
 		fields = append(fields, field{key: prefix + ".key-password", set: stringVar(&s.KeyPassword)})
 	}
 	return fields
-}
-
-func lowerVar(p *string) func(string, string) error {
-	return func(_, v string) error { *p = strings.ToLower(v); return nil }
 }
 
 func positiveDurationVar(p *time.Duration) func(string, string) error {
@@ -346,31 +334,6 @@ func subprotocolVar(p *[]string) func(string, string) error {
 			}
 		}
 		*p = list
-		return nil
-	}
-}
-
-func brokerVar(p *string) func(string, string) error {
-	return func(_, v string) error {
-		if strings.EqualFold(v, DefaultServerBroker) {
-			*p = DefaultServerBroker
-			return nil
-		}
-		if err := checkURL(v, "nats", "tls"); err != nil {
-			return errors.New("want memory or a nats:// URL")
-		}
-		*p = v
-		return nil
-	}
-}
-
-func clientAuthVar(p *string) func(string, string) error {
-	return func(_, v string) error {
-		a, err := tlsconfig.ParseClientAuth(v)
-		if err != nil {
-			return fmt.Errorf("want %s, %s or %s", tlsconfig.ClientAuthNone, tlsconfig.ClientAuthRequest, tlsconfig.ClientAuthRequire)
-		}
-		*p = string(a)
 		return nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/template"
+	"github.com/kete-dev/kete/tlsconfig"
 )
 
 // Config is everything one configuration file and the KETE_ environment say, validated.
@@ -98,7 +99,7 @@ type MatcherSettings struct {
 // SerializerSettings is serializer.*: kind (json) and the keys of the kinds that take
 // any (see serializer.Options, which each field fills).
 type SerializerSettings struct {
-	Kind     string
+	Kind     SerializerKind
 	Template string // serializer.template: kete's Go text/template form of kind template
 	// KETE's template kind: template-file-text, -base64, -path, content-type, variable-escape.
 	TemplateFileText, TemplateFileBase64, TemplateFilePath string
@@ -110,7 +111,7 @@ type SerializerSettings struct {
 // Options are s as serializer.Build takes them.
 func (s SerializerSettings) Options() serializer.Options {
 	return serializer.Options{
-		Kind: s.Kind, Template: s.Template,
+		Kind: string(s.Kind), Template: s.Template,
 		TemplateFileText: s.TemplateFileText, TemplateFileBase64: s.TemplateFileBase64, TemplateFilePath: s.TemplateFilePath,
 		ContentType: s.ContentType, VariableEscape: s.VariableEscape, NestingNotation: s.NestingNotation,
 	}
@@ -118,8 +119,8 @@ func (s SerializerSettings) Options() serializer.Options {
 
 // DestinationSettings is a route's destination.*.
 type DestinationSettings struct {
-	// Kind is destination.kind; websocket (the default) is the only kind.
-	Kind string
+	// Kind is destination.kind; websocket (the default) is the only kind kete runs.
+	Kind DestinationKind
 	// URL is the URL template every event is sent to: destination.url as given, or built
 	// from host, port and path.
 	URL string
@@ -178,21 +179,14 @@ type PoolSettings struct {
 	SoftMinEvictableIdle time.Duration
 }
 
-// OAuth modes: external asks a token server of your own, internal registers a client in
-// the attached Keycloak.
-const (
-	OAuthExternal = "external"
-	OAuthInternal = "internal"
-)
-
 // OAuthSettings is destination.oauth.*.
 type OAuthSettings struct {
-	Enabled      bool   // enabled (false)
-	Mode         string // mode: external (default) or internal
-	TokenURL     string // token-url: required for external
-	ClientID     string // client-id: required for external; internal default kete-oauth-client
-	ClientSecret string // client-secret: required for external; internal default: Keycloak's
-	Scope        string // scope: space-separated
+	Enabled      bool      // enabled (false)
+	Mode         OAuthMode // mode: external (default) or internal
+	TokenURL     string    // token-url: required for external
+	ClientID     string    // client-id: required for external; internal default kete-oauth-client
+	ClientSecret string    // client-secret: required for external; internal default: Keycloak's
+	Scope        string    // scope: space-separated
 	// Realm is the realm internal mode registers its client in: oauth.realm, else the one
 	// realm the route's realm matchers name, else kete.keycloak.realm (see the package doc).
 	Realm string
@@ -211,7 +205,7 @@ type TLSSettings struct {
 	KeyStore       StoreSettings // key-store.*: the client certificate for mTLS
 	// ClientAuth is kete.server.tls.client-auth: none, request or require-and-verify
 	// (default: require-and-verify with a trust store, else none); only for the server.
-	ClientAuth string
+	ClientAuth tlsconfig.ClientAuth
 	// Version is a route's destination.tls.version as KETE reads it, the protocol its
 	// SSLContext is made for: TLS (default: 1.2 and 1.3), TLSv1.2 (at most 1.2) or
 	// TLSv1.3 (1.3 and 1.2, as Java's TLSv1.3 context enables both).
@@ -232,7 +226,8 @@ func (s StoreSettings) Given() bool {
 
 // LoaderSettings is loader.kind with its one source: path, base64 or text.
 type LoaderSettings struct {
-	Kind, Path, Base64, Text string
+	Kind               tlsconfig.LoaderKind
+	Path, Base64, Text string
 }
 
 // KeycloakSettings is kete.keycloak.*: the Keycloak kete talks to for internal OAuth and
@@ -258,8 +253,8 @@ type ServerSettings struct {
 	// TLS is kete.server.tls.*: enabled, key-store.* (the server certificate),
 	// trust-store.* (CAs for client certificates) and client-auth.
 	TLS TLSSettings
-	// Broker is kete.server.broker: "memory" (default) or a nats:// URL.
-	Broker string
+	// Broker is kete.server.broker: the memory broker (default) or a nats:// URL.
+	Broker Broker
 	// AppsFile is kete.server.apps-file: a JSON or YAML list of apps.
 	AppsFile string
 	// NATS is kete.server.nats.*: how to reach NATS when Broker is a nats:// URL.

@@ -13,16 +13,19 @@ import (
 // The value parsers below are what every key's setter is made of; each error says what
 // was wanted, and the caller adds the key and the value.
 
-func boolVar(p *bool) func(string, string) error {
+// parsedVar sets *p to what parse reads from the value; parse's error says what is
+// wanted, and *p keeps its default when there is one.
+func parsedVar[T any](p *T, parse func(string) (T, error)) func(string, string) error {
 	return func(_, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
+		x, err := parse(v)
+		if err == nil {
+			*p = x
 		}
-		*p = b
-		return nil
+		return err
 	}
 }
+
+func boolVar(p *bool) func(string, string) error { return parsedVar(p, parseBool) }
 
 // parseBool reads a boolean as KETE does, in any case: true/false, yes/no, on/off, y/n,
 // t/f and 1/0. KETE reads most booleans through commons-configuration's getBoolean
@@ -81,14 +84,7 @@ func secondsVar(p *time.Duration, min int) func(string, string) error {
 }
 
 func durationVar(p *time.Duration) func(string, string) error {
-	return func(_, v string) error {
-		d, err := parseDuration(v)
-		if err != nil {
-			return err
-		}
-		*p = d
-		return nil
-	}
+	return parsedVar(p, parseDuration)
 }
 
 // parseDuration reads a duration as KETE's ValidationUtils.tryParseDuration does
@@ -270,16 +266,7 @@ func checkURL(v string, schemes ...string) error {
 
 // bytesVar reads a size: plain bytes, or a number with KB, MB, GB (powers of 1000) or
 // KiB, MiB, GiB (powers of 1024).
-func bytesVar(p *int64) func(string, string) error {
-	return func(_, v string) error {
-		n, err := parseBytes(v)
-		if err != nil {
-			return err
-		}
-		*p = n
-		return nil
-	}
-}
+func bytesVar(p *int64) func(string, string) error { return parsedVar(p, parseBytes) }
 
 func parseBytes(v string) (int64, error) {
 	const want = "want a size such as 1073741824, 512MiB or 2GB, more than 0"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/tlsconfig"
 )
 
 // TestKeyValues checks keys one at a time: a good value lands in the Config, a bad one is
@@ -23,11 +24,11 @@ func TestKeyValues(t *testing.T) {
 		want   any                 // ...and what that must be
 	}{
 		{name: "nats broker", text: "kete.server.broker=nats://127.0.0.1:4222",
-			check: func(c *Config) any { return c.Server.Broker }, want: "nats://127.0.0.1:4222"},
+			check: func(c *Config) any { return c.Server.Broker }, want: Broker{Kind: BrokerNATS, URL: "nats://127.0.0.1:4222"}},
 		{name: "memory broker any case", text: "kete.server.broker=MEMORY",
-			check: func(c *Config) any { return c.Server.Broker }, want: "memory"},
+			check: func(c *Config) any { return c.Server.Broker }, want: MemoryBroker},
 		{name: "client auth", text: "kete.server.tls.client-auth=Require-And-Verify",
-			check: func(c *Config) any { return c.Server.TLS.ClientAuth }, want: "require-and-verify"},
+			check: func(c *Config) any { return c.Server.TLS.ClientAuth }, want: tlsconfig.ClientAuthRequire},
 		{name: "webhook path gets its slash", text: "kete.sources.webhook.path=hooks",
 			check: func(c *Config) any { return c.Sources.Webhook.Path }, want: "/hooks"},
 		{name: "poller realms default", text: "kete.sources.keycloak.enabled=true\nkete.keycloak.url=http://kc\nkete.keycloak.realm=corp\nkete.keycloak.username=u\nkete.keycloak.password=p",
@@ -143,5 +144,62 @@ func TestKeyValues(t *testing.T) {
 				t.Errorf("problems %v; want one for %s saying %q", ps, tc.key, tc.reason)
 			}
 		})
+	}
+}
+
+func TestDurationsAndSizes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"500ms", 500 * time.Millisecond, true},
+		// KETE's ValidationUtils.tryParseDuration and docs/user-guide/retry.md.
+		{"15", 15 * time.Second, true},
+		{" 10 s", 10 * time.Second, true},
+		{"500ns", 500 * time.Nanosecond, true},
+		{"100us", 100 * time.Microsecond, true},
+		{"15m", 15 * time.Minute, true},
+		{"2h", 2 * time.Hour, true},
+		{"7d", 7 * 24 * time.Hour, true},
+		{"2w", 14 * 24 * time.Hour, true},
+		{"1y", 365 * 24 * time.Hour, true},
+		{"P1D", 24 * time.Hour, true},
+		{"p2dt3h4m", 51*time.Hour + 4*time.Minute, true},
+		{"PT2H30M", 150 * time.Minute, true},
+		{"1m30s", 90 * time.Second, true},
+		{"P", 0, false},
+		{"PT1D", 0, false},
+		{"2s", 2 * time.Second, true},
+		{"PT2S", 2 * time.Second, true},
+		{"pt1m30.5s", 90*time.Second + 500*time.Millisecond, true},
+		{"PT1H", time.Hour, true},
+		{"-1s", 0, false},
+		{"PT", 0, false},
+		{"PTxS", 0, false},
+		{"soon", 0, false},
+	} {
+		got, err := parseDuration(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1024", 1024, true},
+		{"512MiB", 512 << 20, true},
+		{"2GB", 2e9, true},
+		{"1 gib", 1 << 30, true},
+		{"0", 0, false},
+		{"12XB", 0, false},
+		{"MiB", 0, false},
+	} {
+		got, err := parseBytes(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseBytes(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
 	}
 }

@@ -39,6 +39,16 @@ func compileURL(source string) (urlTemplate, error) {
 	return ut, nil
 }
 
+// RenderURL renders the URL template source for e as a WebSocket destination does, each
+// value escaped for where it stands, so that a checker shows the URL an event goes to.
+func RenderURL(source string, e *kete.Event) (string, error) {
+	ut, err := compileURL(source)
+	if err != nil {
+		return "", err
+	}
+	return string(ut.appendRender(nil, e)), nil
+}
+
 func (u urlTemplate) static() bool {
 	return u.path.Static() && (u.query == nil || u.query.Static())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -16,36 +17,74 @@ import (
 // path (read the file at Path), base64 (decode Base64) or text (use Text as it is; pem
 // only). Only the field the kind names may be set.
 type Loader struct {
-	Kind   string
+	Kind   LoaderKind
 	Path   string
 	Base64 string
 	Text   string
 }
 
+// LoaderKind is a loader.kind, "<format>-file-<source>"; ParseLoaderKind reads one.
+type LoaderKind string
+
 // Loader kinds, spelled as in configuration.
 const (
-	KindPEMPath      = "pem-file-path"
-	KindPEMBase64    = "pem-file-base64"
-	KindPEMText      = "pem-file-text"
-	KindDERPath      = "der-file-path"
-	KindDERBase64    = "der-file-base64"
-	KindPKCS12Path   = "pkcs12-file-path"
-	KindPKCS12Base64 = "pkcs12-file-base64"
-	KindJKSPath      = "jks-file-path"
-	KindJKSBase64    = "jks-file-base64"
-	KindPKCS7Path    = "pkcs7-file-path"
-	KindPKCS7Base64  = "pkcs7-file-base64"
+	KindPEMPath      LoaderKind = "pem-file-path"
+	KindPEMBase64    LoaderKind = "pem-file-base64"
+	KindPEMText      LoaderKind = "pem-file-text"
+	KindDERPath      LoaderKind = "der-file-path"
+	KindDERBase64    LoaderKind = "der-file-base64"
+	KindPKCS12Path   LoaderKind = "pkcs12-file-path"
+	KindPKCS12Base64 LoaderKind = "pkcs12-file-base64"
+	KindJKSPath      LoaderKind = "jks-file-path"
+	KindJKSBase64    LoaderKind = "jks-file-base64"
+	KindPKCS7Path    LoaderKind = "pkcs7-file-path"
+	KindPKCS7Base64  LoaderKind = "pkcs7-file-base64"
 )
 
 // Kinds lists every valid loader kind, for documentation and error messages.
-func Kinds() []string {
-	return []string{
+func Kinds() []LoaderKind {
+	return []LoaderKind{
 		KindPEMPath, KindPEMBase64, KindPEMText,
 		KindDERPath, KindDERBase64,
 		KindPKCS12Path, KindPKCS12Base64,
 		KindJKSPath, KindJKSBase64,
 		KindPKCS7Path, KindPKCS7Base64,
 	}
+}
+
+// KindList is Kinds joined with ", ", as error messages list them.
+func KindList() string {
+	names := make([]string, 0, len(Kinds()))
+	for _, k := range Kinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
+
+// ParseLoaderKind reads a loader.kind in any case and with surrounding space.
+func ParseLoaderKind(s string) (LoaderKind, error) {
+	k := LoaderKind(strings.ToLower(strings.TrimSpace(s)))
+	if k == "" {
+		return "", fmt.Errorf("loader.kind is required; valid kinds: %s", KindList())
+	}
+	if !slices.Contains(Kinds(), k) {
+		return "", fmt.Errorf("loader.kind=%q is not a loader kind; valid kinds: %s", s, KindList())
+	}
+	return k, nil
+}
+
+func (k LoaderKind) String() string { return string(k) }
+
+// Format is the kind's store format: pem, der, pkcs12, jks or pkcs7.
+func (k LoaderKind) Format() string {
+	format, _, _ := strings.Cut(string(k), "-file-")
+	return format
+}
+
+// Source is the Loader field the kind reads: path, base64 or text.
+func (k LoaderKind) Source() string {
+	_, source, _ := strings.Cut(string(k), "-file-")
+	return source
 }
 
 // Store formats, the first part of a loader kind.
@@ -64,29 +103,14 @@ const (
 	sourceText   = "text"
 )
 
-// parseKind splits a loader kind into its format and source, normalising case and spaces.
-func parseKind(kind string) (format, source string, err error) {
-	k := strings.ToLower(strings.TrimSpace(kind))
-	if k == "" {
-		return "", "", fmt.Errorf("loader.kind is required; valid kinds: %s", strings.Join(Kinds(), ", "))
-	}
-	for _, valid := range Kinds() {
-		if k == valid {
-			format, source, _ = strings.Cut(k, "-file-")
-			return format, source, nil
-		}
-	}
-	return "", "", fmt.Errorf("loader.kind=%q is not a loader kind; valid kinds: %s", kind, strings.Join(Kinds(), ", "))
-}
-
 // load returns the store's raw bytes (still in the store's format) and its format.
 // Errors name the loader field at fault but never echo its content, which may be secret.
 func (l Loader) load() (data []byte, format string, err error) {
-	format, source, err := parseKind(l.Kind)
+	kind, err := ParseLoaderKind(string(l.Kind))
 	if err != nil {
 		return nil, "", err
 	}
-	kind := format + "-file-" + source
+	format, source := kind.Format(), kind.Source()
 	fields := []struct{ name, value string }{
 		{sourcePath, l.Path}, {sourceBase64, l.Base64}, {sourceText, l.Text},
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
@@ -52,15 +53,15 @@ func (s Store) nameOr(def string) string {
 // anchors: all CERTIFICATE blocks of a PEM file, the certificates of a DER file or a PKCS#7
 // bundle, the trusted entries of a PKCS#12 trust store or all certificates of a PKCS#12 key
 // store, and the trusted certificate entries plus each private key entry's certificate chain
-// of a JKS store. An error names the store.
+// of a JKS store. An error is a *StoreError naming the store.
 func (s Store) TrustedCertificates() ([]*x509.Certificate, error) {
 	name := s.nameOr(trustStoreName)
 	data, format, err := s.Loader.load()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &StoreError{Store: name, Err: err}
 	}
 	if err := checkFormat(format, data); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &StoreError{Store: name, Err: err}
 	}
 	var certs []*x509.Certificate
 	switch format {
@@ -79,7 +80,7 @@ func (s Store) TrustedCertificates() ([]*x509.Certificate, error) {
 		err = fmt.Errorf("%s: no certificates found", format)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &StoreError{Store: name, Err: err}
 	}
 	return certs, nil
 }
@@ -88,15 +89,15 @@ func (s Store) TrustedCertificates() ([]*x509.Certificate, error) {
 // first), ready for tls.Config.Certificates: the one key of a PEM file with the
 // certificates in the same file, the key and chain of a PKCS#12 store, or every private key
 // entry of a JKS store. DER and PKCS#7 cannot carry a key together with its certificate, so
-// they are refused with an error that says so. An error names the store.
+// they are refused with an error that says so. An error is a *StoreError naming the store.
 func (s Store) KeyPairs() ([]tls.Certificate, error) {
 	name := s.nameOr(keyStoreName)
 	data, format, err := s.Loader.load()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &StoreError{Store: name, Err: err}
 	}
 	if err := checkFormat(format, data); err != nil && format != formatDER && format != formatPKCS7 {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &StoreError{Store: name, Err: err}
 	}
 	var pairs []tls.Certificate
 	switch format {
@@ -112,7 +113,7 @@ func (s Store) KeyPairs() ([]tls.Certificate, error) {
 		pairs, err = jksKey(data, s.Password, s.KeyPassword)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, &StoreError{Store: name, Err: err}
 	}
 	return pairs, nil
 }
@@ -145,16 +146,23 @@ func checkFormat(format string, data []byte) error {
 	return nil
 }
 
+// pemBlocks yields the PEM blocks of data in order, each with its number from 1.
+func pemBlocks(data []byte) iter.Seq2[int, *pem.Block] {
+	return func(yield func(int, *pem.Block) bool) {
+		for n, rest := 1, data; ; n++ {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil || !yield(n, b) {
+				return
+			}
+		}
+	}
+}
+
 func pemTrust(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	blocks := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		blocks++
+	for n, b := range pemBlocks(data) {
+		blocks = n
 		switch {
 		case b.Type == "CERTIFICATE":
 			c, err := x509.ParseCertificate(b.Bytes)
@@ -382,13 +390,8 @@ func pemKey(data []byte) ([]tls.Certificate, error) {
 		keys  []crypto.PrivateKey
 	)
 	blocks := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		blocks++
+	for n, b := range pemBlocks(data) {
+		blocks = n
 		if b.Headers["Proc-Type"] == "4,ENCRYPTED" {
 			return nil, fmt.Errorf("pem: block %d (%s) is encrypted; PEM keys must be unencrypted (or use pkcs12 or jks with a password)", blocks, b.Type)
 		}

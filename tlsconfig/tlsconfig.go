@@ -146,7 +146,7 @@ func Server(o ServerOptions) (*tls.Config, error) {
 	}
 	switch {
 	case mode == ClientAuthNone && o.TrustStore != nil:
-		return nil, fmt.Errorf("%s: set, but client-auth=%s never asks clients for a certificate; use %s or %s, or drop the trust store", trustName, mode, ClientAuthRequest, ClientAuthRequire)
+		return nil, &StoreError{Store: trustName, Err: fmt.Errorf("set, but client-auth=%s never asks clients for a certificate; use %s or %s, or drop the trust store", mode, ClientAuthRequest, ClientAuthRequire)}
 	case mode != ClientAuthNone && o.TrustStore == nil:
 		return nil, fmt.Errorf("client-auth=%s needs a %s holding the CAs that sign client certificates", mode, trustName)
 	}

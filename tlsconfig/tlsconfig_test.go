@@ -176,7 +176,7 @@ func TestClientTrustStoreKinds(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seen[strings.ToLower(strings.TrimSpace(tt.store.Loader.Kind))] = true
+			seen[strings.ToLower(strings.TrimSpace(string(tt.store.Loader.Kind)))] = true
 			store := tt.store
 			cfg := newClient(t, tlsconfig.Options{VerifyHostname: true, TrustStore: &store})
 			handshake(t, certs.ServerConfig(tls.NoClientCert), cfg).mustSucceed(t)
@@ -184,7 +184,7 @@ func TestClientTrustStoreKinds(t *testing.T) {
 		})
 	}
 	for _, kind := range tlsconfig.Kinds() {
-		if !seen[kind] {
+		if !seen[string(kind)] {
 			t.Errorf("kind %s has no trust-store case", kind)
 		}
 	}
@@ -241,7 +241,7 @@ func TestClientKeyStoreKinds(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seen[tt.store.Loader.Kind] = true
+			seen[string(tt.store.Loader.Kind)] = true
 			store := tt.store
 			cfg := newClient(t, tlsconfig.Options{VerifyHostname: true, TrustStore: pemText(certs.CA.Cert), KeyStore: &store})
 			r := handshake(t, certs.ServerConfig(tls.RequireAndVerifyClientCert), cfg)
@@ -252,7 +252,7 @@ func TestClientKeyStoreKinds(t *testing.T) {
 		})
 	}
 	for _, kind := range tlsconfig.Kinds() {
-		if !seen[kind] && !strings.HasPrefix(kind, "der-") && !strings.HasPrefix(kind, "pkcs7-") {
+		if !seen[string(kind)] && kind.Format() != "der" && kind.Format() != "pkcs7" {
 			t.Errorf("kind %s has no key-store case", kind)
 		}
 	}

@@ -212,10 +212,10 @@ func samePort(a, b string) bool {
 func (c *deploymentCheck) server(s config.ServerSettings) {
 	c.printf("\nserver\n")
 	c.line("tls", "%s", onOff(s.TLS.Enabled))
-	switch {
-	case s.Broker == "" || s.Broker == "memory":
+	switch s.Broker.Kind {
+	case config.BrokerMemory:
 		c.line("broker", "memory (one node)")
-	default:
+	case config.BrokerNATS:
 		c.nats(s)
 	}
 	if s.AppsFile == "" {
@@ -258,7 +258,7 @@ func (c *deploymentCheck) nats(s config.ServerSettings) {
 		parts = append(parts, "token "+redact.Mask)
 	}
 	tls := "tls off"
-	if n.TLS.Enabled || strings.HasPrefix(s.Broker, "tls://") {
+	if n.TLS.Enabled || s.Broker.TLS() {
 		tls = "tls on"
 		if _, err := s.NATSTLSConfig(); err != nil {
 			c.problem("kete.server.nats.tls: %v", err)
@@ -268,7 +268,7 @@ func (c *deploymentCheck) nats(s config.ServerSettings) {
 	if h := n.History; h.Enabled {
 		parts = append(parts, fmt.Sprintf("history in stream %s (%s, %d replicas, max-age %s, %d per topic)", h.Stream, h.Storage, h.Replicas, h.MaxAge, h.MaxMsgsPerTopic))
 	}
-	c.line("broker", "%s (several nodes as one): %s", redact.URL(s.Broker), strings.Join(parts, ", "))
+	c.line("broker", "%s (several nodes as one): %s", redact.URL(s.Broker.URL), strings.Join(parts, ", "))
 }
 
 // appsFile checks the apps file with the server's loader and prints each app.

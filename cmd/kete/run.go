@@ -108,60 +108,72 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	if d.timeout <= 0 {
 		d.timeout = 10 * time.Second
 	}
-	cleanup := func() {}
-	defer func() {
-		if err != nil {
-			cleanup()
-		}
-	}()
-
-	// The server comes first: routes that point at it connect as they start.
 	sourcesCtx, cancelSources := context.WithCancel(context.Background())
 	routesCtx, cancelRoutes := context.WithCancel(context.Background())
 	d.cancelSources, d.cancelRoutes = cancelSources, cancelRoutes
-	cleanup = func() { cancelSources(); cancelRoutes(); d.sources.Wait(); d.routes.Wait() }
+	defer func() {
+		if err != nil {
+			d.stopNow()
+		}
+	}()
+	// The server comes first: routes that point at it connect as they start.
 	if cfg.Server.Enabled && d.server == nil {
-		srv, err := newServer(cfg.Server, d.log)
-		if err != nil {
+		if err := d.startServer(sourcesCtx, cfg.Server); err != nil {
 			return nil, err
 		}
-		tlsCfg, err := cfg.Server.TLSConfig()
-		if err != nil {
-			srv.Close()
-			return nil, err
-		}
-		ln, err := listen(cfg.Server.Listen, tlsCfg, serverGuard(cfg.Server.HTTP, srv))
-		if err != nil {
-			srv.Close()
-			return nil, fmt.Errorf("kete.server.listen=%s: %w", cfg.Server.Listen, err)
-		}
-		d.server, d.srvAddr = srv, ln.Addr()
-		d.sources.Go(func() {
-			if err := serve(sourcesCtx, ln, srv, guard(cfg.Server.HTTP), d.log); err != nil {
-				d.log.Error("server stopped", "err", err)
-			}
-		})
-		d.log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", dashboardURL(schemeOf(tlsCfg), ln.Addr().String()))
 	}
+	names, err := d.startRoutes(ctx, routesCtx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Sources last: nothing is accepted before it can be made durable.
+	if err := d.startListener(sourcesCtx, cfg, o.Stdin, names); err != nil {
+		return nil, err
+	}
+	if err := d.startPoller(sourcesCtx, cfg); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
 
-	router, err := cfg.Router(ctx, config.Deps{Logger: d.log, NoRetry: true})
+// startServer starts the bundled server (kete.server.enabled) on its own listener.
+func (d *runningDaemon) startServer(ctx context.Context, s config.ServerSettings) error {
+	srv, err := newServer(s, d.log)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := s.TLSConfig()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	ln, err := listen(s.Listen, tlsCfg, serverGuard(s.HTTP, srv))
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("kete.server.listen=%s: %w", s.Listen, err)
+	}
+	d.server, d.srvAddr = srv, ln.Addr()
+	d.sources.Go(func() {
+		if err := serve(ctx, ln, srv, guard(s.HTTP), d.log); err != nil {
+			d.log.Error("server stopped", "err", err)
+		}
+	})
+	d.log.Info("kete server listening", "addr", ln.Addr().String(), "dashboard", dashboardURL(schemeOf(tlsCfg), ln.Addr().String()))
+	return nil
+}
+
+// startRoutes builds the routes, opens the spool and runs the pipeline under ctx; it
+// returns the routes' names.
+func (d *runningDaemon) startRoutes(buildCtx, ctx context.Context, cfg *config.Config) ([]string, error) {
+	router, spooled, err := cfg.SpooledRoutes(buildCtx, config.Deps{Logger: d.log})
 	if err != nil {
 		return nil, err
 	}
 	d.router = router
-	var names []string
-	var routes []daemon.Route
-	for _, r := range router.Routes {
-		rs := cfg.Route(r.Name)
-		dr := daemon.Route{Route: r, WaitDuration: rs.Retry.WaitDuration, MaxWait: rs.Retry.MaxWait, InFlight: rs.Destination.Pool.MaxTotal * 8}
-		switch {
-		case !rs.Retry.Enabled:
-			dr.MaxAttempts = 1
-		case cfg.Explicit("kete.routes." + r.Name + ".retry.max-attempts"):
-			dr.MaxAttempts = rs.Retry.MaxAttempts
-		}
-		routes = append(routes, dr)
-		names = append(names, r.Name)
+	names := make([]string, len(spooled))
+	routes := make([]daemon.Route, len(spooled))
+	for i, r := range spooled {
+		names[i], routes[i] = r.Name, daemon.RetryRoute(r.Route, r.Retry, r.InFlight)
 	}
 	if len(routes) == 0 {
 		d.log.Warn("no enabled routes: events are spooled but go nowhere")
@@ -177,17 +189,21 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 	d.spool = sp
 	p, err := daemon.New(daemon.Options{Spool: sp, Routes: routes, Logger: d.log})
 	if err != nil {
-		sp.Close()
 		return nil, err
 	}
 	d.pipeline = p
 	d.routes.Go(func() {
-		if err := p.Run(routesCtx); err != nil {
+		if err := p.Run(ctx); err != nil {
 			d.log.Error("routes stopped", "err", err)
 		}
 	})
+	return names, nil
+}
 
-	// Sources last: nothing is accepted before it can be made durable.
+// startListener serves the webhook (when enabled), /metrics, /healthz and /readyz on
+// kete.sources.webhook.listen; with --stdin and no reason to listen, nothing.
+func (d *runningDaemon) startListener(ctx context.Context, cfg *config.Config, stdin bool, names []string) error {
+	p := d.pipeline
 	mux := http.NewServeMux()
 	ops := p.Handler()
 	if cfg.MetricsEnabled { // kete.metrics.enabled=false: no endpoint, KETE's meaning
@@ -207,49 +223,51 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 			ro.Realms = keycloak.NewRealmNames(cfg.Keycloak.Admin(nil))
 		}
 		if err := keycloak.NewReceiver(p, ro).Register(mux, wh.Path); err != nil {
-			d.stopNow()
-			return nil, fmt.Errorf("kete.sources.webhook.path=%s: %w", wh.Path, err)
+			return fmt.Errorf("kete.sources.webhook.path=%s: %w", wh.Path, err)
 		}
 	}
-	if o.Stdin && !wh.Enabled && !cfg.Explicit("kete.sources.webhook.listen") {
+	if stdin && !wh.Enabled && !cfg.Explicit("kete.sources.webhook.listen") {
 		d.log.Info("no listener: --stdin without the webhook; set kete.sources.webhook.listen for /metrics and /readyz", "routes", names)
-	} else {
-		ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
-		if err != nil {
-			d.stopNow()
-			return nil, fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
-		}
-		d.opsAddr = ln.Addr()
-		d.sources.Go(func() {
-			if err := serve(sourcesCtx, ln, mux, guard(wh.HTTP), d.log); err != nil {
-				d.log.Error("webhook listener stopped", "err", err)
-			}
-		})
-		d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+		return nil
 	}
-	if pc := cfg.Sources.Keycloak; pc.Enabled {
-		polled := make([]string, len(pc.Realms))
-		for i, realm := range pc.Realms {
-			polled[i] = "keycloak-poller/" + realm
-		}
-		p.Metrics().SourceKnown("keycloak", polled...)
-		admin := keycloak.NewAdmin(keycloak.AdminOptions{
-			URL: cfg.Keycloak.URL, Realm: cfg.Keycloak.Realm, ClientID: cfg.Keycloak.ClientID,
-			ClientSecret: cfg.Keycloak.ClientSecret, Username: cfg.Keycloak.Username, Password: cfg.Keycloak.Password,
-		})
-		poller, err := keycloak.NewPoller(admin, p, keycloak.PollerOptions{
-			Realms: pc.Realms, Interval: pc.Interval, Lookback: pc.Lookback, DatesOnly: pc.DatesOnly, StateFile: filepath.Join(dir, "keycloak-poller.json"), Logger: d.log,
-			ConfigureRealms: pc.ConfigureRealms,
-			// Each realm's outcome shows in /readyz and /metrics.
-			OnPoll: func(realm string, err error) { p.SourcePolled("keycloak-poller/"+realm, err) },
-		})
-		if err != nil {
-			d.stopNow()
-			return nil, err
-		}
-		d.sources.Go(func() { poller.Run(sourcesCtx) })
+	ln, err := listen(wh.Listen, nil, guard(wh.HTTP))
+	if err != nil {
+		return fmt.Errorf("kete.sources.webhook.listen=%s: %w", wh.Listen, err)
 	}
-	return d, nil
+	d.opsAddr = ln.Addr()
+	d.sources.Go(func() {
+		if err := serve(ctx, ln, mux, guard(wh.HTTP), d.log); err != nil {
+			d.log.Error("webhook listener stopped", "err", err)
+		}
+	})
+	d.log.Info("daemon listening", "addr", ln.Addr().String(), "webhook", wh.Enabled, "path", wh.Path, "routes", names)
+	return nil
+}
+
+// startPoller polls Keycloak's events API (kete.sources.keycloak.enabled) until ctx ends.
+func (d *runningDaemon) startPoller(ctx context.Context, cfg *config.Config) error {
+	pc := cfg.Sources.Keycloak
+	if !pc.Enabled {
+		return nil
+	}
+	p := d.pipeline
+	polled := make([]string, len(pc.Realms))
+	for i, realm := range pc.Realms {
+		polled[i] = "keycloak-poller/" + realm
+	}
+	p.Metrics().SourceKnown("keycloak", polled...)
+	poller, err := keycloak.NewPoller(cfg.Keycloak.Admin(nil), p, keycloak.PollerOptions{
+		Realms: pc.Realms, Interval: pc.Interval, Lookback: pc.Lookback, DatesOnly: pc.DatesOnly,
+		StateFile: filepath.Join(cfg.Spool.Dir, "keycloak-poller.json"), Logger: d.log,
+		ConfigureRealms: pc.ConfigureRealms,
+		// Each realm's outcome shows in /readyz and /metrics.
+		OnPoll: func(realm string, err error) { p.SourcePolled("keycloak-poller/"+realm, err) },
+	})
+	if err != nil {
+		return err
+	}
+	d.sources.Go(func() { poller.Run(ctx) })
+	return nil
 }
 
 // waitDrained waits until every route has delivered what is spooled, or timeout.

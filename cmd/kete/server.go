@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/kete-dev/kete/config"
@@ -24,7 +23,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	settings := config.ServerSettings{Listen: ":8080", Broker: "memory"}
+	settings := config.ServerSettings{Listen: ":8080"}
 	if *path != "" {
 		cfg, err := config.LoadContext(ctx, *path, environ())
 		if err != nil {
@@ -70,16 +69,16 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 	opts := server.Options{AppsFile: s.AppsFile, ReloadOnSignal: true, Logger: log,
 		ReturnMemoryAfter: s.ReturnMemoryAfter, ReturnMemoryInterval: s.ReturnMemoryInterval}
 	var broker *natsbroker.Broker
-	switch {
-	case s.Broker == "" || s.Broker == "memory":
-	case strings.HasPrefix(s.Broker, "nats://") || strings.HasPrefix(s.Broker, "tls://"):
+	switch s.Broker.Kind {
+	case config.BrokerMemory:
+	case config.BrokerNATS:
 		tlsCfg, err := s.NATSTLSConfig()
 		if err != nil {
 			return nil, err
 		}
 		n := s.NATS
 		o := natsbroker.Options{
-			URL: s.Broker, CredentialsFile: n.CredentialsFile, NKeySeedFile: n.NKeySeedFile,
+			URL: s.Broker.URL, CredentialsFile: n.CredentialsFile, NKeySeedFile: n.NKeySeedFile,
 			User: n.User, Password: n.Password, Token: n.Token, TLS: tlsCfg,
 			Name: "kete-" + hostname(), SubjectPrefix: n.SubjectPrefix, Logger: log,
 		}
@@ -96,11 +95,9 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("kete.server.broker=%s: %w", redact.Text(s.Broker), err)
+			return nil, fmt.Errorf("kete.server.broker=%s: %w", redact.Text(s.Broker.URL), err)
 		}
 		opts.Broker, opts.CloseBroker = broker, true
-	default:
-		return nil, fmt.Errorf("kete.server.broker=%s: want memory or a nats:// (or tls://) URL", redact.Text(s.Broker))
 	}
 	srv, err := server.New(opts)
 	if err != nil {
