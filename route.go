@@ -15,7 +15,9 @@ type Route struct {
 	EventMatchers  []Matcher
 	EventMatchMode MatchMode
 	Serializer     Serializer
-	// Destination is what the route sends to, retries already wrapped around it.
+	// Destination is what the route sends to. Whoever builds the route decides who
+	// retries: config.Router wraps the route's policy around it (WithRetry); the daemon's
+	// routes (config.SpooledRoutes) try once and the daemon retries from its spool.
 	Destination Destination
 
 	buffers sync.Pool
