@@ -16,7 +16,7 @@ type Route struct {
 	EventMatchMode MatchMode
 	Serializer     Serializer
 	// Destination is what the route sends to. Whoever builds the route decides who
-	// retries: config.Router wraps the route's policy around it (WithRetry); the daemon's
+	// retries: config.Router wraps the route's policy around it (destination.WithRetry); the daemon's
 	// routes (config.SpooledRoutes) try once and the daemon retries from its spool.
 	Destination Destination
 
