@@ -16,8 +16,9 @@ type Route struct {
 	EventMatchMode MatchMode
 	Serializer     Serializer
 	// Destination is what the route sends to. Whoever builds the route decides who
-	// retries: config.Router wraps the route's policy around it (destination.WithRetry); the daemon's
-	// routes (config.SpooledRoutes) try once and the daemon retries from its spool.
+	// retries: config.Router wraps the route's policy around it (destination.WithRetry);
+	// the daemon's routes (config.SpooledRoutes) try once, and the daemon retries from
+	// its spool.
 	Destination Destination
 
 	buffers sync.Pool
