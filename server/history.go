@@ -333,22 +333,3 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	c.send(buf)
 	return true, false
 }
-
-// encodeServerFrameAt is encodeServerFrame with the message's offset:
-// {"topic","messageType","data","offset"}.
-func encodeServerFrameAt(topic, messageType string, data []byte, binary bool, offset uint64) []byte {
-	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + 60)
-	f.b = append(f.b, `{"topic":`...)
-	f.b = appendJSONString(f.b, topic)
-	f.b = append(f.b, `,"messageType":`...)
-	f.b = appendJSONString(f.b, messageType)
-	f.b = append(f.b, `,"data":`...)
-	f.b = append(f.b, data...)
-	f.b = append(f.b, `,"offset":`...)
-	f.b = strconv.AppendUint(f.b, offset, 10)
-	f.b = append(f.b, '}')
-	if binary {
-		return f.finish(opBinary)
-	}
-	return f.finish(opText)
-}

@@ -63,9 +63,6 @@ type queued struct {
 // Publish wait (back-pressure) until its context ends.
 const hubQueue = 4096
 
-// fanoutChunk is how many subscribers one fan-out task writes to.
-const fanoutChunk = 256
-
 func newHub(s *Server, appID string, rt *appRuntime) *hub {
 	h := &hub{
 		srv:       s,

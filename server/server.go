@@ -1,58 +1,12 @@
-// Package server is kete's pub/sub server: apps (isolated namespaces with their own keys),
-// topics, a WebSocket protocol compatible with the Realtime Pub/Sub clients, an ingest
-// WebSocket for destinations, an HTTP API, Prometheus metrics and the dashboard.
-//
-// Fan-out is built for speed: a message is encoded into its WebSocket frame once and that
-// frame is shared by every subscriber; consecutive messages of one topic are written as one
-// buffer; a write goes straight from the app's dispatcher to a socket that has room, and a
-// connection gets a writer goroutine only while its socket is full, with a bounded backlog
-// (over it the subscriber is closed as a slow consumer).
-//
-// # Wire protocol (beyond DESIGN.md)
-//
-//   - Refusals before the upgrade are JSON {"error":{"code","message"}}: 404 app_not_found,
-//     403 app_disabled / source_denied / origin_denied, 401 token_missing / token_invalid /
-//     token_expired / token_malformed / apikey_invalid, 503 too_many_connections,
-//     409 already_connected (oneConnectionPerUser "reject", on any node of a cluster).
-//   - A successful subscribe is confirmed with {"topic":T,"messageType":"welcome","data":{"topic":T}};
-//     a subscribe or publish the token does not allow closes the connection with the
-//     platform's reason (ReasonSubscribeSecureForbidden, …; App.OnForbidden "errorFrame"
-//     answers {"topic":T,"messageType":"error","data":{"code":"forbidden","message","id"?}}
-//     instead); too_many_subscriptions and publish_failed are always error frames.
-//     compat.go holds every policy where the platform and kete's extensions differ.
-//   - Acks (clientInboundAckEnabled): {"topic":"priv/acks","messageType":"ack","data":{"data":id}}.
-//   - A publish over WebSocket delivers data {"payload","id","client":{"connectionId","subject","permissions"}};
-//     an HTTP API publish delivers data = message; compress:true delivers a binary frame.
-//   - Token refresh ({"RefreshAccessToken":t} or {"type":"refresh","data":{"token":t}}) is
-//     confirmed with {"topic":"priv/{connectionId}","messageType":"refreshed","data":{"expiresAt"}}.
-//   - Close codes: 1008 with ReasonInvalidFormat, ReasonSlowConsumer, ReasonTokenExpired,
-//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle,
-//     ReasonRateLimited (limits.publishRate); 1009 for
-//     an oversized frame; 1000 ReasonClosedByAdmin; 1001 on shutdown.
-//   - Ingest acks: see handleIngest ({"type":"ack","seq","id","status"} / {"type":"nack",…}).
-//   - History (apps with historySize > 0): delivered frames carry "offset"; the subscribe
-//     welcome carries {"topic","offset","epoch"}; a subscribe with "since":{"offset","epoch"}
-//     is answered with "recovered":true and "replayed":n followed by the n missed frames, or
-//     "recovered":false (see StreamPosition, history.go).
-//   - GET /readyz: 200 {"ready":true}; 503 {"ready":false,"reason"} while shutting down or
-//     while the broker (NATS) is disconnected.
-//   - In a cluster (a broker other than the memory broker) HTTP API actions reach every
-//     node: unsubscribe and close-all answer with this node's count and "forwarded":true;
-//     closing a connection that is not on this node answers 202 {"closed":0,"forwarded":true}.
-//     /api/health/status and the telemetry answer add "node", "nodes" and "cluster".
-//     See cluster.go and roster.go.
 package server
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -66,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/kete-dev/kete/server/auth"
 	"github.com/kete-dev/kete/server/dashboard"
 )
 
@@ -165,35 +118,16 @@ type Server struct {
 	upMu      sync.Mutex
 	upgraders map[upgraderKey]*gws.Upgrader
 
-	now         atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
-	memRet      memoryReturn // owned by the sweeper
-	backlogPeak highWater    // the largest outbound queue of one connection
-	rawOps      sync.Pool    // *rawWriteOp, for every connection's rawWriter
+	now         atomic.Int64  // coarse clock, unix ns, advanced by the sweeper
+	memPacer    osMemoryPacer // owned by the sweeper
+	backlogPeak highWater     // the largest outbound queue of one connection
+	rawOps      sync.Pool     // *rawWriteOp, for every connection's rawWriter
 	fanCh       chan fanoutTask
 	loops       sync.WaitGroup // read loops
 	loopsMu     sync.Mutex     // orders loops.Add against Close's Wait
 	writers     sync.WaitGroup // writer goroutines
 	bg          sync.WaitGroup // watcher, sweeper, fan-out workers
 	closed      atomic.Bool
-}
-
-// appTable is one generation of compiled apps, swapped whole on reload.
-type appTable struct {
-	apps   map[string]*appRuntime
-	cancel context.CancelFunc // stops the verifiers' JWKS refresh
-}
-
-// appRuntime is an App ready to serve: verifiers built, policies parsed, defaults applied.
-type appRuntime struct {
-	app       App
-	limits    Limits
-	authV     *auth.Verifier
-	adminV    *auth.Verifier
-	apiKeys   *auth.APIKeys
-	clientSrc *auth.SourcePolicy
-	adminSrc  *auth.SourcePolicy
-	origins   map[string]bool
-	anyOrigin bool
 }
 
 // New builds a Server from opts: it loads the apps, subscribes to the broker and starts
@@ -261,7 +195,7 @@ func New(opts Options) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
 	s.rawOps.New = newRawWriteOp
-	s.memRet = memoryReturn{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)}
+	s.memPacer = osMemoryPacer{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)}
 
 	apps := opts.Apps
 	if opts.AppsFile != "" {
@@ -357,177 +291,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // Registry returns the Prometheus registry the server's metrics are on.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
-// SetApps replaces the served apps (what a reload does). Connections of an app that is
-// gone are closed; those of a kept app stay, and new tokens and API keys apply at once.
-func (s *Server) SetApps(apps []App) error {
-	if err := ValidateApps(apps); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	t := &appTable{apps: make(map[string]*appRuntime, len(apps)), cancel: cancel}
-	var errs []error
-	for _, a := range apps {
-		rt, err := s.compile(ctx, a)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("app %q: %w", a.AppID, err))
-			continue
-		}
-		t.apps[a.AppID] = rt
-	}
-	if err := errors.Join(errs...); err != nil {
-		cancel()
-		return err
-	}
-	s.appsMu.Lock()
-	old := s.apps.Swap(t)
-	s.hubsMu.Lock()
-	var gone []*hub
-	for id, h := range s.hubs {
-		if rt := t.apps[id]; rt != nil {
-			h.cfg.Store(rt)
-			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
-		} else {
-			gone = append(gone, h)
-			delete(s.hubs, id)
-		}
-	}
-	for id, rt := range t.apps {
-		if s.hubs[id] == nil {
-			s.hubs[id] = newHub(s, id, rt)
-		}
-	}
-	s.hubsMu.Unlock()
-	s.appsMu.Unlock()
-	if old != nil {
-		old.cancel()
-	}
-	for _, h := range gone {
-		for _, c := range h.snapshot(nil) {
-			c.closeWith(CloseGoingAway, "app removed", false)
-		}
-		h.stop()
-	}
-	return nil
-}
-
-// compile builds an appRuntime; errors name the key at fault.
-func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
-	a.OneConnectionPerUser = a.OneConnectionPerUser.orDefault()
-	rt := &appRuntime{app: a, limits: a.Limits.withDefaults(), origins: map[string]bool{}}
-	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
-	var err error
-	if keySet(a.AuthKey) {
-		if rt.authV, err = auth.NewVerifier(ctx, a.AuthKey, ao); err != nil {
-			return nil, fmt.Errorf("authKey: %w", err)
-		}
-	}
-	if keySet(a.AdminKey) {
-		if rt.adminV, err = auth.NewVerifier(ctx, a.AdminKey, ao); err != nil {
-			return nil, fmt.Errorf("adminKey: %w", err)
-		}
-	}
-	if rt.apiKeys, err = auth.NewAPIKeys(a.APIKeys); err != nil {
-		return nil, fmt.Errorf("apiKeys: %w", err)
-	}
-	if rt.clientSrc, err = auth.ParseSourcePolicy(a.ClientSourceAddress); err != nil {
-		return nil, fmt.Errorf("clientSourceAddress: %w", err)
-	}
-	if rt.adminSrc, err = auth.ParseSourcePolicy(a.AdminSourceAddress); err != nil {
-		return nil, fmt.Errorf("adminSourceAddress: %w", err)
-	}
-	for _, o := range a.AllowedOrigins {
-		if o == "*" {
-			rt.anyOrigin = true
-		}
-		rt.origins[o] = true
-	}
-	return rt, nil
-}
-
-func keySet(k auth.Key) bool { return k.Source != "" || k.Key != "" || k.JWKSURI != "" }
-
-// Reload reads AppsFile again and applies it; on error the apps in force stay.
-func (s *Server) Reload() error {
-	if s.opts.AppsFile == "" {
-		return errors.New("server: no apps file to reload")
-	}
-	st, err := os.Stat(s.opts.AppsFile)
-	if err != nil {
-		return fmt.Errorf("apps file %s: %w", s.opts.AppsFile, err)
-	}
-	apps, err := LoadApps(s.opts.AppsFile)
-	if err != nil {
-		return err
-	}
-	if err := s.SetApps(apps); err != nil {
-		return fmt.Errorf("apps file %s: %w", s.opts.AppsFile, err)
-	}
-	s.appsMu.Lock()
-	s.appsMod = st.ModTime()
-	s.appsMu.Unlock()
-	s.log.Info("apps reloaded", slog.String("file", s.opts.AppsFile), slog.Int("apps", len(apps)))
-	return nil
-}
-
-// watch reloads AppsFile when its modification time changes or on SIGHUP.
-func (s *Server) watch(hup chan os.Signal) {
-	defer s.bg.Done()
-	var tick <-chan time.Time
-	if s.opts.ReloadInterval > 0 {
-		t := time.NewTicker(s.opts.ReloadInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	if hup != nil {
-		defer signal.Stop(hup)
-	}
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-hup:
-			if err := s.Reload(); err != nil {
-				s.log.Error("apps reload failed", slog.String("error", err.Error()))
-			}
-		case <-tick:
-			st, err := os.Stat(s.opts.AppsFile)
-			if err != nil {
-				continue
-			}
-			s.appsMu.Lock()
-			changed := !st.ModTime().Equal(s.appsMod)
-			s.appsMu.Unlock()
-			if changed {
-				if err := s.Reload(); err != nil {
-					s.log.Error("apps reload failed", slog.String("error", err.Error()))
-					s.appsMu.Lock()
-					s.appsMod = st.ModTime() // do not retry a broken file until it changes again
-					s.appsMu.Unlock()
-				}
-			}
-		}
-	}
-}
-
-// app returns the runtime and hub of appID, or nils.
-func (s *Server) app(appID string) (*appRuntime, *hub) {
-	t := s.apps.Load()
-	if t == nil {
-		return nil, nil
-	}
-	rt := t.apps[appID]
-	if rt == nil {
-		return nil, nil
-	}
-	s.hubsMu.RLock()
-	h := s.hubs[appID]
-	s.hubsMu.RUnlock()
-	if h == nil {
-		return nil, nil
-	}
-	return rt, h
-}
-
 // onBrokerMessage is the server's one broker Handler: it hands msg to the app's hub.
 func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg Message) error {
 	if topic == controlTopic && appID == rosterApp {
@@ -566,155 +329,6 @@ func (s *Server) publish(ctx context.Context, appID, topic string, msg Message) 
 	}
 	return s.broker.Publish(ctx, appID, topic, msg)
 }
-
-// fanoutTask is one chunk of a large fan-out.
-type fanoutTask struct {
-	buf   []byte
-	conns []*conn
-	wg    *sync.WaitGroup
-}
-
-// fanout writes buf to every conn: small sets inline, large ones split across the
-// fan-out workers, returning when all writes were made or queued.
-func (s *Server) fanout(buf []byte, conns []*conn) {
-	if len(conns) <= fanoutChunk || s.opts.FanoutWorkers <= 1 {
-		for _, c := range conns {
-			c.send(buf)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	rest := conns[fanoutChunk:]
-	for len(rest) > 0 {
-		n := min(fanoutChunk, len(rest))
-		wg.Add(1)
-		s.fanCh <- fanoutTask{buf: buf, conns: rest[:n], wg: &wg}
-		rest = rest[n:]
-	}
-	for _, c := range conns[:fanoutChunk] {
-		c.send(buf)
-	}
-	wg.Wait()
-}
-
-// fanoutWorker runs until Close closes fanCh, after every dispatcher has stopped.
-func (s *Server) fanoutWorker() {
-	defer s.bg.Done()
-	for t := range s.fanCh {
-		for _, c := range t.conns {
-			c.send(t.buf)
-		}
-		t.wg.Done()
-	}
-}
-
-// coarseNow is the sweeper's clock: cheap to read on every frame.
-func (s *Server) coarseNow() int64 { return s.now.Load() }
-
-// sweeper advances the coarse clock and, per connection, closes expired tokens and idle
-// sockets and sends pings.
-func (s *Server) sweeper() {
-	defer s.bg.Done()
-	t := time.NewTicker(s.opts.SweepInterval)
-	defer t.Stop()
-	var scratch []*conn
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			scratch = s.sweep(scratch[:0])
-			clear(scratch)
-		}
-	}
-}
-
-var pingFrame = encodeFrame(opPing, nil)
-
-// sweep runs one pass at the current time; tests call it after moving the clock.
-func (s *Server) sweep(scratch []*conn) []*conn {
-	now := s.opts.Now().UnixNano()
-	s.now.Store(now)
-	s.hubsMu.RLock()
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-	}
-	s.hubsMu.RUnlock()
-	conns := 0
-	for _, h := range hubs {
-		rt := h.cfg.Load()
-		idle := int64(rt.limits.IdleTimeout)
-		ping := int64(rt.limits.PingInterval)
-		scratch = h.snapshot(scratch[:0])
-		conns += len(scratch)
-		h.sweepGroups() // groups.go
-		for _, c := range scratch {
-			if exp := c.session().expires; exp != 0 && now >= exp {
-				s.metrics.closes.WithLabelValues("token_expired").Inc()
-				c.closeWith(ClosePolicyViolation, ReasonTokenExpired, false)
-				continue
-			}
-			seen := c.lastSeen.Load()
-			if now-seen >= idle {
-				s.metrics.closes.WithLabelValues("idle").Inc()
-				c.closeWith(ClosePolicyViolation, ReasonIdle, false)
-				continue
-			}
-			if now-seen >= ping && now-c.lastPing >= ping {
-				c.lastPing = now
-				c.send(pingFrame)
-			}
-		}
-	}
-	if s.memRet.due(now, conns) {
-		s.opts.freeOSMemory()
-	}
-	return scratch
-}
-
-// DefaultReadBufferSize is a client connection's read buffer: every idle connection keeps
-// one, and what clients send (subscribes, refreshes, pongs, small publishes) fits in it.
-const DefaultReadBufferSize = 256
-
-// IngestReadBufferSize is the least read buffer of an ingest connection: it carries a
-// publisher's stream, where a larger buffer reads several frames per system call.
-const IngestReadBufferSize = 4096
-
-// upgraderKey tells gws upgraders apart: one per read limit, read buffer size and
-// whether permessage-deflate is offered (client connections: deflate.go).
-type upgraderKey struct {
-	maxPayload, readBuffer int
-	deflate                bool
-}
-
-// upgrader returns the gws upgrader for a read limit, a read buffer size and deflate.
-func (s *Server) upgrader(maxPayload, readBuffer int, deflate bool) *gws.Upgrader {
-	s.upMu.Lock()
-	defer s.upMu.Unlock()
-	k := upgraderKey{maxPayload, readBuffer, deflate}
-	u := s.upgraders[k]
-	if u == nil {
-		var pd gws.PermessageDeflate
-		if deflate {
-			pd = deflateOption
-		}
-		u = gws.NewUpgrader(s.events, &gws.ServerOption{
-			PermessageDeflate:  pd,
-			ReadBufferSize:     readBuffer,
-			ReadMaxPayloadSize: maxPayload,
-			CheckUtf8Enabled:   true,
-			NewSession:         func() gws.SessionStorage { return &connSession{} },
-			Logger:             gwsLogger{s.log},
-		})
-		s.upgraders[k] = u
-	}
-	return u
-}
-
-type gwsLogger struct{ l *slog.Logger }
-
-func (g gwsLogger) Error(v ...any) { g.l.Error(fmt.Sprint(v...)) }
 
 // Close closes every connection (1001), stops the background goroutines and waits for
 // them; it is safe to call more than once.
@@ -798,17 +412,4 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// remoteAddr returns the request's peer address.
-func remoteAddr(r *http.Request) (netip.Addr, string) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, host
-	}
-	return a.Unmap(), r.RemoteAddr
 }

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/kete-dev/kete/server/auth"
+)
+
+// appTable is one generation of compiled apps, swapped whole on reload.
+type appTable struct {
+	apps   map[string]*appRuntime
+	cancel context.CancelFunc // stops the verifiers' JWKS refresh
+}
+
+// appRuntime is an App ready to serve: verifiers built, policies parsed, defaults applied.
+type appRuntime struct {
+	app       App
+	limits    Limits
+	authV     *auth.Verifier
+	adminV    *auth.Verifier
+	apiKeys   *auth.APIKeys
+	clientSrc *auth.SourcePolicy
+	adminSrc  *auth.SourcePolicy
+	origins   map[string]bool
+	anyOrigin bool
+}
+
+// SetApps replaces the served apps (what a reload does). Connections of an app that is
+// gone are closed; those of a kept app stay, and new tokens and API keys apply at once.
+func (s *Server) SetApps(apps []App) error {
+	if err := ValidateApps(apps); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	t := &appTable{apps: make(map[string]*appRuntime, len(apps)), cancel: cancel}
+	var errs []error
+	for _, a := range apps {
+		rt, err := s.compile(ctx, a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("app %q: %w", a.AppID, err))
+			continue
+		}
+		t.apps[a.AppID] = rt
+	}
+	if err := errors.Join(errs...); err != nil {
+		cancel()
+		return err
+	}
+	s.appsMu.Lock()
+	old := s.apps.Swap(t)
+	s.hubsMu.Lock()
+	var gone []*hub
+	for id, h := range s.hubs {
+		if rt := t.apps[id]; rt != nil {
+			h.cfg.Store(rt)
+			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
+		} else {
+			gone = append(gone, h)
+			delete(s.hubs, id)
+		}
+	}
+	for id, rt := range t.apps {
+		if s.hubs[id] == nil {
+			s.hubs[id] = newHub(s, id, rt)
+		}
+	}
+	s.hubsMu.Unlock()
+	s.appsMu.Unlock()
+	if old != nil {
+		old.cancel()
+	}
+	for _, h := range gone {
+		for _, c := range h.snapshot(nil) {
+			c.closeWith(CloseGoingAway, "app removed", false)
+		}
+		h.stop()
+	}
+	return nil
+}
+
+// compile builds an appRuntime; errors name the key at fault.
+func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
+	a.OneConnectionPerUser = a.OneConnectionPerUser.orDefault()
+	rt := &appRuntime{app: a, limits: a.Limits.withDefaults(), origins: map[string]bool{}}
+	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
+	var err error
+	if keySet(a.AuthKey) {
+		if rt.authV, err = auth.NewVerifier(ctx, a.AuthKey, ao); err != nil {
+			return nil, fmt.Errorf("authKey: %w", err)
+		}
+	}
+	if keySet(a.AdminKey) {
+		if rt.adminV, err = auth.NewVerifier(ctx, a.AdminKey, ao); err != nil {
+			return nil, fmt.Errorf("adminKey: %w", err)
+		}
+	}
+	if rt.apiKeys, err = auth.NewAPIKeys(a.APIKeys); err != nil {
+		return nil, fmt.Errorf("apiKeys: %w", err)
+	}
+	if rt.clientSrc, err = auth.ParseSourcePolicy(a.ClientSourceAddress); err != nil {
+		return nil, fmt.Errorf("clientSourceAddress: %w", err)
+	}
+	if rt.adminSrc, err = auth.ParseSourcePolicy(a.AdminSourceAddress); err != nil {
+		return nil, fmt.Errorf("adminSourceAddress: %w", err)
+	}
+	for _, o := range a.AllowedOrigins {
+		if o == "*" {
+			rt.anyOrigin = true
+		}
+		rt.origins[o] = true
+	}
+	return rt, nil
+}
+
+func keySet(k auth.Key) bool { return k.Source != "" || k.Key != "" || k.JWKSURI != "" }
+
+// Reload reads AppsFile again and applies it; on error the apps in force stay.
+func (s *Server) Reload() error {
+	if s.opts.AppsFile == "" {
+		return errors.New("server: no apps file to reload")
+	}
+	st, err := os.Stat(s.opts.AppsFile)
+	if err != nil {
+		return fmt.Errorf("apps file %s: %w", s.opts.AppsFile, err)
+	}
+	apps, err := LoadApps(s.opts.AppsFile)
+	if err != nil {
+		return err
+	}
+	if err := s.SetApps(apps); err != nil {
+		return fmt.Errorf("apps file %s: %w", s.opts.AppsFile, err)
+	}
+	s.appsMu.Lock()
+	s.appsMod = st.ModTime()
+	s.appsMu.Unlock()
+	s.log.Info("apps reloaded", slog.String("file", s.opts.AppsFile), slog.Int("apps", len(apps)))
+	return nil
+}
+
+// watch reloads AppsFile when its modification time changes or on SIGHUP.
+func (s *Server) watch(hup chan os.Signal) {
+	defer s.bg.Done()
+	var tick <-chan time.Time
+	if s.opts.ReloadInterval > 0 {
+		t := time.NewTicker(s.opts.ReloadInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	if hup != nil {
+		defer signal.Stop(hup)
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-hup:
+			if err := s.Reload(); err != nil {
+				s.log.Error("apps reload failed", slog.String("error", err.Error()))
+			}
+		case <-tick:
+			st, err := os.Stat(s.opts.AppsFile)
+			if err != nil {
+				continue
+			}
+			s.appsMu.Lock()
+			changed := !st.ModTime().Equal(s.appsMod)
+			s.appsMu.Unlock()
+			if changed {
+				if err := s.Reload(); err != nil {
+					s.log.Error("apps reload failed", slog.String("error", err.Error()))
+					s.appsMu.Lock()
+					s.appsMod = st.ModTime() // do not retry a broken file until it changes again
+					s.appsMu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+// app returns the runtime and hub of appID, or nils.
+func (s *Server) app(appID string) (*appRuntime, *hub) {
+	t := s.apps.Load()
+	if t == nil {
+		return nil, nil
+	}
+	rt := t.apps[appID]
+	if rt == nil {
+		return nil, nil
+	}
+	s.hubsMu.RLock()
+	h := s.hubs[appID]
+	s.hubsMu.RUnlock()
+	if h == nil {
+		return nil, nil
+	}
+	return rt, h
+}
