@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/kete-dev/kete/server/auth"
@@ -67,7 +66,11 @@ func (s *Server) SetApps(apps []App) error {
 	}
 	for id, rt := range t.apps {
 		if s.hubs[id] == nil {
-			s.hubs[id] = newHub(s, id, rt)
+			h := newHub(s, id, rt)
+			if s.started.Load() {
+				h.start() // a new app of a reload; Start starts those of New
+			}
+			s.hubs[id] = h
 		}
 	}
 	s.hubsMu.Unlock()
@@ -143,27 +146,17 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// watch reloads AppsFile when its modification time changes or on SIGHUP.
-func (s *Server) watch(hup chan os.Signal) {
+// watch reloads AppsFile when its modification time changes; it runs from Start until
+// Close.
+func (s *Server) watch() {
 	defer s.bg.Done()
-	var tick <-chan time.Time
-	if s.opts.ReloadInterval > 0 {
-		t := time.NewTicker(s.opts.ReloadInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	if hup != nil {
-		defer signal.Stop(hup)
-	}
+	t := time.NewTicker(s.opts.ReloadInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-hup:
-			if err := s.Reload(); err != nil {
-				s.log.Error("apps reload failed", slog.String("error", err.Error()))
-			}
-		case <-tick:
+		case <-t.C:
 			st, err := os.Stat(s.opts.AppsFile)
 			if err != nil {
 				continue
@@ -200,4 +193,15 @@ func (s *Server) app(appID string) (*appRuntime, *hub) {
 		return nil, nil
 	}
 	return rt, h
+}
+
+// hubList returns the hubs of the apps served now.
+func (s *Server) hubList() []*hub {
+	s.hubsMu.RLock()
+	defer s.hubsMu.RUnlock()
+	hubs := make([]*hub, 0, len(s.hubs))
+	for _, h := range s.hubs {
+		hubs = append(hubs, h)
+	}
+	return hubs
 }

@@ -79,9 +79,13 @@ func newHub(s *Server, appID string, rt *appRuntime) *hub {
 	}
 	h.history = newHistoryStore(h.epoch)
 	h.cfg.Store(rt)
+	return h
+}
+
+// start runs the dispatcher until stop.
+func (h *hub) start() {
 	h.wg.Add(1)
 	go h.run()
-	return h
 }
 
 // stop ends the dispatcher; messages still queued are dropped.

@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -28,14 +27,11 @@ type Options struct {
 	// Apps are the apps to serve when AppsFile is empty.
 	Apps []App
 	// AppsFile (kete.server.apps-file) is a JSON or YAML list of apps, reloaded when its
-	// modification time changes, on Reload, and on SIGHUP when ReloadOnSignal is set.
+	// modification time changes and on Reload (the kete binary calls Reload on SIGHUP).
 	AppsFile string
 	// ReloadInterval is how often AppsFile's modification time is checked (2s); negative
 	// turns polling off.
 	ReloadInterval time.Duration
-	// ReloadOnSignal reloads AppsFile on SIGHUP (for the kete binary; off in libraries
-	// and tests so that the signal stays the caller's).
-	ReloadOnSignal bool
 	// Broker carries messages to the hubs; nil uses a MemoryBroker, closed with the server.
 	// A broker given here is not closed by Close, unless CloseBroker is set.
 	Broker Broker
@@ -127,54 +123,62 @@ type Server struct {
 	loopsMu     sync.Mutex     // orders loops.Add against Close's Wait
 	writers     sync.WaitGroup // writer goroutines
 	bg          sync.WaitGroup // watcher, sweeper, fan-out workers
+	started     atomic.Bool    // set by Start, under appsMu
 	closed      atomic.Bool
 }
 
-// New builds a Server from opts: it loads the apps, subscribes to the broker and starts
-// the sweeper, the fan-out workers and (with AppsFile) the reload watcher.
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.ReloadInterval == 0 {
+		o.ReloadInterval = 2 * time.Second
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = 2 * time.Second
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	if o.FanoutWorkers <= 0 {
+		o.FanoutWorkers = runtime.GOMAXPROCS(0)
+	}
+	if o.TokenLeeway == 0 {
+		o.TokenLeeway = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.ReturnMemoryAfter == 0 {
+		o.ReturnMemoryAfter = DefaultReturnMemoryAfter
+	}
+	if o.ReturnMemoryInterval <= 0 {
+		o.ReturnMemoryInterval = DefaultReturnMemoryInterval
+	}
+	if o.freeOSMemory == nil {
+		o.freeOSMemory = debug.FreeOSMemory
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	return o
+}
+
+// New builds a Server from opts: it loads and compiles the apps and sets up the routes
+// and the metrics. It starts nothing: Start subscribes to the broker and starts the
+// background work, and Close stops it. Until Start, every request is answered 503.
 func New(opts Options) (*Server, error) {
-	if opts.ReloadInterval == 0 {
-		opts.ReloadInterval = 2 * time.Second
-	}
-	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = time.Second
-	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = 10 * time.Second
-	}
-	if opts.CloseGrace <= 0 {
-		opts.CloseGrace = 2 * time.Second
-	}
-	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = DefaultReadBufferSize
-	}
-	if opts.FanoutWorkers <= 0 {
-		opts.FanoutWorkers = runtime.GOMAXPROCS(0)
-	}
-	if opts.TokenLeeway == 0 {
-		opts.TokenLeeway = 30 * time.Second
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.HeartbeatInterval == 0 {
-		opts.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if opts.ReturnMemoryAfter == 0 {
-		opts.ReturnMemoryAfter = DefaultReturnMemoryAfter
-	}
-	if opts.ReturnMemoryInterval <= 0 {
-		opts.ReturnMemoryInterval = DefaultReturnMemoryInterval
-	}
-	if opts.freeOSMemory == nil {
-		opts.freeOSMemory = debug.FreeOSMemory
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = http.DefaultClient
-	}
+	opts = opts.withDefaults()
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
@@ -183,6 +187,7 @@ func New(opts Options) (*Server, error) {
 		upgraders: make(map[upgraderKey]*gws.Upgrader),
 		fanCh:     make(chan fanoutTask, 64),
 		nodeID:    newID(),
+		memPacer:  osMemoryPacer{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)},
 	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
@@ -195,7 +200,6 @@ func New(opts Options) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
 	s.rawOps.New = newRawWriteOp
-	s.memPacer = osMemoryPacer{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)}
 
 	apps := opts.Apps
 	if opts.AppsFile != "" {
@@ -214,25 +218,43 @@ func New(opts Options) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
-
 	s.broker, s.ownsBrk = opts.Broker, opts.CloseBroker
 	if s.broker == nil {
 		s.broker = NewMemoryBroker()
 		s.ownsBrk = true
 	}
 	if s.spansNodes() && opts.HeartbeatInterval > 0 {
-		s.roster = newRoster(s, opts.HeartbeatInterval) // before Subscribe: handlers read it
+		s.roster = newRoster(s, opts.HeartbeatInterval)
 	}
+	s.routes()
+	return s, nil
+}
+
+// errNotStarted answers requests that come before Start.
+var errNotStarted = errors.New("server: not started (call Start after New)")
+
+// Start subscribes to the broker and starts the background work: each app's dispatcher,
+// the fan-out workers, the sweeper, the cluster roster and (with AppsFile and a positive
+// ReloadInterval) the apps file watcher. Close stops all of it. Start may be called once.
+func (s *Server) Start() error {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	if s.closed.Load() {
+		return errors.New("server: Start after Close")
+	}
+	if s.started.Load() {
+		return errors.New("server: already started")
+	}
+	// The roster is set before Subscribe: the handler reads it.
 	unsub, err := s.broker.Subscribe(s.onBrokerMessage)
 	if err != nil {
-		s.shutdownHubs()
-		s.cancel()
-		return nil, fmt.Errorf("server: subscribe to broker: %w", err)
+		return fmt.Errorf("server: subscribe to broker: %w", err)
 	}
 	s.unsub = unsub
-
-	s.routes()
-	for range opts.FanoutWorkers {
+	for _, h := range s.hubList() {
+		h.start()
+	}
+	for range s.opts.FanoutWorkers {
 		s.bg.Add(1)
 		go s.fanoutWorker()
 	}
@@ -242,18 +264,12 @@ func New(opts Options) (*Server, error) {
 		s.bg.Add(1)
 		go s.roster.run()
 	}
-	if opts.AppsFile != "" && (opts.ReloadInterval > 0 || opts.ReloadOnSignal) {
-		var hup chan os.Signal
-		if opts.ReloadOnSignal {
-			// Registered before New returns, so that a SIGHUP right after never hits the
-			// default action (exit).
-			hup = make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-		}
+	if s.opts.AppsFile != "" && s.opts.ReloadInterval > 0 {
 		s.bg.Add(1)
-		go s.watch(hup)
+		go s.watch()
 	}
-	return s, nil
+	s.started.Store(true)
+	return nil
 }
 
 func (s *Server) routes() {
@@ -286,7 +302,16 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Before Start it answers 503 to everything: a server whose dispatchers do not run would
+// take connections and never deliver to them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.started.Load() && !s.closed.Load() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "not_started", errNotStarted.Error())
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Registry returns the Prometheus registry the server's metrics are on.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }

@@ -125,6 +125,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (_ *r
 		if err != nil {
 			return nil, err
 		}
+		reloadOnHangup(sourcesCtx, &d.sources, srv, d.log) // stopped before the server
 		tlsCfg, err := cfg.Server.TLSConfig()
 		if err != nil {
 			srv.Close()
