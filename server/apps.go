@@ -11,9 +11,12 @@ import (
 	"github.com/kete-dev/kete/server/auth"
 )
 
-// appTable is one generation of compiled apps, swapped whole on reload.
+// appTable is one generation of compiled apps and their hubs, swapped whole on reload
+// (under appsMu) and read with one atomic load: a request finds an app and its hub
+// together, and never a hub of an app that is gone. A table is not changed once stored.
 type appTable struct {
 	apps   map[string]*appRuntime
+	hubs   map[string]*hub    // one per app; a kept app keeps its hub across reloads
 	cancel context.CancelFunc // stops the verifiers' JWKS refresh
 }
 
@@ -52,28 +55,35 @@ func (s *Server) SetApps(apps []App) error {
 		return err
 	}
 	s.appsMu.Lock()
-	old := s.apps.Swap(t)
-	s.hubsMu.Lock()
-	var gone []*hub
-	for id, h := range s.hubs {
-		if rt := t.apps[id]; rt != nil {
+	if s.closed.Load() {
+		s.appsMu.Unlock()
+		cancel()
+		return errors.New("server: closed")
+	}
+	old := s.apps.Load()
+	t.hubs = make(map[string]*hub, len(t.apps))
+	for id, rt := range t.apps {
+		h := old.hub(id)
+		if h != nil {
 			h.cfg.Store(rt)
 			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
 		} else {
-			gone = append(gone, h)
-			delete(s.hubs, id)
-		}
-	}
-	for id, rt := range t.apps {
-		if s.hubs[id] == nil {
-			h := newHub(s, id, rt)
+			h = newHub(s, id, rt)
 			if s.started.Load() {
 				h.start() // a new app of a reload; Start starts those of New
 			}
-			s.hubs[id] = h
+		}
+		t.hubs[id] = h
+	}
+	var gone []*hub
+	if old != nil {
+		for id, h := range old.hubs {
+			if t.hubs[id] == nil {
+				gone = append(gone, h)
+			}
 		}
 	}
-	s.hubsMu.Unlock()
+	s.apps.Store(t)
 	s.appsMu.Unlock()
 	if old != nil {
 		old.cancel()
@@ -179,28 +189,28 @@ func (s *Server) watch() {
 // app returns the runtime and hub of appID, or nils.
 func (s *Server) app(appID string) (*appRuntime, *hub) {
 	t := s.apps.Load()
+	if t == nil || t.apps[appID] == nil {
+		return nil, nil
+	}
+	return t.apps[appID], t.hubs[appID]
+}
+
+// hub returns the hub of appID in t, or nil; t may be nil (before the first table).
+func (t *appTable) hub(appID string) *hub {
 	if t == nil {
-		return nil, nil
+		return nil
 	}
-	rt := t.apps[appID]
-	if rt == nil {
-		return nil, nil
-	}
-	s.hubsMu.RLock()
-	h := s.hubs[appID]
-	s.hubsMu.RUnlock()
-	if h == nil {
-		return nil, nil
-	}
-	return rt, h
+	return t.hubs[appID]
 }
 
 // hubList returns the hubs of the apps served now.
 func (s *Server) hubList() []*hub {
-	s.hubsMu.RLock()
-	defer s.hubsMu.RUnlock()
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
+	t := s.apps.Load()
+	if t == nil {
+		return nil
+	}
+	hubs := make([]*hub, 0, len(t.hubs))
+	for _, h := range t.hubs {
 		hubs = append(hubs, h)
 	}
 	return hubs

@@ -73,12 +73,7 @@ var pingFrame = encodeFrame(opPing, nil)
 func (s *Server) sweep(scratch []*conn) []*conn {
 	now := s.opts.Now().UnixNano()
 	s.now.Store(now)
-	s.hubsMu.RLock()
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-	}
-	s.hubsMu.RUnlock()
+	hubs := s.hubList()
 	conns := 0
 	for _, h := range hubs {
 		rt := h.cfg.Load()

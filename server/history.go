@@ -106,8 +106,8 @@ func hasHistory(rt *appRuntime, topic string) bool {
 
 // recordLocked numbers q (unless the broker did), encodes its frame with the offset and
 // keeps it; it reports false for a message already kept (a broker redelivery), which must
-// not be delivered again. Only the dispatcher calls it, holding h.mu for reading (so that
-// subscribeFrom, which holds it for writing, sees the message either here or live) and
+// not be delivered again. Only the dispatcher calls it, holding h.mu for writing (so that
+// subscribeFrom, which holds it too, sees the message either here or live) and
 // h.history.mu.
 func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
 	hs := h.history

@@ -256,9 +256,11 @@ func (h *hub) resolve(topic string, subs []*conn) []*conn {
 // with its offset) and resolves the subscribers under the same lock, so that a subscribe
 // with recovery sees every message either in history or live, never both or neither.
 // A message the broker delivers again (an offset already kept) is left out of run.
+// It holds h.mu for writing, as subscribeFrom does: it writes the topic's history, and
+// the two must exclude each other.
 func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]queued, []*conn) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	now := h.srv.coarseNow()
 	kept := run[:0]
 	h.history.mu.Lock()

@@ -115,12 +115,7 @@ func (s *Server) registerBacklogMetrics() {
 
 // backlogBytes sums every connection's outbound queue.
 func (s *Server) backlogBytes() int {
-	s.hubsMu.RLock()
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-	}
-	s.hubsMu.RUnlock()
+	hubs := s.hubList()
 	total := 0
 	var conns []*conn
 	for _, h := range hubs {

@@ -107,8 +107,6 @@ type Server struct {
 
 	appsMu  sync.Mutex // serialises reloads
 	apps    atomic.Pointer[appTable]
-	hubsMu  sync.RWMutex
-	hubs    map[string]*hub
 	appsMod time.Time
 
 	upMu      sync.Mutex
@@ -183,7 +181,6 @@ func New(opts Options) (*Server, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		reg:       opts.Registry,
-		hubs:      make(map[string]*hub),
 		upgraders: make(map[upgraderKey]*gws.Upgrader),
 		fanCh:     make(chan fanoutTask, 64),
 		nodeID:    newID(),
@@ -324,9 +321,7 @@ func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg M
 		}
 		return nil
 	}
-	s.hubsMu.RLock()
-	h := s.hubs[appID]
-	s.hubsMu.RUnlock()
+	h := s.apps.Load().hub(appID)
 	if h == nil {
 		return nil // app not served on this node
 	}
@@ -368,12 +363,10 @@ func (s *Server) Close() error {
 	if s.unsub != nil {
 		s.unsub()
 	}
-	s.hubsMu.RLock()
 	var conns []*conn
-	for _, h := range s.hubs {
+	for _, h := range s.hubList() {
 		conns = h.snapshot(conns)
 	}
-	s.hubsMu.RUnlock()
 	for _, c := range conns {
 		c.closeWith(CloseGoingAway, ReasonShutdown, false)
 	}
@@ -409,16 +402,16 @@ func (s *Server) addLoop() bool {
 }
 
 func (s *Server) shutdownHubs() {
-	s.hubsMu.Lock()
-	hubs := s.hubs
-	s.hubs = map[string]*hub{}
-	s.hubsMu.Unlock()
-	for _, h := range hubs {
+	s.appsMu.Lock()
+	old := s.apps.Swap(&appTable{cancel: func() {}})
+	s.appsMu.Unlock()
+	if old == nil {
+		return
+	}
+	for _, h := range old.hubs {
 		h.stop()
 	}
-	if t := s.apps.Load(); t != nil {
-		t.cancel()
-	}
+	old.cancel()
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
