@@ -130,6 +130,18 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*appRuntime, *hu
 	return rt, h, cl
 }
 
+// refuseAdmission answers a hub's refusal to reserve a connection (hub.reserve): 503
+// too_many_connections or 409 already_connected. r, when not nil, adds the request's
+// details to the log.
+func (s *Server) refuseAdmission(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := http.StatusServiceUnavailable, "too_many_connections"
+	var ar *admissionRefusal
+	if errors.As(err, &ar) && ar.kind == refusedSubjectConnected {
+		status, code = http.StatusConflict, "already_connected"
+	}
+	s.refuseRequest(w, r, status, code, err.Error())
+}
+
 // wantsUpgrade answers 426 to a request that passed auth but asks for no WebSocket, before
 // anything is reserved: a plain GET must not count against limits or, under the replace
 // policy, close the subject's live connection. (Auth failures still answer a plain GET, so

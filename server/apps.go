@@ -68,7 +68,7 @@ func (s *Server) SetApps(apps []App) error {
 			h.cfg.Store(rt)
 			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
 		} else {
-			h = newHub(s, id, rt)
+			h = newHub(s.hubDeps, id, rt)
 			if s.started.Load() {
 				h.start() // a new app of a reload; Start starts those of New
 			}

@@ -58,6 +58,22 @@ type conn struct {
 	consumer *consumerState
 }
 
+// outbound is what every connection's writer shares: its bounds, the pool of raw write
+// operations, the high-water mark and the writer goroutines, which Close waits for.
+type outbound struct {
+	writeTimeout time.Duration // Options.WriteTimeout
+	closeGrace   time.Duration // Options.CloseGrace
+	rawOps       sync.Pool     // *rawWriteOp, for every connection's rawWriter
+	writers      sync.WaitGroup
+	backlogPeak  highWater // the largest outbound queue of one connection
+}
+
+func newOutbound(o Options) *outbound {
+	out := &outbound{writeTimeout: o.WriteTimeout, closeGrace: o.CloseGrace}
+	out.rawOps.New = newRawWriteOp
+	return out
+}
+
 // ingestState is what only an ingest connection keeps.
 type ingestState struct {
 	topic string
@@ -92,19 +108,19 @@ func (c *conn) send(b []byte) {
 		if queued := c.backlogBytes + c.writingBytes; queued > 0 && queued+queueCost(b) > c.maxBacklog {
 			c.mu.Unlock()
 			if c.closeWith(ClosePolicyViolation, ReasonSlowConsumer, true) {
-				c.hub.srv.metrics.slowConsumers.Inc()
-				c.hub.srv.metrics.closes.WithLabelValues("slow_consumer").Inc()
+				c.hub.deps.metrics.slowConsumers.Inc()
+				c.hub.deps.metrics.closes.WithLabelValues("slow_consumer").Inc()
 			}
 			return
 		}
 		c.backlog = append(c.backlog, b)
 		c.backlogBytes += queueCost(b)
-		c.hub.srv.backlogPeak.observe(c.backlogBytes + c.writingBytes)
+		c.hub.deps.out.backlogPeak.observe(c.backlogBytes + c.writingBytes)
 		c.mu.Unlock()
 		return
 	}
 	if c.raw.ok() {
-		n, err := c.raw.write(&c.hub.srv.rawOps, b)
+		n, err := c.raw.write(&c.hub.deps.out.rawOps, b)
 		if err != nil {
 			c.closed = true
 			c.mu.Unlock()
@@ -120,7 +136,7 @@ func (c *conn) send(b []byte) {
 	}
 	c.backlog = append(c.backlog, b)
 	c.backlogBytes += queueCost(b)
-	c.hub.srv.backlogPeak.observe(c.backlogBytes)
+	c.hub.deps.out.backlogPeak.observe(c.backlogBytes)
 	c.startWriterLocked()
 	c.mu.Unlock()
 }
@@ -144,16 +160,15 @@ func (c *conn) queued() int {
 // startWriterLocked starts the writer goroutine; c.mu is held.
 func (c *conn) startWriterLocked() {
 	c.writing = true
-	srv := c.hub.srv
-	srv.writers.Add(1)
+	c.hub.deps.out.writers.Add(1)
 	go c.writeLoop()
 }
 
 // writeLoop drains the backlog with blocking, deadline-bounded, coalesced writes (writev)
 // and exits when it is empty. After a close frame it closes the socket.
 func (c *conn) writeLoop() {
-	srv := c.hub.srv
-	defer srv.writers.Done()
+	out := c.hub.deps.out
+	defer out.writers.Done()
 	var bufs net.Buffers
 	for {
 		c.mu.Lock()
@@ -178,9 +193,9 @@ func (c *conn) writeLoop() {
 		closing := c.closed
 		c.mu.Unlock()
 
-		timeout := srv.opts.WriteTimeout
-		if closing && timeout > srv.opts.CloseGrace {
-			timeout = srv.opts.CloseGrace
+		timeout := out.writeTimeout
+		if closing && timeout > out.closeGrace {
+			timeout = out.closeGrace
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		w := bufs
@@ -231,12 +246,12 @@ func (c *conn) closeWith(code uint16, reason string, drop bool) bool {
 		c.backlog = append(c.backlog, frame)
 		c.backlogBytes += queueCost(frame)
 		// Bound how long the writer may still wait on a peer that does not read.
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.deps.out.closeGrace))
 		c.mu.Unlock()
 		return true
 	}
 	if c.raw.ok() {
-		n, err := c.raw.write(&c.hub.srv.rawOps, frame)
+		n, err := c.raw.write(&c.hub.deps.out.rawOps, frame)
 		if err != nil {
 			c.mu.Unlock()
 			_ = c.nc.Close()
@@ -270,7 +285,7 @@ func (c *conn) finishClose() {
 	c.mu.Unlock()
 	hc, ok := c.nc.(interface{ CloseWrite() error })
 	if !linger || !ok || hc.CloseWrite() != nil ||
-		c.nc.SetReadDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace)) != nil {
+		c.nc.SetReadDeadline(time.Now().Add(c.hub.deps.out.closeGrace)) != nil {
 		_ = c.nc.Close()
 	}
 }
@@ -329,7 +344,7 @@ func (c *conn) closeWhenWritten() {
 	c.closed = true
 	c.linger = false // the read loop is done: nobody would read on
 	if c.writing {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.srv.opts.CloseGrace))
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.deps.out.closeGrace))
 		c.mu.Unlock()
 		return
 	}

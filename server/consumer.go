@@ -71,8 +71,8 @@ func (s *Server) handleConsumer(w http.ResponseWriter, r *http.Request) {
 	s.setTokenExpiry(ss, cl, true)
 	ss.subject = subject
 	// A consumer is not a Realtime client: no one-connection-per-user slot.
-	if _, status, code, reason := h.reserve(rt, ""); status != 0 {
-		s.refuse(w, status, code, reason)
+	if _, err := h.reserve(rt, ""); err != nil {
+		s.refuseAdmission(w, nil, err)
 		return
 	}
 	c := &conn{id: id, hub: h, maxBacklog: rt.limits.MaxBacklog, consumer: &consumerState{channel: channel, groupID: groupID}}

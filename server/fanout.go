@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,10 +13,21 @@ type fanoutTask struct {
 	wg    *sync.WaitGroup
 }
 
+// fanoutPool writes to large subscriber sets in parallel: its workers run from Start
+// until Close closes ch, after every dispatcher has stopped.
+type fanoutPool struct {
+	workers int // Options.FanoutWorkers
+	ch      chan fanoutTask
+}
+
+func newFanoutPool(workers int) *fanoutPool {
+	return &fanoutPool{workers: workers, ch: make(chan fanoutTask, 64)}
+}
+
 // fanout writes buf to every conn: small sets inline, large ones split across the
 // fan-out workers, returning when all writes were made or queued.
-func (s *Server) fanout(buf []byte, conns []*conn) {
-	if len(conns) <= fanoutChunk || s.opts.FanoutWorkers <= 1 {
+func (p *fanoutPool) fanout(buf []byte, conns []*conn) {
+	if len(conns) <= fanoutChunk || p.workers <= 1 {
 		for _, c := range conns {
 			c.send(buf)
 		}
@@ -26,7 +38,7 @@ func (s *Server) fanout(buf []byte, conns []*conn) {
 	for len(rest) > 0 {
 		n := min(fanoutChunk, len(rest))
 		wg.Add(1)
-		s.fanCh <- fanoutTask{buf: buf, conns: rest[:n], wg: &wg}
+		p.ch <- fanoutTask{buf: buf, conns: rest[:n], wg: &wg}
 		rest = rest[n:]
 	}
 	for _, c := range conns[:fanoutChunk] {
@@ -35,10 +47,9 @@ func (s *Server) fanout(buf []byte, conns []*conn) {
 	wg.Wait()
 }
 
-// fanoutWorker runs until Close closes fanCh, after every dispatcher has stopped.
-func (s *Server) fanoutWorker() {
-	defer s.bg.Done()
-	for t := range s.fanCh {
+// work is one fan-out worker: it runs until ch is closed.
+func (p *fanoutPool) work() {
+	for t := range p.ch {
 		for _, c := range t.conns {
 			c.send(t.buf)
 		}
@@ -46,8 +57,14 @@ func (s *Server) fanoutWorker() {
 	}
 }
 
-// coarseNow is the sweeper's clock: cheap to read on every frame.
-func (s *Server) coarseNow() int64 { return s.now.Load() }
+// coarseClock is the sweeper's clock, unix nanoseconds: cheap to read on every frame.
+type coarseClock struct{ v atomic.Int64 }
+
+func (c *coarseClock) now() int64    { return c.v.Load() }
+func (c *coarseClock) set(now int64) { c.v.Store(now) }
+
+// coarseNow is the sweeper's clock.
+func (s *Server) coarseNow() int64 { return s.clock.now() }
 
 // sweeper advances the coarse clock and, per connection, closes expired tokens and idle
 // sockets and sends pings.
@@ -72,7 +89,7 @@ var pingFrame = encodeFrame(opPing, nil)
 // sweep runs one pass at the current time; tests call it after moving the clock.
 func (s *Server) sweep(scratch []*conn) []*conn {
 	now := s.opts.Now().UnixNano()
-	s.now.Store(now)
+	s.clock.set(now)
 	hubs := s.hubList()
 	conns := 0
 	for _, h := range hubs {

@@ -232,7 +232,7 @@ func (h *hub) handTo(c *conn, d pendingDelivery) {
 	cs.sent += queueCost(d.frame)
 	d.end = cs.sent
 	cs.pending = append(cs.pending, d)
-	m := h.srv.metrics
+	m := h.deps.metrics
 	m.framesOut.Inc()
 	m.bytesOut.Add(float64(len(d.frame)))
 	c.send(d.frame)
@@ -248,7 +248,7 @@ func (h *hub) handBatch(c *conn, ds []pendingDelivery) {
 	}
 	cs := c.consumer
 	limit := c.maxBacklog - queuedFrameCost
-	m := h.srv.metrics
+	m := h.deps.metrics
 	for i := 0; i < len(ds); {
 		j, n := i+1, len(ds[i].frame)
 		for j < len(ds) && n+len(ds[j].frame) <= limit {
@@ -319,7 +319,7 @@ func (h *hub) deliverToGroups(run []queued) {
 	}
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	for i := range run {
 		q := &run[i]
 		epoch := q.msg.Epoch
@@ -415,7 +415,7 @@ func (h *hub) joinGroup(c *conn) {
 	if !durable {
 		return
 	}
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	h.drainOrphansLocked(g)
 	if g.missed > 0 {
 		c.send(encodeGapEvent(h.appID, gapNotice{Missed: g.missed, Group: cs.groupID}, now))

@@ -178,23 +178,23 @@ func localReplay(th *topicHistory, since *StreamPosition) (recovered bool, repla
 // history cannot fill it and the broker keeps history for every node; nil otherwise.
 // It runs before subscribeFrom, outside the hub's lock.
 func (h *hub) readBrokerHistory(rt *appRuntime, topic string, since *StreamPosition) *HistoryRead {
-	hr, ok := h.srv.broker.(HistoryReader)
+	hr, ok := h.deps.broker.(HistoryReader)
 	if !ok || since == nil || since.Offset == 0 || since.Epoch == "" || since.Epoch != hr.Epoch() {
 		return nil // the broker does not number history (each node does), or another stream
 	}
 	hs := h.history
 	hs.mu.Lock()
-	hs.expireLocked(h.srv.coarseNow(), int64(rt.app.HistoryTTL))
+	hs.expireLocked(h.deps.clock.now(), int64(rt.app.HistoryTTL))
 	local, _ := localReplay(hs.topics[topic], since)
 	hs.mu.Unlock()
 	if local {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(h.srv.ctx, brokerHistoryTimeout)
+	ctx, cancel := context.WithTimeout(h.deps.ctx, brokerHistoryTimeout)
 	defer cancel()
 	read, err := hr.ReadHistory(ctx, h.appID, topic, since.Offset, rt.app.HistorySize)
 	if err != nil {
-		h.srv.log.Warn("history not read back from the broker", slog.String("app", h.appID), slog.String("topic", topic), slog.String("error", err.Error()))
+		h.deps.log.Warn("history not read back from the broker", slog.String("app", h.appID), slog.String("topic", topic), slog.String("error", err.Error()))
 		return nil
 	}
 	return &read
@@ -276,7 +276,7 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	h.subscribeLocked(c, topic)
 
 	pos := StreamPosition{Epoch: h.streamEpoch()}
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	hs := h.history
 	hs.mu.Lock()
 	hs.expireLocked(now, int64(rt.app.HistoryTTL))

@@ -15,7 +15,7 @@ import (
 // dispatcher that fans messages from the broker out to subscribers. It never learns which
 // broker it runs on.
 type hub struct {
-	srv   *Server
+	deps  *hubDeps
 	appID string
 	cfg   atomic.Pointer[appRuntime]
 
@@ -63,9 +63,22 @@ type queued struct {
 // Publish wait (back-pressure) until its context ends.
 const hubQueue = 4096
 
-func newHub(s *Server, appID string, rt *appRuntime) *hub {
+// hubDeps is what a hub (and its connections) needs from the server, and all it may
+// reach: one set, shared by every hub of the server.
+type hubDeps struct {
+	ctx     context.Context // ends when the server closes
+	log     *slog.Logger
+	metrics *metrics
+	broker  Broker
+	clock   *coarseClock
+	fan     *fanoutPool
+	out     *outbound
+	roster  *roster // nil unless the broker spans nodes
+}
+
+func newHub(d *hubDeps, appID string, rt *appRuntime) *hub {
 	h := &hub{
-		srv:       s,
+		deps:      d,
 		appID:     appID,
 		conns:     make(map[string]*conn),
 		subjects:  make(map[string][]*conn),
@@ -174,17 +187,17 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	h.deliverToGroups(run)
 	// Counted before the frames go out, so that telemetry read by whoever has seen a
 	// message already counts it.
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	for _, q := range run {
 		h.telemetry.add(now, q.dataLen, len(subs))
 	}
 	total := 0
 	if compressedRun(run, subs) {
-		total = h.srv.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber
+		total = h.deps.fan.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber
 	} else if len(run) == 1 {
 		total = len(run[0].frame)
 		if len(subs) > 0 {
-			h.srv.fanout(run[0].frame, subs)
+			h.deps.fan.fanout(run[0].frame, subs)
 		}
 	} else {
 		// One buffer per chunk of at most maxBacklog bytes: a subscriber's queue never
@@ -206,12 +219,12 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 						buf = append(buf, q.frame...)
 					}
 				}
-				h.srv.fanout(buf, subs)
+				h.deps.fan.fanout(buf, subs)
 			}
 			i = j
 		}
 	}
-	m := h.srv.metrics
+	m := h.deps.metrics
 	m.framesOut.Add(float64(len(subs) * len(run)))
 	m.bytesOut.Add(float64(len(subs) * total))
 	if rt := h.cfg.Load(); rt.app.Audit.Enabled {
@@ -223,7 +236,7 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 			}
 			attrs = append(attrs, slog.Any("payloads", payloads))
 		}
-		h.srv.log.Info("audit delivery", attrs...)
+		h.deps.log.Info("audit delivery", attrs...)
 	}
 	return subs
 }
@@ -261,7 +274,7 @@ func (h *hub) resolve(topic string, subs []*conn) []*conn {
 func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]queued, []*conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	kept := run[:0]
 	h.history.mu.Lock()
 	for i := range run {
@@ -278,21 +291,22 @@ func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]qu
 
 // reserve counts a connection being upgraded against maxConnections (this node's
 // connections only) and applies the one-per-user policy; "reject" also refuses a subject
-// another node holds (see roster.go). It returns the connection to replace, if any.
-func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status int, code, reason string) {
+// another node holds (see roster.go). It returns the connections to replace, if any, or
+// why it refused (*admissionRefusal; admit.go answers it over HTTP).
+func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if max := rt.app.MaxConnections; max > 0 && len(h.conns)+h.reserved >= max {
-		return nil, 503, "too_many_connections", "app " + h.appID + " is at its maximum of connections"
+		return nil, &admissionRefusal{kind: refusedAppFull, reason: "app " + h.appID + " is at its maximum of connections"}
 	}
 	if subject != "" {
 		switch rt.app.OneConnectionPerUser {
 		case OnePerUserReject:
 			if len(h.subjects[subject]) > 0 || h.upgrading[subject] > 0 {
-				return nil, 409, "already_connected", "subject already has a connection to this app"
+				return nil, &admissionRefusal{kind: refusedSubjectConnected, reason: "subject already has a connection to this app"}
 			}
-			if r := h.srv.roster; r != nil && r.heldElsewhere(h.appID, subject) {
-				return nil, 409, "already_connected", "subject already has a connection to this app on another node"
+			if r := h.deps.roster; r != nil && r.heldElsewhere(h.appID, subject) {
+				return nil, &admissionRefusal{kind: refusedSubjectConnected, reason: "subject already has a connection to this app on another node"}
 			}
 		case OnePerUserReplace:
 			replace = append(replace, h.subjects[subject]...)
@@ -302,8 +316,24 @@ func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status i
 		}
 	}
 	h.reserved++
-	return replace, 0, "", ""
+	return replace, nil
 }
+
+// admissionRefusal is why a hub refused to reserve a connection.
+type admissionRefusal struct {
+	kind   refusalKind
+	reason string
+}
+
+// refusalKind tells admission refusals apart.
+type refusalKind uint8
+
+const (
+	refusedAppFull          refusalKind = iota + 1 // the app is at maxConnections on this node
+	refusedSubjectConnected                        // oneConnectionPerUser "reject": the subject has one
+)
+
+func (e *admissionRefusal) Error() string { return e.reason }
 
 // unreserve gives back a reservation whose upgrade failed.
 func (h *hub) unreserve(subject string) {
@@ -338,8 +368,8 @@ func (h *hub) open(c *conn, welcome []byte) {
 		h.subscribeLocked(c, "main")
 	}
 	h.mu.Unlock()
-	h.srv.metrics.connections.Inc()
-	if r := h.srv.roster; r != nil && c.isClient() && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
+	h.deps.metrics.connections.Inc()
+	if r := h.deps.roster; r != nil && c.isClient() && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
 		r.hold(h, c) // the other nodes learn the subject is taken here
 	}
 }
@@ -371,12 +401,12 @@ func (h *hub) remove(c *conn) bool {
 		for _, t := range c.topics {
 			h.unsubscribeIndexLocked(c, t)
 		}
-		h.srv.metrics.subscriptions.Sub(float64(len(c.topics)))
+		h.deps.metrics.subscriptions.Sub(float64(len(c.topics)))
 		c.topics = nil
 	}
 	h.mu.Unlock()
-	h.srv.metrics.connections.Dec()
-	if r := h.srv.roster; r != nil && c.isClient() {
+	h.deps.metrics.connections.Dec()
+	if r := h.deps.roster; r != nil && c.isClient() {
 		r.release(c)
 	}
 	return true
@@ -410,7 +440,7 @@ func (h *hub) subscribeLocked(c *conn, topic string) {
 	ts.index[c] = len(ts.list)
 	ts.list = append(ts.list, c)
 	c.topics = append(c.topics, topic)
-	h.srv.metrics.subscriptions.Inc()
+	h.deps.metrics.subscriptions.Inc()
 }
 
 // unsubscribe removes c from topic; it reports whether c was subscribed.
@@ -426,7 +456,7 @@ func (h *hub) unsubscribeLocked(c *conn, topic string) bool {
 			c.topics[i] = c.topics[len(c.topics)-1]
 			c.topics = c.topics[:len(c.topics)-1]
 			h.unsubscribeIndexLocked(c, topic)
-			h.srv.metrics.subscriptions.Dec()
+			h.deps.metrics.subscriptions.Dec()
 			return true
 		}
 	}

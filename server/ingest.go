@@ -44,8 +44,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	if !s.wantsUpgrade(w, r) {
 		return
 	}
-	if _, status, code, reason := h.reserve(withoutPerUser(rt), ""); status != 0 {
-		s.refuse(w, status, code, reason)
+	if _, err := h.reserve(withoutPerUser(rt), ""); err != nil {
+		s.refuseAdmission(w, nil, err)
 		return
 	}
 	q := r.URL.Query().Get("ack")

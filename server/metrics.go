@@ -109,7 +109,7 @@ func (s *Server) registerBacklogMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "kete", Subsystem: "server", Name: "backlog_peak_bytes",
 			Help: "The largest outbound queue one connection has held since start (bounded by the app's limits.maxBacklog).",
-		}, func() float64 { return float64(s.backlogPeak.v.Load()) }),
+		}, func() float64 { return float64(s.out.backlogPeak.v.Load()) }),
 	)
 }
 

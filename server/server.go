@@ -112,17 +112,17 @@ type Server struct {
 	upMu      sync.Mutex
 	upgraders map[upgraderKey]*gws.Upgrader
 
-	now         atomic.Int64  // coarse clock, unix ns, advanced by the sweeper
-	memPacer    osMemoryPacer // owned by the sweeper
-	backlogPeak highWater     // the largest outbound queue of one connection
-	rawOps      sync.Pool     // *rawWriteOp, for every connection's rawWriter
-	fanCh       chan fanoutTask
-	loops       sync.WaitGroup // read loops
-	loopsMu     sync.Mutex     // orders loops.Add against Close's Wait
-	writers     sync.WaitGroup // writer goroutines
-	bg          sync.WaitGroup // watcher, sweeper, fan-out workers
-	started     atomic.Bool    // set by Start, under appsMu
-	closed      atomic.Bool
+	clock    coarseClock   // advanced by the sweeper
+	memPacer osMemoryPacer // owned by the sweeper
+	out      *outbound     // what every connection's writer shares
+	fan      *fanoutPool
+	hubDeps  *hubDeps       // what every hub gets instead of the Server
+	loops    sync.WaitGroup // read loops
+	loopsMu  sync.Mutex     // orders loops.Add against Close's Wait
+	writers  sync.WaitGroup // writer goroutines
+	bg       sync.WaitGroup // watcher, sweeper, fan-out workers
+	started  atomic.Bool    // set by Start, under appsMu
+	closed   atomic.Bool
 }
 
 // withDefaults returns o with every zero field set to its default.
@@ -182,7 +182,8 @@ func New(opts Options) (*Server, error) {
 		log:       opts.Logger,
 		reg:       opts.Registry,
 		upgraders: make(map[upgraderKey]*gws.Upgrader),
-		fanCh:     make(chan fanoutTask, 64),
+		fan:       newFanoutPool(opts.FanoutWorkers),
+		out:       newOutbound(opts),
 		nodeID:    newID(),
 		memPacer:  osMemoryPacer{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)},
 	}
@@ -193,11 +194,20 @@ func New(opts Options) (*Server, error) {
 	s.refusals = newRefusals(s.reg, s.metrics.authFailures, s.log, opts.Now)
 	s.registerBacklogMetrics()
 	s.reg.MustRegister(newHistoryCollector(s))
-	s.now.Store(opts.Now().UnixNano())
+	s.clock.set(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
-	s.rawOps.New = newRawWriteOp
 
+	s.broker, s.ownsBrk = opts.Broker, opts.CloseBroker
+	if s.broker == nil {
+		s.broker = NewMemoryBroker()
+		s.ownsBrk = true
+	}
+	if s.spansNodes() && opts.HeartbeatInterval > 0 {
+		s.roster = newRoster(s, opts.HeartbeatInterval)
+	}
+	s.hubDeps = &hubDeps{ctx: s.ctx, log: s.log, metrics: s.metrics, broker: s.broker,
+		clock: &s.clock, fan: s.fan, out: s.out, roster: s.roster}
 	apps := opts.Apps
 	if opts.AppsFile != "" {
 		st, err := os.Stat(opts.AppsFile)
@@ -214,14 +224,6 @@ func New(opts Options) (*Server, error) {
 	if err := s.SetApps(apps); err != nil {
 		s.cancel()
 		return nil, err
-	}
-	s.broker, s.ownsBrk = opts.Broker, opts.CloseBroker
-	if s.broker == nil {
-		s.broker = NewMemoryBroker()
-		s.ownsBrk = true
-	}
-	if s.spansNodes() && opts.HeartbeatInterval > 0 {
-		s.roster = newRoster(s, opts.HeartbeatInterval)
 	}
 	s.routes()
 	return s, nil
@@ -251,9 +253,8 @@ func (s *Server) Start() error {
 	for _, h := range s.hubList() {
 		h.start()
 	}
-	for range s.opts.FanoutWorkers {
-		s.bg.Add(1)
-		go s.fanoutWorker()
+	for range s.fan.workers {
+		s.bg.Go(s.fan.work)
 	}
 	s.bg.Add(1)
 	go s.sweeper()
@@ -370,7 +371,7 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.closeWith(CloseGoingAway, ReasonShutdown, false)
 	}
-	waitTimeout(&s.writers, s.opts.CloseGrace+time.Second)
+	waitTimeout(&s.out.writers, s.opts.CloseGrace+time.Second)
 	for _, c := range conns {
 		_ = c.nc.Close()
 	}
@@ -380,7 +381,7 @@ func (s *Server) Close() error {
 	}
 	s.cancel()
 	s.shutdownHubs()
-	close(s.fanCh) // no dispatcher is left to send
+	close(s.fan.ch) // no dispatcher is left to send
 	s.bg.Wait()
 	var err error
 	if s.ownsBrk {

@@ -30,9 +30,9 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 	ss := newSession(cl)
 	s.applyTokenExpiry(rt, ss, cl)
 	ss.subject = subjectOf(cl, id)
-	replace, status, code, reason := h.reserve(rt, ss.subject)
-	if status != 0 {
-		s.refuseRequest(w, r, status, code, reason)
+	replace, err := h.reserve(rt, ss.subject)
+	if err != nil {
+		s.refuseAdmission(w, r, err)
 		return
 	}
 	for _, old := range replace {
