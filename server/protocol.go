@@ -318,19 +318,28 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	if f.Type == frameSubscribe || f.Type == frameUnsubscribe {
 		return f, nil
 	}
+	if err := decodePublish(&f, d); err != nil {
+		return clientFrame{}, err
+	}
+	return f, nil
+}
+
+// decodePublish fills in what a publish or message frame carries beyond its type and
+// topic: payload, messageType, compress and id.
+func decodePublish(f *clientFrame, d *wireData) error {
 	if len(d.Payload) == 0 {
-		return clientFrame{}, fmt.Errorf("%w: %s needs data.payload", errInvalidFrame, f.Type)
+		return fmt.Errorf("%w: %s needs data.payload", errInvalidFrame, f.Type)
 	}
 	if i := invalidUTF8At(d.Payload); i >= 0 {
 		// A binary client frame may carry any bytes, but the payload goes out in a text
 		// frame, which every subscriber must drop the connection for (RFC 6455 §8.1).
-		return clientFrame{}, fmt.Errorf("%w: payload is not valid UTF-8 (at byte %d)", errInvalidFrame, i)
+		return fmt.Errorf("%w: payload is not valid UTF-8 (at byte %d)", errInvalidFrame, i)
 	}
 	f.Payload = d.Payload
 	f.MessageType = "broadcast"
 	if d.MessageType != nil && *d.MessageType != "" {
 		if len(*d.MessageType) > maxMessageTypeLen {
-			return clientFrame{}, fmt.Errorf("%w: messageType longer than %d bytes", errInvalidFrame, maxMessageTypeLen)
+			return fmt.Errorf("%w: messageType longer than %d bytes", errInvalidFrame, maxMessageTypeLen)
 		}
 		f.MessageType = *d.MessageType
 	}
@@ -340,11 +349,11 @@ func decodeClientFrame(b []byte) (clientFrame, error) {
 	if len(d.ID) > 0 && string(d.ID) != "null" {
 		id, err := decodeID(d.ID)
 		if err != nil {
-			return clientFrame{}, fmt.Errorf("%w: %v", errInvalidFrame, err)
+			return fmt.Errorf("%w: %v", errInvalidFrame, err)
 		}
 		f.ID = id
 	}
-	return f, nil
+	return nil
 }
 
 // decodeID accepts a string or a number as a message id.
