@@ -97,18 +97,7 @@ func encodeClose(code uint16, reason string) []byte {
 // encodeServerFrame builds the frame {"topic":…,"messageType":…,"data":…}; data must be
 // valid JSON. binary selects a binary frame (the protocol's compress:true).
 func encodeServerFrame(topic, messageType string, data []byte, binary bool) []byte {
-	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + 40)
-	f.b = append(f.b, `{"topic":`...)
-	f.b = appendJSONString(f.b, topic)
-	f.b = append(f.b, `,"messageType":`...)
-	f.b = appendJSONString(f.b, messageType)
-	f.b = append(f.b, `,"data":`...)
-	f.b = append(f.b, data...)
-	f.b = append(f.b, '}')
-	if binary {
-		return f.finish(opBinary)
-	}
-	return f.finish(opText)
+	return encodeServerFrameAt(topic, messageType, data, binary, 0)
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
@@ -155,18 +144,25 @@ func errorFrame(topic, code, message, id string) []byte {
 	return encodeServerFrame(topic, "error", data, false)
 }
 
-// encodeServerFrameAt is encodeServerFrame with the message's offset:
-// {"topic","messageType","data","offset"}.
+// encodeServerFrameAt is encodeServerFrame with the message's offset in its topic's
+// history, {"topic","messageType","data","offset"}; offset 0 (none: offsets start at 1)
+// leaves "offset" out.
 func encodeServerFrameAt(topic, messageType string, data []byte, binary bool, offset uint64) []byte {
-	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + 60)
+	extra := 40 // the JSON around the three fields
+	if offset != 0 {
+		extra += 20
+	}
+	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + extra)
 	f.b = append(f.b, `{"topic":`...)
 	f.b = appendJSONString(f.b, topic)
 	f.b = append(f.b, `,"messageType":`...)
 	f.b = appendJSONString(f.b, messageType)
 	f.b = append(f.b, `,"data":`...)
 	f.b = append(f.b, data...)
-	f.b = append(f.b, `,"offset":`...)
-	f.b = strconv.AppendUint(f.b, offset, 10)
+	if offset != 0 {
+		f.b = append(f.b, `,"offset":`...)
+		f.b = strconv.AppendUint(f.b, offset, 10)
+	}
 	f.b = append(f.b, '}')
 	if binary {
 		return f.finish(opBinary)

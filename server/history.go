@@ -262,18 +262,9 @@ func brokerReplay(rt *appRuntime, topic string, th *topicHistory, since *StreamP
 func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *StreamPosition, read *HistoryRead) (added, full bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.conns[c.id] != c {
-		return false, false
+	if added, full = h.addSubscriptionLocked(c, topic, rt.limits.MaxSubscriptions); !added {
+		return added, full
 	}
-	for _, t := range c.topics {
-		if t == topic {
-			return false, false
-		}
-	}
-	if len(c.topics) >= rt.limits.MaxSubscriptions {
-		return false, true
-	}
-	h.subscribeLocked(c, topic)
 
 	pos := StreamPosition{Epoch: h.streamEpoch()}
 	now := h.deps.clock.now()

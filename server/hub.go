@@ -416,6 +416,12 @@ func (h *hub) remove(c *conn) bool {
 func (h *hub) subscribe(c *conn, topic string, maxSubs int) (added, full bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.addSubscriptionLocked(c, topic, maxSubs)
+}
+
+// addSubscriptionLocked subscribes c to topic unless c is gone, already subscribed, or
+// at maxSubs (full); h.mu is held.
+func (h *hub) addSubscriptionLocked(c *conn, topic string, maxSubs int) (added, full bool) {
 	if h.conns[c.id] != c {
 		return false, false
 	}
