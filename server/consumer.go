@@ -75,7 +75,7 @@ func (s *Server) handleConsumer(w http.ResponseWriter, r *http.Request) {
 		s.refuseAdmission(w, nil, err)
 		return
 	}
-	c := &conn{id: id, hub: h, maxBacklog: rt.limits.MaxBacklog, consumer: &consumerState{channel: channel, groupID: groupID}}
+	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: id, hub: h, consumer: &consumerState{channel: channel, groupID: groupID}}
 	c.sess.Store(ss)
 	s.upgradeAndServe(w, r, h, c, rt.limits.MaxMessageSize)
 }

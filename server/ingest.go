@@ -49,7 +49,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query().Get("ack")
-	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog, ingest: true,
+	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: newID(), hub: h, ingest: true,
 		in: &ingestState{topic: topic, ack: q == "1" || q == "true"}}
 	ss := newSession(cl)
 	s.applyTokenExpiry(rt, ss, cl)

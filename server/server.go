@@ -183,7 +183,6 @@ func New(opts Options) (*Server, error) {
 		reg:       opts.Registry,
 		upgraders: make(map[upgraderKey]*gws.Upgrader),
 		fan:       newFanoutPool(opts.FanoutWorkers),
-		out:       newOutbound(opts),
 		nodeID:    newID(),
 		memPacer:  osMemoryPacer{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)},
 	}
@@ -191,6 +190,7 @@ func New(opts Options) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.out = newOutbound(opts, s.metrics)
 	s.refusals = newRefusals(s.reg, s.metrics.authFailures, s.log, opts.Now)
 	s.registerBacklogMetrics()
 	s.reg.MustRegister(newHistoryCollector(s))

@@ -39,7 +39,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		s.metrics.closes.WithLabelValues("replaced").Inc()
 		old.closeWith(ClosePolicyViolation, ReasonReplaced, false)
 	}
-	c := &conn{id: id, hub: h, maxBacklog: rt.limits.MaxBacklog}
+	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: id, hub: h}
 	c.sess.Store(ss)
 	if rt.app.OneConnectionPerUser == OnePerUserReplace && cl.Subject != "" {
 		// The subject's connections on other nodes go too.
