@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/lxzan/gws"
@@ -17,8 +18,11 @@ type session struct {
 	expires     int64 // unix nanoseconds; 0: never
 }
 
-// conn is one WebSocket connection on a hub: a Realtime client, an ingest publisher or
-// a Drogue consumer. Its outbound path is the embedded wsWriter.
+// conn is what every WebSocket connection on a hub shares: its socket and writer (the
+// embedded wsWriter), its identity and session, its liveness and its subscriptions. Its
+// kind — a Realtime client (clientConn), an ingest publisher (ingestConn) or a Drogue
+// consumer (consumerState) — holds what only that kind keeps and does, so that no code
+// asks which kind a connection is.
 type conn struct {
 	wsWriter
 	id  string
@@ -29,37 +33,40 @@ type conn struct {
 	lastSeen atomic.Int64 // server coarse clock, unix nanoseconds
 	lastPing int64        // owned by the sweeper goroutine
 
-	ingest  bool // set before the upgrade, then only read
-	deflate bool // negotiated permessage-deflate (deflate.go); set before registration
+	kind    connKind // set before the upgrade, then only read
+	deflate bool     // negotiated permessage-deflate (deflate.go); set before registration
 
 	// topics is guarded by hub.mu.
 	topics []string
-
-	// in is an ingest connection's state, touched by its read loop alone; nil for clients.
-	in *ingestState
-	// publishes is a client's publish rate limit, touched by its read loop alone; nil
-	// until its first publish.
-	publishes *publishBucket
-	// consumer is a Drogue consumer's state (consumer.go); nil for others.
-	consumer *consumerState
 }
 
-// ingestState is what only an ingest connection keeps.
-type ingestState struct {
-	topic string
-	ack   bool
-	seq   uint64
+// connKind is what differs between the kinds of connection, from the upgrade to the
+// close. Its methods run on the connection's own goroutines: the upgrading request's,
+// then its read loop's.
+type connKind interface {
+	// upgrade returns the read buffer size for a default of readBuffer, and whether
+	// permessage-deflate is offered.
+	upgrade(readBuffer int) (size int, deflate bool)
+	// reservedSubject is the one-connection-per-user slot c's reservation holds ("": none).
+	reservedSubject(c *conn) string
+	// register turns c's reservation into a registered connection; r is its upgrade.
+	register(s *Server, c *conn, r *http.Request)
+	// unregister forgets c; it reports whether c was registered.
+	unregister(c *conn) bool
+	// opened runs when the read loop starts; closed after the socket went away.
+	opened(s *Server, c *conn)
+	closed(s *Server, c *conn)
+	// frame runs one frame the peer sent.
+	frame(s *Server, c *conn, binary bool, b []byte)
 }
 
 func (c *conn) session() *session { return c.sess.Load() }
 
-// reservedSubject is the subject c's reservation counted against one-per-user: none for
-// an ingest connection.
-func (c *conn) reservedSubject() string {
-	if !c.isClient() {
-		return ""
-	}
-	return c.session().subject
+// isClient reports whether c speaks the Realtime Pub/Sub protocol (the roster counts
+// only those).
+func (c *conn) isClient() bool {
+	_, ok := c.kind.(*clientConn)
+	return ok
 }
 
 // gwsConn is a client's socket as gws sees it. Once the upgrade is answered, gws writes

@@ -498,7 +498,7 @@ func TestConsumerTokenRefreshOutlivesExpiry(t *testing.T) {
 				waitUntil(t, "refresh taken", func() bool {
 					_, h := s.app("a")
 					for _, c := range h.snapshot(nil) {
-						if c.consumer != nil && c.session().expires == want {
+						if _, consumer := c.kind.(*consumerState); consumer && c.session().expires == want {
 							return true
 						}
 					}
@@ -629,7 +629,7 @@ func TestConsumerSlowMemberShareGoesToOthers(t *testing.T) {
 	_, h := s.app("a")
 	var fastConn *conn
 	for _, c := range h.snapshot(nil) {
-		if c.consumer != nil {
+		if _, consumer := c.kind.(*consumerState); consumer {
 			fastConn = c
 		}
 	}
@@ -701,7 +701,7 @@ func TestConsumerSlowMemberShareGoesToOthers(t *testing.T) {
 			t.Logf("group %q: %d members, %d orphans", k.id, len(g.members), len(g.orphans))
 			for _, m := range g.members {
 				q, cl := m.outbound()
-				t.Logf("  member %s queued %d closed %v pending %d fast %v", m.id, q, cl, len(m.consumer.pending), m == fastConn)
+				t.Logf("  member %s queued %d closed %v pending %d fast %v", m.id, q, cl, len(m.consumer().pending), m == fastConn)
 			}
 		}
 		h.consumers.mu.Unlock()

@@ -227,7 +227,7 @@ func (h *hub) sweepGroups() {
 // handTo sends d to member c and keeps it pending until it is known written: after the
 // send when the socket took it at once (the common case), else at a later send.
 func (h *hub) handTo(c *conn, d pendingDelivery) {
-	cs := c.consumer
+	cs := c.consumer()
 	cs.prune(c)
 	cs.sent += queueCost(d.frame)
 	d.end = cs.sent
@@ -246,7 +246,7 @@ func (h *hub) handBatch(c *conn, ds []pendingDelivery) {
 		h.handTo(c, ds[0])
 		return
 	}
-	cs := c.consumer
+	cs := c.consumer()
 	limit := c.maxBacklog - queuedFrameCost
 	m := h.deps.metrics
 	for i := 0; i < len(ds); {
@@ -384,7 +384,7 @@ func (h *hub) groupsFull(key groupKey) bool {
 // joinGroup makes c a member of its group and sends it, before anything live, what its
 // group owes (see the package comment of this file).
 func (h *hub) joinGroup(c *conn) {
-	cs := c.consumer
+	cs := c.consumer()
 	rt := h.cfg.Load()
 	if h.joinBrokerGroup(c, rt) {
 		return // the broker keeps the group (groups_broker.go)
@@ -513,7 +513,7 @@ func (h *hub) leaveGroup(c *conn) {
 	cg := &h.consumers
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
-	cs := c.consumer
+	cs := c.consumer()
 	g := cs.group
 	if g == nil {
 		return

@@ -26,7 +26,7 @@ var errConsumerGone = errors.New("server: consumer closed")
 // broker keeps no groups for c (not a GroupBroker, no group_id, an app without history),
 // and then the node keeps the group (joinGroup).
 func (h *hub) joinBrokerGroup(c *conn, rt *appRuntime) bool {
-	cs := c.consumer
+	cs := c.consumer()
 	gb, ok := h.deps.broker.(GroupBroker)
 	if !ok || cs.groupID == "" || rt.app.HistorySize <= 0 {
 		return false
@@ -81,8 +81,8 @@ func (h *hub) handBrokerMessage(c *conn, topic string, msg *Message) error {
 // leaveBrokerGroup ends c's membership in the broker, if it has one.
 func (h *hub) leaveBrokerGroup(c *conn) bool {
 	h.consumers.mu.Lock()
-	leave := c.consumer.leave
-	c.consumer.leave = nil
+	leave := c.consumer().leave
+	c.consumer().leave = nil
 	h.consumers.mu.Unlock()
 	if leave == nil {
 		return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -351,64 +352,88 @@ func (h *hub) doneUpgradingLocked(subject string) {
 	}
 }
 
-// open turns a reservation into a registered connection subscribed to main, and sends
-// welcome (when not nil) under the same lock: no broadcast can overtake the welcome, and
-// every message published after the client saw it reaches the client.
-func (h *hub) open(c *conn, welcome []byte) {
+// open turns a reservation into a registered connection (ingest, consumer).
+func (h *hub) open(c *conn) {
 	h.mu.Lock()
-	if welcome != nil {
-		c.send(welcome)
-	}
-	h.reserved--
-	h.conns[c.id] = c
-	if c.isClient() {
-		sub := c.session().subject
-		h.doneUpgradingLocked(sub)
-		h.subjects[sub] = append(h.subjects[sub], c)
-		h.subscribeLocked(c, "main")
-	}
+	h.registerLocked(c)
 	h.mu.Unlock()
 	h.deps.metrics.connections.Inc()
-	if r := h.deps.roster; r != nil && c.isClient() && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
+}
+
+// openClient turns a client's reservation into a registered connection reachable on
+// priv/{subject} and subscribed to main, and sends welcome under the same lock: no
+// broadcast can overtake the welcome, and every message published after the client saw
+// it reaches the client.
+func (h *hub) openClient(c *conn, welcome []byte) {
+	h.mu.Lock()
+	c.send(welcome)
+	h.registerLocked(c)
+	sub := c.session().subject
+	h.doneUpgradingLocked(sub)
+	h.subjects[sub] = append(h.subjects[sub], c)
+	h.subscribeLocked(c, "main")
+	h.mu.Unlock()
+	h.deps.metrics.connections.Inc()
+	if r := h.deps.roster; r != nil && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
 		r.hold(h, c) // the other nodes learn the subject is taken here
 	}
 }
 
-// remove forgets c everywhere; it reports whether c was registered.
+func (h *hub) registerLocked(c *conn) {
+	h.reserved--
+	h.conns[c.id] = c
+}
+
+// remove forgets c (ingest, consumer); it reports whether c was registered.
 func (h *hub) remove(c *conn) bool {
 	h.mu.Lock()
-	if h.conns[c.id] != c {
+	ok := h.unregisterLocked(c)
+	h.mu.Unlock()
+	if ok {
+		h.deps.metrics.connections.Dec()
+	}
+	return ok
+}
+
+// removeClient forgets a client everywhere: its subject and its subscriptions too; it
+// reports whether c was registered.
+func (h *hub) removeClient(c *conn) bool {
+	h.mu.Lock()
+	if !h.unregisterLocked(c) {
 		h.mu.Unlock()
 		return false
 	}
-	delete(h.conns, c.id)
-	if c.isClient() {
-		sub := c.session().subject
-		list := h.subjects[sub]
-		for i, s := range list {
-			if s == c {
-				list[i] = list[len(list)-1]
-				list[len(list)-1] = nil
-				list = list[:len(list)-1]
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(h.subjects, sub)
-		} else {
-			h.subjects[sub] = list
-		}
-		for _, t := range c.topics {
-			h.unsubscribeIndexLocked(c, t)
-		}
-		h.deps.metrics.subscriptions.Sub(float64(len(c.topics)))
-		c.topics = nil
+	sub := c.session().subject
+	list := h.subjects[sub]
+	if i := slices.Index(list, c); i >= 0 {
+		list[i] = list[len(list)-1]
+		list[len(list)-1] = nil
+		list = list[:len(list)-1]
 	}
+	if len(list) == 0 {
+		delete(h.subjects, sub)
+	} else {
+		h.subjects[sub] = list
+	}
+	for _, t := range c.topics {
+		h.unsubscribeIndexLocked(c, t)
+	}
+	h.deps.metrics.subscriptions.Sub(float64(len(c.topics)))
+	c.topics = nil
 	h.mu.Unlock()
 	h.deps.metrics.connections.Dec()
-	if r := h.deps.roster; r != nil && c.isClient() {
+	if r := h.deps.roster; r != nil {
 		r.release(c)
 	}
+	return true
+}
+
+// unregisterLocked deletes c from the connections; it reports whether c was there.
+func (h *hub) unregisterLocked(c *conn) bool {
+	if h.conns[c.id] != c {
+		return false
+	}
+	delete(h.conns, c.id)
 	return true
 }
 

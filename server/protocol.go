@@ -14,6 +14,48 @@ import (
 	"github.com/kete-dev/kete/server/auth"
 )
 
+// clientConn is the kind of a Realtime Pub/Sub client: it holds a subject (priv/{subject}
+// reaches it, and so does main), speaks the client frames of this file and is rate
+// limited.
+type clientConn struct {
+	// publishes is its publish rate limit, touched by its read loop alone; nil until its
+	// first publish.
+	publishes *publishBucket
+}
+
+func (*clientConn) upgrade(readBuffer int) (int, bool) { return readBuffer, true }
+func (*clientConn) reservedSubject(c *conn) string     { return c.session().subject }
+func (*clientConn) unregister(c *conn) bool            { return c.hub.removeClient(c) }
+
+// register sends the welcome as it registers c. The welcome is built here, where the
+// request's remote address is at hand (the connection need not keep it), before the
+// read loop starts.
+func (*clientConn) register(s *Server, c *conn, r *http.Request) {
+	data, _ := json.Marshal(map[string]any{"connection": map[string]string{
+		"id": c.id, "appId": c.hub.appID, "remoteAddress": welcomeAddress(r),
+	}})
+	c.hub.openClient(c, encodeServerFrame("main", "welcome", data, false))
+}
+
+// opened announces the client on secure/inbound when the app says so.
+func (*clientConn) opened(s *Server, c *conn) {
+	if rt := c.hub.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
+		s.presence(c.hub.appID, c, 0, "connected")
+	}
+}
+
+// closed forgets the client and announces its departure.
+func (*clientConn) closed(s *Server, c *conn) {
+	if !c.hub.removeClient(c) {
+		return
+	}
+	if rt := c.hub.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
+		s.presence(c.hub.appID, c, -1, "disconnected")
+	}
+}
+
+func (k *clientConn) frame(s *Server, c *conn, _ bool, b []byte) { s.clientFrame(c, k, b) }
+
 // presence publishes a presence event for c on secure/inbound.
 func (s *Server) presence(appID string, c *conn, code int, status string) {
 	ss := c.session()
@@ -35,7 +77,7 @@ func (s *Server) presence(appID string, c *conn, code int, status string) {
 }
 
 // clientFrame runs one client frame of the Realtime Pub/Sub protocol.
-func (s *Server) clientFrame(c *conn, b []byte) {
+func (s *Server) clientFrame(c *conn, k *clientConn, b []byte) {
 	h := c.hub
 	rt := h.cfg.Load()
 	f, err := decodeClientFrame(b)
@@ -89,7 +131,7 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 	case frameUnsubscribe:
 		h.unsubscribe(c, f.Topic)
 	case framePublish:
-		if !s.allowPublish(c, rt.limits) {
+		if !s.allowPublish(c, k, rt.limits) {
 			return
 		}
 		if !auth.CanPublish(ss.permissions, f.Topic) {
@@ -98,7 +140,7 @@ func (s *Server) clientFrame(c *conn, b []byte) {
 		}
 		s.clientPublish(c, rt, ss, f, f.Topic, "websocket")
 	case frameMessage:
-		if !s.allowPublish(c, rt.limits) {
+		if !s.allowPublish(c, k, rt.limits) {
 			return
 		}
 		if rt.app.EnableWebSocketInboundTopic {
@@ -150,10 +192,27 @@ func (s *Server) ack(c *conn, id string) {
 // closes the connection (1008 ReasonTokenInvalid); an accepted one is confirmed with
 // {"topic":"priv/{id}","messageType":"refreshed","data":{"expiresAt":…}}.
 func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
+	cl, ok := s.renewSession(c, rt, token, rt.app.TokenExpiry.closes())
+	if !ok {
+		return
+	}
+	data := []byte(`{"expiresAt":`)
+	if cl.ExpiresAt.IsZero() {
+		data = append(data, "null"...)
+	} else {
+		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))
+	}
+	c.send(encodeServerFrame("priv/"+c.id, "refreshed", append(data, '}'), false))
+}
+
+// renewSession verifies a new token for c and makes it c's session; the subject must stay
+// the same. A refused token closes the connection (1008 ReasonTokenInvalid) and reports
+// false. expiryCloses: the new token's exp closes the connection (setTokenExpiry).
+func (s *Server) renewSession(c *conn, rt *appRuntime, token string, expiryCloses bool) (*auth.Claims, bool) {
 	old := c.session()
 	if rt.authV == nil {
 		c.closeWith(ClosePolicyViolation, ReasonTokenInvalid, false)
-		return
+		return nil, false
 	}
 	cl, err := rt.authV.Verify(token)
 	if err == nil && cl.Subject == "" && rt.app.TokensWithoutSubject == SubjectlessReject {
@@ -168,23 +227,14 @@ func (s *Server) refresh(c *conn, rt *appRuntime, token string) {
 		s.refusals.note(http.StatusUnauthorized, code, "token refresh refused", slog.String("app", c.hub.appID), slog.String("connection", c.id))
 		s.metrics.closes.WithLabelValues("token_invalid").Inc()
 		c.closeWith(ClosePolicyViolation, ReasonTokenInvalid, false)
-		return
+		return nil, false
 	}
 	ns := newSession(cl)
-	s.setTokenExpiry(ns, cl, rt.app.TokenExpiry.closes() || c.consumer != nil)
+	s.setTokenExpiry(ns, cl, expiryCloses)
 	ns.subject = old.subject
 	c.sess.Store(ns)
 	c.hub.dropRevokedSecure(c, ns.permissions)
-	if c.consumer != nil {
-		return // Drogue confirms nothing; its consumers see CloudEvents only
-	}
-	data := []byte(`{"expiresAt":`)
-	if cl.ExpiresAt.IsZero() {
-		data = append(data, "null"...)
-	} else {
-		data = appendJSONString(data, cl.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))
-	}
-	c.send(encodeServerFrame("priv/"+c.id, "refreshed", append(data, '}'), false))
+	return cl, true
 }
 
 // frameType is what a client frame asks for.

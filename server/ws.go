@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -39,7 +38,7 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 		s.metrics.closes.WithLabelValues("replaced").Inc()
 		old.closeWith(ClosePolicyViolation, ReasonReplaced, false)
 	}
-	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: id, hub: h}
+	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: id, hub: h, kind: &clientConn{}}
 	c.sess.Store(ss)
 	if rt.app.OneConnectionPerUser == OnePerUserReplace && cl.Subject != "" {
 		// The subject's connections on other nodes go too.
@@ -51,14 +50,11 @@ func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request) {
 // upgradeAndServe upgrades the reserved connection and starts its read loop.
 func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub, c *conn, maxPayload int) {
 	if s.closed.Load() {
-		h.unreserve(c.reservedSubject())
+		h.unreserve(c.kind.reservedSubject(c))
 		s.refuseRequest(w, r, http.StatusServiceUnavailable, RefusedShuttingDown, "server is shutting down")
 		return
 	}
-	readBuffer := s.opts.ReadBufferSize
-	if c.ingest {
-		readBuffer = max(readBuffer, IngestReadBufferSize)
-	}
+	readBuffer, deflate := c.kind.upgrade(s.opts.ReadBufferSize)
 	hj, ok := w.(http.Hijacker)
 	var nc net.Conn
 	var err error
@@ -66,7 +62,7 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		nc, _, err = hj.Hijack() // like gws's Upgrade: what net/http buffered is not used
 	}
 	if !ok || err != nil {
-		h.unreserve(c.reservedSubject())
+		h.unreserve(c.kind.reservedSubject(c))
 		s.log.Debug("websocket upgrade failed: connection cannot be taken over", slog.String("app", h.appID), slog.Any("error", err))
 		if !ok {
 			writeError(w, http.StatusInternalServerError, "upgrade_failed", "this connection cannot be upgraded")
@@ -74,10 +70,10 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		return
 	}
 	gc := &gwsConn{Conn: nc}
-	c.deflate = !c.ingest && offersDeflate(r) // what gws negotiates below
-	socket, err := s.upgrader(maxPayload, readBuffer, !c.ingest).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
+	c.deflate = deflate && offersDeflate(r) // what gws negotiates below
+	socket, err := s.upgrader(maxPayload, readBuffer, deflate).UpgradeFromConn(gc, bufio.NewReaderSize(nc, readBuffer), r)
 	if err != nil {
-		h.unreserve(c.reservedSubject())
+		h.unreserve(c.kind.reservedSubject(c))
 		s.log.Debug("websocket upgrade failed", slog.String("app", h.appID), slog.String("error", err.Error()))
 		return
 	}
@@ -93,24 +89,14 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 	}
 	c.lastSeen.Store(s.coarseNow())
 	c.lastPing = s.coarseNow()
-	var welcome []byte
-	if c.isClient() {
-		// Built here, where the request's remote address is at hand (the connection need
-		// not keep it) and before the read loop starts (whose goroutine then never runs
-		// the welcome's encoding); open sends it.
-		data, _ := json.Marshal(map[string]any{"connection": map[string]string{
-			"id": c.id, "appId": h.appID, "remoteAddress": welcomeAddress(r),
-		}})
-		welcome = encodeServerFrame("main", "welcome", data, false)
-	}
 	if s.opts.upgraded != nil {
 		s.opts.upgraded()
 	}
-	h.open(c, welcome)
+	c.kind.register(s, c, r)
 	socket.Session().Store("conn", c)
 	if !s.addLoop() {
 		// Close began during the upgrade and no longer waits for new read loops.
-		h.remove(c)
+		c.kind.unregister(c)
 		_ = nc.Close()
 		return
 	}
@@ -129,19 +115,10 @@ func connOf(socket *gws.Conn) *conn {
 	return c
 }
 
-// OnOpen announces a client's presence; upgradeAndServe has sent its welcome frame and
-// registered it.
+// OnOpen runs as the read loop starts; upgradeAndServe has registered the connection.
 func (e *wsEvents) OnOpen(socket *gws.Conn) {
-	c := connOf(socket)
-	if c != nil && c.consumer != nil {
-		c.hub.joinGroup(c)
-	}
-	if c == nil || !c.isClient() {
-		return
-	}
-	h := c.hub
-	if rt := h.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
-		e.s.presence(h.appID, c, 0, "connected")
+	if c := connOf(socket); c != nil {
+		c.kind.opened(e.s, c)
 	}
 }
 
@@ -152,15 +129,7 @@ func (e *wsEvents) OnClose(socket *gws.Conn, err error) {
 		return
 	}
 	c.markClosed()
-	h := c.hub
-	if c.consumer != nil {
-		h.leaveGroup(c)
-	}
-	if h.remove(c) && c.isClient() {
-		if rt := h.cfg.Load(); rt.app.EnableWebSocketInboundTopic {
-			e.s.presence(h.appID, c, -1, "disconnected")
-		}
-	}
+	c.kind.closed(e.s, c)
 }
 
 // OnPing answers through the connection's own write path, so that a pong never lands in
@@ -179,7 +148,7 @@ func (e *wsEvents) OnPong(socket *gws.Conn, payload []byte) {
 	}
 }
 
-// OnMessage handles one client (or ingest) frame.
+// OnMessage handles one frame the peer sent.
 func (e *wsEvents) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	defer msg.Close()
 	c := connOf(socket)
@@ -190,15 +159,7 @@ func (e *wsEvents) OnMessage(socket *gws.Conn, msg *gws.Message) {
 	b := msg.Bytes()
 	e.s.metrics.framesIn.Inc()
 	e.s.metrics.bytesIn.Add(float64(len(b)))
-	if c.ingest {
-		e.s.ingestFrame(c, msg.Opcode == gws.OpcodeBinary, b)
-		return
-	}
-	if c.consumer != nil {
-		e.s.consumerFrame(c, b)
-		return
-	}
-	e.s.clientFrame(c, b)
+	c.kind.frame(e.s, c, msg.Opcode == gws.OpcodeBinary, b)
 }
 
 // underlyingTCP returns the TCP socket under nc, looking through wrappers that say what
