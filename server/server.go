@@ -119,8 +119,7 @@ type Server struct {
 	hubDeps  *hubDeps       // what every hub gets instead of the Server
 	loops    sync.WaitGroup // read loops
 	loopsMu  sync.Mutex     // orders loops.Add against Close's Wait
-	writers  sync.WaitGroup // writer goroutines
-	bg       sync.WaitGroup // watcher, sweeper, fan-out workers
+	bg       sync.WaitGroup // watcher, sweeper, fan-out workers, roster (writers: out.writers)
 	started  atomic.Bool    // set by Start, under appsMu
 	closed   atomic.Bool
 }
