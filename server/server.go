@@ -86,7 +86,8 @@ type Options struct {
 	upgraded func()
 }
 
-// Server is the pub/sub server; it is an http.Handler. Close stops it.
+// Server is the pub/sub server; it is an http.Handler. New builds it, Start starts it,
+// Close stops it.
 type Server struct {
 	opts    Options
 	log     *slog.Logger
@@ -360,8 +361,13 @@ func (s *Server) Close() error {
 	if !first {
 		return nil
 	}
-	if s.unsub != nil {
-		s.unsub()
+	// Start runs whole under appsMu, or sees closed and does nothing: from here what it
+	// started is known, and no more is added to bg.
+	s.appsMu.Lock()
+	unsub, started := s.unsub, s.started.Load()
+	s.appsMu.Unlock()
+	if unsub != nil {
+		unsub()
 	}
 	var conns []*conn
 	for _, h := range s.hubList() {
@@ -375,7 +381,7 @@ func (s *Server) Close() error {
 		_ = c.nc.Close()
 	}
 	waitTimeout(&s.loops, 5*time.Second)
-	if s.roster != nil {
+	if s.roster != nil && started {
 		s.roster.bye() // after the connections' releases: the others forget this node now
 	}
 	s.cancel()
