@@ -19,6 +19,12 @@ type hub struct {
 	appID string
 	cfg   atomic.Pointer[appRuntime]
 
+	// mu guards the registry (conns, subjects, reservations) and the topic index (topics,
+	// each conn's topics) together, on purpose: opening a client registers it and
+	// subscribes it to main behind its welcome in one step, a reservation counts against
+	// the registered connections, a subscribe checks that its connection is still
+	// registered, and resolving priv/{x} reads both. Split, each would take both locks.
+	// History has its own (historyStore.mu), as do consumer groups and dedup.
 	mu       sync.RWMutex
 	conns    map[string]*conn
 	subjects map[string][]*conn
