@@ -44,6 +44,10 @@ func startNodes(t *testing.T, n int, natsURL, secret string) []string {
 			_ = b.Close()
 			t.Fatal(err)
 		}
+		if err := srv.Start(); err != nil {
+			_ = srv.Close()
+			t.Fatal(err)
+		}
 		hs := httptest.NewServer(srv)
 		t.Cleanup(func() {
 			_ = srv.Close()

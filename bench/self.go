@@ -112,6 +112,10 @@ func ServeServer(ctx context.Context, o ServeOptions) error {
 		}
 		return fmt.Errorf("bench server: %w", err)
 	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("bench server: %w", err)
+	}
 	defer srv.Close()
 	return serve(ctx, o, srv)
 }

@@ -17,6 +17,10 @@ func startServer(t *testing.T) (url, secret string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		_ = srv.Close()

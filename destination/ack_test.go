@@ -129,6 +129,10 @@ func TestAckedSendIntoTheBundledServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv)
 	defer func() { hs.Close(); srv.Close() }()
 	tok, _ := auth.Mint("HS256", []byte(secret), auth.MintClaims{Subject: "d", Permissions: []string{"realtime:publisher:write:topic:events"}, TTL: time.Hour})
@@ -164,6 +168,10 @@ func TestAckedSendOverTheBundledServersFrameLimitIsPermanent(t *testing.T) {
 	key := auth.Key{Source: "raw", Key: secret, Algorithms: []string{"HS256"}}
 	srv, err := server.New(server.Options{Apps: []server.App{{AppID: "a", Enabled: true, AuthKey: key}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)

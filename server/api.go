@@ -72,12 +72,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int, v any) bool {
 // figures of every node heard from, this one included) and "cluster" (their sums).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	self := nodeFigures{Node: s.nodeID, Self: true}
-	s.hubsMu.RLock()
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-	}
-	s.hubsMu.RUnlock()
+	hubs := s.hubList()
 	for _, h := range hubs {
 		self.Apps++
 		if s.roster != nil {

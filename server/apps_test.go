@@ -1,13 +1,11 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,27 +37,6 @@ func TestAppsFileReloadRotatesAPIKey(t *testing.T) {
 		// Make sure the modification time moves even on coarse file systems.
 		future := time.Now().Add(2 * time.Second)
 		_ = os.Chtimes(path, future, future)
-	})
-}
-
-func TestAppsFileReloadOnSIGHUP(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "apps.json")
-	write := func(key string) {
-		t.Helper()
-		apps := []App{testApp("a", secretA)}
-		apps[0].APIKeys = []auth.APIKey{{Name: "gateway", Hash: auth.HashAPIKey(key)}}
-		b, _ := json.Marshal(apps)
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("old-key")
-	_, hs := startServer(t, Options{AppsFile: path, ReloadInterval: -1, ReloadOnSignal: true})
-	rotate(t, hs, write, func() {
-		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 

@@ -155,7 +155,7 @@ type HistoryBroker interface {
 
 // streamEpoch is the epoch of a topic that has no kept message yet on this node.
 func (h *hub) streamEpoch() string {
-	if hb, ok := h.srv.broker.(HistoryBroker); ok {
+	if hb, ok := h.deps.broker.(HistoryBroker); ok {
 		if e := hb.Epoch(); e != "" {
 			return e
 		}

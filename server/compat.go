@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -65,11 +66,7 @@ const (
 )
 
 func (p ForbiddenPolicy) validate() error {
-	switch strings.ToLower(string(p)) {
-	case "", "close", "errorframe":
-		return nil
-	}
-	return fmt.Errorf("onForbidden %q: want close or errorFrame", string(p))
+	return validatePolicy("onForbidden", string(p), "close", "errorFrame")
 }
 
 // errorFrames reports whether refusals are answered with error frames.
@@ -78,11 +75,16 @@ func (p ForbiddenPolicy) errorFrames() bool {
 }
 
 func (p TokenExpiryPolicy) validate() error {
-	switch strings.ToLower(string(p)) {
-	case "", "handshake", "close":
+	return validatePolicy("tokenExpiry", string(p), "handshake", "close")
+}
+
+// validatePolicy accepts v when it is empty (the default) or one of want, in any case;
+// the error names key and what it wants.
+func validatePolicy(key, v string, want ...string) error {
+	if v == "" || slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(v, w) }) {
 		return nil
 	}
-	return fmt.Errorf("tokenExpiry %q: want handshake or close", string(p))
+	return fmt.Errorf("%s %q: want %s", key, v, strings.Join(want, " or "))
 }
 
 func (p TokenExpiryPolicy) closes() bool {

@@ -60,6 +60,9 @@ func TestOfficialJSClientSuite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { _ = srv.Close() })

@@ -71,18 +71,31 @@ func (s *Server) handleConsumer(w http.ResponseWriter, r *http.Request) {
 	s.setTokenExpiry(ss, cl, true)
 	ss.subject = subject
 	// A consumer is not a Realtime client: no one-connection-per-user slot.
-	if _, status, code, reason := h.reserve(rt, ""); status != 0 {
-		s.refuse(w, status, code, reason)
+	if _, err := h.reserve(rt, ""); err != nil {
+		s.refuseAdmission(w, nil, err)
 		return
 	}
-	c := &conn{id: id, hub: h, maxBacklog: rt.limits.MaxBacklog, consumer: &consumerState{channel: channel, groupID: groupID}}
+	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: id, hub: h, kind: &consumerState{channel: channel, groupID: groupID}}
 	c.sess.Store(ss)
 	s.upgradeAndServe(w, r, h, c, rt.limits.MaxMessageSize)
 }
 
-// isClient reports whether c speaks the Realtime Pub/Sub protocol: not an ingest
-// publisher, not a Drogue consumer.
-func (c *conn) isClient() bool { return !c.ingest && c.consumer == nil }
+// consumer returns the state of c, a Drogue consumer connection.
+func (c *conn) consumer() *consumerState { return c.kind.(*consumerState) }
+
+// A consumer is the third kind of connection (connKind): no subject slot, no main; it
+// joins its group when its read loop starts and understands only a token refresh.
+func (*consumerState) upgrade(readBuffer int) (int, bool)           { return readBuffer, true }
+func (*consumerState) reservedSubject(*conn) string                 { return "" }
+func (*consumerState) register(_ *Server, c *conn, _ *http.Request) { c.hub.open(c) }
+func (*consumerState) unregister(c *conn) bool                      { return c.hub.remove(c) }
+func (*consumerState) opened(_ *Server, c *conn)                    { c.hub.joinGroup(c) }
+func (*consumerState) frame(s *Server, c *conn, _ bool, b []byte)   { s.consumerFrame(c, b) }
+
+func (*consumerState) closed(_ *Server, c *conn) {
+	c.hub.leaveGroup(c)
+	c.hub.remove(c)
+}
 
 // consumerFrame runs one frame a consumer sent: only the token refresh is understood.
 func (s *Server) consumerFrame(c *conn, b []byte) {
@@ -92,5 +105,5 @@ func (s *Server) consumerFrame(c *conn, b []byte) {
 		c.closeWith(ClosePolicyViolation, ReasonInvalidFormat, false)
 		return
 	}
-	s.refresh(c, c.hub.cfg.Load(), f.Token)
+	s.renewSession(c, c.hub.cfg.Load(), f.Token, true) // Drogue confirms nothing; its consumers see CloudEvents only
 }

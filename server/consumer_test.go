@@ -107,7 +107,7 @@ func TestConsumerTokenRefreshOutlivesExpiry(t *testing.T) {
 				waitUntil(t, "refresh taken", func() bool {
 					_, h := s.app("a")
 					for _, c := range h.snapshot(nil) {
-						if c.consumer != nil && c.session().expires == want {
+						if _, consumer := c.kind.(*consumerState); consumer && c.session().expires == want {
 							return true
 						}
 					}

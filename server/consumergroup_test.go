@@ -173,7 +173,7 @@ func TestConsumerSlowMemberShareGoesToOthers(t *testing.T) {
 	_, h := s.app("a")
 	var fastConn *conn
 	for _, c := range h.snapshot(nil) {
-		if c.consumer != nil {
+		if _, consumer := c.kind.(*consumerState); consumer {
 			fastConn = c
 		}
 	}
@@ -245,7 +245,7 @@ func TestConsumerSlowMemberShareGoesToOthers(t *testing.T) {
 			t.Logf("group %q: %d members, %d orphans", k.id, len(g.members), len(g.orphans))
 			for _, m := range g.members {
 				q, cl := m.outbound()
-				t.Logf("  member %s queued %d closed %v pending %d fast %v", m.id, q, cl, len(m.consumer.pending), m == fastConn)
+				t.Logf("  member %s queued %d closed %v pending %d fast %v", m.id, q, cl, len(m.consumer().pending), m == fastConn)
 			}
 		}
 		h.consumers.mu.Unlock()

@@ -98,6 +98,9 @@ func startNodeTestServer(t *testing.T) *nodeTestApp {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(srv)
 	// Cleanups run last-in first-out: the server closes its WebSockets, then the listener.
 	t.Cleanup(ts.Close)

@@ -104,7 +104,7 @@ func compressedRun(run []queued, subs []*conn) bool {
 // compress:true frame is deflated, for those with it. Each fanout returns once its
 // writes are made or queued, so every subscriber gets the run in order. It returns the
 // bytes of the run's uncompressed frames, as the metrics count them.
-func (s *Server) fanoutDeflate(run []queued, subs []*conn, limit int) int {
+func (p *fanoutPool) fanoutDeflate(run []queued, subs []*conn, limit int) int {
 	var plain, deflating []*conn
 	for _, c := range subs {
 		if c.deflate {
@@ -120,9 +120,9 @@ func (s *Server) fanoutDeflate(run []queued, subs []*conn, limit int) int {
 			return
 		}
 		if len(plain) > 0 {
-			s.fanout(bufPlain, plain)
+			p.fanout(bufPlain, plain)
 		}
-		s.fanout(bufDeflate, deflating)
+		p.fanout(bufDeflate, deflating)
 		bufPlain, bufDeflate = nil, nil // the fanned-out buffers may still be queued
 	}
 	for _, q := range run {

@@ -38,6 +38,10 @@ func ExampleNew() {
 		return
 	}
 	defer s.Close()
+	if err := s.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
 	hs := httptest.NewServer(s)
 	defer hs.Close()
 

@@ -224,12 +224,12 @@ func (h *hub) sweepGroups() {
 // handTo sends d to member c and keeps it pending until it is known written: after the
 // send when the socket took it at once (the common case), else at a later send.
 func (h *hub) handTo(c *conn, d pendingDelivery) {
-	cs := c.consumer
+	cs := c.consumer()
 	cs.prune(c)
 	cs.sent += queueCost(d.frame)
 	d.end = cs.sent
 	cs.pending = append(cs.pending, d)
-	m := h.srv.metrics
+	m := h.deps.metrics
 	m.framesOut.Inc()
 	m.bytesOut.Add(float64(len(d.frame)))
 	c.send(d.frame)
@@ -243,9 +243,9 @@ func (h *hub) handBatch(c *conn, ds []pendingDelivery) {
 		h.handTo(c, ds[0])
 		return
 	}
-	cs := c.consumer
+	cs := c.consumer()
 	limit := c.maxBacklog - queuedFrameCost
-	m := h.srv.metrics
+	m := h.deps.metrics
 	for i := 0; i < len(ds); {
 		j, n := i+1, len(ds[i].frame)
 		for j < len(ds) && n+len(ds[j].frame) <= limit {
@@ -316,7 +316,7 @@ func (h *hub) deliverToGroups(run []queued) {
 	}
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	for i := range run {
 		q := &run[i]
 		epoch := q.msg.Epoch
@@ -381,7 +381,7 @@ func (h *hub) groupsFull(key groupKey) bool {
 // joinGroup makes c a member of its group and sends it, before anything live, what its
 // group owes (see the package comment of this file).
 func (h *hub) joinGroup(c *conn) {
-	cs := c.consumer
+	cs := c.consumer()
 	rt := h.cfg.Load()
 	if h.joinBrokerGroup(c, rt) {
 		return // the broker keeps the group (groups_broker.go)
@@ -412,7 +412,7 @@ func (h *hub) joinGroup(c *conn) {
 	if !durable {
 		return
 	}
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	h.drainOrphansLocked(g)
 	if g.missed > 0 {
 		c.send(encodeGapEvent(h.appID, gapNotice{Missed: g.missed, Group: cs.groupID}, now))
@@ -510,7 +510,7 @@ func (h *hub) leaveGroup(c *conn) {
 	cg := &h.consumers
 	cg.mu.Lock()
 	defer cg.mu.Unlock()
-	cs := c.consumer
+	cs := c.consumer()
 	g := cs.group
 	if g == nil {
 		return

@@ -26,13 +26,13 @@ var errConsumerGone = errors.New("server: consumer closed")
 // broker keeps no groups for c (not a GroupBroker, no group_id, an app without history),
 // and then the node keeps the group (joinGroup).
 func (h *hub) joinBrokerGroup(c *conn, rt *appRuntime) bool {
-	cs := c.consumer
-	gb, ok := h.srv.broker.(GroupBroker)
+	cs := c.consumer()
+	gb, ok := h.deps.broker.(GroupBroker)
 	if !ok || cs.groupID == "" || rt.app.HistorySize <= 0 {
 		return false
 	}
 	appID := h.appID
-	leave, err := gb.JoinGroup(h.srv.ctx, appID, cs.channel, cs.groupID, func(topic string, msg Message) error {
+	leave, err := gb.JoinGroup(h.deps.ctx, appID, cs.channel, cs.groupID, func(topic string, msg Message) error {
 		return h.handBrokerMessage(c, topic, &msg)
 	})
 	if errors.Is(err, ErrNoGroups) {
@@ -41,7 +41,7 @@ func (h *hub) joinBrokerGroup(c *conn, rt *appRuntime) bool {
 	if err != nil {
 		// The group lives in the broker; a node-local group would break its promise
 		// (one member per message across nodes), so the member is refused instead.
-		h.srv.log.Warn("consumer group not joined", slog.String("app", appID), slog.String("group", cs.groupID), slog.String("error", err.Error()))
+		h.deps.log.Warn("consumer group not joined", slog.String("app", appID), slog.String("group", cs.groupID), slog.String("error", err.Error()))
 		c.closeWith(closeGroupUnavailable, "consumer group unavailable", false)
 		return true
 	}
@@ -67,8 +67,8 @@ func (h *hub) handBrokerMessage(c *conn, topic string, msg *Message) error {
 	} else if id == "" {
 		id = newID()
 	}
-	frame := encodeCloudEvent(h.appID, topic, msg, id, h.srv.coarseNow())
-	m := h.srv.metrics
+	frame := encodeCloudEvent(h.appID, topic, msg, id, h.deps.clock.now())
+	m := h.deps.metrics
 	m.framesOut.Inc()
 	m.bytesOut.Add(float64(len(frame)))
 	c.send(frame)
@@ -81,8 +81,8 @@ func (h *hub) handBrokerMessage(c *conn, topic string, msg *Message) error {
 // leaveBrokerGroup ends c's membership in the broker, if it has one.
 func (h *hub) leaveBrokerGroup(c *conn) bool {
 	h.consumers.mu.Lock()
-	leave := c.consumer.leave
-	c.consumer.leave = nil
+	leave := c.consumer().leave
+	c.consumer().leave = nil
 	h.consumers.mu.Unlock()
 	if leave == nil {
 		return false

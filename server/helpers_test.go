@@ -79,6 +79,9 @@ func startServer(t testing.TB, opts Options) (*Server, *httptest.Server) {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s)
 	t.Cleanup(func() {
 		hs.Close()

@@ -106,8 +106,8 @@ func hasHistory(rt *appRuntime, topic string) bool {
 
 // recordLocked numbers q (unless the broker did), encodes its frame with the offset and
 // keeps it; it reports false for a message already kept (a broker redelivery), which must
-// not be delivered again. Only the dispatcher calls it, holding h.mu for reading (so that
-// subscribeFrom, which holds it for writing, sees the message either here or live) and
+// not be delivered again. Only the dispatcher calls it, holding h.mu for writing (so that
+// subscribeFrom, which holds it too, sees the message either here or live) and
 // h.history.mu.
 func (h *hub) recordLocked(rt *appRuntime, q *queued, now int64) bool {
 	hs := h.history
@@ -178,23 +178,23 @@ func localReplay(th *topicHistory, since *StreamPosition) (recovered bool, repla
 // history cannot fill it and the broker keeps history for every node; nil otherwise.
 // It runs before subscribeFrom, outside the hub's lock.
 func (h *hub) readBrokerHistory(rt *appRuntime, topic string, since *StreamPosition) *HistoryRead {
-	hr, ok := h.srv.broker.(HistoryReader)
+	hr, ok := h.deps.broker.(HistoryReader)
 	if !ok || since == nil || since.Offset == 0 || since.Epoch == "" || since.Epoch != hr.Epoch() {
 		return nil // the broker does not number history (each node does), or another stream
 	}
 	hs := h.history
 	hs.mu.Lock()
-	hs.expireLocked(h.srv.coarseNow(), int64(rt.app.HistoryTTL))
+	hs.expireLocked(h.deps.clock.now(), int64(rt.app.HistoryTTL))
 	local, _ := localReplay(hs.topics[topic], since)
 	hs.mu.Unlock()
 	if local {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(h.srv.ctx, brokerHistoryTimeout)
+	ctx, cancel := context.WithTimeout(h.deps.ctx, brokerHistoryTimeout)
 	defer cancel()
 	read, err := hr.ReadHistory(ctx, h.appID, topic, since.Offset, rt.app.HistorySize)
 	if err != nil {
-		h.srv.log.Warn("history not read back from the broker", slog.String("app", h.appID), slog.String("topic", topic), slog.String("error", err.Error()))
+		h.deps.log.Warn("history not read back from the broker", slog.String("app", h.appID), slog.String("topic", topic), slog.String("error", err.Error()))
 		return nil
 	}
 	return &read
@@ -262,21 +262,12 @@ func brokerReplay(rt *appRuntime, topic string, th *topicHistory, since *StreamP
 func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *StreamPosition, read *HistoryRead) (added, full bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.conns[c.id] != c {
-		return false, false
+	if added, full = h.addSubscriptionLocked(c, topic, rt.limits.MaxSubscriptions); !added {
+		return added, full
 	}
-	for _, t := range c.topics {
-		if t == topic {
-			return false, false
-		}
-	}
-	if len(c.topics) >= rt.limits.MaxSubscriptions {
-		return false, true
-	}
-	h.subscribeLocked(c, topic)
 
 	pos := StreamPosition{Epoch: h.streamEpoch()}
-	now := h.srv.coarseNow()
+	now := h.deps.clock.now()
 	hs := h.history
 	hs.mu.Lock()
 	hs.expireLocked(now, int64(rt.app.HistoryTTL))
@@ -332,23 +323,4 @@ func (h *hub) subscribeFrom(c *conn, rt *appRuntime, topic string, since *Stream
 	}
 	c.send(buf)
 	return true, false
-}
-
-// encodeServerFrameAt is encodeServerFrame with the message's offset:
-// {"topic","messageType","data","offset"}.
-func encodeServerFrameAt(topic, messageType string, data []byte, binary bool, offset uint64) []byte {
-	f := newFrameBuilder(len(topic) + len(messageType) + len(data) + 60)
-	f.b = append(f.b, `{"topic":`...)
-	f.b = appendJSONString(f.b, topic)
-	f.b = append(f.b, `,"messageType":`...)
-	f.b = appendJSONString(f.b, messageType)
-	f.b = append(f.b, `,"data":`...)
-	f.b = append(f.b, data...)
-	f.b = append(f.b, `,"offset":`...)
-	f.b = strconv.AppendUint(f.b, offset, 10)
-	f.b = append(f.b, '}')
-	if binary {
-		return f.finish(opBinary)
-	}
-	return f.finish(opText)
 }

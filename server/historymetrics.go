@@ -29,12 +29,7 @@ func (c *historyCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector: one pair of series per app that keeps history.
 func (c *historyCollector) Collect(ch chan<- prometheus.Metric) {
-	c.s.hubsMu.RLock()
-	hubs := make([]*hub, 0, len(c.s.hubs))
-	for _, h := range c.s.hubs {
-		hubs = append(hubs, h)
-	}
-	c.s.hubsMu.RUnlock()
+	hubs := c.s.hubList()
 	for _, h := range hubs {
 		if h.cfg.Load().app.HistorySize <= 0 {
 			continue

@@ -47,9 +47,10 @@ func historyLimitsOf(a *App) historyLimits {
 // at once when the app is over its bytes or topics, or the message is past historyTtl.
 //
 // Its mutex is its own: the dispatcher records under it while holding the hub's lock for
-// reading (so that a subscribe with recovery, which holds the hub's lock for writing, sees
-// each message either in history or live), and anything that reads history (a subscribe,
-// a read back from the broker, the metrics) takes it too. Lock order: hub.mu, then this.
+// writing (so that a subscribe with recovery, which holds the hub's lock too, sees each
+// message either in history or live; a lock taken for reading must not guard a write),
+// and anything that reads history without the hub's lock (a read back from the broker,
+// the metrics, a reload's new bounds) takes it too. Lock order: hub.mu, then this.
 type historyStore struct {
 	mu     sync.Mutex
 	epoch  string // the hub's own epoch, for the topics it numbers itself

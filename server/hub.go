@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,10 +15,16 @@ import (
 // dispatcher that fans messages from the broker out to subscribers. It never learns which
 // broker it runs on.
 type hub struct {
-	srv   *Server
+	deps  *hubDeps
 	appID string
 	cfg   atomic.Pointer[appRuntime]
 
+	// mu guards the registry (conns, subjects, reservations) and the topic index (topics,
+	// each conn's topics) together, on purpose: opening a client registers it and
+	// subscribes it to main behind its welcome in one step, a reservation counts against
+	// the registered connections, a subscribe checks that its connection is still
+	// registered, and resolving priv/{x} reads both. Split, each would take both locks.
+	// History has its own (historyStore.mu), as do consumer groups and dedup.
 	mu       sync.RWMutex
 	conns    map[string]*conn
 	subjects map[string][]*conn
@@ -50,25 +56,22 @@ type topicSubs struct {
 	index map[*conn]int
 }
 
-// queued is one encoded message waiting for the dispatcher.
-type queued struct {
-	topic   string
-	frame   []byte
-	dataLen int
-	msg     Message
-	offset  uint64 // in the topic's history; 0 when not kept
+// hubDeps is what a hub (and its connections) needs from the server, and all it may
+// reach: one set, shared by every hub of the server.
+type hubDeps struct {
+	ctx     context.Context // ends when the server closes
+	log     *slog.Logger
+	metrics *metrics
+	broker  Broker
+	clock   *coarseClock
+	fan     *fanoutPool
+	out     *outbound
+	roster  *roster // nil unless the broker spans nodes
 }
 
-// hubQueue bounds how many messages wait for a hub's dispatcher; a full queue makes
-// Publish wait (back-pressure) until its context ends.
-const hubQueue = 4096
-
-// fanoutChunk is how many subscribers one fan-out task writes to.
-const fanoutChunk = 256
-
-func newHub(s *Server, appID string, rt *appRuntime) *hub {
+func newHub(d *hubDeps, appID string, rt *appRuntime) *hub {
 	h := &hub{
-		srv:       s,
+		deps:      d,
 		appID:     appID,
 		conns:     make(map[string]*conn),
 		subjects:  make(map[string][]*conn),
@@ -82,9 +85,13 @@ func newHub(s *Server, appID string, rt *appRuntime) *hub {
 	}
 	h.history = newHistoryStore(h.epoch)
 	h.cfg.Store(rt)
+	return h
+}
+
+// start runs the dispatcher until stop.
+func (h *hub) start() {
 	h.wg.Add(1)
 	go h.run()
-	return h
 }
 
 // stop ends the dispatcher; messages still queued are dropped.
@@ -96,135 +103,6 @@ func (h *hub) stop() {
 	}
 	h.wg.Wait()
 	h.history.clear() // the app went away (or the server closed): free what it kept
-}
-
-// errHubStopped is returned to a publisher whose app was removed or whose server closed.
-var errHubStopped = errors.New("server: app hub stopped")
-
-// enqueue encodes msg once and queues it for fan-out, waiting while the queue is full.
-func (h *hub) enqueue(ctx context.Context, topic string, msg Message) error {
-	mt := msg.MessageType
-	if mt == "" {
-		mt = "broadcast"
-	}
-	q := queued{topic: topic, frame: encodeServerFrame(topic, mt, msg.Data, msg.Binary), dataLen: len(msg.Data), msg: msg}
-	select {
-	case h.in <- q:
-		return nil
-	default:
-	}
-	select {
-	case h.in <- q:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-h.done:
-		return errHubStopped
-	}
-}
-
-// run is the dispatcher: it takes whatever is queued (up to a batch), groups consecutive
-// messages of one topic, concatenates their frames into one buffer and writes that buffer
-// to every subscriber — one write per subscriber per batch, however many messages.
-func (h *hub) run() {
-	defer h.wg.Done()
-	batch := make([]queued, 0, 256)
-	var subs []*conn
-	for {
-		select {
-		case <-h.done:
-			return
-		case q := <-h.in:
-			batch = append(batch[:0], q)
-		}
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case q := <-h.in:
-				batch = append(batch, q)
-			default:
-				break drain
-			}
-		}
-		for i := 0; i < len(batch); {
-			j := i + 1
-			for j < len(batch) && batch[j].topic == batch[i].topic {
-				j++
-			}
-			subs = h.dispatch(batch[i:j], subs[:0])
-			i = j
-		}
-		clear(batch)
-		clear(subs)
-	}
-}
-
-// dispatch delivers a run of messages of one topic.
-func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
-	topic := run[0].topic
-	if rt := h.cfg.Load(); hasHistory(rt, topic) {
-		run, subs = h.resolveRecording(rt, run, subs)
-		if len(run) == 0 {
-			return subs
-		}
-	} else {
-		subs = h.resolve(topic, subs)
-	}
-	h.deliverToGroups(run)
-	// Counted before the frames go out, so that telemetry read by whoever has seen a
-	// message already counts it.
-	now := h.srv.coarseNow()
-	for _, q := range run {
-		h.telemetry.add(now, q.dataLen, len(subs))
-	}
-	total := 0
-	if compressedRun(run, subs) {
-		total = h.srv.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber
-	} else if len(run) == 1 {
-		total = len(run[0].frame)
-		if len(subs) > 0 {
-			h.srv.fanout(run[0].frame, subs)
-		}
-	} else {
-		// One buffer per chunk of at most maxBacklog bytes: a subscriber's queue never
-		// has to take more than its bound at once (a whole batch of 256 messages, taken
-		// into an empty queue, let slow subscribers hold megabytes each).
-		limit := h.cfg.Load().limits.MaxBacklog - queuedFrameCost
-		for i := 0; i < len(run); {
-			j, n := i+1, len(run[i].frame)
-			for j < len(run) && n+len(run[j].frame) <= limit {
-				n += len(run[j].frame)
-				j++
-			}
-			total += n
-			if len(subs) > 0 {
-				buf := run[i].frame
-				if j > i+1 {
-					buf = make([]byte, 0, n)
-					for _, q := range run[i:j] {
-						buf = append(buf, q.frame...)
-					}
-				}
-				h.srv.fanout(buf, subs)
-			}
-			i = j
-		}
-	}
-	m := h.srv.metrics
-	m.framesOut.Add(float64(len(subs) * len(run)))
-	m.bytesOut.Add(float64(len(subs) * total))
-	if rt := h.cfg.Load(); rt.app.Audit.Enabled {
-		attrs := []any{slog.String("app", h.appID), slog.String("topic", topic), slog.Int("messages", len(run)), slog.Int("subscribers", len(subs)), slog.Int("bytes", total)}
-		if rt.app.Audit.LogPayloads {
-			payloads := make([]string, len(run))
-			for i, q := range run {
-				payloads[i] = string(q.msg.Data)
-			}
-			attrs = append(attrs, slog.Any("payloads", payloads))
-		}
-		h.srv.log.Info("audit delivery", attrs...)
-	}
-	return subs
 }
 
 // resolve appends the subscribers of topic to subs. priv/{x} reaches the connection with
@@ -255,10 +133,12 @@ func (h *hub) resolve(topic string, subs []*conn) []*conn {
 // with its offset) and resolves the subscribers under the same lock, so that a subscribe
 // with recovery sees every message either in history or live, never both or neither.
 // A message the broker delivers again (an offset already kept) is left out of run.
+// It holds h.mu for writing, as subscribeFrom does: it writes the topic's history, and
+// the two must exclude each other.
 func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]queued, []*conn) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	now := h.srv.coarseNow()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.deps.clock.now()
 	kept := run[:0]
 	h.history.mu.Lock()
 	for i := range run {
@@ -275,21 +155,22 @@ func (h *hub) resolveRecording(rt *appRuntime, run []queued, subs []*conn) ([]qu
 
 // reserve counts a connection being upgraded against maxConnections (this node's
 // connections only) and applies the one-per-user policy; "reject" also refuses a subject
-// another node holds (see roster.go). It returns the connection to replace, if any.
-func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status int, code, reason string) {
+// another node holds (see roster.go). It returns the connections to replace, if any, or
+// why it refused (*admissionRefusal; admit.go answers it over HTTP).
+func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if max := rt.app.MaxConnections; max > 0 && len(h.conns)+h.reserved >= max {
-		return nil, 503, "too_many_connections", "app " + h.appID + " is at its maximum of connections"
+		return nil, &admissionRefusal{kind: refusedAppFull, reason: "app " + h.appID + " is at its maximum of connections"}
 	}
 	if subject != "" {
 		switch rt.app.OneConnectionPerUser {
 		case OnePerUserReject:
 			if len(h.subjects[subject]) > 0 || h.upgrading[subject] > 0 {
-				return nil, 409, "already_connected", "subject already has a connection to this app"
+				return nil, &admissionRefusal{kind: refusedSubjectConnected, reason: "subject already has a connection to this app"}
 			}
-			if r := h.srv.roster; r != nil && r.heldElsewhere(h.appID, subject) {
-				return nil, 409, "already_connected", "subject already has a connection to this app on another node"
+			if r := h.deps.roster; r != nil && r.heldElsewhere(h.appID, subject) {
+				return nil, &admissionRefusal{kind: refusedSubjectConnected, reason: "subject already has a connection to this app on another node"}
 			}
 		case OnePerUserReplace:
 			replace = append(replace, h.subjects[subject]...)
@@ -299,8 +180,24 @@ func (h *hub) reserve(rt *appRuntime, subject string) (replace []*conn, status i
 		}
 	}
 	h.reserved++
-	return replace, 0, "", ""
+	return replace, nil
 }
+
+// admissionRefusal is why a hub refused to reserve a connection.
+type admissionRefusal struct {
+	kind   refusalKind
+	reason string
+}
+
+// refusalKind tells admission refusals apart.
+type refusalKind uint8
+
+const (
+	refusedAppFull          refusalKind = iota + 1 // the app is at maxConnections on this node
+	refusedSubjectConnected                        // oneConnectionPerUser "reject": the subject has one
+)
+
+func (e *admissionRefusal) Error() string { return e.reason }
 
 // unreserve gives back a reservation whose upgrade failed.
 func (h *hub) unreserve(subject string) {
@@ -318,64 +215,88 @@ func (h *hub) doneUpgradingLocked(subject string) {
 	}
 }
 
-// open turns a reservation into a registered connection subscribed to main, and sends
-// welcome (when not nil) under the same lock: no broadcast can overtake the welcome, and
-// every message published after the client saw it reaches the client.
-func (h *hub) open(c *conn, welcome []byte) {
+// open turns a reservation into a registered connection (ingest, consumer).
+func (h *hub) open(c *conn) {
 	h.mu.Lock()
-	if welcome != nil {
-		c.send(welcome)
-	}
-	h.reserved--
-	h.conns[c.id] = c
-	if c.isClient() {
-		sub := c.session().subject
-		h.doneUpgradingLocked(sub)
-		h.subjects[sub] = append(h.subjects[sub], c)
-		h.subscribeLocked(c, "main")
-	}
+	h.registerLocked(c)
 	h.mu.Unlock()
-	h.srv.metrics.connections.Inc()
-	if r := h.srv.roster; r != nil && c.isClient() && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
+	h.deps.metrics.connections.Inc()
+}
+
+// openClient turns a client's reservation into a registered connection reachable on
+// priv/{subject} and subscribed to main, and sends welcome under the same lock: no
+// broadcast can overtake the welcome, and every message published after the client saw
+// it reaches the client.
+func (h *hub) openClient(c *conn, welcome []byte) {
+	h.mu.Lock()
+	c.send(welcome)
+	h.registerLocked(c)
+	sub := c.session().subject
+	h.doneUpgradingLocked(sub)
+	h.subjects[sub] = append(h.subjects[sub], c)
+	h.subscribeLocked(c, "main")
+	h.mu.Unlock()
+	h.deps.metrics.connections.Inc()
+	if r := h.deps.roster; r != nil && h.cfg.Load().app.OneConnectionPerUser == OnePerUserReject {
 		r.hold(h, c) // the other nodes learn the subject is taken here
 	}
 }
 
-// remove forgets c everywhere; it reports whether c was registered.
+func (h *hub) registerLocked(c *conn) {
+	h.reserved--
+	h.conns[c.id] = c
+}
+
+// remove forgets c (ingest, consumer); it reports whether c was registered.
 func (h *hub) remove(c *conn) bool {
 	h.mu.Lock()
-	if h.conns[c.id] != c {
+	ok := h.unregisterLocked(c)
+	h.mu.Unlock()
+	if ok {
+		h.deps.metrics.connections.Dec()
+	}
+	return ok
+}
+
+// removeClient forgets a client everywhere: its subject and its subscriptions too; it
+// reports whether c was registered.
+func (h *hub) removeClient(c *conn) bool {
+	h.mu.Lock()
+	if !h.unregisterLocked(c) {
 		h.mu.Unlock()
 		return false
 	}
-	delete(h.conns, c.id)
-	if c.isClient() {
-		sub := c.session().subject
-		list := h.subjects[sub]
-		for i, s := range list {
-			if s == c {
-				list[i] = list[len(list)-1]
-				list[len(list)-1] = nil
-				list = list[:len(list)-1]
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(h.subjects, sub)
-		} else {
-			h.subjects[sub] = list
-		}
-		for _, t := range c.topics {
-			h.unsubscribeIndexLocked(c, t)
-		}
-		h.srv.metrics.subscriptions.Sub(float64(len(c.topics)))
-		c.topics = nil
+	sub := c.session().subject
+	list := h.subjects[sub]
+	if i := slices.Index(list, c); i >= 0 {
+		list[i] = list[len(list)-1]
+		list[len(list)-1] = nil
+		list = list[:len(list)-1]
 	}
+	if len(list) == 0 {
+		delete(h.subjects, sub)
+	} else {
+		h.subjects[sub] = list
+	}
+	for _, t := range c.topics {
+		h.unsubscribeIndexLocked(c, t)
+	}
+	h.deps.metrics.subscriptions.Sub(float64(len(c.topics)))
+	c.topics = nil
 	h.mu.Unlock()
-	h.srv.metrics.connections.Dec()
-	if r := h.srv.roster; r != nil && c.isClient() {
+	h.deps.metrics.connections.Dec()
+	if r := h.deps.roster; r != nil {
 		r.release(c)
 	}
+	return true
+}
+
+// unregisterLocked deletes c from the connections; it reports whether c was there.
+func (h *hub) unregisterLocked(c *conn) bool {
+	if h.conns[c.id] != c {
+		return false
+	}
+	delete(h.conns, c.id)
 	return true
 }
 
@@ -383,6 +304,12 @@ func (h *hub) remove(c *conn) bool {
 func (h *hub) subscribe(c *conn, topic string, maxSubs int) (added, full bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.addSubscriptionLocked(c, topic, maxSubs)
+}
+
+// addSubscriptionLocked subscribes c to topic unless c is gone, already subscribed, or
+// at maxSubs (full); h.mu is held.
+func (h *hub) addSubscriptionLocked(c *conn, topic string, maxSubs int) (added, full bool) {
 	if h.conns[c.id] != c {
 		return false, false
 	}
@@ -407,7 +334,7 @@ func (h *hub) subscribeLocked(c *conn, topic string) {
 	ts.index[c] = len(ts.list)
 	ts.list = append(ts.list, c)
 	c.topics = append(c.topics, topic)
-	h.srv.metrics.subscriptions.Inc()
+	h.deps.metrics.subscriptions.Inc()
 }
 
 // unsubscribe removes c from topic; it reports whether c was subscribed.
@@ -423,7 +350,7 @@ func (h *hub) unsubscribeLocked(c *conn, topic string) bool {
 			c.topics[i] = c.topics[len(c.topics)-1]
 			c.topics = c.topics[:len(c.topics)-1]
 			h.unsubscribeIndexLocked(c, topic)
-			h.srv.metrics.subscriptions.Dec()
+			h.deps.metrics.subscriptions.Dec()
 			return true
 		}
 	}

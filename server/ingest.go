@@ -44,13 +44,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	if !s.wantsUpgrade(w, r) {
 		return
 	}
-	if _, status, code, reason := h.reserve(withoutPerUser(rt), ""); status != 0 {
-		s.refuse(w, status, code, reason)
+	if _, err := h.reserve(withoutPerUser(rt), ""); err != nil {
+		s.refuseAdmission(w, nil, err)
 		return
 	}
 	q := r.URL.Query().Get("ack")
-	c := &conn{id: newID(), hub: h, maxBacklog: rt.limits.MaxBacklog, ingest: true,
-		in: &ingestState{topic: topic, ack: q == "1" || q == "true"}}
+	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: newID(), hub: h,
+		kind: &ingestConn{topic: topic, ack: q == "1" || q == "true"}}
 	ss := newSession(cl)
 	s.applyTokenExpiry(rt, ss, cl)
 	c.sess.Store(ss)
@@ -67,11 +67,32 @@ func withoutPerUser(rt *appRuntime) *appRuntime {
 	return &cp
 }
 
+// ingestConn is the kind of an ingest publisher: every frame it sends is published to
+// its topic. Its fields are set before the upgrade, then touched by its read loop alone.
+type ingestConn struct {
+	topic string
+	ack   bool
+	seq   uint64
+}
+
+// An ingest connection carries a publisher's stream: a larger read buffer reads several
+// frames per system call, and deflate is not offered.
+func (*ingestConn) upgrade(readBuffer int) (int, bool) {
+	return max(readBuffer, IngestReadBufferSize), false
+}
+func (*ingestConn) reservedSubject(*conn) string                 { return "" }
+func (*ingestConn) register(_ *Server, c *conn, _ *http.Request) { c.hub.open(c) }
+func (*ingestConn) unregister(c *conn) bool                      { return c.hub.remove(c) }
+func (*ingestConn) opened(*Server, *conn)                        {}
+func (*ingestConn) closed(_ *Server, c *conn)                    { c.hub.remove(c) }
+func (in *ingestConn) frame(s *Server, c *conn, binary bool, b []byte) {
+	s.ingestFrame(c, in, binary, b)
+}
+
 // ingestFrame publishes one ingest frame.
-func (s *Server) ingestFrame(c *conn, binary bool, b []byte) {
+func (s *Server) ingestFrame(c *conn, in *ingestConn, binary bool, b []byte) {
 	h := c.hub
 	rt := h.cfg.Load()
-	in := c.in
 	in.seq++
 	seq := in.seq
 	topic := in.topic

@@ -28,49 +28,24 @@ value:
 	if s.i >= len(b) {
 		return false, ""
 	}
-	switch c := b[s.i]; {
-	case c == '{':
+	switch c := b[s.i]; c {
+	case '{', '[':
 		s.i++
-		stack = append(stack, '{')
+		stack = append(stack, c)
 		s.space()
-		if s.peek() == '}' {
+		if s.peek() == c+2 { // '}' and ']' are two after '{' and '['
 			s.i++
 			stack = stack[:len(stack)-1]
 			goto after
 		}
-		goto member
-	case c == '[':
-		s.i++
-		stack = append(stack, '[')
-		s.space()
-		if s.peek() == ']' {
-			s.i++
-			stack = stack[:len(stack)-1]
-			goto after
+		if c == '{' {
+			goto member
 		}
 		goto value
-	case c == '"':
-		if !s.str() {
-			return false, ""
-		}
-	case c == '-' || c >= '0' && c <= '9':
-		if !s.number() {
-			return false, ""
-		}
-	case c == 't':
-		if !s.literal("true") {
-			return false, ""
-		}
-	case c == 'f':
-		if !s.literal("false") {
-			return false, ""
-		}
-	case c == 'n':
-		if !s.literal("null") {
-			return false, ""
-		}
 	default:
-		return false, ""
+		if !s.scalar(c) {
+			return false, ""
+		}
 	}
 after:
 	if idStart >= 0 && len(stack) == 1 {
@@ -120,6 +95,23 @@ member:
 		idStart = s.i
 	}
 	goto value
+}
+
+// scalar reads the string, number or literal that starts with c.
+func (s *jsonScan) scalar(c byte) bool {
+	switch {
+	case c == '"':
+		return s.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return false
 }
 
 // isIDKey reports whether the quoted key tok is "id" (escapes decoded).

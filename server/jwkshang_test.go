@@ -66,6 +66,9 @@ func TestJWKSThatNeverAnswersHoldsUpNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s)
 	defer hs.Close()
 	closed := false
@@ -99,6 +102,9 @@ func TestJWKSThatNeverAnswersHoldsUpNothing(t *testing.T) {
 	var s2 *Server
 	within("a second server.New", func() { s2, err = New(Options{Apps: []App{jApp}, ReloadInterval: -1}) })
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the second server's JWKS fetch under way", func() bool { return hits.Load() > 2 })

@@ -19,6 +19,9 @@ func TestWebSocketOutlivesHTTPDeadlines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	short := 200 * time.Millisecond
 	o := httpguard.Options{ReadHeaderTimeout: short, ReadTimeout: short, WriteTimeout: short, IdleTimeout: short}
 	hs := httptest.NewUnstartedServer(s)

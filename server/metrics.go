@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -79,4 +81,48 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	reg.MustRegister(m.connections, m.subscriptions, m.framesIn, m.bytesIn, m.framesOut,
 		m.bytesOut, m.slowConsumers, m.authFailures, m.publishes, m.closes, m.clusterNodes)
 	return m
+}
+
+// highWater is the largest outbound queue one connection has held since the server
+// started. Connections whose socket has room never touch it; a queueing one reads it (a
+// shared, rarely written cache line) and writes only when it sets a new record.
+type highWater struct{ v atomic.Int64 }
+
+func (h *highWater) observe(n int) {
+	for {
+		cur := h.v.Load()
+		if int64(n) <= cur || h.v.CompareAndSwap(cur, int64(n)) {
+			return
+		}
+	}
+}
+
+// registerBacklogMetrics exports what slow subscribers cost: the bytes queued for all
+// connections now (summed at scrape time, so the fan-out path pays nothing for it) and
+// the largest queue one connection held, which stays within the app's maxBacklog.
+func (s *Server) registerBacklogMetrics() {
+	s.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "kete", Subsystem: "server", Name: "backlog_bytes",
+			Help: "Outbound bytes queued for subscribers whose sockets are full, all connections, now.",
+		}, func() float64 { return float64(s.backlogBytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "kete", Subsystem: "server", Name: "backlog_peak_bytes",
+			Help: "The largest outbound queue one connection has held since start (bounded by the app's limits.maxBacklog).",
+		}, func() float64 { return float64(s.out.backlogPeak.v.Load()) }),
+	)
+}
+
+// backlogBytes sums every connection's outbound queue.
+func (s *Server) backlogBytes() int {
+	hubs := s.hubList()
+	total := 0
+	var conns []*conn
+	for _, h := range hubs {
+		conns = h.snapshot(conns[:0])
+		for _, c := range conns {
+			total += c.queued()
+		}
+	}
+	return total
 }

@@ -37,15 +37,15 @@ func (b *publishBucket) allow(now int64, rate float64, burst int) bool {
 
 // allowPublish applies the app's publish rate limit to one publish or message frame of
 // c; over it, c is closed with 1008 ReasonRateLimited and false returned.
-func (s *Server) allowPublish(c *conn, l Limits) bool {
+func (s *Server) allowPublish(c *conn, k *clientConn, l Limits) bool {
 	if l.PublishRate < 0 {
 		return true
 	}
 	now := s.opts.Now().UnixNano()
-	if c.publishes == nil {
-		c.publishes = &publishBucket{tokens: float64(l.PublishBurst), last: now}
+	if k.publishes == nil {
+		k.publishes = &publishBucket{tokens: float64(l.PublishBurst), last: now}
 	}
-	if c.publishes.allow(now, float64(l.PublishRate), l.PublishBurst) {
+	if k.publishes.allow(now, float64(l.PublishRate), l.PublishBurst) {
 		return true
 	}
 	if c.closeWith(ClosePolicyViolation, ReasonRateLimited, false) {

@@ -27,6 +27,9 @@ func TestRefusedOriginShownInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { _ = srv.Close() })

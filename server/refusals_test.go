@@ -196,6 +196,9 @@ func TestRefusedConnectionOverTheAddressCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	defer s.Close()
 	o := httpguard.Options{MaxConnsPerAddress: 1, OnRefuse: s.RefusedConnection}
 	ln, err := httpguard.Listen("127.0.0.1:0", nil, o)
@@ -264,6 +267,9 @@ func TestSameOriginFetchLearnsTheOriginRefusal(t *testing.T) {
 	allowed.AllowedOrigins = []string{"https://" + ln.Addr().String()}
 	s2, err := New(Options{Apps: []App{allowed}, ReloadInterval: -1})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); err != nil {
 		t.Fatal(err)
 	}
 	hs2 := httptest.NewUnstartedServer(s2)

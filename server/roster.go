@@ -179,15 +179,7 @@ func (r *roster) wakeUp() {
 }
 
 // hubs returns the served hubs.
-func (r *roster) hubs() []*hub {
-	r.s.hubsMu.RLock()
-	defer r.s.hubsMu.RUnlock()
-	out := make([]*hub, 0, len(r.s.hubs))
-	for _, h := range r.s.hubs {
-		out = append(out, h)
-	}
-	return out
-}
+func (r *roster) hubs() []*hub { return r.s.hubList() }
 
 // reconcile follows changes of the apps' policy (a reload): the connections of an app
 // that turned to "reject" are announced, those of an app that left it released.

@@ -1,46 +1,3 @@
-// Package server is kete's pub/sub server: apps (isolated namespaces with their own keys),
-// topics, a WebSocket protocol compatible with the Realtime Pub/Sub clients, an ingest
-// WebSocket for destinations, an HTTP API, Prometheus metrics and the dashboard.
-//
-// Fan-out is built for speed: a message is encoded into its WebSocket frame once and that
-// frame is shared by every subscriber; consecutive messages of one topic are written as one
-// buffer; a write goes straight from the app's dispatcher to a socket that has room, and a
-// connection gets a writer goroutine only while its socket is full, with a bounded backlog
-// (over it the subscriber is closed as a slow consumer).
-//
-// # Wire protocol (beyond DESIGN.md)
-//
-//   - Refusals before the upgrade are JSON {"error":{"code","message"}}: 404 app_not_found,
-//     403 app_disabled / source_denied / origin_denied, 401 token_missing / token_invalid /
-//     token_expired / token_malformed / apikey_invalid, 503 too_many_connections,
-//     409 already_connected (oneConnectionPerUser "reject", on any node of a cluster).
-//   - A successful subscribe is confirmed with {"topic":T,"messageType":"welcome","data":{"topic":T}};
-//     a subscribe or publish the token does not allow closes the connection with the
-//     platform's reason (ReasonSubscribeSecureForbidden, …; App.OnForbidden "errorFrame"
-//     answers {"topic":T,"messageType":"error","data":{"code":"forbidden","message","id"?}}
-//     instead); too_many_subscriptions and publish_failed are always error frames.
-//     compat.go holds every policy where the platform and kete's extensions differ.
-//   - Acks (clientInboundAckEnabled): {"topic":"priv/acks","messageType":"ack","data":{"data":id}}.
-//   - A publish over WebSocket delivers data {"payload","id","client":{"connectionId","subject","permissions"}};
-//     an HTTP API publish delivers data = message; compress:true delivers a binary frame.
-//   - Token refresh ({"RefreshAccessToken":t} or {"type":"refresh","data":{"token":t}}) is
-//     confirmed with {"topic":"priv/{connectionId}","messageType":"refreshed","data":{"expiresAt"}}.
-//   - Close codes: 1008 with ReasonInvalidFormat, ReasonSlowConsumer, ReasonTokenExpired,
-//     ReasonTokenInvalid, ReasonReplaced, ReasonConnectedElsewhere, ReasonIdle,
-//     ReasonRateLimited (limits.publishRate); 1009 for
-//     an oversized frame; 1000 ReasonClosedByAdmin; 1001 on shutdown.
-//   - Ingest acks: see handleIngest ({"type":"ack","seq","id","status"} / {"type":"nack",…}).
-//   - History (apps with historySize > 0): delivered frames carry "offset"; the subscribe
-//     welcome carries {"topic","offset","epoch"}; a subscribe with "since":{"offset","epoch"}
-//     is answered with "recovered":true and "replayed":n followed by the n missed frames, or
-//     "recovered":false (see StreamPosition, history.go).
-//   - GET /readyz: 200 {"ready":true}; 503 {"ready":false,"reason"} while shutting down or
-//     while the broker (NATS) is disconnected.
-//   - In a cluster (a broker other than the memory broker) HTTP API actions reach every
-//     node: unsubscribe and close-all answer with this node's count and "forwarded":true;
-//     closing a connection that is not on this node answers 202 {"closed":0,"forwarded":true}.
-//     /api/health/status and the telemetry answer add "node", "nodes" and "cluster".
-//     See cluster.go and roster.go.
 package server
 
 import (
@@ -50,23 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/lxzan/gws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/kete-dev/kete/server/auth"
 	"github.com/kete-dev/kete/server/dashboard"
 )
 
@@ -75,14 +27,11 @@ type Options struct {
 	// Apps are the apps to serve when AppsFile is empty.
 	Apps []App
 	// AppsFile (kete.server.apps-file) is a JSON or YAML list of apps, reloaded when its
-	// modification time changes, on Reload, and on SIGHUP when ReloadOnSignal is set.
+	// modification time changes and on Reload (the kete binary calls Reload on SIGHUP).
 	AppsFile string
 	// ReloadInterval is how often AppsFile's modification time is checked (2s); negative
 	// turns polling off.
 	ReloadInterval time.Duration
-	// ReloadOnSignal reloads AppsFile on SIGHUP (for the kete binary; off in libraries
-	// and tests so that the signal stays the caller's).
-	ReloadOnSignal bool
 	// Broker carries messages to the hubs; nil uses a MemoryBroker, closed with the server.
 	// A broker given here is not closed by Close, unless CloseBroker is set.
 	Broker Broker
@@ -137,7 +86,8 @@ type Options struct {
 	upgraded func()
 }
 
-// Server is the pub/sub server; it is an http.Handler. Close stops it.
+// Server is the pub/sub server; it is an http.Handler. New builds it, Start starts it,
+// Close stops it.
 type Server struct {
 	opts    Options
 	log     *slog.Logger
@@ -159,111 +109,104 @@ type Server struct {
 
 	appsMu  sync.Mutex // serialises reloads
 	apps    atomic.Pointer[appTable]
-	hubsMu  sync.RWMutex
-	hubs    map[string]*hub
 	appsMod time.Time
 
 	upMu      sync.Mutex
 	upgraders map[upgraderKey]*gws.Upgrader
 
-	now         atomic.Int64 // coarse clock, unix ns, advanced by the sweeper
-	memRet      memoryReturn // owned by the sweeper
-	backlogPeak highWater    // the largest outbound queue of one connection
-	rawOps      sync.Pool    // *rawWriteOp, for every connection's rawWriter
-	fanCh       chan fanoutTask
-	loops       sync.WaitGroup // read loops
-	loopsMu     sync.Mutex     // orders loops.Add against Close's Wait
-	writers     sync.WaitGroup // writer goroutines
-	bg          sync.WaitGroup // watcher, sweeper, fan-out workers
-	closed      atomic.Bool
+	clock    coarseClock   // advanced by the sweeper
+	memPacer osMemoryPacer // owned by the sweeper
+	out      *outbound     // what every connection's writer shares
+	fan      *fanoutPool
+	hubDeps  *hubDeps       // what every hub gets instead of the Server
+	loops    sync.WaitGroup // read loops
+	loopsMu  sync.Mutex     // orders loops.Add against Close's Wait
+	bg       sync.WaitGroup // watcher, sweeper, fan-out workers, roster (writers: out.writers)
+	started  atomic.Bool    // set by Start, under appsMu
+	closed   atomic.Bool
 }
 
-// appTable is one generation of compiled apps, swapped whole on reload.
-type appTable struct {
-	apps   map[string]*appRuntime
-	cancel context.CancelFunc // stops the verifiers' JWKS refresh
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.ReloadInterval == 0 {
+		o.ReloadInterval = 2 * time.Second
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = 2 * time.Second
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	if o.FanoutWorkers <= 0 {
+		o.FanoutWorkers = runtime.GOMAXPROCS(0)
+	}
+	if o.TokenLeeway == 0 {
+		o.TokenLeeway = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.ReturnMemoryAfter == 0 {
+		o.ReturnMemoryAfter = DefaultReturnMemoryAfter
+	}
+	if o.ReturnMemoryInterval <= 0 {
+		o.ReturnMemoryInterval = DefaultReturnMemoryInterval
+	}
+	if o.freeOSMemory == nil {
+		o.freeOSMemory = debug.FreeOSMemory
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	return o
 }
 
-// appRuntime is an App ready to serve: verifiers built, policies parsed, defaults applied.
-type appRuntime struct {
-	app       App
-	limits    Limits
-	authV     *auth.Verifier
-	adminV    *auth.Verifier
-	apiKeys   *auth.APIKeys
-	clientSrc *auth.SourcePolicy
-	adminSrc  *auth.SourcePolicy
-	origins   map[string]bool
-	anyOrigin bool
-}
-
-// New builds a Server from opts: it loads the apps, subscribes to the broker and starts
-// the sweeper, the fan-out workers and (with AppsFile) the reload watcher.
+// New builds a Server from opts: it loads and compiles the apps and sets up the routes
+// and the metrics. It starts nothing: Start subscribes to the broker and starts the
+// background work, and Close stops it. Until Start, every request is answered 503.
 func New(opts Options) (*Server, error) {
-	if opts.ReloadInterval == 0 {
-		opts.ReloadInterval = 2 * time.Second
-	}
-	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = time.Second
-	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = 10 * time.Second
-	}
-	if opts.CloseGrace <= 0 {
-		opts.CloseGrace = 2 * time.Second
-	}
-	if opts.ReadBufferSize <= 0 {
-		opts.ReadBufferSize = DefaultReadBufferSize
-	}
-	if opts.FanoutWorkers <= 0 {
-		opts.FanoutWorkers = runtime.GOMAXPROCS(0)
-	}
-	if opts.TokenLeeway == 0 {
-		opts.TokenLeeway = 30 * time.Second
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.HeartbeatInterval == 0 {
-		opts.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if opts.ReturnMemoryAfter == 0 {
-		opts.ReturnMemoryAfter = DefaultReturnMemoryAfter
-	}
-	if opts.ReturnMemoryInterval <= 0 {
-		opts.ReturnMemoryInterval = DefaultReturnMemoryInterval
-	}
-	if opts.freeOSMemory == nil {
-		opts.freeOSMemory = debug.FreeOSMemory
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = http.DefaultClient
-	}
+	opts = opts.withDefaults()
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
 		reg:       opts.Registry,
-		hubs:      make(map[string]*hub),
 		upgraders: make(map[upgraderKey]*gws.Upgrader),
-		fanCh:     make(chan fanoutTask, 64),
+		fan:       newFanoutPool(opts.FanoutWorkers),
 		nodeID:    newID(),
+		memPacer:  osMemoryPacer{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)},
 	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.reg)
+	s.out = newOutbound(opts, s.metrics)
 	s.refusals = newRefusals(s.reg, s.metrics.authFailures, s.log, opts.Now)
 	s.registerBacklogMetrics()
 	s.reg.MustRegister(newHistoryCollector(s))
-	s.now.Store(opts.Now().UnixNano())
+	s.clock.set(opts.Now().UnixNano())
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.events = &wsEvents{s: s}
-	s.rawOps.New = newRawWriteOp
-	s.memRet = memoryReturn{minGrowth: opts.ReturnMemoryAfter, minInterval: int64(opts.ReturnMemoryInterval)}
 
+	s.broker, s.ownsBrk = opts.Broker, opts.CloseBroker
+	if s.broker == nil {
+		s.broker = NewMemoryBroker()
+		s.ownsBrk = true
+	}
+	s.initCluster() // before the hubs' dependencies: they read s.roster
+	s.hubDeps = &hubDeps{ctx: s.ctx, log: s.log, metrics: s.metrics, broker: s.broker,
+		clock: &s.clock, fan: s.fan, out: s.out, roster: s.roster}
 	apps := opts.Apps
 	if opts.AppsFile != "" {
 		st, err := os.Stat(opts.AppsFile)
@@ -281,44 +224,48 @@ func New(opts Options) (*Server, error) {
 		s.cancel()
 		return nil, err
 	}
+	s.routes()
+	return s, nil
+}
 
-	s.broker, s.ownsBrk = opts.Broker, opts.CloseBroker
-	if s.broker == nil {
-		s.broker = NewMemoryBroker()
-		s.ownsBrk = true
+// errNotStarted answers requests that come before Start.
+var errNotStarted = errors.New("server: not started (call Start after New)")
+
+// Start subscribes to the broker and starts the background work: each app's dispatcher,
+// the fan-out workers, the sweeper, the cluster roster and (with AppsFile and a positive
+// ReloadInterval) the apps file watcher. Close stops all of it. Start may be called once.
+func (s *Server) Start() error {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	if s.closed.Load() {
+		return errors.New("server: Start after Close")
 	}
-	s.initCluster()
+	if s.started.Load() {
+		return errors.New("server: already started")
+	}
 	unsub, err := s.broker.Subscribe(s.onBrokerMessage)
 	if err != nil {
-		s.shutdownHubs()
-		s.cancel()
-		return nil, fmt.Errorf("server: subscribe to broker: %w", err)
+		return fmt.Errorf("server: subscribe to broker: %w", err)
 	}
 	s.unsub = unsub
-
-	s.routes()
-	for range opts.FanoutWorkers {
-		s.bg.Add(1)
-		go s.fanoutWorker()
+	for _, h := range s.hubList() {
+		h.start()
+	}
+	for range s.fan.workers {
+		s.bg.Go(s.fan.work)
 	}
 	s.bg.Add(1)
 	go s.sweeper()
 	if err := s.startCluster(); err != nil {
-		_ = s.Close()
-		return nil, err
+		return err // Close undoes what was started (started stays false: no bye)
 	}
-	if opts.AppsFile != "" && (opts.ReloadInterval > 0 || opts.ReloadOnSignal) {
-		var hup chan os.Signal
-		if opts.ReloadOnSignal {
-			// Registered before New returns, so that a SIGHUP right after never hits the
-			// default action (exit).
-			hup = make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-		}
+	s.startVerifiers(s.apps.Load())
+	if s.opts.AppsFile != "" && s.opts.ReloadInterval > 0 {
 		s.bg.Add(1)
-		go s.watch(hup)
+		go s.watch()
 	}
-	return s, nil
+	s.started.Store(true)
+	return nil
 }
 
 func (s *Server) routes() {
@@ -351,189 +298,23 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Before Start it answers 503 to everything: a server whose dispatchers do not run would
+// take connections and never deliver to them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.started.Load() && !s.closed.Load() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "not_started", errNotStarted.Error())
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Registry returns the Prometheus registry the server's metrics are on.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
-// SetApps replaces the served apps (what a reload does). Connections of an app that is
-// gone are closed; those of a kept app stay, and new tokens and API keys apply at once.
-func (s *Server) SetApps(apps []App) error {
-	if err := ValidateApps(apps); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	t := &appTable{apps: make(map[string]*appRuntime, len(apps)), cancel: cancel}
-	var errs []error
-	for _, a := range apps {
-		rt, err := s.compile(ctx, a)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("app %q: %w", a.AppID, err))
-			continue
-		}
-		t.apps[a.AppID] = rt
-	}
-	if err := errors.Join(errs...); err != nil {
-		cancel()
-		return err
-	}
-	s.appsMu.Lock()
-	old := s.apps.Swap(t)
-	s.hubsMu.Lock()
-	var gone []*hub
-	for id, h := range s.hubs {
-		if rt := t.apps[id]; rt != nil {
-			h.cfg.Store(rt)
-			h.history.apply(historyLimitsOf(&rt.app), s.coarseNow()) // new bounds, or none kept
-		} else {
-			gone = append(gone, h)
-			delete(s.hubs, id)
-		}
-	}
-	for id, rt := range t.apps {
-		if s.hubs[id] == nil {
-			s.hubs[id] = newHub(s, id, rt)
-		}
-	}
-	s.hubsMu.Unlock()
-	s.appsMu.Unlock()
-	if old != nil {
-		old.cancel()
-	}
-	for _, h := range gone {
-		for _, c := range h.snapshot(nil) {
-			c.closeWith(CloseGoingAway, "app removed", false)
-		}
-		h.stop()
-	}
-	return nil
-}
-
-// compile builds an appRuntime; errors name the key at fault.
-func (s *Server) compile(ctx context.Context, a App) (*appRuntime, error) {
-	a.OneConnectionPerUser = a.OneConnectionPerUser.orDefault()
-	rt := &appRuntime{app: a, limits: a.Limits.withDefaults(), origins: map[string]bool{}}
-	ao := auth.Options{HTTPClient: s.opts.HTTPClient, Leeway: s.opts.TokenLeeway, Now: s.opts.Now}
-	var err error
-	if keySet(a.AuthKey) {
-		if rt.authV, err = auth.NewVerifier(a.AuthKey, ao); err != nil {
-			return nil, fmt.Errorf("authKey: %w", err)
-		}
-		rt.authV.Start(ctx) // the JWKS fetch, until the app table is replaced (ctx)
-	}
-	if keySet(a.AdminKey) {
-		if rt.adminV, err = auth.NewVerifier(a.AdminKey, ao); err != nil {
-			return nil, fmt.Errorf("adminKey: %w", err)
-		}
-		rt.adminV.Start(ctx)
-	}
-	if rt.apiKeys, err = auth.NewAPIKeys(a.APIKeys); err != nil {
-		return nil, fmt.Errorf("apiKeys: %w", err)
-	}
-	if rt.clientSrc, err = auth.ParseSourcePolicy(a.ClientSourceAddress); err != nil {
-		return nil, fmt.Errorf("clientSourceAddress: %w", err)
-	}
-	if rt.adminSrc, err = auth.ParseSourcePolicy(a.AdminSourceAddress); err != nil {
-		return nil, fmt.Errorf("adminSourceAddress: %w", err)
-	}
-	for _, o := range a.AllowedOrigins {
-		if o == "*" {
-			rt.anyOrigin = true
-		}
-		rt.origins[o] = true
-	}
-	return rt, nil
-}
-
-func keySet(k auth.Key) bool { return k.Source != "" || k.Key != "" || k.JWKSURI != "" }
-
-// Reload reads AppsFile again and applies it; on error the apps in force stay.
-func (s *Server) Reload() error {
-	if s.opts.AppsFile == "" {
-		return errors.New("server: no apps file to reload")
-	}
-	st, err := os.Stat(s.opts.AppsFile)
-	if err != nil {
-		return fmt.Errorf("apps file %s: %w", s.opts.AppsFile, err)
-	}
-	apps, err := LoadApps(s.opts.AppsFile)
-	if err != nil {
-		return err
-	}
-	if err := s.SetApps(apps); err != nil {
-		return fmt.Errorf("apps file %s: %w", s.opts.AppsFile, err)
-	}
-	s.appsMu.Lock()
-	s.appsMod = st.ModTime()
-	s.appsMu.Unlock()
-	s.log.Info("apps reloaded", slog.String("file", s.opts.AppsFile), slog.Int("apps", len(apps)))
-	return nil
-}
-
-// watch reloads AppsFile when its modification time changes or on SIGHUP.
-func (s *Server) watch(hup chan os.Signal) {
-	defer s.bg.Done()
-	var tick <-chan time.Time
-	if s.opts.ReloadInterval > 0 {
-		t := time.NewTicker(s.opts.ReloadInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	if hup != nil {
-		defer signal.Stop(hup)
-	}
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-hup:
-			if err := s.Reload(); err != nil {
-				s.log.Error("apps reload failed", slog.String("error", err.Error()))
-			}
-		case <-tick:
-			st, err := os.Stat(s.opts.AppsFile)
-			if err != nil {
-				continue
-			}
-			s.appsMu.Lock()
-			changed := !st.ModTime().Equal(s.appsMod)
-			s.appsMu.Unlock()
-			if changed {
-				if err := s.Reload(); err != nil {
-					s.log.Error("apps reload failed", slog.String("error", err.Error()))
-					s.appsMu.Lock()
-					s.appsMod = st.ModTime() // do not retry a broken file until it changes again
-					s.appsMu.Unlock()
-				}
-			}
-		}
-	}
-}
-
-// app returns the runtime and hub of appID, or nils.
-func (s *Server) app(appID string) (*appRuntime, *hub) {
-	t := s.apps.Load()
-	if t == nil {
-		return nil, nil
-	}
-	rt := t.apps[appID]
-	if rt == nil {
-		return nil, nil
-	}
-	s.hubsMu.RLock()
-	h := s.hubs[appID]
-	s.hubsMu.RUnlock()
-	if h == nil {
-		return nil, nil
-	}
-	return rt, h
-}
-
 // onBrokerMessage is the server's one broker Handler: it hands msg to the app's hub.
 func (s *Server) onBrokerMessage(ctx context.Context, appID, topic string, msg Message) error {
-	s.hubsMu.RLock()
-	h := s.hubs[appID]
-	s.hubsMu.RUnlock()
+	h := s.apps.Load().hub(appID)
 	if h == nil {
 		return nil // app not served on this node
 	}
@@ -558,155 +339,6 @@ func (s *Server) publish(ctx context.Context, appID, topic string, msg Message) 
 	return s.broker.Publish(ctx, appID, topic, msg)
 }
 
-// fanoutTask is one chunk of a large fan-out.
-type fanoutTask struct {
-	buf   []byte
-	conns []*conn
-	wg    *sync.WaitGroup
-}
-
-// fanout writes buf to every conn: small sets inline, large ones split across the
-// fan-out workers, returning when all writes were made or queued.
-func (s *Server) fanout(buf []byte, conns []*conn) {
-	if len(conns) <= fanoutChunk || s.opts.FanoutWorkers <= 1 {
-		for _, c := range conns {
-			c.send(buf)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	rest := conns[fanoutChunk:]
-	for len(rest) > 0 {
-		n := min(fanoutChunk, len(rest))
-		wg.Add(1)
-		s.fanCh <- fanoutTask{buf: buf, conns: rest[:n], wg: &wg}
-		rest = rest[n:]
-	}
-	for _, c := range conns[:fanoutChunk] {
-		c.send(buf)
-	}
-	wg.Wait()
-}
-
-// fanoutWorker runs until Close closes fanCh, after every dispatcher has stopped.
-func (s *Server) fanoutWorker() {
-	defer s.bg.Done()
-	for t := range s.fanCh {
-		for _, c := range t.conns {
-			c.send(t.buf)
-		}
-		t.wg.Done()
-	}
-}
-
-// coarseNow is the sweeper's clock: cheap to read on every frame.
-func (s *Server) coarseNow() int64 { return s.now.Load() }
-
-// sweeper advances the coarse clock and, per connection, closes expired tokens and idle
-// sockets and sends pings.
-func (s *Server) sweeper() {
-	defer s.bg.Done()
-	t := time.NewTicker(s.opts.SweepInterval)
-	defer t.Stop()
-	var scratch []*conn
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			scratch = s.sweep(scratch[:0])
-			clear(scratch)
-		}
-	}
-}
-
-var pingFrame = encodeFrame(opPing, nil)
-
-// sweep runs one pass at the current time; tests call it after moving the clock.
-func (s *Server) sweep(scratch []*conn) []*conn {
-	now := s.opts.Now().UnixNano()
-	s.now.Store(now)
-	s.hubsMu.RLock()
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-	}
-	s.hubsMu.RUnlock()
-	conns := 0
-	for _, h := range hubs {
-		rt := h.cfg.Load()
-		idle := int64(rt.limits.IdleTimeout)
-		ping := int64(rt.limits.PingInterval)
-		scratch = h.snapshot(scratch[:0])
-		conns += len(scratch)
-		h.sweepGroups() // groups.go
-		for _, c := range scratch {
-			if exp := c.session().expires; exp != 0 && now >= exp {
-				s.metrics.closes.WithLabelValues("token_expired").Inc()
-				c.closeWith(ClosePolicyViolation, ReasonTokenExpired, false)
-				continue
-			}
-			seen := c.lastSeen.Load()
-			if now-seen >= idle {
-				s.metrics.closes.WithLabelValues("idle").Inc()
-				c.closeWith(ClosePolicyViolation, ReasonIdle, false)
-				continue
-			}
-			if now-seen >= ping && now-c.lastPing >= ping {
-				c.lastPing = now
-				c.send(pingFrame)
-			}
-		}
-	}
-	if s.memRet.due(now, conns) {
-		s.opts.freeOSMemory()
-	}
-	return scratch
-}
-
-// DefaultReadBufferSize is a client connection's read buffer: every idle connection keeps
-// one, and what clients send (subscribes, refreshes, pongs, small publishes) fits in it.
-const DefaultReadBufferSize = 256
-
-// IngestReadBufferSize is the least read buffer of an ingest connection: it carries a
-// publisher's stream, where a larger buffer reads several frames per system call.
-const IngestReadBufferSize = 4096
-
-// upgraderKey tells gws upgraders apart: one per read limit, read buffer size and
-// whether permessage-deflate is offered (client connections: deflate.go).
-type upgraderKey struct {
-	maxPayload, readBuffer int
-	deflate                bool
-}
-
-// upgrader returns the gws upgrader for a read limit, a read buffer size and deflate.
-func (s *Server) upgrader(maxPayload, readBuffer int, deflate bool) *gws.Upgrader {
-	s.upMu.Lock()
-	defer s.upMu.Unlock()
-	k := upgraderKey{maxPayload, readBuffer, deflate}
-	u := s.upgraders[k]
-	if u == nil {
-		var pd gws.PermessageDeflate
-		if deflate {
-			pd = deflateOption
-		}
-		u = gws.NewUpgrader(s.events, &gws.ServerOption{
-			PermessageDeflate:  pd,
-			ReadBufferSize:     readBuffer,
-			ReadMaxPayloadSize: maxPayload,
-			CheckUtf8Enabled:   true,
-			NewSession:         func() gws.SessionStorage { return &connSession{} },
-			Logger:             gwsLogger{s.log},
-		})
-		s.upgraders[k] = u
-	}
-	return u
-}
-
-type gwsLogger struct{ l *slog.Logger }
-
-func (g gwsLogger) Error(v ...any) { g.l.Error(fmt.Sprint(v...)) }
-
 // Close closes every connection (1001), stops the background goroutines and waits for
 // them; it is safe to call more than once.
 func (s *Server) Close() error {
@@ -717,27 +349,34 @@ func (s *Server) Close() error {
 	if !first {
 		return nil
 	}
-	if s.unsub != nil {
-		s.unsub()
+	// Start runs whole under appsMu, or sees closed and does nothing: from here what it
+	// started is known, and no more is added to bg.
+	s.appsMu.Lock()
+	unsub, started := s.unsub, s.started.Load()
+	s.appsMu.Unlock()
+	if unsub != nil {
+		unsub()
 	}
-	s.hubsMu.RLock()
 	var conns []*conn
-	for _, h := range s.hubs {
+	for _, h := range s.hubList() {
 		conns = h.snapshot(conns)
 	}
-	s.hubsMu.RUnlock()
 	for _, c := range conns {
 		c.closeWith(CloseGoingAway, ReasonShutdown, false)
 	}
-	waitTimeout(&s.writers, s.opts.CloseGrace+time.Second)
+	waitTimeout(&s.out.writers, s.opts.CloseGrace+time.Second)
 	for _, c := range conns {
 		_ = c.nc.Close()
 	}
 	waitTimeout(&s.loops, 5*time.Second)
-	s.stopCluster()
+	if started {
+		s.stopCluster()
+	} else if s.cluster.unsub != nil {
+		s.cluster.unsub() // a Start that failed after subscribing
+	}
 	s.cancel()
 	s.shutdownHubs()
-	close(s.fanCh) // no dispatcher is left to send
+	close(s.fan.ch) // no dispatcher is left to send
 	s.bg.Wait()
 	var err error
 	if s.ownsBrk {
@@ -759,16 +398,16 @@ func (s *Server) addLoop() bool {
 }
 
 func (s *Server) shutdownHubs() {
-	s.hubsMu.Lock()
-	hubs := s.hubs
-	s.hubs = map[string]*hub{}
-	s.hubsMu.Unlock()
-	for _, h := range hubs {
+	s.appsMu.Lock()
+	old := s.apps.Swap(&appTable{cancel: func() {}})
+	s.appsMu.Unlock()
+	if old == nil {
+		return
+	}
+	for _, h := range old.hubs {
 		h.stop()
 	}
-	if t := s.apps.Load(); t != nil {
-		t.cancel()
-	}
+	old.cancel()
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
@@ -787,17 +426,4 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// remoteAddr returns the request's peer address.
-func remoteAddr(r *http.Request) (netip.Addr, string) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, host
-	}
-	return a.Unmap(), r.RemoteAddr
 }

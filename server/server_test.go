@@ -494,6 +494,9 @@ func TestTLSConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewTLSServer(s)
 	t.Cleanup(func() { hs.Close(); _ = s.Close() })
 	url := "wss" + strings.TrimPrefix(hs.URL, "https") + "/apps/a?access_token=" + mint(t, secretA, "alice", time.Hour, "realtime:publisher:write:topic:*")

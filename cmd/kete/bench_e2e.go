@@ -44,6 +44,10 @@ func benchE2E(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
+		return err
+	}
 	srvAddr, stopSrv, err := bench.ServeLoopback(srv)
 	if err != nil {
 		srv.Close()

@@ -69,6 +69,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
+		return err
+	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	srvLn, err := listenOrFree(*listenAddr, given["listen"], "listen", stderr)

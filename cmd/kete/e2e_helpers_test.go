@@ -51,6 +51,10 @@ func startTestServerB(t testing.TB) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); srv.Close() })
 	return &testApp{srv: srv, hs: hs, secret: secret}
@@ -237,6 +241,10 @@ func startTestServerAt(t *testing.T, addr string, broker server.Broker) *testApp
 	key := auth.Key{Source: "raw", Key: string(secret), Algorithms: []string{"HS256"}}
 	srv, err := server.New(server.Options{Broker: broker, Apps: []server.App{{AppID: "demo", Enabled: true, AuthKey: key, AdminKey: key}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Close()
 		t.Fatal(err)
 	}
 	var ln net.Listener

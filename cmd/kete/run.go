@@ -153,6 +153,7 @@ func (d *runningDaemon) startServer(ctx context.Context, s config.ServerSettings
 		return fmt.Errorf("kete.server.listen=%s: %w", s.Listen, err)
 	}
 	d.server, d.srvAddr = srv, ln.Addr()
+	reloadOnHangup(ctx, &d.sources, srv, d.log) // stopped before the server
 	d.sources.Go(func() {
 		if err := serve(ctx, ln, srv, guard(s.HTTP), d.log); err != nil {
 			d.log.Error("server stopped", "err", err)

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kete-dev/kete/config"
@@ -50,6 +53,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer srv.Close()
+	var hangups sync.WaitGroup
+	hupCtx, stopHangups := context.WithCancel(ctx)
+	defer func() { stopHangups(); hangups.Wait() }() // before srv.Close: no reload after it
+	reloadOnHangup(hupCtx, &hangups, srv, log)
 	tlsCfg, err := settings.TLSConfig()
 	if err != nil {
 		return err
@@ -66,7 +73,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // NATS (kete.server.broker=nats://…) so that several nodes act as one. Closing the
 // returned server also closes its NATS broker.
 func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error) {
-	opts := server.Options{AppsFile: s.AppsFile, ReloadOnSignal: true, Logger: log,
+	opts := server.Options{AppsFile: s.AppsFile, Logger: log,
 		ReturnMemoryAfter: s.ReturnMemoryAfter, ReturnMemoryInterval: s.ReturnMemoryInterval}
 	var broker *natsbroker.Broker
 	switch s.Broker.Kind {
@@ -106,7 +113,33 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 		}
 		return nil, appsFileError(s.AppsFile, err)
 	}
+	if err := srv.Start(); err != nil {
+		srv.Close() // closes the NATS broker too (CloseBroker)
+		return nil, err
+	}
 	return srv, nil
+}
+
+// reloadOnHangup reloads srv's apps file on every SIGHUP until ctx ends; its goroutine
+// counts in wg. The signal is caught from the return on, so that a SIGHUP right after
+// never takes the default action (exit). The library installs no handler: the signal
+// is the binary's.
+func reloadOnHangup(ctx context.Context, wg *sync.WaitGroup, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	wg.Go(func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := srv.Reload(); err != nil {
+					log.Error("apps reload failed", slog.String("error", err.Error()))
+				}
+			}
+		}
+	})
 }
 
 func schemeOf(tlsCfg *tls.Config) string {

@@ -115,6 +115,9 @@ func startGroupNode(t *testing.T, name, url string) *node {
 		b.Close()
 		t.Fatalf("%s: server.New: %v", name, err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	n := &node{name: name, srv: s, http: httptest.NewServer(s), broker: b}
 	t.Cleanup(n.kill)
 	return n

@@ -413,6 +413,9 @@ func TestSingleNodeHealthUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(s)
 	defer func() { hs.Close(); _ = s.Close() }()
 	var body map[string]any

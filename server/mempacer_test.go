@@ -61,7 +61,7 @@ func TestMemoryReturnDue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := memoryReturn{minGrowth: tt.minGrowth, minInterval: int64(time.Minute)}
+			m := osMemoryPacer{minGrowth: tt.minGrowth, minInterval: int64(time.Minute)}
 			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 			for i, s := range tt.steps {
 				if got := m.due(start+int64(s.at), s.conns); got != s.want {

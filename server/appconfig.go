@@ -97,22 +97,10 @@ const (
 )
 
 // UnmarshalJSON accepts a policy string or a boolean (true = replace).
-func (p *OnePerUser) UnmarshalJSON(b []byte) error {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	return p.set(v)
-}
+func (p *OnePerUser) UnmarshalJSON(b []byte) error { return setFromJSON(b, p.set) }
 
 // UnmarshalYAML accepts a policy string or a boolean (true = replace).
-func (p *OnePerUser) UnmarshalYAML(n *yaml.Node) error {
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return err
-	}
-	return p.set(v)
-}
+func (p *OnePerUser) UnmarshalYAML(n *yaml.Node) error { return setFromYAML(n, p.set) }
 
 func (p *OnePerUser) set(v any) error {
 	switch x := v.(type) {
@@ -238,21 +226,27 @@ func (l Limits) withDefaults() Limits {
 type Duration time.Duration
 
 // UnmarshalJSON accepts "30s" or milliseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
+func (d *Duration) UnmarshalJSON(b []byte) error { return setFromJSON(b, d.set) }
+
+// UnmarshalYAML accepts "30s" or milliseconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return setFromYAML(n, d.set) }
+
+// setFromJSON and setFromYAML decode a value of any shape and hand it to set: the
+// fields that accept more than one shape (a string or a boolean, "30s" or milliseconds).
+func setFromJSON(b []byte, set func(any) error) error {
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	return d.set(v)
+	return set(v)
 }
 
-// UnmarshalYAML accepts "30s" or milliseconds.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+func setFromYAML(n *yaml.Node, set func(any) error) error {
 	var v any
 	if err := n.Decode(&v); err != nil {
 		return err
 	}
-	return d.set(v)
+	return set(v)
 }
 
 // MarshalJSON writes the duration as a string such as "30s".
