@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/ingestwire"
 	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/template"
 )
@@ -94,9 +95,6 @@ func parseEndpoint(raw string) (*endpoint, error) {
 		return nil, fmt.Errorf("websocket url %q: no host", ep.display)
 	}
 	ep.addr = net.JoinHostPort(ep.hostname, port)
-	switch strings.ToLower(u.Query().Get("ack")) {
-	case "1", "true":
-		ep.awaitAck = true
-	}
+	ep.awaitAck = ingestwire.AckRequested(u.Query())
 	return ep, nil
 }

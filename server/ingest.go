@@ -48,9 +48,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.refuseAdmission(w, nil, err)
 		return
 	}
-	q := r.URL.Query().Get("ack")
 	c := &conn{wsWriter: newWSWriter(h.deps.out, rt.limits.MaxBacklog), id: newID(), hub: h,
-		kind: &ingestConn{topic: topic, ack: q == "1" || q == "true"}}
+		kind: &ingestConn{topic: topic, ack: ingestwire.AckRequested(r.URL.Query())}}
 	ss := newSession(cl)
 	s.applyTokenExpiry(rt, ss, cl)
 	c.sess.Store(ss)

@@ -165,3 +165,18 @@ func TestIngest(t *testing.T) {
 		}
 	})
 }
+
+// TestIngestAckQueryInAnyCase: the destination waits for acks on ?ack=TRUE (it always
+// read the query in any case), so the server must send them; before ingestwire.AckRequested
+// the server took only "1" and "true", and such a destination stalled on its first frame.
+func TestIngestAckQueryInAnyCase(t *testing.T) {
+	_, hs := startServer(t, Options{Apps: []App{testApp("a", secretA)}})
+	tok := mint(t, secretA, "daemon", time.Hour, "realtime:publisher:write:topic:*")
+	in, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a/publish/events?ack=TRUE&access_token="+tok), wstest.Options{})
+	if err != nil {
+		t.Fatalf("ingest: %v (status %d)", err, wstest.Status(resp))
+	}
+	if a := ingestSend(t, in, `{"id":"e1","type":"LOGIN"}`); a.Type != "ack" || a.Seq != 1 || a.Status != "ok" {
+		t.Fatalf("got %+v, want an ok ack of frame 1", a)
+	}
+}

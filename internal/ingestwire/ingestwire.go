@@ -17,7 +17,9 @@ package ingestwire
 
 import (
 	"encoding/json"
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/kete-dev/kete/internal/jsontext"
 )
@@ -86,4 +88,16 @@ func Decode(b []byte) (a Ack, ok bool) {
 		return Ack{}, false
 	}
 	return a, true
+}
+
+// AckRequested reports whether an ingest URL's query asks for acks: ?ack=1 or ?ack=true,
+// in any case. The destination (whether to wait) and the server (whether to answer) read
+// the query here, so they cannot disagree: a destination waiting for acks that a server
+// never sends would stall.
+func AckRequested(q url.Values) bool {
+	switch strings.ToLower(q.Get("ack")) {
+	case "1", "true":
+		return true
+	}
+	return false
 }

@@ -1,6 +1,9 @@
 package ingestwire
 
-import "testing"
+import (
+	"net/url"
+	"testing"
+)
 
 // The wire bytes are a contract with every deployed destination: these are the frames the
 // server sent before this package existed.
@@ -56,5 +59,21 @@ func TestDecodeSkipsOtherFrames(t *testing.T) {
 	}
 	if a, ok := Decode([]byte(`{"type":"nack","seq":9,"error":"full"}`)); !ok || !a.IsNack() || a.Seq != 9 || a.Error != "full" {
 		t.Errorf("Decode(nack) = %+v, %v", a, ok)
+	}
+}
+
+// TestAckRequested: the query both sides read; any case, as the destination always took it.
+func TestAckRequested(t *testing.T) {
+	for q, want := range map[string]bool{
+		"ack=1": true, "ack=true": true, "ack=TRUE": true, "ack=True": true,
+		"": false, "ack=0": false, "ack=false": false, "ack=yes": false, "other=1": false,
+	} {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AckRequested(v); got != want {
+			t.Errorf("AckRequested(%q) = %v, want %v", q, got, want)
+		}
 	}
 }
