@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/kete-dev/kete/bench"
+	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 	"github.com/kete-dev/kete/internal/redact"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
-	"github.com/kete-dev/kete/bench"
+	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 )
 
 // testChildCommand runs children as this test binary re-run as the CLI (see TestMain).

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/kete-dev/kete/bench"
+	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/server"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/demo"
+	"github.com/kete-dev/kete/cmd/kete/internal/demo"
 )
 
 // TestDemoEveryEventOnEveryTopic runs `kete demo`'s own configuration (two routes into

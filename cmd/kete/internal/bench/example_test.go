@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/kete-dev/kete/bench"
+	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 )
 
 // A fan-out run against the bare gws hub: 3 subscribers, 300 deliveries/s (100
