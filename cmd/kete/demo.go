@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/cmd/kete/internal/demo"
+	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/internal/httpguard"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
