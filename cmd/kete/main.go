@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -75,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.Is(err, errUsage), errors.Is(err, bench.ErrUsage):
 			fmt.Fprintf(stderr, "kete %s: %v\nusage: %s\n", c.name, err, c.usage)
 			return 2
 		default:

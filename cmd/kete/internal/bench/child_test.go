@@ -2,23 +2,28 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// childEnv makes the test binary serve a Hub instead of running tests, so that the
-// child-process path (StartChild, /proc of another pid, Stop) is tested for real.
-const childEnv = "KETE_BENCH_TEST_CHILD"
+// childEnv makes the test binary run `kete bench` with the arguments it holds
+// ("bench\x1fhub\x1f…") instead of running tests, so that the child-process path
+// (StartChild, /proc of another pid, Stop) and the children of `bench fanout --self` are
+// tested for real.
+const childEnv = "KETE_BENCH_TEST_ARGS"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "hub" {
+	if args := os.Getenv(childEnv); args != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := ServeHub(ctx, ServeOptions{Listen: "127.0.0.1:0", Ready: os.Stdout}); err != nil {
+		if err := Run(ctx, strings.Split(args, "\x1f")[1:], os.Stdout, os.Stderr, Options{}); err != nil {
+			fmt.Fprintln(os.Stderr, "kete bench:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -29,7 +34,7 @@ func TestMain(m *testing.M) {
 func TestChildHubMeasuredFromProc(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	child, err := StartChild(ctx, []string{os.Args[0]}, []string{childEnv + "=hub"}, io.Discard)
+	child, err := StartChild(ctx, []string{os.Args[0]}, []string{childEnv + "=bench\x1fhub"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

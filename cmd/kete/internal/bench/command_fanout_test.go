@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -8,33 +8,33 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
-	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 )
 
-// testChildCommand runs children as this test binary re-run as the CLI (see TestMain).
+// testChildCommand runs children as this test binary re-run as `kete bench` (see
+// TestMain).
 func testChildCommand(args ...string) (argv, env []string) {
-	return []string{os.Args[0], "-test.run=^$"}, []string{"KETECLI_TEST_ARGS=" + strings.Join(args, "\x1f")}
+	return []string{os.Args[0], "-test.run=^$"}, []string{childEnv + "=" + strings.Join(args, "\x1f")}
 }
 
-// startBenchNATS runs a NATS server embedded in the test on a free loopback port and
-// returns its URL.
-func startBenchNATS(t *testing.T) string {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start within 10s")
-	}
-	return ns.ClientURL()
+// lockedBuffer is a bytes.Buffer that several goroutines write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestBenchFanoutThreeNodesVsOne runs `kete bench fanout --self --nodes 3 --nats URL
@@ -42,7 +42,7 @@ func startBenchNATS(t *testing.T) string {
 // the test, and checks that every subscriber on every node of both sides got every
 // message and that the report has both sides and their ratios.
 func TestBenchFanoutThreeNodesVsOne(t *testing.T) {
-	natsURL := startBenchNATS(t)
+	natsURL := startNATS(t)
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -50,7 +50,7 @@ func TestBenchFanoutThreeNodesVsOne(t *testing.T) {
 		stdout bytes.Buffer
 		stderr lockedBuffer // the children's stderr copiers and the progress write here at once
 	)
-	err := benchFanoutWith(ctx, []string{
+	err := runFanoutCommand(ctx, []string{
 		"--self", "--nodes", "3", "--nats", natsURL, "--compare-nodes", "1",
 		"--subscribers", "30", "--rate", "3000", "--duration", "1s", "--rounds", "1",
 		"--publishers", "3", "--json", jsonPath,
@@ -68,7 +68,7 @@ func TestBenchFanoutThreeNodesVsOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep bench.Report
+	var rep Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("report JSON: %v", err)
 	}
@@ -135,11 +135,11 @@ func TestBenchFanoutClusterFlagErrors(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			err := benchFanoutWith(ctx, tc.args, &stdout, &stderr, testChildCommand)
+			err := runFanoutCommand(ctx, tc.args, &stdout, &stderr, testChildCommand)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming %q", err, tc.want)
 			}
-			if tc.name != "nats unreachable" && !errors.Is(err, errUsage) {
+			if tc.name != "nats unreachable" && !errors.Is(err, ErrUsage) {
 				t.Errorf("err = %v, want a usage error", err)
 			}
 		})
@@ -147,7 +147,7 @@ func TestBenchFanoutClusterFlagErrors(t *testing.T) {
 }
 
 func TestBenchServerNATSFlags(t *testing.T) {
-	t.Setenv(benchSecretEnv, strings.Repeat("s", 64))
+	t.Setenv(secretEnv, strings.Repeat("s", 64))
 	tests := []struct {
 		name string
 		args []string
@@ -162,7 +162,7 @@ func TestBenchServerNATSFlags(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
-			err := benchServer(ctx, append([]string{"--listen", "127.0.0.1:0"}, tc.args...), &stdout, &stderr)
+			err := runServerCommand(ctx, append([]string{"--listen", "127.0.0.1:0"}, tc.args...), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming %q", err, tc.want)
 			}
