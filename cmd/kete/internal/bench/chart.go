@@ -31,14 +31,14 @@ type series struct {
 
 // latencySeries merges the histograms of runs with the same name into log-spaced bins:
 // x is the bin's latency in ms (geometric centre), y the share of deliveries in %.
-func latencySeries(r *Report) []series {
+func latencySeries(r *report) []series {
 	type acc struct {
 		name    string
-		buckets []Bucket
+		buckets []bucket
 	}
 	var order []string
 	byName := map[string]*acc{}
-	add := func(name string, bs []Bucket) {
+	add := func(name string, bs []bucket) {
 		a := byName[name]
 		if a == nil {
 			a = &acc{name: name}
@@ -48,7 +48,7 @@ func latencySeries(r *Report) []series {
 		a.buckets = append(a.buckets, bs...)
 	}
 	for _, x := range r.Fanout {
-		if x.Mode != ModeIdle {
+		if x.Mode != modeIdle {
 			add(x.Target.Name+" ("+string(x.Mode)+")", x.Buckets)
 		}
 	}
@@ -87,7 +87,7 @@ func latencySeries(r *Report) []series {
 }
 
 // rateSeries is each run's deliveries per second over time.
-func rateSeries(r *Report) []series {
+func rateSeries(r *report) []series {
 	var out []series
 	colors := map[string]string{}
 	for _, x := range r.Fanout {
@@ -110,9 +110,9 @@ func rateSeries(r *Report) []series {
 	return out
 }
 
-// WriteSVG writes the latency distribution and the delivery rate over time as one
+// writeSVG writes the latency distribution and the delivery rate over time as one
 // standalone SVG (no scripts, no external references), for docs to embed.
-func (r *Report) WriteSVG(w io.Writer) error {
+func (r *report) writeSVG(w io.Writer) error {
 	lat, rate := latencySeries(r), rateSeries(r)
 	n := 0
 	if len(lat) > 0 {
@@ -245,8 +245,8 @@ func niceCeil(v float64) float64 {
 	return 10 * p
 }
 
-// WriteHTML writes a standalone page: the figures as tables and the charts as inline SVG.
-func (r *Report) WriteHTML(w io.Writer) error {
+// writeHTML writes a standalone page: the figures as tables and the charts as inline SVG.
+func (r *report) writeHTML(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
 	fmt.Fprintf(&b, "<title>%s</title>\n", html.EscapeString(r.Title))
@@ -271,11 +271,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		b.WriteString("</table>\n")
 	}
 	var t strings.Builder
-	if err := r.WriteTable(&t); err != nil {
+	if err := r.writeTable(&t); err != nil {
 		return err
 	}
 	b.WriteString("<h2>Runs</h2>\n<pre>" + html.EscapeString(t.String()) + "</pre>\n<h2>Charts</h2>\n")
-	if err := r.WriteSVG(&b); err != nil {
+	if err := r.writeSVG(&b); err != nil {
 		return err
 	}
 	b.WriteString("</body></html>\n")

@@ -14,7 +14,7 @@ import (
 
 // childEnv makes the test binary run `kete bench` with the arguments it holds
 // ("bench\x1fhub\x1f…") instead of running tests, so that the child-process path
-// (StartChild, /proc of another pid, Stop) and the children of `bench fanout --self` are
+// (startChild, /proc of another pid, Stop) and the children of `bench fanout --self` are
 // tested for real.
 const childEnv = "KETE_BENCH_TEST_ARGS"
 
@@ -34,21 +34,21 @@ func TestMain(m *testing.M) {
 func TestChildHubMeasuredFromProc(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	child, err := StartChild(ctx, []string{os.Args[0]}, []string{childEnv + "=bench\x1fhub"}, io.Discard)
+	child, err := startChild(ctx, []string{os.Args[0]}, []string{childEnv + "=bench\x1fhub"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopped := false
 	defer func() {
 		if !stopped {
-			_ = child.Stop()
+			_ = child.stop()
 		}
 	}()
 	if child.PID == os.Getpid() || child.Addr == "" {
 		t.Fatalf("child %+v", child)
 	}
-	res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://" + child.Addr, PID: child.PID},
-		FanoutOptions{Subscribers: 20, Rate: 8000, Duration: 500 * time.Millisecond})
+	res, err := runFanout(ctx, target{Name: "hub", Kind: kindHub, URL: "ws://" + child.Addr, PID: child.PID},
+		fanoutOptions{Subscribers: 20, Rate: 8000, Duration: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +60,10 @@ func TestChildHubMeasuredFromProc(t *testing.T) {
 		t.Errorf("server CPU %v, host CPUs %d", res.ServerCPU, res.HostCPUs)
 	}
 	stopped = true
-	if err := child.Stop(); err != nil {
+	if err := child.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	if _, err := ReadProc(child.PID); err == nil {
+	if _, err := readProc(child.PID); err == nil {
 		t.Errorf("child %d still readable in /proc after Stop", child.PID)
 	}
 }
@@ -72,7 +72,7 @@ func TestStartChildRefusesSilentCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// "true" exits at once without the listening line.
-	if _, err := StartChild(ctx, []string{"true"}, nil, io.Discard); err == nil {
+	if _, err := startChild(ctx, []string{"true"}, nil, io.Discard); err == nil {
 		t.Fatal("no error from a child that never listened")
 	}
 }

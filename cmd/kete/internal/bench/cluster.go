@@ -13,10 +13,10 @@ import (
 	"github.com/kete-dev/kete/server/natsbroker"
 )
 
-// NewNATSBroker connects the broker a bench node serves on: url is a nats:// (or tls://)
+// newNATSBroker connects the broker a bench node serves on: url is a nats:// (or tls://)
 // URL, prefix the cluster's subject prefix (empty: natsbroker's default). It waits at
 // most 30s for NATS.
-func NewNATSBroker(ctx context.Context, url, prefix string) (*natsbroker.Broker, error) {
+func newNATSBroker(ctx context.Context, url, prefix string) (*natsbroker.Broker, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	b, err := natsbroker.New(ctx, natsbroker.Options{URL: url, Name: "kete-bench", SubjectPrefix: prefix})
@@ -26,38 +26,38 @@ func NewNATSBroker(ctx context.Context, url, prefix string) (*natsbroker.Broker,
 	return b, nil
 }
 
-// CheckNATS connects to url once and disconnects, so that a bench names an unreachable
+// checkNATS connects to url once and disconnects, so that a bench names an unreachable
 // NATS before it starts any node.
-func CheckNATS(ctx context.Context, url string) error {
-	b, err := NewNATSBroker(ctx, url, ClusterSubjectPrefix(0))
+func checkNATS(ctx context.Context, url string) error {
+	b, err := newNATSBroker(ctx, url, clusterSubjectPrefix(0))
 	if err != nil {
 		return err
 	}
 	return b.Close()
 }
 
-// ClusterSubjectPrefix returns a NATS subject prefix of its own for one side of one bench
+// clusterSubjectPrefix returns a NATS subject prefix of its own for one side of one bench
 // run ("kete-bench-<random>-<nodes>n"): the nodes of a side share it, and neither the
 // other side nor another bench on the same NATS ever receives its messages.
-func ClusterSubjectPrefix(nodes int) string {
+func clusterSubjectPrefix(nodes int) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("kete-bench-%s-%dn", hex.EncodeToString(b[:]), nodes)
 }
 
-// StartNodes starts n children, one after another, node i with the argv and env that
-// command(i) returns (see StartChild), and returns them once every one listens. On an
+// startChildNodes starts n children, one after another, node i with the argv and env that
+// command(i) returns (see startChild), and returns them once every one listens. On an
 // error it stops those it started.
-func StartNodes(ctx context.Context, n int, command func(i int) (argv, env []string), stderr io.Writer) ([]*Child, error) {
+func startChildNodes(ctx context.Context, n int, command func(i int) (argv, env []string), stderr io.Writer) ([]*childProcess, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("start nodes: %d nodes: want at least 1", n)
 	}
-	nodes := make([]*Child, 0, n)
+	nodes := make([]*childProcess, 0, n)
 	for i := range n {
 		argv, env := command(i)
-		c, err := StartChild(ctx, argv, env, stderr)
+		c, err := startChild(ctx, argv, env, stderr)
 		if err != nil {
-			_ = StopNodes(nodes)
+			_ = stopNodes(nodes)
 			return nil, fmt.Errorf("node %d of %d: %w", i+1, n, err)
 		}
 		nodes = append(nodes, c)
@@ -65,20 +65,20 @@ func StartNodes(ctx context.Context, n int, command func(i int) (argv, env []str
 	return nodes, nil
 }
 
-// StopNodes stops every child and returns their errors joined.
-func StopNodes(nodes []*Child) error {
+// stopNodes stops every child and returns their errors joined.
+func stopNodes(nodes []*childProcess) error {
 	var errs []error
 	for _, c := range nodes {
-		errs = append(errs, c.Stop())
+		errs = append(errs, c.stop())
 	}
 	return errors.Join(errs...)
 }
 
-// ClusterTarget is a server target over every node of a cluster (or one node): their
+// clusterTarget is a server target over every node of a cluster (or one node): their
 // ws:// URLs in Nodes and their pids in PIDs, so that subscribers and publishers are
 // spread over the nodes and CPU seconds and RSS are summed over them.
-func ClusterTarget(name, app, token string, nodes []*Child) Target {
-	t := Target{Name: name, Kind: KindServer, App: app, Token: token}
+func clusterTarget(name, app, token string, nodes []*childProcess) target {
+	t := target{Name: name, Kind: kindServer, App: app, Token: token}
 	for _, c := range nodes {
 		t.Nodes = append(t.Nodes, "ws://"+c.Addr)
 		t.PIDs = append(t.PIDs, c.PID)
@@ -89,19 +89,19 @@ func ClusterTarget(name, app, token string, nodes []*Child) Target {
 	return t
 }
 
-// NodesName labels a side of a cluster comparison: "1 node", "3 nodes".
-func NodesName(n int) string {
+// nodesName labels a side of a cluster comparison: "1 node", "3 nodes".
+func nodesName(n int) string {
 	if n == 1 {
 		return "1 node"
 	}
 	return fmt.Sprintf("%d nodes", n)
 }
 
-// readProcs sums ReadProc over pids: CPU times, RSS and threads of every process.
-func readProcs(pids []int) (ProcSample, error) {
-	var sum ProcSample
+// readProcs sums readProc over pids: CPU times, RSS and threads of every process.
+func readProcs(pids []int) (procSample, error) {
+	var sum procSample
 	for _, pid := range pids {
-		p, err := ReadProc(pid)
+		p, err := readProc(pid)
 		if err != nil {
 			return sum, err
 		}

@@ -32,14 +32,14 @@ func startNATS(t *testing.T) string {
 // natsURL with one subject prefix, and returns their ws:// URLs.
 func startNodes(t *testing.T, n int, natsURL, secret string) []string {
 	t.Helper()
-	prefix := ClusterSubjectPrefix(n)
+	prefix := clusterSubjectPrefix(n)
 	var urls []string
 	for range n {
-		b, err := NewNATSBroker(context.Background(), natsURL, prefix)
+		b, err := newNATSBroker(context.Background(), natsURL, prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(server.Options{Apps: []server.App{BenchApp("bench", secret)}, Broker: b, CloseBroker: true})
+		srv, err := server.New(server.Options{Apps: []server.App{benchApp("bench", secret)}, Broker: b, CloseBroker: true})
 		if err != nil {
 			_ = b.Close()
 			t.Fatal(err)
@@ -56,7 +56,7 @@ func startNodes(t *testing.T, n int, natsURL, secret string) []string {
 
 // checkEverySubscriber asserts that every subscriber on every node got every message
 // exactly once, and that the subscribers were spread evenly over the nodes.
-func checkEverySubscriber(t *testing.T, res *Result, subs, nodes int) {
+func checkEverySubscriber(t *testing.T, res *result, subs, nodes int) {
 	t.Helper()
 	if res.Connected != subs || res.Sent == 0 || res.Loss != 0 || res.Received != res.Sent*int64(subs) {
 		t.Errorf("%s: connected %d of %d, sent %d, received %d, loss %d (errors %v)",
@@ -80,21 +80,21 @@ func checkEverySubscriber(t *testing.T, res *Result, subs, nodes int) {
 // and the ratios.
 func TestCompareThreeNodesWithOne(t *testing.T) {
 	natsURL := startNATS(t)
-	secret := NewSecret()
-	tok, err := MintToken(secret, "bench", time.Hour)
+	secret := newSecret()
+	tok, err := mintToken(secret, "bench", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	three := Target{Name: NodesName(3), Kind: KindServer, App: "bench", Token: tok, Nodes: startNodes(t, 3, natsURL, secret)}
-	one := Target{Name: NodesName(1), Kind: KindServer, App: "bench", Token: tok, Nodes: startNodes(t, 1, natsURL, secret)}
+	three := target{Name: nodesName(3), Kind: kindServer, App: "bench", Token: tok, Nodes: startNodes(t, 3, natsURL, secret)}
+	one := target{Name: nodesName(1), Kind: kindServer, App: "bench", Token: tok, Nodes: startNodes(t, 1, natsURL, secret)}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	rep := NewReport("test", "go test")
-	rep.Pair = &Pair{Subject: three.Name, Baseline: one.Name}
+	rep := newReport("test", "go test")
+	rep.Pair = &pair{Subject: three.Name, Baseline: one.Name}
 	// 30 subscribers, 3,000 deliveries/s for 1s: 100 messages, 3,000 deliveries a side;
 	// 3 publishers, one per node of the cluster.
-	o := FanoutOptions{Subscribers: 30, Rate: 3000, Duration: time.Second, Publishers: 3}
-	if err := CompareFanout(ctx, rep, []Target{three, one}, o, 1, nil); err != nil {
+	o := fanoutOptions{Subscribers: 30, Rate: 3000, Duration: time.Second, Publishers: 3}
+	if err := compareFanout(ctx, rep, []target{three, one}, o, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Fanout) != 2 || rep.Fanout[0].Target.Name != "3 nodes" || rep.Fanout[1].Target.Name != "1 node" {
@@ -122,7 +122,7 @@ func TestCompareThreeNodesWithOne(t *testing.T) {
 		}
 	}
 	var table strings.Builder
-	if err := rep.WriteTable(&table); err != nil {
+	if err := rep.writeTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), "figure (3 nodes ÷ 1 node)") {
@@ -134,16 +134,16 @@ func TestCompareThreeNodesWithOne(t *testing.T) {
 // window counts the deliveries of every node, and nothing is lost.
 func TestSaturateThreeNodes(t *testing.T) {
 	natsURL := startNATS(t)
-	secret := NewSecret()
-	tok, err := MintToken(secret, "bench", time.Hour)
+	secret := newSecret()
+	tok, err := mintToken(secret, "bench", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := Target{Name: "3 nodes", Kind: KindServer, App: "bench", Token: tok, Nodes: startNodes(t, 3, natsURL, secret)}
+	target := target{Name: "3 nodes", Kind: kindServer, App: "bench", Token: tok, Nodes: startNodes(t, 3, natsURL, secret)}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := RunFanout(ctx, target, FanoutOptions{
-		Mode: ModeSaturate, Subscribers: 30, Duration: 500 * time.Millisecond, Window: 16, Publish: PublishWS, Publishers: 3,
+	res, err := runFanout(ctx, target, fanoutOptions{
+		Mode: modeSaturate, Subscribers: 30, Duration: 500 * time.Millisecond, Window: 16, Publish: publishWS, Publishers: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestClusterTargetChecksEveryNode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Target{Name: "c", Kind: KindServer, App: "a", Token: "t", Nodes: tc.nodes}.Check()
+			err := target{Name: "c", Kind: kindServer, App: "a", Token: "t", Nodes: tc.nodes}.check()
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("err = %v, want none", err)
@@ -175,13 +175,13 @@ func TestClusterTargetChecksEveryNode(t *testing.T) {
 }
 
 func TestTargetNodeRoundRobin(t *testing.T) {
-	c := Target{Name: "c", Kind: KindServer, App: "a", Token: "t", Nodes: []string{"ws://127.0.0.1:1", "ws://127.0.0.1:2", "ws://127.0.0.1:3"}}
+	c := target{Name: "c", Kind: kindServer, App: "a", Token: "t", Nodes: []string{"ws://127.0.0.1:1", "ws://127.0.0.1:2", "ws://127.0.0.1:3"}}
 	for i, want := range []string{"ws://127.0.0.1:1", "ws://127.0.0.1:2", "ws://127.0.0.1:3", "ws://127.0.0.1:1"} {
 		if got := c.node(i); got.URL != want || got.Nodes != nil {
 			t.Errorf("node(%d) = %q (nodes %v), want %q alone", i, got.URL, got.Nodes, want)
 		}
 	}
-	single := Target{URL: "ws://127.0.0.1:9"}
+	single := target{URL: "ws://127.0.0.1:9"}
 	if got := single.node(5).URL; got != single.URL {
 		t.Errorf("single node(5) = %q", got)
 	}
@@ -190,7 +190,7 @@ func TestTargetNodeRoundRobin(t *testing.T) {
 func TestNATSUnreachableNamesURL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := CheckNATS(ctx, "nats://127.0.0.1:1")
+	err := checkNATS(ctx, "nats://127.0.0.1:1")
 	if err == nil || !strings.Contains(err.Error(), "nats://127.0.0.1:1") {
 		t.Fatalf("err = %v, want one naming the URL", err)
 	}

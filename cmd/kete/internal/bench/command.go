@@ -164,14 +164,14 @@ func (f *reportFlags) add(fs *flag.FlagSet) {
 }
 
 // write prints rep as a table to stdout and writes the files the flags name.
-func (f reportFlags) write(rep *Report, stdout io.Writer) error {
-	if err := rep.WriteTable(stdout); err != nil {
+func (f reportFlags) write(rep *report, stdout io.Writer) error {
+	if err := rep.writeTable(stdout); err != nil {
 		return err
 	}
 	for _, out := range []struct {
 		path  string
 		write func(io.Writer) error
-	}{{f.json, rep.WriteJSON}, {f.html, rep.WriteHTML}, {f.svg, rep.WriteSVG}} {
+	}{{f.json, rep.writeJSON}, {f.html, rep.writeHTML}, {f.svg, rep.writeSVG}} {
 		if out.path == "" {
 			continue
 		}
@@ -198,13 +198,13 @@ func writeFile(path string, write func(io.Writer) error) error {
 
 // finish ends a comparison: a run that measured something is reported even when a later
 // one failed (the error goes to stderr); one that measured nothing returns its error.
-func finish(rep *Report, measured bool, err error, out reportFlags, stdout, stderr io.Writer) error {
+func finish(rep *report, measured bool, err error, out reportFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		if !measured {
 			return err
 		}
 		fmt.Fprintf(stderr, "bench stopped early: %v\n", err)
-		rep.Compare()
+		rep.compare()
 	}
 	return out.write(rep, stdout)
 }

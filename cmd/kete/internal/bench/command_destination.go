@@ -12,7 +12,7 @@ import (
 // the bare gws write loop, into the URL given or a built-in sink.
 func runDestinationCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("destination", stderr)
-	var o DestOptions
+	var o destOptions
 	var rounds int
 	var cpuprofile string
 	var out reportFlags
@@ -31,7 +31,7 @@ func runDestinationCommand(ctx context.Context, args []string, stdout, stderr io
 		return fmt.Errorf("%w: --size, --duration and --senders must be positive", ErrUsage)
 	}
 	if cpuprofile != "" {
-		stop, err := StartCPUProfile(cpuprofile)
+		stop, err := startCPUProfile(cpuprofile)
 		if err != nil {
 			return err
 		}
@@ -39,8 +39,8 @@ func runDestinationCommand(ctx context.Context, args []string, stdout, stderr io
 	}
 	o.AllowRemote = o.URL != ""
 	if o.URL == "" {
-		sink := NewSink()
-		addr, stop, err := ServeLoopback(sink)
+		sink := newSink()
+		addr, stop, err := serveLoopback(sink)
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func runDestinationCommand(ctx context.Context, args []string, stdout, stderr io
 		defer sink.Close()
 		o.URL, o.Sink = "ws://"+addr+"/", sink
 	}
-	rep := NewReport("kete bench destination", "kete bench destination "+strings.Join(args, " "))
-	err := CompareDestination(ctx, rep, o, rounds, stderr)
+	rep := newReport("kete bench destination", "kete bench destination "+strings.Join(args, " "))
+	err := compareDestination(ctx, rep, o, rounds, stderr)
 	return finish(rep, len(rep.Destination) > 0, err, out, stdout, stderr)
 }

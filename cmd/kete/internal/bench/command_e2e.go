@@ -65,21 +65,21 @@ func runE2ECommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	defer os.RemoveAll(dir)
-	target, stopServer, err := startE2EServer()
+	srv, stopServer, err := startE2EServer()
 	if err != nil {
 		return err
 	}
 	defer stopServer()
-	webhook, stopDaemon, err := startE2EDaemon(ctx, startDaemon, target, filepath.Join(dir, "spool"))
+	webhook, stopDaemon, err := startE2EDaemon(ctx, startDaemon, srv, filepath.Join(dir, "spool"))
 	if err != nil {
 		return err
 	}
 	defer stopDaemon()
 
-	rep := NewReport("kete bench e2e: webhook → spool → route → server → subscribers", "kete bench e2e "+strings.Join(args, " "))
+	rep := newReport("kete bench e2e: webhook → spool → route → server → subscribers", "kete bench e2e "+strings.Join(args, " "))
 	poster := &webhookPoster{url: "http://" + webhook.String() + "/events", batch: f.batch,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: f.posters * 2}}}
-	res, err := RunE2E(ctx, E2EOptions{Target: target, Fanout: f.fanoutOptions(stderr), Send: poster.send})
+	res, err := runE2E(ctx, e2eOptions{Target: srv, Fanout: f.load(stderr), Send: poster.send})
 	if res != nil {
 		rep.Fanout = append(rep.Fanout, res)
 		perSub := float64(res.Received) / float64(max(1, res.Connected))
@@ -93,11 +93,11 @@ func runE2ECommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	return err
 }
 
-// fanoutOptions is the load: each message of the fan-out run is one POST of f.batch
+// load is the load: each message of the fan-out run is one POST of f.batch
 // events.
-func (f *e2eFlags) fanoutOptions(progress io.Writer) FanoutOptions {
-	o := FanoutOptions{
-		Mode: ModeRate, Subscribers: f.subs, Rate: f.rate / float64(f.batch) * float64(f.subs), Size: 64,
+func (f *e2eFlags) load(progress io.Writer) fanoutOptions {
+	o := fanoutOptions{
+		Mode: modeRate, Subscribers: f.subs, Rate: f.rate / float64(f.batch) * float64(f.subs), Size: 64,
 		Duration: f.duration, Topic: "events", Publishers: f.posters,
 		// Saturation: a few POSTs beyond what subscribers have seen, so the spool does
 		// not just fill up and the figure is what flows through end to end.
@@ -105,31 +105,31 @@ func (f *e2eFlags) fanoutOptions(progress io.Writer) FanoutOptions {
 		Progress: progress, ProgressTTY: isTerminal(progress),
 	}
 	if f.saturate {
-		o.Mode = ModeSaturate
+		o.Mode = modeSaturate
 	}
 	return o
 }
 
 // startE2EServer serves the bundled server with one generated app on 127.0.0.1, in this
 // process, and returns it as the run's target.
-func startE2EServer() (Target, func(), error) {
-	secret := NewSecret()
-	srv, err := server.New(server.Options{Apps: []server.App{BenchApp("bench", secret)}, Logger: slog.New(slog.DiscardHandler)})
+func startE2EServer() (target, func(), error) {
+	secret := newSecret()
+	srv, err := server.New(server.Options{Apps: []server.App{benchApp("bench", secret)}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return Target{}, nil, err
+		return target{}, nil, err
 	}
-	addr, stopServing, err := ServeLoopback(srv)
+	addr, stopServing, err := serveLoopback(srv)
 	if err != nil {
 		srv.Close()
-		return Target{}, nil, err
+		return target{}, nil, err
 	}
 	stop := func() { stopServing(); srv.Close() }
-	tok, err := MintToken(secret, "events", 24*time.Hour)
+	tok, err := mintToken(secret, "events", 24*time.Hour)
 	if err != nil {
 		stop()
-		return Target{}, nil, err
+		return target{}, nil, err
 	}
-	return Target{Name: "kete e2e", Kind: KindServer, URL: "ws://" + addr, App: "bench", Token: tok, PID: os.Getpid()}, stop, nil
+	return target{Name: "kete e2e", Kind: kindServer, URL: "ws://" + addr, App: "bench", Token: tok, PID: os.Getpid()}, stop, nil
 }
 
 // e2eConfig is the daemon's configuration: the webhook source, a spool in %[3]s, and one
@@ -143,9 +143,9 @@ kete.sources.webhook.listen=127.0.0.1:0
 kete.spool.dir=%[3]s
 `
 
-// startE2EDaemon starts the daemon with one route into target's topic "events".
-func startE2EDaemon(ctx context.Context, start startDaemonFunc, target Target, spoolDir string) (net.Addr, func(), error) {
-	props := fmt.Sprintf(e2eConfig, strings.TrimPrefix(target.URL, "ws://"), target.Token, spoolDir)
+// startE2EDaemon starts the daemon with one route into srv's topic "events".
+func startE2EDaemon(ctx context.Context, start startDaemonFunc, srv target, spoolDir string) (net.Addr, func(), error) {
+	props := fmt.Sprintf(e2eConfig, strings.TrimPrefix(srv.URL, "ws://"), srv.Token, spoolDir)
 	cfg, err := config.Parse([]byte(props), "properties", nil)
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +167,7 @@ type webhookPoster struct {
 }
 
 func (p *webhookPoster) send(ctx context.Context, payload []byte) error {
-	stamp, _ := Stamp(payload)
+	stamp, _ := stampOf(payload)
 	var body bytes.Buffer
 	body.WriteByte('[')
 	for i := range p.batch {

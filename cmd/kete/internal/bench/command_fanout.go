@@ -83,7 +83,7 @@ func (f *fanoutFlags) check() error {
 		return fmt.Errorf("%w: --subscribers %d: want at least 1", ErrUsage, f.subs)
 	case f.rate <= 0 || f.size < 1 || f.duration <= 0:
 		return fmt.Errorf("%w: --rate, --size and --duration must be positive", ErrUsage)
-	case PublishMode(f.publish) != PublishHTTP && PublishMode(f.publish) != PublishWS:
+	case publishMode(f.publish) != publishHTTP && publishMode(f.publish) != publishWS:
 		return fmt.Errorf("%w: --publish %q: want http or ws", ErrUsage, f.publish)
 	case f.topic == "" || strings.ContainsAny(f.topic, "?#% "):
 		return fmt.Errorf("%w: --topic %q: want a topic name without '?', '#', '%%' or spaces", ErrUsage, f.topic)
@@ -131,7 +131,7 @@ func runFanoutCommand(ctx context.Context, args []string, stdout, stderr io.Writ
 		if err != nil {
 			return err
 		}
-		sides.targets = []Target{t}
+		sides.targets = []target{t}
 	}
 	targets := sides.targets
 	hub, stopHub, err := f.hubTarget(ctx, child, stderr)
@@ -149,32 +149,32 @@ func runFanoutCommand(ctx context.Context, args []string, stdout, stderr io.Writ
 			rounds = 2
 		}
 	}
-	rep := NewReport("kete bench fanout", "kete bench fanout "+strings.Join(args, " "))
+	rep := newReport("kete bench fanout", "kete bench fanout "+strings.Join(args, " "))
 	rep.Pair, rep.Notes = sides.pair, sides.notes
-	err = CompareFanout(ctx, rep, targets, f.fanoutOptions(stderr), rounds, stderr)
+	err = compareFanout(ctx, rep, targets, f.load(stderr), rounds, stderr)
 	return finish(rep, len(rep.Fanout) > 0, err, f.out, stdout, stderr)
 }
 
-// fanoutOptions is the load the flags ask for.
-func (f *fanoutFlags) fanoutOptions(progress io.Writer) FanoutOptions {
-	o := FanoutOptions{
-		Mode: ModeRate, Subscribers: f.subs, SourceIPs: f.sourceIPs, Rate: f.rate, Size: f.size, Duration: f.duration,
-		Topic: f.topic, Publish: PublishMode(f.publish), Publishers: f.publishers, Window: f.window,
+// load is the load the flags ask for.
+func (f *fanoutFlags) load(progress io.Writer) fanoutOptions {
+	o := fanoutOptions{
+		Mode: modeRate, Subscribers: f.subs, SourceIPs: f.sourceIPs, Rate: f.rate, Size: f.size, Duration: f.duration,
+		Topic: f.topic, Publish: publishMode(f.publish), Publishers: f.publishers, Window: f.window,
 		Progress: progress, ProgressTTY: isTerminal(progress),
 	}
 	switch {
 	case f.saturate:
-		o.Mode = ModeSaturate
+		o.Mode = modeSaturate
 	case f.idle:
-		o.Mode = ModeIdle
+		o.Mode = modeIdle
 	}
 	return o
 }
 
 // urlTarget is the server (or cluster) at --url, with tokens from --token or minted
 // from --secret.
-func (f *fanoutFlags) urlTarget() (Target, error) {
-	t := Target{Name: "server", Kind: KindServer, App: f.app, Token: f.token, AdminToken: f.adminToken, BrokerPID: f.natsPID, AllowRemote: true}
+func (f *fanoutFlags) urlTarget() (target, error) {
+	t := target{Name: "server", Kind: kindServer, App: f.app, Token: f.token, AdminToken: f.adminToken, BrokerPID: f.natsPID, AllowRemote: true}
 	for u := range strings.SplitSeq(f.url, ",") {
 		t.Nodes = append(t.Nodes, strings.TrimSpace(u))
 	}
@@ -188,7 +188,7 @@ func (f *fanoutFlags) urlTarget() (Target, error) {
 		t.PIDs = f.pids
 	}
 	if f.secret != "" {
-		tok, err := MintToken(f.secret, f.topic, 24*time.Hour)
+		tok, err := mintToken(f.secret, f.topic, 24*time.Hour)
 		if err != nil {
 			return t, fmt.Errorf("--secret: %w", err)
 		}
@@ -203,18 +203,18 @@ func (f *fanoutFlags) urlTarget() (Target, error) {
 
 // hubTarget is the baseline the flags ask for: the hub at --hub-url, a child `kete
 // bench hub` (--baseline), or none (nil).
-func (f *fanoutFlags) hubTarget(ctx context.Context, child childCommand, stderr io.Writer) (*Target, func(), error) {
+func (f *fanoutFlags) hubTarget(ctx context.Context, child childCommand, stderr io.Writer) (*target, func(), error) {
 	switch {
 	case f.hubURL != "":
-		return &Target{Name: "hub", Kind: KindHub, URL: f.hubURL, PID: f.hubPID, AllowRemote: true}, func() {}, nil
+		return &target{Name: "hub", Kind: kindHub, URL: f.hubURL, PID: f.hubPID, AllowRemote: true}, func() {}, nil
 	case f.baseline:
 		argv, env := child("bench", "hub", "--listen", "127.0.0.1:0")
-		hub, err := StartChild(ctx, argv, env, stderr)
+		hub, err := startChild(ctx, argv, env, stderr)
 		if err != nil {
 			return nil, nil, err
 		}
 		fmt.Fprintf(stderr, "started bare gws hub at %s, pid %d\n", hub.Addr, hub.PID)
-		return &Target{Name: "hub", Kind: KindHub, URL: "ws://" + hub.Addr, PID: hub.PID}, func() { _ = hub.Stop() }, nil
+		return &target{Name: "hub", Kind: kindHub, URL: "ws://" + hub.Addr, PID: hub.PID}, func() { _ = hub.stop() }, nil
 	}
 	return nil, func() {}, nil
 }
@@ -222,8 +222,8 @@ func (f *fanoutFlags) hubTarget(ctx context.Context, child childCommand, stderr 
 // selfSides are the server targets `--self` started: one (a node or a cluster), or two
 // clusters to compare (--compare-nodes), with what the report says about them.
 type selfSides struct {
-	targets []Target
-	pair    *Pair
+	targets []target
+	pair    *pair
 	notes   []string
 }
 
@@ -231,30 +231,30 @@ type selfSides struct {
 // generated app; stop stops them all.
 func (f *fanoutFlags) startSelf(ctx context.Context, child childCommand, stderr io.Writer) (_ selfSides, stop func(), err error) {
 	var sides selfSides
-	var started [][]*Child
+	var started [][]*childProcess
 	stop = func() {
 		for _, nodes := range started {
-			_ = StopNodes(nodes)
+			_ = stopNodes(nodes)
 		}
 	}
-	sec := NewSecret()
-	tok, err := MintToken(sec, f.topic, 24*time.Hour)
+	sec := newSecret()
+	tok, err := mintToken(sec, f.topic, 24*time.Hour)
 	if err != nil {
 		return sides, nil, err
 	}
 	if f.natsURL != "" {
-		if err := CheckNATS(ctx, f.natsURL); err != nil {
+		if err := checkNATS(ctx, f.natsURL); err != nil {
 			return sides, nil, fmt.Errorf("--nats: %w", err)
 		}
 	}
 	counts := []int{f.nodes}
 	if f.compareNodes > 0 {
 		counts = append(counts, f.compareNodes)
-		sides.pair = &Pair{Subject: NodesName(f.nodes), Baseline: NodesName(f.compareNodes)}
+		sides.pair = &pair{Subject: nodesName(f.nodes), Baseline: nodesName(f.compareNodes)}
 	}
 	alone := len(counts) == 1 && f.nodes == 1
 	for _, n := range counts {
-		nodes, err := StartNodes(ctx, n, f.nodeCommand(child, sec, n, alone), stderr)
+		nodes, err := startChildNodes(ctx, n, f.nodeCommand(child, sec, n, alone), stderr)
 		if err != nil {
 			stop()
 			return sides, nil, err
@@ -265,9 +265,9 @@ func (f *fanoutFlags) startSelf(ctx context.Context, child childCommand, stderr 
 		}
 		name := "server"
 		if !alone {
-			name = NodesName(n)
+			name = nodesName(n)
 		}
-		t := ClusterTarget(name, "bench", tok, nodes)
+		t := clusterTarget(name, "bench", tok, nodes)
 		t.BrokerPID = f.natsPID
 		sides.targets = append(sides.targets, t)
 	}
@@ -280,7 +280,7 @@ func (f *fanoutFlags) startSelf(ctx context.Context, child childCommand, stderr 
 func (f *fanoutFlags) nodeCommand(child childCommand, secret string, n int, alone bool) func(i int) ([]string, []string) {
 	common := []string{"bench", "server", "--listen", "127.0.0.1:0", "--app", "bench"}
 	if f.natsURL != "" {
-		common = append(common, "--nats", f.natsURL, "--subject-prefix", ClusterSubjectPrefix(n))
+		common = append(common, "--nats", f.natsURL, "--subject-prefix", clusterSubjectPrefix(n))
 	}
 	if f.readBuffer > 0 {
 		common = append(common, "--read-buffer", fmt.Sprint(f.readBuffer))
@@ -303,7 +303,7 @@ func (f *fanoutFlags) clusterNotes() []string {
 	pubs := f.publishers
 	if pubs <= 0 {
 		pubs = 4
-		if PublishMode(f.publish) == PublishWS {
+		if publishMode(f.publish) == publishWS {
 			pubs = 1
 		}
 	}

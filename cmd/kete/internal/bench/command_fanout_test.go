@@ -68,7 +68,7 @@ func TestBenchFanoutThreeNodesVsOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("report JSON: %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // addServeFlags binds the flags `bench hub` and `bench server` share to o.
-func addServeFlags(fs *flag.FlagSet, o *ServeOptions) {
+func addServeFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address to listen on (port 0: any; the address is printed)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE` until stopped")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile to `FILE` (and memory figures to stderr) on each SIGUSR1")
@@ -19,19 +19,19 @@ func addServeFlags(fs *flag.FlagSet, o *ServeOptions) {
 // own.
 func runHubCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("hub", stderr)
-	o := ServeOptions{Stats: stderr, Ready: stdout}
+	o := serveOptions{Stats: stderr, Ready: stdout}
 	addServeFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return ServeHub(ctx, o)
+	return serveHub(ctx, o)
 }
 
 // runServerCommand is `kete bench server`: the bundled server with one app whose secret
 // comes from $KETE_BENCH_SECRET (what `fanout --self` starts).
 func runServerCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("server", stderr)
-	o := ServeOptions{Stats: stderr, Ready: stdout}
+	o := serveOptions{Stats: stderr, Ready: stdout}
 	fs.StringVar(&o.AppID, "app", "bench", "app id")
 	addServeFlags(fs, &o)
 	fs.IntVar(&o.ReadBufferSize, "read-buffer", 0, "each connection's read buffer in bytes (0: the server's default)")
@@ -49,5 +49,5 @@ func runServerCommand(ctx context.Context, args []string, stdout, stderr io.Writ
 	if o.Secret = os.Getenv(secretEnv); o.Secret == "" {
 		return fmt.Errorf("%w: set %s to the app's HS256 secret (32 bytes or more)", ErrUsage, secretEnv)
 	}
-	return ServeServer(ctx, o)
+	return serveServer(ctx, o)
 }

@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// CompareFanout runs the same load against every target in turn, rounds times
+// compareFanout runs the same load against every target in turn, rounds times
 // (server, hub, server, hub, …; or cluster, one node, …), appends each result to rep and
 // fills rep.Ratios (set rep.Pair first to compare two server targets). A
 // failed run is reported in the result's errors and the comparison goes on; an ended ctx
 // stops it.
-func CompareFanout(ctx context.Context, rep *Report, targets []Target, o FanoutOptions, rounds int, log io.Writer) error {
+func compareFanout(ctx context.Context, rep *report, targets []target, o fanoutOptions, rounds int, log io.Writer) error {
 	rounds = max(rounds, 1)
-	targets = append([]Target(nil), targets...)
+	targets = append([]target(nil), targets...)
 	for round := 1; round <= rounds; round++ {
 		for i := range targets {
 			t := targets[i]
@@ -25,7 +25,7 @@ func CompareFanout(ctx context.Context, rep *Report, targets []Target, o FanoutO
 				}
 				fmt.Fprintf(log, "round %d/%d: %s %s, %d subscribers%s\n", round, rounds, t.Name, modeText(o), o.withDefaults().Subscribers, over)
 			}
-			res, err := RunFanout(ctx, t, o)
+			res, err := runFanout(ctx, t, o)
 			if res == nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -46,7 +46,7 @@ func CompareFanout(ctx context.Context, rep *Report, targets []Target, o FanoutO
 			settleAfterRun(ctx)
 		}
 	}
-	rep.Compare()
+	rep.compare()
 	return nil
 }
 
@@ -60,19 +60,19 @@ func settleAfterRun(ctx context.Context) {
 	}
 }
 
-func modeText(o FanoutOptions) string {
+func modeText(o fanoutOptions) string {
 	o = o.withDefaults()
 	switch o.Mode {
-	case ModeSaturate:
+	case modeSaturate:
 		return fmt.Sprintf("saturate (window %d messages, %s publish)", o.Window, o.Publish)
-	case ModeIdle:
+	case modeIdle:
 		return fmt.Sprintf("idle for %s", o.Duration)
 	}
 	return fmt.Sprintf("%.0f deliveries/s (%.1f messages/s, %s publish) for %s", o.Rate, o.Rate/float64(o.Subscribers), o.Publish, o.Duration)
 }
 
-// CompareDestination alternates kete's route and the bare gws write loop rounds times.
-func CompareDestination(ctx context.Context, rep *Report, o DestOptions, rounds int, log io.Writer) error {
+// compareDestination alternates kete's route and the bare gws write loop rounds times.
+func compareDestination(ctx context.Context, rep *report, o destOptions, rounds int, log io.Writer) error {
 	rounds = max(rounds, 1)
 	for round := 1; round <= rounds; round++ {
 		for _, baseline := range []bool{false, true} {
@@ -83,7 +83,7 @@ func CompareDestination(ctx context.Context, rep *Report, o DestOptions, rounds 
 				}
 				fmt.Fprintf(log, "round %d/%d: %s for %s\n", round, rounds, name, o.withDefaults().Duration)
 			}
-			res, err := RunDestination(ctx, baseline, o)
+			res, err := runDestination(ctx, baseline, o)
 			if res == nil {
 				return fmt.Errorf("round %d: %w", round, err)
 			}
@@ -97,30 +97,30 @@ func CompareDestination(ctx context.Context, rep *Report, o DestOptions, rounds 
 			}
 		}
 	}
-	rep.Compare()
+	rep.compare()
 	return nil
 }
 
-// E2EOptions wire an end-to-end run: webhook → spool → route → server → subscribers.
+// e2eOptions wire an end-to-end run: webhook → spool → route → server → subscribers.
 // The bench package knows no daemon; the caller provides Send, which must carry the
-// payload's stamp into an event (AppendPayload's "t" as details.t, say) that a route
+// payload's stamp into an event (appendPayload's "t" as details.t, say) that a route
 // delivers to Target's topic.
-type E2EOptions struct {
-	Target Target
-	Fanout FanoutOptions
+type e2eOptions struct {
+	Target target
+	Fanout fanoutOptions
 	// Send hands one payload to the daemon (a webhook POST); it is called at the fan-out
 	// rate from Fanout.Publishers goroutines.
 	Send func(ctx context.Context, payload []byte) error
 }
 
-// RunE2E is a fan-out run whose publisher is o.Send.
-func RunE2E(ctx context.Context, o E2EOptions) (*Result, error) {
+// runE2E is a fan-out run whose publisher is o.Send.
+func runE2E(ctx context.Context, o e2eOptions) (*result, error) {
 	if o.Send == nil {
 		return nil, fmt.Errorf("e2e: no Send hook")
 	}
 	fo := o.Fanout
-	fo.NewPublisher = func(context.Context) (Publisher, error) { return funcPublisher(o.Send), nil }
-	return RunFanout(ctx, o.Target, fo)
+	fo.NewPublisher = func(context.Context) (publisher, error) { return funcPublisher(o.Send), nil }
+	return runFanout(ctx, o.Target, fo)
 }
 
 type funcPublisher func(ctx context.Context, payload []byte) error

@@ -20,29 +20,29 @@ import (
 	"github.com/kete-dev/kete/template"
 )
 
-// Sink is a WebSocket server that only counts the frames it receives and the latency
+// countingSink is a WebSocket server that only counts the frames it receives and the latency
 // from the stamp each carries: the far end of `kete bench destination`.
-type Sink struct {
+type countingSink struct {
 	gws.BuiltinEventHandler
 	up     *gws.Upgrader
 	frames atomic.Int64
-	hist   atomic.Pointer[Histogram]
+	hist   atomic.Pointer[histogram]
 
 	mu    sync.Mutex
 	conns map[*gws.Conn]struct{}
 	loops sync.WaitGroup
 }
 
-// NewSink returns a Sink; serve it with net/http and Close it when done.
-func NewSink() *Sink {
-	s := &Sink{conns: map[*gws.Conn]struct{}{}}
+// newSink returns a Sink; serve it with net/http and Close it when done.
+func newSink() *countingSink {
+	s := &countingSink{conns: map[*gws.Conn]struct{}{}}
 	s.up = gws.NewUpgrader(s, &gws.ServerOption{ReadMaxPayloadSize: maxHubMessage})
-	s.hist.Store(NewHistogram())
+	s.hist.Store(newHistogram())
 	return s
 }
 
 // ServeHTTP upgrades every request and reads its frames.
-func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *countingSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := s.up.Upgrade(w, r)
 	if err != nil {
 		return
@@ -61,26 +61,26 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // OnMessage counts a frame and records its latency.
-func (s *Sink) OnMessage(_ *gws.Conn, m *gws.Message) {
+func (s *countingSink) OnMessage(_ *gws.Conn, m *gws.Message) {
 	now := time.Now().UnixNano()
-	if sent, ok := Stamp(m.Bytes()); ok {
-		s.hist.Load().RecordValue(now - sent)
+	if sent, ok := stampOf(m.Bytes()); ok {
+		s.hist.Load().recordValue(now - sent)
 	}
 	s.frames.Add(1)
 	_ = m.Close()
 }
 
-// Frames is how many frames arrived since the last Reset.
-func (s *Sink) Frames() int64 { return s.frames.Load() }
+// count is how many frames arrived since the last Reset.
+func (s *countingSink) count() int64 { return s.frames.Load() }
 
-// Reset starts counting afresh and returns the latencies recorded so far.
-func (s *Sink) Reset() *Histogram {
+// reset starts counting afresh and returns the latencies recorded so far.
+func (s *countingSink) reset() *histogram {
 	s.frames.Store(0)
-	return s.hist.Swap(NewHistogram())
+	return s.hist.Swap(newHistogram())
 }
 
 // Close closes every connection and waits for the read loops.
-func (s *Sink) Close() error {
+func (s *countingSink) Close() error {
 	s.mu.Lock()
 	for c := range s.conns {
 		_ = c.NetConn().Close()
@@ -90,15 +90,15 @@ func (s *Sink) Close() error {
 	return nil
 }
 
-// DestOptions shape a destination run.
-type DestOptions struct {
+// destOptions shape a destination run.
+type destOptions struct {
 	// URL is the sink (ws:// or wss://); the caller's built-in Sink when it serves one.
 	URL string
 	// AllowRemote lets URL name a non-loopback host (a person gave it).
 	AllowRemote bool
-	// Sink, when the URL is a Sink of this process, lets the run count deliveries and
+	// Sink, when the URL is a countingSink of this process, lets the run count deliveries and
 	// sink-side latency.
-	Sink *Sink
+	Sink *countingSink
 	// Size is the serialized event's size in bytes (300).
 	Size int
 	// Duration of each run (5s); Events, when > 0, stops a run after that many.
@@ -108,7 +108,7 @@ type DestOptions struct {
 	Senders int
 }
 
-func (o DestOptions) withDefaults() DestOptions {
+func (o destOptions) withDefaults() destOptions {
 	if o.Size <= 0 {
 		o.Size = 300
 	}
@@ -121,8 +121,8 @@ func (o DestOptions) withDefaults() DestOptions {
 	return o
 }
 
-// DestResult is one destination run: kete's route or the bare gws write loop.
-type DestResult struct {
+// destResult is one destination run: kete's route or the bare gws write loop.
+type destResult struct {
 	Name string `json:"name"`
 	// Baseline is true for the bare gws write loop.
 	Baseline bool          `json:"baseline"`
@@ -136,8 +136,8 @@ type DestResult struct {
 	// Latency is from the stamp to the sink's receipt with a built-in sink
 	// (LatencyKind "sink"), else the duration of one send call ("send").
 	LatencyKind string   `json:"latencyKind"`
-	Latency     Latency  `json:"latency"`
-	Buckets     []Bucket `json:"buckets"`
+	Latency     latency  `json:"latency"`
+	Buckets     []bucket `json:"buckets"`
 	// Delivered is how many frames the built-in sink counted (-1 without one).
 	Delivered int64         `json:"delivered"`
 	HostBusy  float64       `json:"hostBusy"`
@@ -148,16 +148,16 @@ type DestResult struct {
 // destFigure is one column of the destination comparison.
 type destFigure struct {
 	name, unit, better string
-	get                func(*DestResult) float64
+	get                func(*destResult) float64
 }
 
 var destFigures = []destFigure{
-	{"events/s", "1/s", "higher", func(r *DestResult) float64 { return r.EventsPerSec }},
-	{"p50 latency", "ms", "lower", func(r *DestResult) float64 { return ms(r.Latency.P50) }},
-	{"p99 latency", "ms", "lower", func(r *DestResult) float64 { return ms(r.Latency.P99) }},
+	{"events/s", "1/s", "higher", func(r *destResult) float64 { return r.EventsPerSec }},
+	{"p50 latency", "ms", "lower", func(r *destResult) float64 { return ms(r.Latency.P50) }},
+	{"p99 latency", "ms", "lower", func(r *destResult) float64 { return ms(r.Latency.P99) }},
 }
 
-func meanDest(rs []*DestResult, baseline bool, get func(*DestResult) float64) (float64, bool) {
+func meanDest(rs []*destResult, baseline bool, get func(*destResult) float64) (float64, bool) {
 	sum, n := 0.0, 0
 	for _, r := range rs {
 		if r.Baseline == baseline {
@@ -206,7 +206,7 @@ type routeSender struct {
 	e     *kete.Event
 }
 
-func newRouteSender(o DestOptions) (*routeSender, error) {
+func newRouteSender(o destOptions) (*routeSender, error) {
 	tpl, err := template.Compile(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("destination url %q: %w", o.URL, err)
@@ -250,7 +250,7 @@ type bareSender struct {
 	width int
 }
 
-func newBareSender(o DestOptions) (*bareSender, error) {
+func newBareSender(o destOptions) (*bareSender, error) {
 	ser, err := newRouteSerializer()
 	if err != nil {
 		return nil, err
@@ -292,19 +292,19 @@ func (s *bareSender) close() error {
 	return nil
 }
 
-// RunDestination sends events for o.Duration (or o.Events) through kete's route
+// runDestination sends events for o.Duration (or o.Events) through kete's route
 // (baseline false) or the bare gws write loop (baseline true) and measures.
-func RunDestination(ctx context.Context, baseline bool, o DestOptions) (*DestResult, error) {
+func runDestination(ctx context.Context, baseline bool, o destOptions) (*destResult, error) {
 	o = o.withDefaults()
-	if err := (Target{Name: "sink", Kind: KindHub, URL: o.URL, AllowRemote: o.AllowRemote}).Check(); err != nil {
+	if err := (target{Name: "sink", Kind: kindHub, URL: o.URL, AllowRemote: o.AllowRemote}).check(); err != nil {
 		return nil, err
 	}
-	res := &DestResult{Name: "kete route", Baseline: baseline, Size: o.Size, Delivered: -1, LatencyKind: "send"}
+	res := &destResult{Name: "kete route", Baseline: baseline, Size: o.Size, Delivered: -1, LatencyKind: "send"}
 	if baseline {
 		res.Name = "bare gws"
 	}
 	if o.Sink != nil {
-		o.Sink.Reset()
+		o.Sink.reset()
 		res.LatencyKind = "sink"
 	}
 	senders := make([]sender, 0, o.Senders)
@@ -337,20 +337,20 @@ func RunDestination(ctx context.Context, baseline bool, o DestOptions) (*DestRes
 	var warm int64 = int64(len(senders))
 	if o.Sink != nil {
 		deadline := time.Now().Add(5 * time.Second)
-		for o.Sink.Frames() < warm && time.Now().Before(deadline) {
+		for o.Sink.count() < warm && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
-		o.Sink.Reset()
+		o.Sink.reset()
 	}
-	sendHist := NewHistogram()
+	sendHist := newHistogram()
 	var (
 		events, failed atomic.Int64
 		errMu          sync.Mutex
 		firstErr       error
 		wg             sync.WaitGroup
 	)
-	h0, _ := ReadHost()
-	self0, _ := ReadProc(selfPID())
+	h0, _ := readHost()
+	self0, _ := readProc(selfPID())
 	start := time.Now()
 	stop := start.Add(o.Duration)
 	rctx, cancel := context.WithDeadline(ctx, stop.Add(10*time.Second))
@@ -364,7 +364,7 @@ func RunDestination(ctx context.Context, baseline bool, o DestOptions) (*DestRes
 				}
 				t0 := time.Now().UnixNano()
 				err := s.send(rctx, t0)
-				sendHist.RecordValue(time.Now().UnixNano() - t0)
+				sendHist.recordValue(time.Now().UnixNano() - t0)
 				if o.Events <= 0 {
 					events.Add(1)
 				}
@@ -389,18 +389,18 @@ func RunDestination(ctx context.Context, baseline bool, o DestOptions) (*DestRes
 	if o.Sink != nil {
 		want := res.Events - res.Failed
 		deadline := time.Now().Add(10 * time.Second)
-		for o.Sink.Frames() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		for o.Sink.count() < want && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(time.Millisecond)
 		}
-		res.Delivered = o.Sink.Frames()
-		hist = o.Sink.Reset()
+		res.Delivered = o.Sink.count()
+		hist = o.Sink.reset()
 	}
-	h1, _ := ReadHost()
-	self1, _ := ReadProc(selfPID())
-	res.HostBusy = BusyBetween(h0, h1)
+	h1, _ := readHost()
+	self1, _ := readProc(selfPID())
+	res.HostBusy = busyBetween(h0, h1)
 	res.LoadCPU = self1.CPU - self0.CPU
-	res.Latency = hist.Summary()
-	res.Buckets = hist.Buckets()
+	res.Latency = hist.summary()
+	res.Buckets = hist.buckets()
 	if firstErr != nil {
 		res.Errors = append(res.Errors, fmt.Sprintf("%d sends failed; first: %v", res.Failed, firstErr))
 	}

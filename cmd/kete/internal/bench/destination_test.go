@@ -7,15 +7,15 @@ import (
 )
 
 func TestRunDestinationBothSenders(t *testing.T) {
-	sink := NewSink()
-	addr, stop, err := ServeLoopback(sink)
+	sink := newSink()
+	addr, stop, err := serveLoopback(sink)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stop(); _ = sink.Close() })
 	for _, baseline := range []bool{false, true} {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		res, err := RunDestination(ctx, baseline, DestOptions{URL: "ws://" + addr + "/", Sink: sink, Events: 300, Duration: 30 * time.Second})
+		res, err := runDestination(ctx, baseline, destOptions{URL: "ws://" + addr + "/", Sink: sink, Events: 300, Duration: 30 * time.Second})
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ func TestBenchEventSize(t *testing.T) {
 	if len(b) < 295 || len(b) > 305 {
 		t.Fatalf("bench event is %d bytes, want about 300: %s", len(b), b)
 	}
-	if _, ok := Stamp(b); !ok {
+	if _, ok := stampOf(b); !ok {
 		t.Fatalf("no stamp in %s", b)
 	}
 }

@@ -4,16 +4,16 @@
 // loss, latency quantiles and — from /proc — the server's CPU seconds and memory, as a
 // table, JSON, or an HTML page with inline SVG charts.
 //
-// How a fan-out run measures (RunFanout):
+// How a fan-out run measures (runFanout):
 //
 //   - Subscribers connect (DialConcurrency at a time) and subscribe; the run waits for
-//     each one's confirmation (the server's subscribe "welcome", the hub's HubReadyFrame),
+//     each one's confirmation (the server's subscribe "welcome", the hub's hubReadyFrame),
 //     so that no publish can miss anyone.
 //   - Rate is deliveries per second: Rate ÷ Subscribers messages per second, each sent on
-//     a schedule from the first publish. ModeSaturate instead keeps at most Window
-//     messages published but not yet delivered everywhere. ModeIdle publishes nothing and
+//     a schedule from the first publish. modeSaturate instead keeps at most Window
+//     messages published but not yet delivered everywhere. modeIdle publishes nothing and
 //     measures memory after Duration.
-//   - Every payload carries its send time in ns ({"t":…}, see AppendPayload); a receiver
+//   - Every payload carries its send time in ns ({"t":…}, see appendPayload); a receiver
 //     records now − t into a Histogram (log-linear buckets, one atomic add per delivery).
 //     Sender and receivers are on one host, so the clocks agree.
 //   - Loss is Sent × Connected − Received, counted after a bounded drain.
@@ -24,7 +24,7 @@
 //   - A cluster target (Target.Nodes) spreads subscriber i and publisher i over node
 //     i mod nodes; CPU and RSS are summed over Target.PIDs, the broker's CPU (BrokerPID)
 //     is kept apart, and Result.PerNode, SubscriberMin and SubscriberMax show that every
-//     subscriber of every node got every message. With Report.Pair, CompareFanout's
+//     subscriber of every node got every message. With Report.Pair, compareFanout's
 //     ratios set two such targets side by side (three nodes ÷ one node).
 //
 // Commands (cmd/kete wires them): `kete bench fanout`, `kete bench hub` (a Hub as a

@@ -18,35 +18,35 @@ import (
 	"github.com/kete-dev/kete/internal/redact"
 )
 
-// Mode is what a fan-out run measures.
-type Mode string
+// fanoutMode is what a fan-out run measures.
+type fanoutMode string
 
 // Fan-out modes.
 const (
-	ModeRate     Mode = "rate"     // publish at a fixed rate for a duration
-	ModeSaturate Mode = "saturate" // publish as fast as deliveries keep up, within a window
-	ModeIdle     Mode = "idle"     // connect, settle, measure memory; publish nothing
+	modeRate     fanoutMode = "rate"     // publish at a fixed rate for a duration
+	modeSaturate fanoutMode = "saturate" // publish as fast as deliveries keep up, within a window
+	modeIdle     fanoutMode = "idle"     // connect, settle, measure memory; publish nothing
 )
 
-// FanoutOptions shape a fan-out run. Zero values take the defaults in the comments.
-type FanoutOptions struct {
-	Mode Mode
+// fanoutOptions shape a fan-out run. Zero values take the defaults in the comments.
+type fanoutOptions struct {
+	Mode fanoutMode
 	// Subscribers is how many WebSocket subscribers to connect (2,000).
 	Subscribers int
-	// Rate is deliveries per second (ModeRate; 50,000): messages per second is Rate
+	// Rate is deliveries per second (modeRate; 50,000): messages per second is Rate
 	// divided by Subscribers.
 	Rate float64
 	// Size is each published payload in bytes (100).
 	Size int
-	// Duration is how long to publish (10s), or to settle in ModeIdle.
+	// Duration is how long to publish (10s), or to settle in modeIdle.
 	Duration time.Duration
 	// Topic every subscriber joins ("bench").
 	Topic string
 	// Publish picks the publisher (http).
-	Publish PublishMode
+	Publish publishMode
 	// Publishers is how many goroutines publish (1 for ws, 4 for http).
 	Publishers int
-	// Window bounds the messages in flight in ModeSaturate: published but not yet
+	// Window bounds the messages in flight in modeSaturate: published but not yet
 	// delivered to every subscriber (max(8, 100,000 / Subscribers)).
 	Window int
 	// DialConcurrency bounds simultaneous handshakes (32).
@@ -63,16 +63,16 @@ type FanoutOptions struct {
 	// Interval is the resolution of the delivery-rate timeline (100ms).
 	Interval time.Duration
 	// NewPublisher, when set, replaces the target's publisher (end-to-end runs).
-	NewPublisher func(ctx context.Context) (Publisher, error)
+	NewPublisher func(ctx context.Context) (publisher, error)
 	// Progress receives progress: a bar redrawn in place when ProgressTTY, else a line
 	// per 10%. Nil: no progress.
 	Progress    io.Writer
 	ProgressTTY bool
 }
 
-func (o FanoutOptions) withDefaults() FanoutOptions {
+func (o fanoutOptions) withDefaults() fanoutOptions {
 	if o.Mode == "" {
-		o.Mode = ModeRate
+		o.Mode = modeRate
 	}
 	if o.Subscribers <= 0 {
 		o.Subscribers = 2000
@@ -90,11 +90,11 @@ func (o FanoutOptions) withDefaults() FanoutOptions {
 		o.Topic = "bench"
 	}
 	if o.Publish == "" {
-		o.Publish = PublishHTTP
+		o.Publish = publishHTTP
 	}
 	if o.Publishers <= 0 {
 		o.Publishers = 1
-		if o.Publish == PublishHTTP {
+		if o.Publish == publishHTTP {
 			o.Publishers = 4
 		}
 	}
@@ -123,20 +123,20 @@ func (o FanoutOptions) withDefaults() FanoutOptions {
 // the server).
 const maxSubscribers = 200_000
 
-// Result is one fan-out run against one target.
-type Result struct {
-	Target Target `json:"target"`
-	Mode   Mode   `json:"mode"`
-	Round  int    `json:"round"`
+// result is one fan-out run against one target.
+type result struct {
+	Target target     `json:"target"`
+	Mode   fanoutMode `json:"mode"`
+	Round  int        `json:"round"`
 	// Requested and Connected count subscribers asked for and subscribed in time;
 	// Disconnected counts those the target closed during the run.
 	Requested    int         `json:"requested"`
 	Connected    int         `json:"connected"`
 	Disconnected int         `json:"disconnected"`
 	Size         int         `json:"size"`
-	Publish      PublishMode `json:"publish"`
-	// RateTarget is the asked-for deliveries/s (ModeRate); Window the in-flight bound
-	// (ModeSaturate).
+	Publish      publishMode `json:"publish"`
+	// RateTarget is the asked-for deliveries/s (modeRate); Window the in-flight bound
+	// (modeSaturate).
 	RateTarget float64 `json:"rateTarget,omitempty"`
 	Window     int     `json:"window,omitempty"`
 	// Sent messages; Expected = Sent × Connected deliveries; Received deliveries; Loss =
@@ -151,7 +151,7 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsedNs"`
 	// DeliveriesPerSec is Received / Elapsed.
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
-	Latency          Latency `json:"latency"`
+	Latency          latency `json:"latency"`
 	// ServerCPU is the target process's CPU time over the run (needs Target.PID), and
 	// DeliveriesPerCPU is Received / ServerCPU seconds.
 	ServerCPU time.Duration `json:"serverCpuNs,omitempty"`
@@ -167,9 +167,9 @@ type Result struct {
 	SubscriberMin int64 `json:"subscriberMin"`
 	SubscriberMax int64 `json:"subscriberMax"`
 	// PerNode splits subscribers and deliveries by node (one entry for a single node).
-	PerNode []NodeResult `json:"perNode,omitempty"`
+	PerNode []nodeResult `json:"perNode,omitempty"`
 	// RSSBefore is the target's RSS before connecting, RSSConnected with everyone
-	// subscribed (and settled in ModeIdle), RSSPerConn their difference per subscriber.
+	// subscribed (and settled in modeIdle), RSSPerConn their difference per subscriber.
 	RSSBefore    int64   `json:"rssBefore,omitempty"`
 	RSSConnected int64   `json:"rssConnected,omitempty"`
 	RSSPerConn   float64 `json:"rssPerConn,omitempty"`
@@ -182,26 +182,26 @@ type Result struct {
 	Interval time.Duration `json:"intervalNs"`
 	Timeline []int64       `json:"timeline"`
 	// Buckets is the latency histogram (non-empty buckets).
-	Buckets []Bucket `json:"buckets"`
+	Buckets []bucket `json:"buckets"`
 	Errors  []string `json:"errors,omitempty"`
 
-	hist *Histogram
+	hist *histogram
 }
 
-// NodeResult is one node's share of a run: its subscribed subscribers and what they
+// nodeResult is one node's share of a run: its subscribed subscribers and what they
 // received.
-type NodeResult struct {
+type nodeResult struct {
 	URL         string `json:"url"`
 	Subscribers int    `json:"subscribers"`
 	Received    int64  `json:"received"`
 }
 
-// run is one RunFanout in progress.
+// run is one runFanout in progress.
 type run struct {
-	t      Target
-	o      FanoutOptions
+	t      target
+	o      fanoutOptions
 	ready  []byte
-	hist   *Histogram
+	hist   *histogram
 	subs   []*subscriber
 	loops  sync.WaitGroup
 	nReady atomic.Int64
@@ -240,8 +240,8 @@ func (s *subscriber) OnMessage(_ *gws.Conn, m *gws.Message) {
 		return
 	}
 	if r.publishing.Load() {
-		if sent, ok := Stamp(b); ok {
-			r.hist.RecordValue(now - sent)
+		if sent, ok := stampOf(b); ok {
+			r.hist.recordValue(now - sent)
 			r.received.Add(1)
 			s.got.Add(1)
 			if slot := (now - r.start.Load()) / int64(r.o.Interval); slot >= 0 && slot < int64(len(r.timeline)) {
@@ -259,39 +259,39 @@ func (s *subscriber) OnClose(_ *gws.Conn, _ error) {
 	}
 }
 
-// RunFanout connects o.Subscribers subscribers to t, subscribes them to o.Topic, waits
-// until every one is subscribed, publishes for o.Duration (ModeRate, ModeSaturate) or
-// settles (ModeIdle), and measures. Every wait is bounded; every connection is closed
+// runFanout connects o.Subscribers subscribers to t, subscribes them to o.Topic, waits
+// until every one is subscribed, publishes for o.Duration (modeRate, modeSaturate) or
+// settles (modeIdle), and measures. Every wait is bounded; every connection is closed
 // before it returns.
-func RunFanout(ctx context.Context, t Target, o FanoutOptions) (*Result, error) {
+func runFanout(ctx context.Context, t target, o fanoutOptions) (*result, error) {
 	o = o.withDefaults()
-	if err := t.Check(); err != nil {
+	if err := t.check(); err != nil {
 		return nil, err
 	}
 	if o.Subscribers > maxSubscribers {
 		return nil, fmt.Errorf("subscribers %d: at most %d", o.Subscribers, maxSubscribers)
 	}
 	switch o.Mode {
-	case ModeRate, ModeSaturate, ModeIdle:
+	case modeRate, modeSaturate, modeIdle:
 	default:
 		return nil, fmt.Errorf("mode %q: want rate, saturate or idle", o.Mode)
 	}
 	slots := int((o.Duration+o.Drain)/o.Interval) + 2
 	r := &run{
-		t: t, o: o, ready: t.readyPrefix(o.Topic), hist: NewHistogram(),
+		t: t, o: o, ready: t.readyPrefix(o.Topic), hist: newHistogram(),
 		timeline: make([]atomic.Int64, slots), readyCh: make(chan struct{}, 1),
 	}
-	res := &Result{
+	res := &result{
 		Target: t, Mode: o.Mode, Requested: o.Subscribers, Size: o.Size, Publish: o.Publish,
 		Interval: o.Interval, hist: r.hist,
 	}
-	if o.Mode == ModeRate {
+	if o.Mode == modeRate {
 		res.RateTarget = o.Rate
 	}
-	if o.Mode == ModeSaturate {
+	if o.Mode == modeSaturate {
 		res.Window = o.Window
 	}
-	if o.Mode == ModeIdle {
+	if o.Mode == modeIdle {
 		res.Publish = ""
 	}
 	if pids := t.pids(); len(pids) > 0 {
@@ -314,7 +314,7 @@ func RunFanout(ctx context.Context, t Target, o FanoutOptions) (*Result, error) 
 		return res, fmt.Errorf("target %s: no subscriber subscribed within %s", t.Name, o.ConnectTimeout)
 	}
 
-	if o.Mode == ModeIdle {
+	if o.Mode == modeIdle {
 		if err := r.settle(ctx, res); err != nil {
 			return res, err
 		}
@@ -410,27 +410,27 @@ func (r *run) connect(ctx context.Context) error {
 			if err := context.Cause(ctx); errors.Is(err, context.Canceled) {
 				return err
 			}
-			return nil // RunFanout reports how many made it
+			return nil // runFanout reports how many made it
 		}
 	}
 	return nil
 }
 
 // settle waits o.Duration with everyone connected, then reads the target's RSS.
-func (r *run) settle(ctx context.Context, res *Result) error {
+func (r *run) settle(ctx context.Context, res *result) error {
 	t := time.NewTimer(r.o.Duration)
 	defer t.Stop()
-	var h0 HostSample
-	h0, _ = ReadHost()
-	self0, _ := ReadProc(selfPID())
+	var h0 hostSample
+	h0, _ = readHost()
+	self0, _ := readProc(selfPID())
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
 	}
-	h1, _ := ReadHost()
-	self1, _ := ReadProc(selfPID())
-	res.HostBusy, res.HostCPUs = BusyBetween(h0, h1), h1.CPUs
+	h1, _ := readHost()
+	self1, _ := readProc(selfPID())
+	res.HostBusy, res.HostCPUs = busyBetween(h0, h1), h1.CPUs
 	res.LoadCPU = self1.CPU - self0.CPU
 	res.Elapsed = r.o.Duration
 	if pids := r.t.pids(); len(pids) > 0 {
@@ -441,16 +441,16 @@ func (r *run) settle(ctx context.Context, res *Result) error {
 		res.RSSConnected = p.RSS
 		res.RSSPerConn = float64(p.RSS-res.RSSBefore) / float64(res.Connected)
 	}
-	res.Buckets = []Bucket{}
+	res.Buckets = []bucket{}
 	res.Timeline = []int64{}
 	return nil
 }
 
 // publish runs the publishers, drains, and fills res.
-func (r *run) publish(ctx context.Context, res *Result) error {
+func (r *run) publish(ctx context.Context, res *result) error {
 	o := r.o
 	n := int64(res.Connected)
-	pubs := make([]Publisher, 0, o.Publishers)
+	pubs := make([]publisher, 0, o.Publishers)
 	defer func() {
 		for _, p := range pubs {
 			_ = p.Close()
@@ -458,7 +458,7 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 	}()
 	for i := range o.Publishers {
 		var (
-			p   Publisher
+			p   publisher
 			err error
 		)
 		if o.NewPublisher != nil {
@@ -475,7 +475,7 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 	msgRate := o.Rate / float64(n)
 	var total int64 = math.MaxInt64
 	var interval time.Duration
-	if o.Mode == ModeRate {
+	if o.Mode == modeRate {
 		total = max(1, int64(math.Round(msgRate*o.Duration.Seconds())))
 		interval = time.Duration(float64(time.Second) / msgRate)
 	}
@@ -488,15 +488,15 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	h0, _ := ReadHost()
-	self0, _ := ReadProc(selfPID())
-	var srv0, brk0 ProcSample
+	h0, _ := readHost()
+	self0, _ := readProc(selfPID())
+	var srv0, brk0 procSample
 	pids := r.t.pids()
 	if len(pids) > 0 {
 		srv0, _ = readProcs(pids)
 	}
 	if r.t.BrokerPID > 0 {
-		brk0, _ = ReadProc(r.t.BrokerPID)
+		brk0, _ = readProc(r.t.BrokerPID)
 	}
 	start := time.Now()
 	r.start.Store(start.UnixNano())
@@ -513,7 +513,7 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 				if i >= total {
 					return
 				}
-				if o.Mode == ModeRate {
+				if o.Mode == modeRate {
 					at := start.Add(time.Duration(i) * interval)
 					if !at.Before(stop) {
 						return
@@ -537,7 +537,7 @@ func (r *run) publish(ctx context.Context, res *Result) error {
 						time.Sleep(50 * time.Microsecond)
 					}
 				}
-				buf = AppendPayload(buf[:0], time.Now().UnixNano(), uint64(i), o.Size)
+				buf = appendPayload(buf[:0], time.Now().UnixNano(), uint64(i), o.Size)
 				if err := p.Publish(pctx, buf); err != nil {
 					failed.Add(1)
 					errMu.Lock()
@@ -581,8 +581,8 @@ wait:
 	}
 	end := time.Now()
 	r.publishing.Store(false)
-	h1, _ := ReadHost()
-	self1, _ := ReadProc(selfPID())
+	h1, _ := readHost()
+	self1, _ := readProc(selfPID())
 
 	res.Sent = sent.Load()
 	res.Expected = expected
@@ -597,12 +597,12 @@ wait:
 	if res.Elapsed > 0 {
 		res.DeliveriesPerSec = float64(res.Received) / res.Elapsed.Seconds()
 	}
-	res.Latency = r.hist.Summary()
-	res.Buckets = r.hist.Buckets()
-	res.HostBusy, res.HostCPUs = BusyBetween(h0, h1), h1.CPUs
+	res.Latency = r.hist.summary()
+	res.Buckets = r.hist.buckets()
+	res.HostBusy, res.HostCPUs = busyBetween(h0, h1), h1.CPUs
 	res.LoadCPU = self1.CPU - self0.CPU
 	if r.t.BrokerPID > 0 {
-		if brk1, err := ReadProc(r.t.BrokerPID); err != nil {
+		if brk1, err := readProc(r.t.BrokerPID); err != nil {
 			res.Errors = append(res.Errors, "broker: "+err.Error())
 		} else {
 			res.BrokerCPU = brk1.CPU - brk0.CPU
@@ -640,9 +640,9 @@ wait:
 
 // perSubscriber fills res.SubscriberMin, SubscriberMax and PerNode from the subscribed
 // subscribers' counts.
-func (r *run) perSubscriber(res *Result) {
+func (r *run) perSubscriber(res *result) {
 	urls := r.t.nodeURLs()
-	res.PerNode = make([]NodeResult, len(urls))
+	res.PerNode = make([]nodeResult, len(urls))
 	for i, u := range urls {
 		res.PerNode[i].URL = redact.URL(u)
 	}
@@ -693,7 +693,7 @@ func (r *run) closeAll() {
 }
 
 // sourceIPSubscribers is how many subscribers one loopback source address serves when
-// FanoutOptions.SourceIPs is left to its default: well inside the default ephemeral port
+// fanoutOptions.SourceIPs is left to its default: well inside the default ephemeral port
 // range (32768–60999).
 const sourceIPSubscribers = 20000
 

@@ -13,9 +13,9 @@ import (
 )
 
 // startHub serves a Hub on 127.0.0.1 for the test.
-func startHub(t *testing.T) (*Hub, string) {
+func startHub(t *testing.T) (*bareHub, string) {
 	t.Helper()
-	h := NewHub()
+	h := newBareHub()
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		_ = h.Close()
@@ -26,12 +26,12 @@ func startHub(t *testing.T) (*Hub, string) {
 
 func TestFanoutAgainstHub(t *testing.T) {
 	_, url := startHub(t)
-	for _, mode := range []PublishMode{PublishHTTP, PublishWS} {
+	for _, mode := range []publishMode{publishHTTP, publishWS} {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			// 20 subscribers, 200 messages: 4,000 deliveries over 0.5s.
-			res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: url}, FanoutOptions{
+			res, err := runFanout(ctx, target{Name: "hub", Kind: kindHub, URL: url}, fanoutOptions{
 				Subscribers: 20, Rate: 8000, Duration: 500 * time.Millisecond, Publish: mode, Size: 100,
 			})
 			if err != nil {
@@ -42,7 +42,7 @@ func TestFanoutAgainstHub(t *testing.T) {
 	}
 }
 
-func checkClean(t *testing.T, res *Result, subs int, msgs int64) {
+func checkClean(t *testing.T, res *result, subs int, msgs int64) {
 	t.Helper()
 	if res.Connected != subs {
 		t.Errorf("connected %d, want %d (errors %v)", res.Connected, subs, res.Errors)
@@ -73,8 +73,8 @@ func TestFanoutSaturateHub(t *testing.T) {
 	_, url := startHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: url}, FanoutOptions{
-		Mode: ModeSaturate, Subscribers: 10, Duration: 300 * time.Millisecond, Publish: PublishWS, Window: 16,
+	res, err := runFanout(ctx, target{Name: "hub", Kind: kindHub, URL: url}, fanoutOptions{
+		Mode: modeSaturate, Subscribers: 10, Duration: 300 * time.Millisecond, Publish: publishWS, Window: 16,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestFanoutSaturateHub(t *testing.T) {
 }
 
 func TestFanoutRefusesRemoteUnlessExplicit(t *testing.T) {
-	_, err := RunFanout(context.Background(), Target{Name: "hub", Kind: KindHub, URL: "ws://192.0.2.1:9"}, FanoutOptions{Subscribers: 1})
+	_, err := runFanout(context.Background(), target{Name: "hub", Kind: kindHub, URL: "ws://192.0.2.1:9"}, fanoutOptions{Subscribers: 1})
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("err = %v, want a loopback refusal", err)
 	}
@@ -94,7 +94,7 @@ func TestFanoutRefusesRemoteUnlessExplicit(t *testing.T) {
 func TestFanoutDialErrorNamesURL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://127.0.0.1:1"}, FanoutOptions{Subscribers: 3, ConnectTimeout: 5 * time.Second})
+	_, err := runFanout(ctx, target{Name: "hub", Kind: kindHub, URL: "ws://127.0.0.1:1"}, fanoutOptions{Subscribers: 3, ConnectTimeout: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("err = %v, want one naming the url", err)
 	}
@@ -103,7 +103,7 @@ func TestFanoutDialErrorNamesURL(t *testing.T) {
 // TestFanoutSpreadsSourceAddresses: with SourceIPs, subscribers come from several
 // loopback addresses (what lets 100,000 of them reach one node), and every one is served.
 func TestFanoutSpreadsSourceAddresses(t *testing.T) {
-	h := NewHub()
+	h := newBareHub()
 	var mu sync.Mutex
 	seen := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +118,7 @@ func TestFanoutSpreadsSourceAddresses(t *testing.T) {
 	t.Cleanup(func() { _ = h.Close(); srv.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := RunFanout(ctx, Target{Name: "hub", Kind: KindHub, URL: "ws://" + srv.Listener.Addr().String()}, FanoutOptions{
+	res, err := runFanout(ctx, target{Name: "hub", Kind: kindHub, URL: "ws://" + srv.Listener.Addr().String()}, fanoutOptions{
 		Subscribers: 9, SourceIPs: 3, Rate: 900, Duration: 500 * time.Millisecond, Size: 100,
 	})
 	if err != nil {
@@ -152,5 +152,27 @@ func TestSourceDialersOnlyOnIPv4Loopback(t *testing.T) {
 	}
 	if _, err := sourceDialers([]string{"ws://127.0.0.1:1"}, 300); err == nil || !strings.Contains(err.Error(), "254") {
 		t.Errorf("300 source addresses: %v, want an error naming the 254 limit", err)
+	}
+}
+
+// TestFanoutHubReport was the package's example: a fan-out run against the bare gws hub,
+// 3 subscribers, 300 deliveries/s (100 messages/s) for 300ms, then the report as a table.
+func TestFanoutHubReport(t *testing.T) {
+	_, url := startHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := runFanout(ctx, target{Name: "hub", Kind: kindHub, URL: url},
+		fanoutOptions{Subscribers: 3, Rate: 300, Duration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 30 || res.Received != 90 || res.Expected != 90 || res.Loss != 0 {
+		t.Errorf("sent %d messages, delivered %d of %d, lost %d; want 30, 90 of 90, 0", res.Sent, res.Received, res.Expected, res.Loss)
+	}
+	rep := newReport("example", "TestFanoutHubReport")
+	rep.Fanout = append(rep.Fanout, res)
+	var table strings.Builder
+	if err := rep.writeTable(&table); err != nil || !strings.Contains(table.String(), "hub") {
+		t.Errorf("table: %v\n%s", err, table.String())
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Histogram layout: values below 256 ns have a bucket each; above, every power of two is
+// histogram layout: values below 256 ns have a bucket each; above, every power of two is
 // split into 128 linear sub-buckets, so a bucket is never wider than 1/128 (0.8%) of its
 // value. Values over histMax are counted in the last bucket.
 const (
@@ -18,10 +18,10 @@ const (
 	histBuckets  = histExact + histMaxShift*histSub
 )
 
-// Histogram records durations (nanoseconds) into log-linear buckets, HDR style: recording
+// histogram records durations (nanoseconds) into log-linear buckets, HDR style: recording
 // is one atomic add, with no allocation, safe from any number of goroutines, so that
 // thousands of receivers can record every delivery.
-type Histogram struct {
+type histogram struct {
 	counts [histBuckets]atomic.Uint64
 	total  atomic.Uint64
 	sum    atomic.Uint64
@@ -29,8 +29,8 @@ type Histogram struct {
 	min1   atomic.Int64 // smallest value + 1; 0 while empty
 }
 
-// NewHistogram returns an empty histogram.
-func NewHistogram() *Histogram { return &Histogram{} }
+// newHistogram returns an empty histogram.
+func newHistogram() *histogram { return &histogram{} }
 
 // bucketOf returns the bucket index of v.
 func bucketOf(v int64) int {
@@ -58,12 +58,12 @@ func bucketBounds(i int) (lo, hi int64) {
 	return m << e, (m+1)<<e - 1
 }
 
-// Record adds one duration.
-func (h *Histogram) Record(d time.Duration) { h.RecordValue(int64(d)) }
+// record adds one duration.
+func (h *histogram) record(d time.Duration) { h.recordValue(int64(d)) }
 
-// RecordValue adds one value in nanoseconds; negative values count as 0 (clocks of two
+// recordValue adds one value in nanoseconds; negative values count as 0 (clocks of two
 // processes on one host may disagree by a little).
-func (h *Histogram) RecordValue(v int64) {
+func (h *histogram) recordValue(v int64) {
 	if v < 0 {
 		v = 0
 	}
@@ -79,7 +79,7 @@ func (h *Histogram) RecordValue(v int64) {
 	h.lowerMin(v + 1)
 }
 
-func (h *Histogram) lowerMin(v1 int64) {
+func (h *histogram) lowerMin(v1 int64) {
 	for {
 		m := h.min1.Load()
 		if (m != 0 && v1 >= m) || h.min1.CompareAndSwap(m, v1) {
@@ -88,22 +88,22 @@ func (h *Histogram) lowerMin(v1 int64) {
 	}
 }
 
-// Count is how many values were recorded.
-func (h *Histogram) Count() uint64 { return h.total.Load() }
+// count is how many values were recorded.
+func (h *histogram) count() uint64 { return h.total.Load() }
 
-// Max is the largest value recorded (0 when empty).
-func (h *Histogram) Max() time.Duration { return time.Duration(h.max.Load()) }
+// maximum is the largest value recorded (0 when empty).
+func (h *histogram) maximum() time.Duration { return time.Duration(h.max.Load()) }
 
-// Min is the smallest value recorded (0 when empty).
-func (h *Histogram) Min() time.Duration {
+// minimum is the smallest value recorded (0 when empty).
+func (h *histogram) minimum() time.Duration {
 	if m := h.min1.Load(); m > 0 {
 		return time.Duration(m - 1)
 	}
 	return 0
 }
 
-// Mean is the average value (0 when empty).
-func (h *Histogram) Mean() time.Duration {
+// mean is the average value (0 when empty).
+func (h *histogram) mean() time.Duration {
 	n := h.total.Load()
 	if n == 0 {
 		return 0
@@ -111,9 +111,9 @@ func (h *Histogram) Mean() time.Duration {
 	return time.Duration(h.sum.Load() / n)
 }
 
-// Quantile returns the value at quantile q (0..1): the upper bound of the bucket holding
+// quantile returns the value at quantile q (0..1): the upper bound of the bucket holding
 // that rank, never more than the largest value recorded.
-func (h *Histogram) Quantile(q float64) time.Duration {
+func (h *histogram) quantile(q float64) time.Duration {
 	n := h.total.Load()
 	if n == 0 {
 		return 0
@@ -131,11 +131,11 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 			return time.Duration(min(hi, h.max.Load()))
 		}
 	}
-	return h.Max()
+	return h.maximum()
 }
 
-// Merge adds every count of o to h.
-func (h *Histogram) Merge(o *Histogram) {
+// merge adds every count of o to h.
+func (h *histogram) merge(o *histogram) {
 	for i := range o.counts {
 		if c := o.counts[i].Load(); c > 0 {
 			h.counts[i].Add(c)
@@ -157,28 +157,28 @@ func (h *Histogram) Merge(o *Histogram) {
 	}
 }
 
-// Bucket is one non-empty histogram bucket, for charts and JSON.
-type Bucket struct {
+// bucket is one non-empty histogram bucket, for charts and JSON.
+type bucket struct {
 	// LowNs and HighNs are the smallest and largest value the bucket holds.
 	LowNs  int64  `json:"lowNs"`
 	HighNs int64  `json:"highNs"`
 	Count  uint64 `json:"count"`
 }
 
-// Buckets returns the non-empty buckets in increasing order.
-func (h *Histogram) Buckets() []Bucket {
-	var out []Bucket
+// buckets returns the non-empty buckets in increasing order.
+func (h *histogram) buckets() []bucket {
+	var out []bucket
 	for i := range h.counts {
 		if c := h.counts[i].Load(); c > 0 {
 			lo, hi := bucketBounds(i)
-			out = append(out, Bucket{LowNs: lo, HighNs: hi, Count: c})
+			out = append(out, bucket{LowNs: lo, HighNs: hi, Count: c})
 		}
 	}
 	return out
 }
 
-// Latency is a histogram's summary, for reports.
-type Latency struct {
+// latency is a histogram's summary, for reports.
+type latency struct {
 	Count uint64        `json:"count"`
 	Min   time.Duration `json:"minNs"`
 	Mean  time.Duration `json:"meanNs"`
@@ -189,11 +189,11 @@ type Latency struct {
 	Max   time.Duration `json:"maxNs"`
 }
 
-// Summary returns the usual quantiles.
-func (h *Histogram) Summary() Latency {
-	return Latency{
-		Count: h.Count(), Min: h.Min(), Mean: h.Mean(),
-		P50: h.Quantile(0.5), P90: h.Quantile(0.9), P99: h.Quantile(0.99), P999: h.Quantile(0.999),
-		Max: h.Max(),
+// summary returns the usual quantiles.
+func (h *histogram) summary() latency {
+	return latency{
+		Count: h.count(), Min: h.minimum(), Mean: h.mean(),
+		P50: h.quantile(0.5), P90: h.quantile(0.9), P99: h.quantile(0.99), P999: h.quantile(0.999),
+		Max: h.maximum(),
 	}
 }

@@ -11,21 +11,21 @@ import (
 	"github.com/lxzan/gws"
 )
 
-// HubReadyFrame is the text frame the Hub sends a subscriber once it is registered, so
+// hubReadyFrame is the text frame the Hub sends a subscriber once it is registered, so
 // that a load tool knows no broadcast can miss it (the server's subscribe confirmation
 // plays the same part).
-const HubReadyFrame = `{"ready":true}`
+const hubReadyFrame = `{"ready":true}`
 
 // maxHubMessage bounds one published message.
 const maxHubMessage = 1 << 20
 
-// Hub is the baseline every fan-out figure is measured against: a bare gws broadcast hub
+// bareHub is the baseline every fan-out figure is measured against: a bare gws broadcast hub
 // with no auth and no protocol. Every WebSocket connection at "/" is a subscriber; each
 // frame of a publisher WebSocket at "/pub", and the body of each POST /publish, is
 // broadcast as it is to every subscriber with gws.NewBroadcaster (one encoded frame
 // shared by all, gws's per-connection write queues). GET /stats answers
 // {"subscribers":N,"published":M}.
-type Hub struct {
+type bareHub struct {
 	gws.BuiltinEventHandler
 	up  *gws.Upgrader
 	mux *http.ServeMux
@@ -39,9 +39,9 @@ type Hub struct {
 	closed    atomic.Bool
 }
 
-// NewHub returns a Hub; serve it with net/http and Close it when done.
-func NewHub() *Hub {
-	h := &Hub{subs: map[*gws.Conn]struct{}{}, pubs: map[*gws.Conn]struct{}{}}
+// newBareHub returns a Hub; serve it with net/http and Close it when done.
+func newBareHub() *bareHub {
+	h := &bareHub{subs: map[*gws.Conn]struct{}{}, pubs: map[*gws.Conn]struct{}{}}
 	h.up = gws.NewUpgrader(h, &gws.ServerOption{
 		ReadMaxPayloadSize: maxHubMessage,
 		NewSession:         func() gws.SessionStorage { return &hubSession{} },
@@ -56,17 +56,17 @@ func NewHub() *Hub {
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *bareHub) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// Subscribers is the number of registered subscribers.
-func (h *Hub) Subscribers() int {
+// subscriberCount is the number of registered subscribers.
+func (h *bareHub) subscriberCount() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.subs)
 }
 
-// Broadcast sends payload as one text frame to every subscriber.
-func (h *Hub) Broadcast(payload []byte) {
+// broadcast sends payload as one text frame to every subscriber.
+func (h *bareHub) broadcast(payload []byte) {
 	b := gws.NewBroadcaster(gws.OpcodeText, payload)
 	h.mu.RLock()
 	for c := range h.subs {
@@ -78,7 +78,7 @@ func (h *Hub) Broadcast(payload []byte) {
 }
 
 // Close closes every connection and waits for their read loops.
-func (h *Hub) Close() error {
+func (h *bareHub) Close() error {
 	h.closed.Store(true)
 	h.mu.Lock()
 	var all []*gws.Conn
@@ -119,7 +119,7 @@ func isPub(c *gws.Conn) bool {
 	return b
 }
 
-func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request, pub bool) {
+func (h *bareHub) upgrade(w http.ResponseWriter, r *http.Request, pub bool) {
 	if h.closed.Load() {
 		http.Error(w, "hub closed", http.StatusServiceUnavailable)
 		return
@@ -136,8 +136,8 @@ func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request, pub bool) {
 	}()
 }
 
-// OnOpen registers the connection, then (subscribers) sends HubReadyFrame.
-func (h *Hub) OnOpen(c *gws.Conn) {
+// OnOpen registers the connection, then (subscribers) sends hubReadyFrame.
+func (h *bareHub) OnOpen(c *gws.Conn) {
 	h.mu.Lock()
 	if isPub(c) {
 		h.pubs[c] = struct{}{}
@@ -146,12 +146,12 @@ func (h *Hub) OnOpen(c *gws.Conn) {
 	}
 	h.mu.Unlock()
 	if !isPub(c) {
-		_ = c.WriteString(HubReadyFrame)
+		_ = c.WriteString(hubReadyFrame)
 	}
 }
 
 // OnClose forgets the connection.
-func (h *Hub) OnClose(c *gws.Conn, _ error) {
+func (h *bareHub) OnClose(c *gws.Conn, _ error) {
 	h.mu.Lock()
 	delete(h.subs, c)
 	delete(h.pubs, c)
@@ -159,15 +159,15 @@ func (h *Hub) OnClose(c *gws.Conn, _ error) {
 }
 
 // OnMessage broadcasts a publisher's frame; subscribers' frames are dropped.
-func (h *Hub) OnMessage(c *gws.Conn, m *gws.Message) {
+func (h *bareHub) OnMessage(c *gws.Conn, m *gws.Message) {
 	defer m.Close()
 	if !isPub(c) {
 		return
 	}
-	h.Broadcast(bytes.Clone(m.Bytes()))
+	h.broadcast(bytes.Clone(m.Bytes()))
 }
 
-func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
+func (h *bareHub) handlePublish(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxHubMessage+1))
 	if err != nil {
 		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
@@ -177,11 +177,11 @@ func (h *Hub) handlePublish(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body over 1 MiB", http.StatusRequestEntityTooLarge)
 		return
 	}
-	h.Broadcast(b)
+	h.broadcast(b)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Hub) handleStats(w http.ResponseWriter, _ *http.Request) {
+func (h *bareHub) handleStats(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]int64{"subscribers": int64(h.Subscribers()), "published": h.published.Load()})
+	_ = json.NewEncoder(w).Encode(map[string]int64{"subscribers": int64(h.subscriberCount()), "published": h.published.Load()})
 }

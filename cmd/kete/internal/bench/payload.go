@@ -11,9 +11,9 @@ import (
 // details as a string in end-to-end runs).
 var stampKey = []byte(`"t":`)
 
-// AppendPayload appends a JSON payload of exactly size bytes (or the smallest possible,
+// appendPayload appends a JSON payload of exactly size bytes (or the smallest possible,
 // about 40, when size is below that) carrying sent (unix ns) and seq.
-func AppendPayload(dst []byte, sent int64, seq uint64, size int) []byte {
+func appendPayload(dst []byte, sent int64, seq uint64, size int) []byte {
 	start := len(dst)
 	dst = append(dst, `{"t":`...)
 	dst = strconv.AppendInt(dst, sent, 10)
@@ -26,9 +26,9 @@ func AppendPayload(dst []byte, sent int64, seq uint64, size int) []byte {
 	return append(dst, `"}`...)
 }
 
-// Stamp returns the send timestamp (unix ns) a payload made by AppendPayload carries,
+// stampOf returns the send timestamp (unix ns) a payload made by appendPayload carries,
 // quoted or not; ok is false when b holds none.
-func Stamp(b []byte) (sent int64, ok bool) {
+func stampOf(b []byte) (sent int64, ok bool) {
 	i := bytes.Index(b, stampKey)
 	if i < 0 {
 		return 0, false

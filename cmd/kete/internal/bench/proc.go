@@ -13,8 +13,8 @@ import (
 // supports (sysconf needs cgo, and the kernel ABI fixes it).
 const clockTicks = 100
 
-// ProcSample is one reading of a process from /proc.
-type ProcSample struct {
+// procSample is one reading of a process from /proc.
+type procSample struct {
 	PID int
 	// CPU is user + system time so far; User and System split it.
 	CPU, User, System time.Duration
@@ -24,9 +24,9 @@ type ProcSample struct {
 	Threads int
 }
 
-// ReadProc reads /proc/PID/stat and /proc/PID/status.
-func ReadProc(pid int) (ProcSample, error) {
-	s := ProcSample{PID: pid}
+// readProc reads /proc/PID/stat and /proc/PID/status.
+func readProc(pid int) (procSample, error) {
+	s := procSample{PID: pid}
 	statPath := fmt.Sprintf("/proc/%d/stat", pid)
 	b, err := os.ReadFile(statPath)
 	if err != nil {
@@ -77,12 +77,12 @@ func ReadProc(pid int) (ProcSample, error) {
 	return s, fmt.Errorf("%s: no VmRSS line", statusPath)
 }
 
-// HostSample is one reading of the whole host's CPU time: the aggregate line of
+// hostSample is one reading of the whole host's CPU time: the aggregate line of
 // /proc/stat, and the CPU time of every process. /proc/stat is sampled at timer ticks,
 // and in some VMs (Firecracker with halt-polling, for one) ticks miss most of a bursty
 // load such as a fan-out's; per-process times come from the scheduler's clock, so
-// BusyBetween takes whichever estimate is higher.
-type HostSample struct {
+// busyBetween takes whichever estimate is higher.
+type hostSample struct {
 	// Busy and Total are jiffies over all CPUs since boot; Busy excludes idle and iowait.
 	Busy, Total uint64
 	CPUs        int
@@ -91,9 +91,9 @@ type HostSample struct {
 	Procs map[int]time.Duration
 }
 
-// ReadHost reads the aggregate "cpu" line of /proc/stat and every process's CPU time.
-func ReadHost() (HostSample, error) {
-	h := HostSample{At: time.Now(), Procs: readAllProcCPU()}
+// readHost reads the aggregate "cpu" line of /proc/stat and every process's CPU time.
+func readHost() (hostSample, error) {
+	h := hostSample{At: time.Now(), Procs: readAllProcCPU()}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return h, fmt.Errorf("read /proc/stat: %w", err)
@@ -149,7 +149,7 @@ func readAllProcCPU() map[int]time.Duration {
 	return out
 }
 
-// readProcCPU is ReadProc's utime + stime alone.
+// readProcCPU is readProc's utime + stime alone.
 func readProcCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -171,10 +171,10 @@ func readProcCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
-// BusyBetween is the share (0..1) of all CPUs that was busy between two samples: the
+// busyBetween is the share (0..1) of all CPUs that was busy between two samples: the
 // higher of /proc/stat's estimate and the processes' CPU time over the wall time
 // (processes that exited in between are not counted there).
-func BusyBetween(a, b HostSample) float64 {
+func busyBetween(a, b hostSample) float64 {
 	busy := 0.0
 	if b.Total > a.Total {
 		busy = float64(b.Busy-a.Busy) / float64(b.Total-a.Total)

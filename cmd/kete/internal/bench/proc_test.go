@@ -12,7 +12,7 @@ func TestReadProcSelf(t *testing.T) {
 		x += i % 7
 	}
 	_ = x
-	p, err := ReadProc(os.Getpid())
+	p, err := readProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,24 +28,24 @@ func TestReadProcSelf(t *testing.T) {
 }
 
 func TestReadProcMissing(t *testing.T) {
-	if _, err := ReadProc(1 << 30); err == nil {
+	if _, err := readProc(1 << 30); err == nil {
 		t.Fatal("no error for a pid that cannot exist")
 	}
 }
 
 func TestReadHost(t *testing.T) {
-	a, err := ReadHost()
+	a, err := readHost()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.CPUs < 1 || a.Total == 0 || a.Busy > a.Total {
 		t.Fatalf("host sample %+v", a)
 	}
-	b, err := ReadHost()
+	b, err := readHost()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if busy := BusyBetween(a, b); busy < 0 || busy > 1 {
+	if busy := busyBetween(a, b); busy < 0 || busy > 1 {
 		t.Fatalf("busy %v outside 0..1", busy)
 	}
 	if _, ok := a.Procs[os.Getpid()]; !ok {

@@ -11,42 +11,42 @@ import (
 	"time"
 )
 
-// Report is everything one `kete bench` invocation measured, in the shape --json writes.
-type Report struct {
+// report is everything one `kete bench` invocation measured, in the shape --json writes.
+type report struct {
 	Title   string    `json:"title"`
 	Command string    `json:"command"`
 	Started time.Time `json:"started"`
-	Host    HostInfo  `json:"host"`
+	Host    hostInfo  `json:"host"`
 	// Fanout and Destination hold every run in the order they ran.
-	Fanout      []*Result     `json:"fanout,omitempty"`
-	Destination []*DestResult `json:"destination,omitempty"`
+	Fanout      []*result     `json:"fanout,omitempty"`
+	Destination []*destResult `json:"destination,omitempty"`
 	// Ratios compare the subject (kete) with the baseline (bare gws) per figure, over
 	// the mean of their rounds.
-	Ratios []Ratio `json:"ratios,omitempty"`
+	Ratios []ratio `json:"ratios,omitempty"`
 	// Pair, when set, names the two fan-out targets Ratios compare (a cluster and one
 	// node, say) instead of the server and the hub.
-	Pair *Pair `json:"pair,omitempty"`
+	Pair *pair `json:"pair,omitempty"`
 	// Notes say how the figures were taken (which broker each side used, which
 	// processes the CPU seconds cover); the table prints them first.
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Pair names the subject and the baseline target of a fan-out comparison.
-type Pair struct {
+// pair names the subject and the baseline target of a fan-out comparison.
+type pair struct {
 	Subject  string `json:"subject"`
 	Baseline string `json:"baseline"`
 }
 
 // ratioHeader is what the ratio table divides: "kete ÷ bare gws", or the Pair's names.
-func (r *Report) ratioHeader() string {
+func (r *report) ratioHeader() string {
 	if r.Pair != nil {
 		return r.Pair.Subject + " ÷ " + r.Pair.Baseline
 	}
 	return "kete ÷ bare gws"
 }
 
-// HostInfo says where a report was measured.
-type HostInfo struct {
+// hostInfo says where a report was measured.
+type hostInfo struct {
 	CPUs      int    `json:"cpus"`
 	GoVersion string `json:"goVersion"`
 	OS        string `json:"os"`
@@ -54,13 +54,13 @@ type HostInfo struct {
 	CPUModel  string `json:"cpuModel,omitempty"`
 }
 
-// NewReport starts a report for command.
-func NewReport(title, command string) *Report {
-	return &Report{Title: title, Command: command, Started: time.Now().UTC(), Host: hostInfo()}
+// newReport starts a report for command.
+func newReport(title, command string) *report {
+	return &report{Title: title, Command: command, Started: time.Now().UTC(), Host: readHostInfo()}
 }
 
-func hostInfo() HostInfo {
-	h := HostInfo{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+func readHostInfo() hostInfo {
+	h := hostInfo{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
 			if v, ok := strings.CutPrefix(line, "model name"); ok {
@@ -72,8 +72,8 @@ func hostInfo() HostInfo {
 	return h
 }
 
-// Ratio is one figure of the subject divided by the same figure of the baseline.
-type Ratio struct {
+// ratio is one figure of the subject divided by the same figure of the baseline.
+type ratio struct {
 	Figure   string  `json:"figure"`
 	Unit     string  `json:"unit"`
 	Subject  float64 `json:"subject"`
@@ -86,36 +86,36 @@ type Ratio struct {
 // figure is one column of the comparison.
 type figure struct {
 	name, unit, better string
-	get                func(*Result) (float64, bool)
+	get                func(*result) (float64, bool)
 }
 
 var fanoutFigures = []figure{
-	{"deliveries/s", "1/s", "higher", func(r *Result) (float64, bool) { return r.DeliveriesPerSec, r.Mode != ModeIdle }},
-	{"deliveries per server CPU-second", "1/CPU-s", "higher", func(r *Result) (float64, bool) { return r.DeliveriesPerCPU, r.DeliveriesPerCPU > 0 }},
-	{"server CPU seconds", "s", "lower", func(r *Result) (float64, bool) { return r.ServerCPU.Seconds(), r.ServerCPU > 0 }},
-	{"server user CPU seconds", "s", "lower", func(r *Result) (float64, bool) {
+	{"deliveries/s", "1/s", "higher", func(r *result) (float64, bool) { return r.DeliveriesPerSec, r.Mode != modeIdle }},
+	{"deliveries per server CPU-second", "1/CPU-s", "higher", func(r *result) (float64, bool) { return r.DeliveriesPerCPU, r.DeliveriesPerCPU > 0 }},
+	{"server CPU seconds", "s", "lower", func(r *result) (float64, bool) { return r.ServerCPU.Seconds(), r.ServerCPU > 0 }},
+	{"server user CPU seconds", "s", "lower", func(r *result) (float64, bool) {
 		return (r.ServerCPU - r.ServerSystemCPU).Seconds(), r.ServerCPU > 0
 	}},
-	{"broker CPU seconds", "s", "lower", func(r *Result) (float64, bool) { return r.BrokerCPU.Seconds(), r.BrokerCPU > 0 }},
-	{"p50 latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.P50), r.Latency.Count > 0 }},
-	{"p99 latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.P99), r.Latency.Count > 0 }},
-	{"p99.9 latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.P999), r.Latency.Count > 0 }},
-	{"max latency", "ms", "lower", func(r *Result) (float64, bool) { return ms(r.Latency.Max), r.Latency.Count > 0 }},
-	{"loss", "deliveries", "lower", func(r *Result) (float64, bool) { return float64(r.Loss), r.Mode != ModeIdle }},
-	{"RSS per connection", "KiB", "lower", func(r *Result) (float64, bool) { return r.RSSPerConn / 1024, r.RSSPerConn != 0 }},
+	{"broker CPU seconds", "s", "lower", func(r *result) (float64, bool) { return r.BrokerCPU.Seconds(), r.BrokerCPU > 0 }},
+	{"p50 latency", "ms", "lower", func(r *result) (float64, bool) { return ms(r.Latency.P50), r.Latency.Count > 0 }},
+	{"p99 latency", "ms", "lower", func(r *result) (float64, bool) { return ms(r.Latency.P99), r.Latency.Count > 0 }},
+	{"p99.9 latency", "ms", "lower", func(r *result) (float64, bool) { return ms(r.Latency.P999), r.Latency.Count > 0 }},
+	{"max latency", "ms", "lower", func(r *result) (float64, bool) { return ms(r.Latency.Max), r.Latency.Count > 0 }},
+	{"loss", "deliveries", "lower", func(r *result) (float64, bool) { return float64(r.Loss), r.Mode != modeIdle }},
+	{"RSS per connection", "KiB", "lower", func(r *result) (float64, bool) { return r.RSSPerConn / 1024, r.RSSPerConn != 0 }},
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// Compare fills r.Ratios from the fan-out runs (server over hub, or r.Pair's subject over
+// compare fills r.Ratios from the fan-out runs (server over hub, or r.Pair's subject over
 // its baseline) and the destination runs (kete over bare).
-func (r *Report) Compare() {
+func (r *report) compare() {
 	r.Ratios = nil
-	subject := func(x *Result) bool { return x.Target.Kind == KindServer }
-	baseline := func(x *Result) bool { return x.Target.Kind == KindHub }
+	subject := func(x *result) bool { return x.Target.Kind == kindServer }
+	baseline := func(x *result) bool { return x.Target.Kind == kindHub }
 	if p := r.Pair; p != nil {
-		subject = func(x *Result) bool { return x.Target.Name == p.Subject }
-		baseline = func(x *Result) bool { return x.Target.Name == p.Baseline }
+		subject = func(x *result) bool { return x.Target.Name == p.Subject }
+		baseline = func(x *result) bool { return x.Target.Name == p.Baseline }
 	}
 	for _, f := range fanoutFigures {
 		s, sok := meanOf(r.Fanout, subject, f.get)
@@ -133,15 +133,15 @@ func (r *Report) Compare() {
 	}
 }
 
-func newRatio(name, unit, better string, s, b float64) Ratio {
-	x := Ratio{Figure: name, Unit: unit, Better: better, Subject: s, Baseline: b}
+func newRatio(name, unit, better string, s, b float64) ratio {
+	x := ratio{Figure: name, Unit: unit, Better: better, Subject: s, Baseline: b}
 	if b != 0 {
 		x.Ratio = s / b
 	}
 	return x
 }
 
-func meanOf(rs []*Result, side func(*Result) bool, get func(*Result) (float64, bool)) (float64, bool) {
+func meanOf(rs []*result, side func(*result) bool, get func(*result) (float64, bool)) (float64, bool) {
 	sum, n := 0.0, 0
 	for _, r := range rs {
 		if !side(r) {
@@ -158,15 +158,15 @@ func meanOf(rs []*Result, side func(*Result) bool, get func(*Result) (float64, b
 	return sum / float64(n), true
 }
 
-// WriteJSON writes the report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
+// writeJSON writes the report as indented JSON.
+func (r *report) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
 }
 
-// WriteTable writes the runs and ratios as aligned text for a terminal.
-func (r *Report) WriteTable(w io.Writer) error {
+// writeTable writes the runs and ratios as aligned text for a terminal.
+func (r *report) writeTable(w io.Writer) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "# %s\n", n)
 	}

@@ -14,26 +14,26 @@ import (
 )
 
 // shortReport runs a real, tiny comparison: kete's server and the hub, one round each.
-func shortReport(t *testing.T) *Report {
+func shortReport(t *testing.T) *report {
 	t.Helper()
 	_, hubURL := startHub(t)
 	srvURL, secret := startServer(t)
-	tok, err := MintToken(secret, "bench", time.Hour)
+	tok, err := mintToken(secret, "bench", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rep := NewReport("test", "go test")
-	targets := []Target{
-		{Name: "server", Kind: KindServer, URL: srvURL, App: "bench", Token: tok},
-		{Name: "hub", Kind: KindHub, URL: hubURL},
+	rep := newReport("test", "go test")
+	targets := []target{
+		{Name: "server", Kind: kindServer, URL: srvURL, App: "bench", Token: tok},
+		{Name: "hub", Kind: kindHub, URL: hubURL},
 	}
-	err = CompareFanout(ctx, rep, targets, FanoutOptions{Subscribers: 10, Rate: 4000, Duration: 300 * time.Millisecond}, 1, nil)
+	err = compareFanout(ctx, rep, targets, fanoutOptions{Subscribers: 10, Rate: 4000, Duration: 300 * time.Millisecond}, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Fanout) != 2 || rep.Fanout[0].Target.Kind != KindServer || rep.Fanout[1].Target.Kind != KindHub {
+	if len(rep.Fanout) != 2 || rep.Fanout[0].Target.Kind != kindServer || rep.Fanout[1].Target.Kind != kindHub {
 		t.Fatalf("runs %+v", rep.Fanout)
 	}
 	for _, r := range rep.Fanout {
@@ -49,10 +49,10 @@ func TestReportWriters(t *testing.T) {
 	}
 
 	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+	if err := rep.writeJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	var back Report
+	var back report
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatalf("report JSON does not decode: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestReportWriters(t *testing.T) {
 	}
 
 	var svg bytes.Buffer
-	if err := rep.WriteSVG(&svg); err != nil {
+	if err := rep.writeSVG(&svg); err != nil {
 		t.Fatal(err)
 	}
 	checkXML(t, svg.Bytes())
@@ -73,7 +73,7 @@ func TestReportWriters(t *testing.T) {
 	}
 
 	var page bytes.Buffer
-	if err := rep.WriteHTML(&page); err != nil {
+	if err := rep.writeHTML(&page); err != nil {
 		t.Fatal(err)
 	}
 	h := page.String()
@@ -89,7 +89,7 @@ func TestReportWriters(t *testing.T) {
 	}
 
 	var table bytes.Buffer
-	if err := rep.WriteTable(&table); err != nil {
+	if err := rep.writeTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), "server") || !strings.Contains(table.String(), "ratio") {
@@ -113,16 +113,16 @@ func checkXML(t *testing.T, b []byte) {
 }
 
 func TestCompareRatios(t *testing.T) {
-	rep := NewReport("t", "t")
-	mk := func(kind TargetKind, perCPU float64, p99 time.Duration) *Result {
-		return &Result{Target: Target{Kind: kind, Name: string(kind)}, Mode: ModeRate, DeliveriesPerCPU: perCPU,
-			DeliveriesPerSec: 50000, ServerCPU: time.Second, Latency: Latency{Count: 1, P50: p99 / 2, P99: p99, P999: p99, Max: p99}}
+	rep := newReport("t", "t")
+	mk := func(kind targetKind, perCPU float64, p99 time.Duration) *result {
+		return &result{Target: target{Kind: kind, Name: string(kind)}, Mode: modeRate, DeliveriesPerCPU: perCPU,
+			DeliveriesPerSec: 50000, ServerCPU: time.Second, Latency: latency{Count: 1, P50: p99 / 2, P99: p99, P999: p99, Max: p99}}
 	}
-	rep.Fanout = []*Result{
-		mk(KindServer, 140000, 2*time.Millisecond), mk(KindHub, 100000, 4*time.Millisecond),
-		mk(KindServer, 160000, 2*time.Millisecond), mk(KindHub, 100000, 4*time.Millisecond),
+	rep.Fanout = []*result{
+		mk(kindServer, 140000, 2*time.Millisecond), mk(kindHub, 100000, 4*time.Millisecond),
+		mk(kindServer, 160000, 2*time.Millisecond), mk(kindHub, 100000, 4*time.Millisecond),
 	}
-	rep.Compare()
+	rep.compare()
 	got := map[string]float64{}
 	for _, r := range rep.Ratios {
 		got[r.Figure] = r.Ratio
@@ -151,9 +151,9 @@ func TestRunE2EUsesHook(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := RunE2E(ctx, E2EOptions{
-		Target: Target{Name: "hub", Kind: KindHub, URL: url},
-		Fanout: FanoutOptions{Subscribers: 5, Rate: 500, Duration: 200 * time.Millisecond, Publishers: 1},
+	res, err := runE2E(ctx, e2eOptions{
+		Target: target{Name: "hub", Kind: kindHub, URL: url},
+		Fanout: fanoutOptions{Subscribers: 5, Rate: 500, Duration: 200 * time.Millisecond, Publishers: 1},
 		// The hook stands for the daemon's webhook: here it posts to the hub directly.
 		Send: func(ctx context.Context, payload []byte) error {
 			calls++

@@ -25,29 +25,29 @@ import (
 	"github.com/kete-dev/kete/server/natsbroker"
 )
 
-// ListeningPrefix starts the first line `kete bench hub` and `kete bench server` print
+// listeningPrefix starts the first line `kete bench hub` and `kete bench server` print
 // on stdout, followed by the address they listen on, so that a parent process that asked
 // for port 0 learns the port.
-const ListeningPrefix = "listening "
+const listeningPrefix = "listening "
 
-// NewSecret returns a random HS256 secret (64 hex characters).
-func NewSecret() string {
+// newSecret returns a random HS256 secret (64 hex characters).
+func newSecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// BenchApp is the app a self-started server serves: authKey and adminKey are both the
+// benchApp is the app a self-started server serves: authKey and adminKey are both the
 // HS256 secret, everything else at its defaults.
-func BenchApp(appID, secret string) server.App {
+func benchApp(appID, secret string) server.App {
 	k := auth.Key{Source: auth.SourceRaw, Key: secret, Algorithms: []string{"HS256"}}
-	// Every bench connection shares one token (MintToken): one connection per user off.
+	// Every bench connection shares one token (mintToken): one connection per user off.
 	return server.App{AppID: appID, Name: "kete bench", Enabled: true, AuthKey: k, AdminKey: k, OneConnectionPerUser: server.OnePerUserOff}
 }
 
-// MintToken signs an HS256 token with secret that may subscribe to anything public and
+// mintToken signs an HS256 token with secret that may subscribe to anything public and
 // publish on topic, valid for ttl.
-func MintToken(secret, topic string, ttl time.Duration) (string, error) {
+func mintToken(secret, topic string, ttl time.Duration) (string, error) {
 	return auth.Mint("HS256", []byte(secret), auth.MintClaims{
 		Subject:     "kete-bench",
 		Permissions: []string{auth.PublishPrefix + topic},
@@ -55,13 +55,13 @@ func MintToken(secret, topic string, ttl time.Duration) (string, error) {
 	})
 }
 
-// ServeOptions configure ServeHub and ServeServer.
-type ServeOptions struct {
+// serveOptions configure serveHub and serveServer.
+type serveOptions struct {
 	// Listen is the address (127.0.0.1:0).
 	Listen string
-	// AppID and Secret define ServeServer's one app ("bench", required secret).
+	// AppID and Secret define serveServer's one app ("bench", required secret).
 	AppID, Secret string
-	// NATS, when set, is the nats:// URL ServeServer's broker connects to (natsbroker),
+	// NATS, when set, is the nats:// URL serveServer's broker connects to (natsbroker),
 	// so that several `kete bench server` processes act as one cluster; empty: the
 	// memory broker. SubjectPrefix is the cluster's subject prefix (natsbroker's default
 	// "kete"): nodes of one cluster share it, clusters sharing a NATS must not.
@@ -76,30 +76,30 @@ type ServeOptions struct {
 	// costs while the connections are open.
 	MemProfile string
 	Stats      io.Writer
-	// Ready receives ListeningPrefix + the address once listening.
+	// Ready receives listeningPrefix + the address once listening.
 	Ready io.Writer
 }
 
-// ServeHub serves a Hub until ctx ends.
-func ServeHub(ctx context.Context, o ServeOptions) error {
-	h := NewHub()
+// serveHub serves a Hub until ctx ends.
+func serveHub(ctx context.Context, o serveOptions) error {
+	h := newBareHub()
 	defer h.Close()
 	return serve(ctx, o, h)
 }
 
-// ServeServer serves kete's pub/sub server (server.New with defaults and one HS256 app,
+// serveServer serves kete's pub/sub server (server.New with defaults and one HS256 app,
 // on the memory broker or, with o.NATS, on NATS) until ctx ends: the same code
 // `kete server` runs, in a process the bench can measure.
-func ServeServer(ctx context.Context, o ServeOptions) error {
+func serveServer(ctx context.Context, o serveOptions) error {
 	if o.Secret == "" {
 		return errors.New("bench server: no secret")
 	}
 	if o.AppID == "" {
 		o.AppID = "bench"
 	}
-	opts := server.Options{Apps: []server.App{BenchApp(o.AppID, o.Secret)}, ReadBufferSize: o.ReadBufferSize}
+	opts := server.Options{Apps: []server.App{benchApp(o.AppID, o.Secret)}, ReadBufferSize: o.ReadBufferSize}
 	if o.NATS != "" {
-		b, err := NewNATSBroker(ctx, o.NATS, o.SubjectPrefix)
+		b, err := newNATSBroker(ctx, o.NATS, o.SubjectPrefix)
 		if err != nil {
 			return fmt.Errorf("bench server: %w", err)
 		}
@@ -116,7 +116,7 @@ func ServeServer(ctx context.Context, o ServeOptions) error {
 	return serve(ctx, o, srv)
 }
 
-func serve(ctx context.Context, o ServeOptions, h http.Handler) error {
+func serve(ctx context.Context, o serveOptions, h http.Handler) error {
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:0"
 	}
@@ -125,7 +125,7 @@ func serve(ctx context.Context, o ServeOptions, h http.Handler) error {
 		return fmt.Errorf("listen %s: %w", o.Listen, err)
 	}
 	if o.CPUProfile != "" {
-		stop, err := StartCPUProfile(o.CPUProfile)
+		stop, err := startCPUProfile(o.CPUProfile)
 		if err != nil {
 			_ = ln.Close()
 			return err
@@ -151,7 +151,7 @@ func serve(ctx context.Context, o ServeOptions, h http.Handler) error {
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	if o.Ready != nil {
-		fmt.Fprintln(o.Ready, ListeningPrefix+ln.Addr().String())
+		fmt.Fprintln(o.Ready, listeningPrefix+ln.Addr().String())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -166,8 +166,8 @@ func serve(ctx context.Context, o ServeOptions, h http.Handler) error {
 	return nil
 }
 
-// StartCPUProfile profiles this process into path until stop is called.
-func StartCPUProfile(path string) (stop func(), err error) {
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
@@ -202,8 +202,8 @@ func writeHeapProfile(path string, stats io.Writer) {
 	_ = pprof.Lookup("heap").WriteTo(f, 0)
 }
 
-// Child is a server or hub this process started, to measure it from outside.
-type Child struct {
+// childProcess is a server or hub this process started, to measure it from outside.
+type childProcess struct {
 	Addr string
 	PID  int
 	cmd  *exec.Cmd
@@ -211,10 +211,10 @@ type Child struct {
 	err  error
 }
 
-// StartChild runs argv (for example os.Executable, "bench", "hub", "--listen",
+// startChild runs argv (for example os.Executable, "bench", "hub", "--listen",
 // "127.0.0.1:0") with this process's environment plus env ("KEY=value"), and waits, at
-// most 30s, for its ListeningPrefix line. The child's stderr goes to stderr.
-func StartChild(ctx context.Context, argv, env []string, stderr io.Writer) (*Child, error) {
+// most 30s, for its listeningPrefix line. The child's stderr goes to stderr.
+func startChild(ctx context.Context, argv, env []string, stderr io.Writer) (*childProcess, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start child: no command")
 	}
@@ -229,7 +229,7 @@ func StartChild(ctx context.Context, argv, env []string, stderr io.Writer) (*Chi
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", strings.Join(argv, " "), err)
 	}
-	c := &Child{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	c := &childProcess{PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
 	lines := make(chan string, 1)
 	var once sync.Once
 	go func() {
@@ -247,23 +247,23 @@ func StartChild(ctx context.Context, argv, env []string, stderr io.Writer) (*Chi
 	defer t.Stop()
 	select {
 	case line, ok := <-lines:
-		if addr, found := strings.CutPrefix(line, ListeningPrefix); ok && found {
+		if addr, found := strings.CutPrefix(line, listeningPrefix); ok && found {
 			c.Addr = strings.TrimSpace(addr)
 			return c, nil
 		}
-		_ = c.Stop()
-		return nil, fmt.Errorf("start %s: first line %q, want %q ADDR", argv[0]+" "+strings.Join(argv[1:], " "), line, ListeningPrefix)
+		_ = c.stop()
+		return nil, fmt.Errorf("start %s: first line %q, want %q ADDR", argv[0]+" "+strings.Join(argv[1:], " "), line, listeningPrefix)
 	case <-c.done:
 		return nil, fmt.Errorf("start %s: exited before listening: %v", strings.Join(argv, " "), c.err)
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	_ = c.Stop()
+	_ = c.stop()
 	return nil, fmt.Errorf("start %s: not listening within 30s", strings.Join(argv, " "))
 }
 
-// Stop interrupts the child (so that it writes its profile), and kills it after 10s.
-func (c *Child) Stop() error {
+// stop interrupts the child (so that it writes its profile), and kills it after 10s.
+func (c *childProcess) stop() error {
 	_ = c.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-c.done:
@@ -275,9 +275,9 @@ func (c *Child) Stop() error {
 	return fmt.Errorf("child %d did not stop on SIGINT within 10s; killed", c.PID)
 }
 
-// ServeLoopback serves h on 127.0.0.1 at a free port in this process, for the built-in
+// serveLoopback serves h on 127.0.0.1 at a free port in this process, for the built-in
 // sink; stop closes the listener.
-func ServeLoopback(h http.Handler) (addr string, stop func(), err error) {
+func serveLoopback(h http.Handler) (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, fmt.Errorf("listen 127.0.0.1:0: %w", err)

@@ -12,8 +12,8 @@ import (
 // startServer serves kete's server with one HS256 app on 127.0.0.1.
 func startServer(t *testing.T) (url, secret string) {
 	t.Helper()
-	secret = NewSecret()
-	srv, err := server.New(server.Options{Apps: []server.App{BenchApp("bench", secret)}})
+	secret = newSecret()
+	srv, err := server.New(server.Options{Apps: []server.App{benchApp("bench", secret)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,15 +27,15 @@ func startServer(t *testing.T) (url, secret string) {
 
 func TestFanoutAgainstServer(t *testing.T) {
 	url, secret := startServer(t)
-	tok, err := MintToken(secret, "bench", time.Hour)
+	tok, err := mintToken(secret, "bench", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []PublishMode{PublishHTTP, PublishWS} {
+	for _, mode := range []publishMode{publishHTTP, publishWS} {
 		t.Run(string(mode), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			res, err := RunFanout(ctx, Target{Name: "server", Kind: KindServer, URL: url, App: "bench", Token: tok}, FanoutOptions{
+			res, err := runFanout(ctx, target{Name: "server", Kind: kindServer, URL: url, App: "bench", Token: tok}, fanoutOptions{
 				Subscribers: 20, Rate: 8000, Duration: 500 * time.Millisecond, Publish: mode,
 			})
 			if err != nil {
@@ -48,13 +48,13 @@ func TestFanoutAgainstServer(t *testing.T) {
 
 func TestFanoutServerBadToken(t *testing.T) {
 	url, _ := startServer(t)
-	tok, err := MintToken(NewSecret(), "bench", time.Hour) // signed with another secret
+	tok, err := mintToken(newSecret(), "bench", time.Hour) // signed with another secret
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err = RunFanout(ctx, Target{Name: "server", Kind: KindServer, URL: url, App: "bench", Token: tok}, FanoutOptions{Subscribers: 2})
+	_, err = runFanout(ctx, target{Name: "server", Kind: kindServer, URL: url, App: "bench", Token: tok}, fanoutOptions{Subscribers: 2})
 	if err == nil {
 		t.Fatal("no error with a token the server refuses")
 	}

@@ -18,25 +18,25 @@ import (
 	"github.com/kete-dev/kete/internal/redact"
 )
 
-// TargetKind says which protocol a Target speaks.
-type TargetKind string
+// targetKind says which protocol a Target speaks.
+type targetKind string
 
-// Target kinds.
+// target kinds.
 const (
-	// KindServer is kete's pub/sub server (or any Realtime Pub/Sub compatible one).
-	KindServer TargetKind = "server"
-	// KindHub is the bare gws Hub of this package.
-	KindHub TargetKind = "hub"
+	// kindServer is kete's pub/sub server (or any Realtime Pub/Sub compatible one).
+	kindServer targetKind = "server"
+	// kindHub is the bare gws hub of this package.
+	kindHub targetKind = "hub"
 )
 
-// Target is what a fan-out run drives.
-type Target struct {
+// target is what a fan-out run drives.
+type target struct {
 	// Name labels the target in reports ("server", "hub").
 	Name string     `json:"name"`
-	Kind TargetKind `json:"kind"`
+	Kind targetKind `json:"kind"`
 	// URL is the base WebSocket URL, ws://host:port (a path prefix is kept).
 	URL string `json:"url"`
-	// App is the server's app id (KindServer).
+	// App is the server's app id (kindServer).
 	App string `json:"app,omitempty"`
 	// Token authenticates subscribers and the WebSocket (ingest) publisher; it needs
 	// realtime:publisher:write:topic:<topic> for --publish ws.
@@ -47,7 +47,7 @@ type Target struct {
 	PID int `json:"pid,omitempty"`
 	// RSSBase, when > 0, is the target's RSS before any subscriber ever connected;
 	// RSSPerConn is measured from it rather than from the RSS at the start of the run
-	// (which, after an earlier run, includes memory the runtime kept). CompareFanout
+	// (which, after an earlier run, includes memory the runtime kept). compareFanout
 	// fills it from each target's first run.
 	RSSBase int64 `json:"rssBase,omitempty"`
 	// AllowRemote lets URL name a non-loopback host; set only when a person gave the URL.
@@ -66,7 +66,7 @@ type Target struct {
 }
 
 // nodeURLs is every node's base URL: Nodes, or URL alone.
-func (t Target) nodeURLs() []string {
+func (t target) nodeURLs() []string {
 	if len(t.Nodes) > 0 {
 		return t.Nodes
 	}
@@ -74,7 +74,7 @@ func (t Target) nodeURLs() []string {
 }
 
 // node is the one-node target that subscriber or publisher i talks to.
-func (t Target) node(i int) Target {
+func (t target) node(i int) target {
 	if len(t.Nodes) == 0 {
 		return t
 	}
@@ -84,7 +84,7 @@ func (t Target) node(i int) Target {
 }
 
 // pids is every process whose CPU and RSS are the target's: PIDs, or PID when > 0.
-func (t Target) pids() []int {
+func (t target) pids() []int {
 	if len(t.PIDs) > 0 {
 		return t.PIDs
 	}
@@ -94,9 +94,9 @@ func (t Target) pids() []int {
 	return nil
 }
 
-// Check validates the target: a ws:// or wss:// URL (every node's), loopback unless
+// check validates the target: a ws:// or wss:// URL (every node's), loopback unless
 // AllowRemote, an app and a token for a server.
-func (t Target) Check() error {
+func (t target) check() error {
 	for _, raw := range t.nodeURLs() {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -110,8 +110,8 @@ func (t Target) Check() error {
 		}
 	}
 	switch t.Kind {
-	case KindHub:
-	case KindServer:
+	case kindHub:
+	case kindServer:
 		if t.App == "" {
 			return fmt.Errorf("target %s: no app id", t.Name)
 		}
@@ -133,10 +133,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (t Target) base() string { return strings.TrimRight(t.URL, "/") }
+func (t target) base() string { return strings.TrimRight(t.URL, "/") }
 
 // httpBase is the target's base URL with an http(s) scheme.
-func (t Target) httpBase() string {
+func (t target) httpBase() string {
 	b := t.base()
 	if s, ok := strings.CutPrefix(b, "wss://"); ok {
 		return "https://" + s
@@ -145,16 +145,16 @@ func (t Target) httpBase() string {
 }
 
 // subscribeURL is where a subscriber connects.
-func (t Target) subscribeURL() string {
-	if t.Kind == KindHub {
+func (t target) subscribeURL() string {
+	if t.Kind == kindHub {
 		return t.base() + "/"
 	}
 	return t.base() + "/apps/" + url.PathEscape(t.App) + "?access_token=" + url.QueryEscape(t.Token)
 }
 
 // subscribeFrame is what a subscriber sends after connecting (nil: nothing).
-func (t Target) subscribeFrame(topic string) []byte {
-	if t.Kind == KindHub {
+func (t target) subscribeFrame(topic string) []byte {
+	if t.Kind == kindHub {
 		return nil
 	}
 	b, _ := json.Marshal(map[string]any{"type": "subscribe", "data": map[string]string{"topic": topic}})
@@ -162,42 +162,42 @@ func (t Target) subscribeFrame(topic string) []byte {
 }
 
 // readyPrefix is the start of the frame that says a subscriber will get every broadcast
-// from now on: the hub's HubReadyFrame, the server's subscribe confirmation (or, for the
+// from now on: the hub's hubReadyFrame, the server's subscribe confirmation (or, for the
 // topic "main", its connection welcome).
-func (t Target) readyPrefix(topic string) []byte {
-	if t.Kind == KindHub {
-		return []byte(HubReadyFrame)
+func (t target) readyPrefix(topic string) []byte {
+	if t.Kind == kindHub {
+		return []byte(hubReadyFrame)
 	}
 	tj, _ := json.Marshal(topic)
 	return []byte(`{"topic":` + string(tj) + `,"messageType":"welcome"`)
 }
 
-// Publisher sends one payload to the topic every subscriber listens to. RunFanout builds
-// one from the target unless FanoutOptions.NewPublisher is set (end-to-end runs publish
+// publisher sends one payload to the topic every subscriber listens to. runFanout builds
+// one from the target unless fanoutOptions.NewPublisher is set (end-to-end runs publish
 // through the daemon's webhook instead).
-type Publisher interface {
+type publisher interface {
 	Publish(ctx context.Context, payload []byte) error
 	Close() error
 }
 
-// PublishMode picks how RunFanout publishes to its target.
-type PublishMode string
+// publishMode picks how runFanout publishes to its target.
+type publishMode string
 
 // Publish modes.
 const (
-	PublishHTTP PublishMode = "http" // server: POST /api/topics/{app}/publish; hub: POST /publish
-	PublishWS   PublishMode = "ws"   // server: the ingest WebSocket; hub: /pub
+	publishHTTP publishMode = "http" // server: POST /api/topics/{app}/publish; hub: POST /publish
+	publishWS   publishMode = "ws"   // server: the ingest WebSocket; hub: /pub
 )
 
 // newPublisher connects a publisher of the given mode to t.
-func (t Target) newPublisher(ctx context.Context, mode PublishMode, topic string) (Publisher, error) {
+func (t target) newPublisher(ctx context.Context, mode publishMode, topic string) (publisher, error) {
 	switch mode {
-	case PublishHTTP, "":
+	case publishHTTP, "":
 		p := &httpPublisher{client: &http.Client{
 			Timeout:   10 * time.Second,
 			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64, DisableCompression: true},
 		}}
-		if t.Kind == KindHub {
+		if t.Kind == kindHub {
 			p.url = t.httpBase() + "/publish"
 		} else {
 			p.url = t.httpBase() + "/api/topics/" + url.PathEscape(t.App) + "/publish"
@@ -210,9 +210,9 @@ func (t Target) newPublisher(ctx context.Context, mode PublishMode, topic string
 			p.prefix = []byte(`{"topic":` + string(tj) + `,"message":`)
 		}
 		return p, nil
-	case PublishWS:
+	case publishWS:
 		u := t.base() + "/pub"
-		if t.Kind == KindServer {
+		if t.Kind == kindServer {
 			u = t.base() + "/apps/" + url.PathEscape(t.App) + "/publish/" + topic + "?access_token=" + url.QueryEscape(t.Token)
 		}
 		c, resp, err := gws.NewClient(gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: u, HandshakeTimeout: 10 * time.Second})
