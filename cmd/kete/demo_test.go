@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ func TestDemoEveryEventOnEveryTopic(t *testing.T) {
 	app := startTestServer(t)
 	events := app.subscribe(t, "events")
 	logins := app.subscribe(t, "logins/acme")
-	props := fmt.Sprintf(demoConfig, app.addr(), app.token(t, "kete-demo-daemon", "realtime:publisher:write:topic:*"), t.TempDir(), "127.0.0.1:0")
+	props := string(demo.Config(app.addr(), app.token(t, "kete-demo-daemon", "realtime:publisher:write:topic:*"), t.TempDir(), "127.0.0.1:0"))
 	d, _ := startTestDaemon(t, props, daemonOptions{})
 
 	gen := demo.NewGenerator(42)

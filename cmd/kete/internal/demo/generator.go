@@ -1,6 +1,3 @@
-// Package demo holds what `kete demo` needs beyond the daemon and the server: a generator
-// of realistic Keycloak events, so a new user sees identity traffic flow without a
-// Keycloak of their own.
 package demo
 
 import (
