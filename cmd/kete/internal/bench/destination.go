@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,76 +18,6 @@ import (
 	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/template"
 )
-
-// countingSink is a WebSocket server that only counts the frames it receives and the latency
-// from the stamp each carries: the far end of `kete bench destination`.
-type countingSink struct {
-	gws.BuiltinEventHandler
-	up     *gws.Upgrader
-	frames atomic.Int64
-	hist   atomic.Pointer[histogram]
-
-	mu    sync.Mutex
-	conns map[*gws.Conn]struct{}
-	loops sync.WaitGroup
-}
-
-// newSink returns a Sink; serve it with net/http and Close it when done.
-func newSink() *countingSink {
-	s := &countingSink{conns: map[*gws.Conn]struct{}{}}
-	s.up = gws.NewUpgrader(s, &gws.ServerOption{ReadMaxPayloadSize: maxHubMessage})
-	s.hist.Store(newHistogram())
-	return s
-}
-
-// ServeHTTP upgrades every request and reads its frames.
-func (s *countingSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := s.up.Upgrade(w, r)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	s.loops.Add(1)
-	go func() {
-		defer s.loops.Done()
-		c.ReadLoop()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-}
-
-// OnMessage counts a frame and records its latency.
-func (s *countingSink) OnMessage(_ *gws.Conn, m *gws.Message) {
-	now := time.Now().UnixNano()
-	if sent, ok := stampOf(m.Bytes()); ok {
-		s.hist.Load().recordValue(now - sent)
-	}
-	s.frames.Add(1)
-	_ = m.Close()
-}
-
-// count is how many frames arrived since the last Reset.
-func (s *countingSink) count() int64 { return s.frames.Load() }
-
-// reset starts counting afresh and returns the latencies recorded so far.
-func (s *countingSink) reset() *histogram {
-	s.frames.Store(0)
-	return s.hist.Swap(newHistogram())
-}
-
-// Close closes every connection and waits for the read loops.
-func (s *countingSink) Close() error {
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.NetConn().Close()
-	}
-	s.mu.Unlock()
-	s.loops.Wait()
-	return nil
-}
 
 // destOptions shape a destination run.
 type destOptions struct {
@@ -109,15 +38,9 @@ type destOptions struct {
 }
 
 func (o destOptions) withDefaults() destOptions {
-	if o.Size <= 0 {
-		o.Size = 300
-	}
-	if o.Duration <= 0 {
-		o.Duration = 5 * time.Second
-	}
-	if o.Senders <= 0 {
-		o.Senders = 1
-	}
+	o.Size = positiveOr(o.Size, 300)
+	o.Duration = positiveOr(o.Duration, 5*time.Second)
+	o.Senders = positiveOr(o.Senders, 1)
 	return o
 }
 
@@ -307,12 +230,46 @@ func runDestination(ctx context.Context, baseline bool, o destOptions) (*destRes
 		o.Sink.reset()
 		res.LatencyKind = "sink"
 	}
-	senders := make([]sender, 0, o.Senders)
+	var senders []sender
 	defer func() {
 		for _, s := range senders {
 			_ = s.close()
 		}
 	}()
+	senders, err := newSenders(o, baseline, senders)
+	if err != nil {
+		return nil, err
+	}
+	if err := warmUp(ctx, senders, o.Sink); err != nil {
+		return nil, fmt.Errorf("%s: first event: %w", res.Name, err)
+	}
+	h0, _ := readHost()
+	self0, _ := readProc(selfPID())
+	s := &sending{o: o, hist: newHistogram()}
+	s.sendAll(ctx, senders)
+	res.Events, res.Failed, res.Elapsed = s.events.Load(), s.failed.n.Load(), s.elapsed
+	res.EventsPerSec = float64(res.Events-res.Failed) / s.elapsed.Seconds()
+	hist := s.hist
+	if o.Sink != nil {
+		waitFrames(ctx, o.Sink, res.Events-res.Failed, 10*time.Second)
+		res.Delivered = o.Sink.count()
+		hist = o.Sink.reset()
+	}
+	h1, _ := readHost()
+	self1, _ := readProc(selfPID())
+	res.HostBusy = busyBetween(h0, h1)
+	res.LoadCPU = self1.CPU - self0.CPU
+	res.Latency = hist.summary()
+	res.Buckets = hist.buckets()
+	if err := s.failed.firstErr(); err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("%d sends failed; first: %v", res.Failed, err))
+	}
+	return res, ctx.Err()
+}
+
+// newSenders connects o.Senders senders of one kind, appending them to senders, which
+// the caller closes even on an error.
+func newSenders(o destOptions, baseline bool, senders []sender) ([]sender, error) {
 	for range o.Senders {
 		var (
 			s   sender
@@ -324,85 +281,73 @@ func runDestination(ctx context.Context, baseline bool, o destOptions) (*destRes
 			s, err = newRouteSender(o)
 		}
 		if err != nil {
-			return nil, err
+			return senders, err
 		}
 		senders = append(senders, s)
 	}
-	// Warm up: one event each (the route dials on its first send).
+	return senders, nil
+}
+
+// warmUp sends one event from each sender (the route dials on its first send) and,
+// with a sink, waits for them and counts afresh.
+func warmUp(ctx context.Context, senders []sender, sink *countingSink) error {
 	for _, s := range senders {
 		if err := s.send(ctx, time.Now().UnixNano()); err != nil {
-			return nil, fmt.Errorf("%s: first event: %w", res.Name, err)
+			return err
 		}
 	}
-	var warm int64 = int64(len(senders))
-	if o.Sink != nil {
-		deadline := time.Now().Add(5 * time.Second)
-		for o.Sink.count() < warm && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		o.Sink.reset()
+	if sink != nil {
+		waitFrames(context.Background(), sink, int64(len(senders)), 5*time.Second)
+		sink.reset()
 	}
-	sendHist := newHistogram()
-	var (
-		events, failed atomic.Int64
-		errMu          sync.Mutex
-		firstErr       error
-		wg             sync.WaitGroup
-	)
-	h0, _ := readHost()
-	self0, _ := readProc(selfPID())
+	return nil
+}
+
+// waitFrames waits, at most timeout or until ctx ends, until sink counted want frames.
+func waitFrames(ctx context.Context, sink *countingSink, want int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for sink.count() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// sending is the measured part of a destination run: every sender sends until
+// o.Duration passes (or o.Events are sent), each send timed into hist.
+type sending struct {
+	o       destOptions
+	hist    *histogram
+	events  atomic.Int64
+	failed  failures
+	elapsed time.Duration
+}
+
+func (s *sending) sendAll(ctx context.Context, senders []sender) {
 	start := time.Now()
-	stop := start.Add(o.Duration)
+	stop := start.Add(s.o.Duration)
 	rctx, cancel := context.WithDeadline(ctx, stop.Add(10*time.Second))
 	defer cancel()
-	for _, s := range senders {
-		wg.Go(func() {
-			for rctx.Err() == nil && time.Now().Before(stop) {
-				if o.Events > 0 && events.Add(1) > o.Events {
-					events.Add(-1)
-					return
-				}
-				t0 := time.Now().UnixNano()
-				err := s.send(rctx, t0)
-				sendHist.recordValue(time.Now().UnixNano() - t0)
-				if o.Events <= 0 {
-					events.Add(1)
-				}
-				if err != nil {
-					failed.Add(1)
-					errMu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					errMu.Unlock()
-				}
-			}
-		})
+	var wg sync.WaitGroup
+	for _, snd := range senders {
+		wg.Go(func() { s.loop(rctx, snd, stop) })
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	res.Events = events.Load()
-	res.Failed = failed.Load()
-	res.Elapsed = elapsed
-	res.EventsPerSec = float64(res.Events-res.Failed) / elapsed.Seconds()
-	hist := sendHist
-	if o.Sink != nil {
-		want := res.Events - res.Failed
-		deadline := time.Now().Add(10 * time.Second)
-		for o.Sink.count() < want && time.Now().Before(deadline) && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
+	s.elapsed = time.Since(start)
+}
+
+func (s *sending) loop(ctx context.Context, snd sender, stop time.Time) {
+	for ctx.Err() == nil && time.Now().Before(stop) {
+		if s.o.Events > 0 && s.events.Add(1) > s.o.Events {
+			s.events.Add(-1)
+			return
 		}
-		res.Delivered = o.Sink.count()
-		hist = o.Sink.reset()
+		t0 := time.Now().UnixNano()
+		err := snd.send(ctx, t0)
+		s.hist.recordValue(time.Now().UnixNano() - t0)
+		if s.o.Events <= 0 {
+			s.events.Add(1)
+		}
+		if err != nil {
+			s.failed.add(err)
+		}
 	}
-	h1, _ := readHost()
-	self1, _ := readProc(selfPID())
-	res.HostBusy = busyBetween(h0, h1)
-	res.LoadCPU = self1.CPU - self0.CPU
-	res.Latency = hist.summary()
-	res.Buckets = hist.buckets()
-	if firstErr != nil {
-		res.Errors = append(res.Errors, fmt.Sprintf("%d sends failed; first: %v", res.Failed, firstErr))
-	}
-	return res, ctx.Err()
 }
