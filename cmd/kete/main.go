@@ -1,6 +1,3 @@
-// Command kete forwards Keycloak events to WebSocket servers and runs the pub/sub server
-// that fans them out. It only wires the packages together; see the README for each
-// command.
 package main
 
 import (
