@@ -115,8 +115,8 @@ func checkXML(t *testing.T, b []byte) {
 func TestCompareRatios(t *testing.T) {
 	rep := newReport("t", "t")
 	mk := func(kind targetKind, perCPU float64, p99 time.Duration) *result {
-		return &result{Target: target{Kind: kind, Name: string(kind)}, Mode: modeRate, DeliveriesPerCPU: perCPU,
-			DeliveriesPerSec: 50000, ServerCPU: time.Second, Latency: latency{Count: 1, P50: p99 / 2, P99: p99, P999: p99, Max: p99}}
+		return &result{Target: target{Kind: kind, Name: string(kind)}, Mode: modeRate, serverCPU: serverCPU{DeliveriesPerCPU: perCPU, ServerCPU: time.Second},
+			DeliveriesPerSec: 50000, Latency: latency{Count: 1, P50: p99 / 2, P99: p99, P999: p99, Max: p99}}
 	}
 	rep.Fanout = []*result{
 		mk(kindServer, 140000, 2*time.Millisecond), mk(kindHub, 100000, 4*time.Millisecond),

@@ -31,27 +31,14 @@ type result struct {
 	// DeliveriesPerSec is Received / Elapsed.
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
 	Latency          latency `json:"latency"`
-	// ServerCPU is the target process's CPU time over the run (needs Target.PID), and
-	// DeliveriesPerCPU is Received / ServerCPU seconds.
-	ServerCPU time.Duration `json:"serverCpuNs,omitempty"`
-	// ServerSystemCPU is the kernel's part of ServerCPU (on loopback, mostly TCP send
-	// and the receivers' wake-ups).
-	ServerSystemCPU  time.Duration `json:"serverSystemCpuNs,omitempty"`
-	DeliveriesPerCPU float64       `json:"deliveriesPerCpuSecond,omitempty"`
-	// BrokerCPU is the broker's CPU time over the run (needs Target.BrokerPID); it is not
-	// in ServerCPU.
-	BrokerCPU time.Duration `json:"brokerCpuNs,omitempty"`
+	serverCPU                // the target's CPU seconds, when its pids are known
 	// SubscriberMin and SubscriberMax are the fewest and most messages one subscribed
 	// subscriber received: both equal Sent when every subscriber got every message once.
 	SubscriberMin int64 `json:"subscriberMin"`
 	SubscriberMax int64 `json:"subscriberMax"`
 	// PerNode splits subscribers and deliveries by node (one entry for a single node).
 	PerNode []nodeResult `json:"perNode,omitempty"`
-	// RSSBefore is the target's RSS before connecting, RSSConnected with everyone
-	// subscribed (and settled in modeIdle), RSSPerConn their difference per subscriber.
-	RSSBefore    int64   `json:"rssBefore,omitempty"`
-	RSSConnected int64   `json:"rssConnected,omitempty"`
-	RSSPerConn   float64 `json:"rssPerConn,omitempty"`
+	memory               // the target's RSS, when its pids are known
 	// LoadCPU is this process's CPU time over the run; HostBusy the share of all the
 	// host's CPUs that was busy (0..1), HostCPUs how many there are.
 	LoadCPU  time.Duration `json:"loadCpuNs"`
@@ -73,4 +60,28 @@ type nodeResult struct {
 	URL         string `json:"url"`
 	Subscribers int    `json:"subscribers"`
 	Received    int64  `json:"received"`
+}
+
+// serverCPU is what the target's processes (and the broker) spent over a run, from /proc.
+// Embedded in result, its fields sit in result's JSON.
+type serverCPU struct {
+	// ServerCPU is the target process's CPU time over the run (needs target.PID), and
+	// DeliveriesPerCPU is Received / ServerCPU seconds.
+	ServerCPU time.Duration `json:"serverCpuNs,omitempty"`
+	// ServerSystemCPU is the kernel's part of ServerCPU (on loopback, mostly TCP send
+	// and the receivers' wake-ups).
+	ServerSystemCPU  time.Duration `json:"serverSystemCpuNs,omitempty"`
+	DeliveriesPerCPU float64       `json:"deliveriesPerCpuSecond,omitempty"`
+	// BrokerCPU is the broker's CPU time over the run (needs target.BrokerPID); it is not
+	// in ServerCPU.
+	BrokerCPU time.Duration `json:"brokerCpuNs,omitempty"`
+}
+
+// memory is the target's resident memory around a run, from /proc: RSSBefore before
+// connecting, RSSConnected with everyone subscribed (and settled in modeIdle), RSSPerConn
+// their difference per subscriber. Embedded in result, its fields sit in result's JSON.
+type memory struct {
+	RSSBefore    int64   `json:"rssBefore,omitempty"`
+	RSSConnected int64   `json:"rssConnected,omitempty"`
+	RSSPerConn   float64 `json:"rssPerConn,omitempty"`
 }
