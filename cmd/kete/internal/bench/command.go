@@ -26,12 +26,9 @@ var ErrUsage = errors.New("usage")
 // that it never shows in the process list.
 const secretEnv = "KETE_BENCH_SECRET"
 
-// Options are what `kete bench` takes from the binary that runs it. The zero value runs
-// children as this executable and has no `bench e2e`.
+// Options are what `kete bench` takes from the binary that runs it. Children (fanout
+// --self, --baseline) run as this executable: `kete bench server`, `kete bench hub`.
 type Options struct {
-	// Child turns kete arguments ("bench", "server", …) into the argv and environment of
-	// a child process that runs them (fanout --self, --baseline); nil: this executable.
-	Child func(args ...string) (argv, env []string)
 	// StartDaemon starts the daemon (`kete run`) on cfg in this process, for `bench e2e`,
 	// and returns the address of its webhook listener and how to stop it.
 	StartDaemon func(ctx context.Context, cfg *config.Config) (webhook net.Addr, stop func() error, err error)
@@ -45,7 +42,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, o Options
 	}
 	switch args[0] {
 	case "fanout":
-		child, err := o.childCommand()
+		child, err := selfCommand()
 		if err != nil {
 			return err
 		}
@@ -74,11 +71,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, o Options
 // child process: this executable, or in tests the test binary re-run as the CLI.
 type childCommand func(args ...string) (argv, env []string)
 
-// childCommand is o.Child, or this executable.
-func (o Options) childCommand() (childCommand, error) {
-	if o.Child != nil {
-		return o.Child, nil
-	}
+// selfCommand runs children as this executable.
+func selfCommand() (childCommand, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench: find this executable to start children: %w", err)
