@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +46,25 @@ func TestDemoEveryEventOnEveryTopic(t *testing.T) {
 	}
 	if dups := logins.waitFor(t, wantLogins, 30*time.Second); dups != 0 {
 		t.Errorf("logins/acme: %d duplicates", dups)
+	}
+}
+
+// TestDemoRunsAndReports runs `kete demo` for two seconds on free ports: it prints the
+// dashboard link and the webhook, generates events into the spool, and ends with the
+// progress line of both routes and exit status 0.
+func TestDemoRunsAndReports(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "demo", "--listen", "127.0.0.1:0", "--webhook", "127.0.0.1:0", "--duration", "2s", "--quiet")
+	if code != 0 {
+		t.Fatalf("demo exited %d:\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"Dashboard:  http://127.0.0.1:", "#app=demo&token=", "Webhook:    curl -X POST http://127.0.0.1:", "all: delivered", "logins: delivered"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	var generated, spooled int
+	last := stdout[strings.LastIndex(stdout, "\r")+1:]
+	if _, err := fmt.Sscanf(last, "generated %d  spooled %d", &generated, &spooled); err != nil || generated == 0 || spooled < generated {
+		t.Errorf("last progress line %q: generated %d, spooled %d (%v)", last, generated, spooled, err)
 	}
 }
