@@ -21,7 +21,7 @@ import (
 // health, and a subject connected to one node is refused by the other (the app's
 // oneConnectionPerUser is reject).
 func TestServersOnNATSActAsOne(t *testing.T) {
-	natsURL := startBenchNATS(t)
+	natsURL := startNATS(t)
 	dir := t.TempDir()
 	secret := strings.Repeat("k", 32)
 	apps := filepath.Join(dir, "apps.json")

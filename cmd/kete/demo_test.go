@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
-	"github.com/kete-dev/kete/demo"
+	"github.com/kete-dev/kete/cmd/kete/internal/demo"
 )
 
 // TestDemoEveryEventOnEveryTopic runs `kete demo`'s own configuration (two routes into
@@ -20,7 +20,7 @@ func TestDemoEveryEventOnEveryTopic(t *testing.T) {
 	app := startTestServer(t)
 	events := app.subscribe(t, "events")
 	logins := app.subscribe(t, "logins/acme")
-	props := fmt.Sprintf(demoConfig, app.addr(), app.token(t, "kete-demo-daemon", "realtime:publisher:write:topic:*"), t.TempDir(), "127.0.0.1:0")
+	props := string(demo.Config(app.addr(), app.token(t, "kete-demo-daemon", "realtime:publisher:write:topic:*"), t.TempDir(), "127.0.0.1:0"))
 	d, _ := startTestDaemon(t, props, daemonOptions{})
 
 	gen := demo.NewGenerator(42)
@@ -46,5 +46,25 @@ func TestDemoEveryEventOnEveryTopic(t *testing.T) {
 	}
 	if dups := logins.waitFor(t, wantLogins, 30*time.Second); dups != 0 {
 		t.Errorf("logins/acme: %d duplicates", dups)
+	}
+}
+
+// TestDemoRunsAndReports runs `kete demo` for two seconds on free ports: it prints the
+// dashboard link and the webhook, generates events into the spool, and ends with the
+// progress line of both routes and exit status 0.
+func TestDemoRunsAndReports(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "demo", "--listen", "127.0.0.1:0", "--webhook", "127.0.0.1:0", "--duration", "2s", "--quiet")
+	if code != 0 {
+		t.Fatalf("demo exited %d:\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"Dashboard:  http://127.0.0.1:", "#app=demo&token=", "Webhook:    curl -X POST http://127.0.0.1:", "all: delivered", "logins: delivered"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	var generated, spooled int
+	last := stdout[strings.LastIndex(stdout, "\r")+1:]
+	if _, err := fmt.Sscanf(last, "generated %d  spooled %d", &generated, &spooled); err != nil || generated == 0 || spooled < generated {
+		t.Errorf("last progress line %q: generated %d, spooled %d (%v)", last, generated, spooled, err)
 	}
 }

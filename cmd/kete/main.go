@@ -1,6 +1,3 @@
-// Command kete forwards Keycloak events to WebSocket servers and runs the pub/sub server
-// that fans them out. It only wires the packages together; see the README for each
-// command.
 package main
 
 import (
@@ -15,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/kete-dev/kete/cmd/kete/internal/bench"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -75,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.Is(err, errUsage), errors.Is(err, bench.ErrUsage):
 			fmt.Fprintf(stderr, "kete %s: %v\nusage: %s\n", c.name, err, c.usage)
 			return 2
 		default:
