@@ -14,6 +14,8 @@ import (
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"go.mozilla.org/pkcs7"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/kete-dev/kete/internal/pemkey"
 )
 
 // Store is one piece of key or trust material: where it comes from and how to open it.
@@ -395,27 +397,19 @@ func pemKey(data []byte) ([]tls.Certificate, error) {
 		if b.Headers["Proc-Type"] == "4,ENCRYPTED" {
 			return nil, fmt.Errorf("pem: block %d (%s) is encrypted; PEM keys must be unencrypted (or use pkcs12 or jks with a password)", blocks, b.Type)
 		}
-		var (
-			key crypto.PrivateKey
-			err error
-		)
-		switch b.Type {
-		case "CERTIFICATE":
+		key, ok, err := pemkey.Parse(b)
+		switch {
+		case ok:
+		case b.Type == "CERTIFICATE":
 			c, err := x509.ParseCertificate(b.Bytes)
 			if err != nil {
 				return nil, fmt.Errorf("pem: block %d: certificate: %w", blocks, err)
 			}
 			certs = append(certs, c)
 			continue
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-		case "RSA PRIVATE KEY":
-			key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(b.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
+		case b.Type == "ENCRYPTED PRIVATE KEY":
 			return nil, fmt.Errorf("pem: block %d is an encrypted PKCS#8 key; PEM keys must be unencrypted (openssl pkcs8 -nocrypt), or use pkcs12 or jks with a password", blocks)
-		case "EC PARAMETERS":
+		case b.Type == "EC PARAMETERS":
 			continue
 		default:
 			return nil, fmt.Errorf("pem: block %d is %q, neither a CERTIFICATE nor a private key", blocks, b.Type)

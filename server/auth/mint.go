@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/kete-dev/kete/internal/pemkey"
 )
 
 // MintClaims describe a token to mint.
@@ -158,18 +160,12 @@ func LoadSigningKey(pemOrSecret []byte, alg string) (any, error) {
 	if block == nil {
 		return nil, fmt.Errorf("algorithm %q needs a PEM private key; the data is not PEM", alg)
 	}
-	var key any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "ENCRYPTED PRIVATE KEY":
+	key, ok, err := pemkey.Parse(block)
+	switch {
+	case ok:
+	case block.Type == "ENCRYPTED PRIVATE KEY":
 		return nil, errors.New("encrypted PEM keys are not supported; decrypt it first (openssl pkey)")
-	case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
+	case block.Type == "PUBLIC KEY", block.Type == "RSA PUBLIC KEY", block.Type == "CERTIFICATE":
 		return nil, fmt.Errorf("PEM %q holds a public key; signing needs the private key", block.Type)
 	default:
 		return nil, fmt.Errorf("PEM block type %q is not a private key", block.Type)
