@@ -34,6 +34,8 @@ type hub struct {
 
 	dedup     *dedup
 	telemetry *telemetry
+	topTopics topicTelemetry   // per topic and day (telemetrytop.go)
+	countries countryTelemetry // client connections per country and day (telemetryheatmap.go)
 
 	// history holds the kept messages of topics of an app with historySize > 0, under
 	// its own lock (see historyStore). epoch names the offsets this hub numbers itself.
@@ -177,6 +179,7 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	for _, q := range run {
 		h.telemetry.add(now, q.dataLen, len(subs))
 	}
+	h.topTopics.addRun(now, topic, run, len(subs))
 	total := 0
 	if compressedRun(run, subs) {
 		total = h.srv.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber

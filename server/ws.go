@@ -267,6 +267,7 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 			"id": c.id, "appId": h.appID, "remoteAddress": welcomeAddress(r),
 		}})
 		welcome = encodeServerFrame("main", "welcome", data, false)
+		h.countries.addConnection(s.coarseNow(), h.cfg.Load().app.CountryHeader, r)
 	}
 	if s.opts.upgraded != nil {
 		s.opts.upgraded()
