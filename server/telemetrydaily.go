@@ -76,6 +76,22 @@ func (d *dailyTally[T]) sum(fromDay, toDay int64) (map[string]T, T) {
 	return out, others
 }
 
+// perDayTelemetryRequest checks a request for a per-day telemetry path as the
+// aggregates path is checked (X-App-Id, an admin token with realtime:admin:manage:
+// application, days 1–31) and returns the app's hub and the UTC days asked for; it has
+// written the refusal when not ok.
+func (s *Server) perDayTelemetryRequest(w http.ResponseWriter, r *http.Request) (h *hub, fromDay, toDay int64, ok bool) {
+	if !appHeaderMatches(w, r) {
+		return nil, 0, 0, false
+	}
+	rt, h, _ := s.adminAuth(w, r, PermManageApplication)
+	if rt == nil {
+		return nil, 0, 0, false
+	}
+	fromDay, toDay, ok = telemetryWindow(w, r, s.coarseNow())
+	return h, fromDay, toDay, ok
+}
+
 // telemetryWindow reads the {days} of a per-day telemetry path (1 to 31, the bound of
 // the aggregates answer) and returns the UTC days it covers at now: the current day and
 // the days-1 before it. It writes 400 naming the parameter when days is bad.

@@ -90,14 +90,7 @@ type countryHeatmapAnswer struct {
 // current UTC day and the days-1 before it, most first (ties by code). Auth as the
 // aggregates: an admin token with realtime:admin:manage:application.
 func (s *Server) handleCountryHeatmap(w http.ResponseWriter, r *http.Request) {
-	if !appHeaderMatches(w, r) {
-		return
-	}
-	rt, h, _ := s.adminAuth(w, r, PermManageApplication)
-	if rt == nil {
-		return
-	}
-	from, to, ok := telemetryWindow(w, r, s.coarseNow())
+	h, from, to, ok := s.perDayTelemetryRequest(w, r)
 	if !ok {
 		return
 	}

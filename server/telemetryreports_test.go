@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestTelemetryTopTopics(t *testing.T) {
 		{"chat", topicCounts{Ops: 2, Bytes: 22, Subscribers: 2}},
 		{"alerts", topicCounts{Ops: 1, Bytes: 3, Subscribers: 1}},
 	}
-	if !equalRecords(got.Records, want) || got.Others != (topicCounts{}) {
+	if !slices.Equal(got.Records, want) || got.Others != (topicCounts{}) {
 		t.Fatalf("top topics: got %+v (others %+v), want %+v", got.Records, got.Others, want)
 	}
 	if today := time.Now().UTC().Format("2006-01-02") + "T00:00:00.000Z"; got.From != today {
@@ -99,7 +100,7 @@ func TestTelemetryTopTopics(t *testing.T) {
 
 	// limit cuts the list; /api/… and a request without X-App-Id answer the same.
 	var two topTopicsAnswer
-	if st, body := telemetryGet(t, hs, "/api/telemetry/top-topics/a/7?limit=2", admin, "", &two); st != 200 || !equalRecords(two.Records, want[:2]) {
+	if st, body := telemetryGet(t, hs, "/api/telemetry/top-topics/a/7?limit=2", admin, "", &two); st != 200 || !slices.Equal(two.Records, want[:2]) {
 		t.Fatalf("limit=2: %d %s, want %+v", st, body, want[:2])
 	}
 	// Another app's topics are its own.
@@ -114,18 +115,6 @@ func TestTelemetryTopTopics(t *testing.T) {
 			t.Errorf("limit %q: %d %s, want 400 naming limit", limit, st, body)
 		}
 	}
-}
-
-func equalRecords(got, want []topTopicRecord) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTelemetryTopicsCap: an app counts at most maxKeys topics by name a day; the
@@ -189,13 +178,8 @@ func TestTelemetryCountryHeatmap(t *testing.T) {
 		t.Fatalf("heatmap: %d %s", st, body)
 	}
 	want := []countryRecord{{"ZZ", countryCounts{3}}, {"DE", countryCounts{2}}, {"T1", countryCounts{1}}, {"US", countryCounts{1}}}
-	if got.Connections != 7 || len(got.Records) != len(want) {
+	if got.Connections != 7 || !slices.Equal(got.Records, want) {
 		t.Fatalf("heatmap of a: %+v, want 7 connections in %+v", got, want)
-	}
-	for i := range want {
-		if got.Records[i] != want[i] {
-			t.Fatalf("heatmap of a: %+v, want %+v", got.Records, want)
-		}
 	}
 	var other countryHeatmapAnswer
 	if st, body := telemetryGet(t, hs, "/api/telemetry/heatmap/connections/countries/b/31", admin, "", &other); st != 200 ||

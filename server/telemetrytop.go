@@ -69,14 +69,7 @@ type topTopicsAnswer struct {
 // In a cluster every node sees every publication, so ops and bytes are the cluster's;
 // subscribers are those this node reached.
 func (s *Server) handleTopTopics(w http.ResponseWriter, r *http.Request) {
-	if !appHeaderMatches(w, r) {
-		return
-	}
-	rt, h, _ := s.adminAuth(w, r, PermManageApplication)
-	if rt == nil {
-		return
-	}
-	from, to, ok := telemetryWindow(w, r, s.coarseNow())
+	h, from, to, ok := s.perDayTelemetryRequest(w, r)
 	if !ok {
 		return
 	}
