@@ -83,6 +83,10 @@ type App struct {
 	// or "close" (the connection is closed once exp plus the leeway passes, unless the
 	// client refreshed its token).
 	TokenExpiry TokenExpiryPolicy `json:"tokenExpiry,omitempty" yaml:"tokenExpiry,omitempty"`
+	// CountryHeader names the request header that gives a client's country for the
+	// connections heatmap (e.g. "CF-IPCountry" behind Cloudflare); empty counts every
+	// connection under ZZ. Set it only behind a proxy that sets the header.
+	CountryHeader string `json:"countryHeader,omitempty" yaml:"countryHeader,omitempty"`
 }
 
 // OnePerUser is the one-connection-per-subject policy; see App.OneConnectionPerUser.
@@ -398,6 +402,9 @@ func ValidateApps(apps []App) error {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 		if err := a.TokenExpiry.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		if err := validateCountryHeader(a.CountryHeader); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 		switch a.OneConnectionPerUser {

@@ -188,11 +188,9 @@ func (p OnePerUser) orDefault() OnePerUser {
 // X-App-Id header (seed 004, "Accessing application telemetry and reports via REST"). A
 // header that names another app is refused (400) rather than guessed at.
 func (s *Server) handleGatewayTelemetry(w http.ResponseWriter, r *http.Request) {
-	if id := r.Header.Get("X-App-Id"); id != "" && id != r.PathValue("appId") {
-		writeError(w, http.StatusBadRequest, "app_mismatch", "X-App-Id "+id+" does not match the path's app "+r.PathValue("appId"))
-		return
+	if appHeaderMatches(w, r) {
+		s.handleAPITelemetry(w, r)
 	}
-	s.handleAPITelemetry(w, r)
 }
 
 // validPublishTopic checks the topic of an HTTP publish: validTopic's rules, except that

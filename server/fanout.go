@@ -226,6 +226,7 @@ func (h *hub) dispatch(run []queued, subs []*conn) []*conn {
 	for _, q := range run {
 		h.telemetry.add(now, q.dataLen, len(subs))
 	}
+	h.topTopics.addRun(now, topic, run, len(subs))
 	total := 0
 	if compressedRun(run, subs) {
 		total = h.deps.fan.fanoutDeflate(run, subs, h.cfg.Load().limits.MaxBacklog-queuedFrameCost) // compress:true to a deflating subscriber

@@ -40,6 +40,8 @@ type hub struct {
 
 	dedup     *dedup
 	telemetry *telemetry
+	topTopics topicTelemetry   // per topic and day (telemetrytop.go)
+	countries countryTelemetry // client connections per country and day (telemetryheatmap.go)
 
 	// history holds the kept messages of topics of an app with historySize > 0, under
 	// its own lock (see historyStore). epoch names the offsets this hub numbers itself.

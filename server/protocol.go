@@ -34,6 +34,7 @@ func (*clientConn) register(s *Server, c *conn, r *http.Request) {
 	data, _ := json.Marshal(map[string]any{"connection": map[string]string{
 		"id": c.id, "appId": c.hub.appID, "remoteAddress": welcomeAddress(r),
 	}})
+	c.hub.countries.addConnection(s.coarseNow(), c.hub.cfg.Load().app.CountryHeader, r)
 	c.hub.openClient(c, encodeServerFrame("main", "welcome", data, false))
 }
 

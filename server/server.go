@@ -285,6 +285,10 @@ func (s *Server) routes() {
 	// example calls /telemetry/aggregates/{appId}/{days} on the API gateway).
 	m.HandleFunc("GET /health/status", s.handleHealth)
 	m.HandleFunc("GET /telemetry/aggregates/{appId}/{days}", s.handleGatewayTelemetry)
+	m.HandleFunc("GET /telemetry/top-topics/{appId}/{days}", s.handleTopTopics)
+	m.HandleFunc("GET /api/telemetry/top-topics/{appId}/{days}", s.handleTopTopics)
+	m.HandleFunc("GET /telemetry/heatmap/connections/countries/{appId}/{days}", s.handleCountryHeatmap)
+	m.HandleFunc("GET /api/telemetry/heatmap/connections/countries/{appId}/{days}", s.handleCountryHeatmap)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API endpoint "+r.Method+" "+r.URL.Path)
 	})
