@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -72,11 +73,14 @@ type routeHealth struct {
 	readErr     string // the route cannot read the spool
 }
 
-// New checks the options and returns a pipeline ready to Run.
-func New(o Options) (*Pipeline, error) {
-	if o.Spool == nil {
-		return nil, errors.New("daemon: no spool")
-	}
+// defaultInFlight is how many events a route sends before it waits for the first
+// one's outcome, when its InFlight is not set.
+const defaultInFlight = 64
+
+// withDefaults returns o with its zero fields set: a discarding logger, new metrics,
+// time.Now, and defaultInFlight for each route without InFlight. The routes are copied,
+// so the caller's slice is left as it was.
+func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,14 +90,26 @@ func New(o Options) (*Pipeline, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Routes = slices.Clone(o.Routes)
+	for i := range o.Routes {
+		if o.Routes[i].InFlight <= 0 {
+			o.Routes[i].InFlight = defaultInFlight
+		}
+	}
+	return o
+}
+
+// New checks the options and returns a pipeline ready to Run.
+func New(o Options) (*Pipeline, error) {
+	if o.Spool == nil {
+		return nil, errors.New("daemon: no spool")
+	}
+	o = o.withDefaults()
 	p := &Pipeline{opts: o, health: map[string]*routeHealth{}, outages: map[string]*outage.Log{}}
 	for i := range o.Routes {
 		r := &o.Routes[i]
 		if r.Route == nil || r.Name == "" {
 			return nil, fmt.Errorf("daemon: route %d has no name", i)
-		}
-		if r.InFlight <= 0 {
-			r.InFlight = 64
 		}
 		p.health[r.Name] = &routeHealth{}
 		o.Metrics.routeKnown(r.Name)

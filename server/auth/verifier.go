@@ -77,6 +77,7 @@ func NewVerifier(k Key, o Options) (*Verifier, error) {
 	if err := checkAlgorithmNames(k.Algorithms); err != nil {
 		return nil, err
 	}
+	o = o.withDefaults()
 	v := &Verifier{
 		issuers:  slices.Clone(k.Issuer),
 		audience: slices.Clone(k.Audience),
@@ -151,52 +152,59 @@ func jwksKey(k Key, o Options) (*jwksCache, []string, error) {
 	return newJWKSCache(k.JWKSURI, o.jwksSettings()), algs, nil
 }
 
-// jwksSettings are o's JWKS fields with their defaults.
-func (o Options) jwksSettings() jwksSettings {
-	st := jwksSettings{client: o.HTTPClient, every: o.JWKSRefreshInterval, minInterval: o.JWKSMinRefreshInterval,
-		fetchTimeout: o.JWKSFetchTimeout, firstRetry: o.JWKSRetryInterval, logger: o.Logger}
-	if st.client == nil {
-		st.client = &http.Client{Timeout: 10 * time.Second}
+// withDefaults returns o with its zero fields set to the documented defaults; a
+// negative Leeway or JWKSMinRefreshInterval (none) becomes 0.
+func (o Options) withDefaults() Options {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	if st.every <= 0 {
-		st.every = time.Hour
+	o.Leeway = zeroMeansOrNone(o.Leeway, 30*time.Second)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	switch {
-	case st.minInterval == 0:
-		st.minInterval = time.Minute
-	case st.minInterval < 0:
-		st.minInterval = 0
+	if o.JWKSRefreshInterval <= 0 {
+		o.JWKSRefreshInterval = time.Hour
 	}
-	if st.fetchTimeout <= 0 {
-		st.fetchTimeout = 10 * time.Second
+	o.JWKSMinRefreshInterval = zeroMeansOrNone(o.JWKSMinRefreshInterval, time.Minute)
+	if o.JWKSRetryInterval <= 0 {
+		o.JWKSRetryInterval = time.Second
 	}
-	if st.firstRetry <= 0 {
-		st.firstRetry = time.Second
+	if o.JWKSFetchTimeout <= 0 {
+		o.JWKSFetchTimeout = 10 * time.Second
 	}
-	if st.logger == nil {
-		st.logger = slog.Default()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	return st
+	return o
 }
 
-// newParser is the token parser for algs and audience under o's rules.
-func newParser(algs, audience []string, o Options) *jwt.Parser {
-	leeway := o.Leeway
+// zeroMeansOrNone reads a duration whose zero means def and whose negative means none.
+func zeroMeansOrNone(d, def time.Duration) time.Duration {
 	switch {
-	case leeway == 0:
-		leeway = 30 * time.Second
-	case leeway < 0:
-		leeway = 0
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
 	}
+	return d
+}
+
+// jwksSettings are o's JWKS fields (o has its defaults).
+func (o Options) jwksSettings() jwksSettings {
+	return jwksSettings{client: o.HTTPClient, every: o.JWKSRefreshInterval, minInterval: o.JWKSMinRefreshInterval,
+		fetchTimeout: o.JWKSFetchTimeout, firstRetry: o.JWKSRetryInterval, logger: o.Logger}
+}
+
+// newParser is the token parser for algs and audience under o's rules (o has its
+// defaults).
+func newParser(algs, audience []string, o Options) *jwt.Parser {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
-		jwt.WithLeeway(leeway),
+		jwt.WithLeeway(o.Leeway),
 		jwt.WithIssuedAt(),
 		jwt.WithStrictDecoding(),
 	}
-	if o.Now != nil {
-		opts = append(opts, jwt.WithTimeFunc(o.Now))
-	}
+	opts = append(opts, jwt.WithTimeFunc(o.Now))
 	if !o.AllowNoExpiry {
 		opts = append(opts, jwt.WithExpirationRequired())
 	}

@@ -161,28 +161,35 @@ var (
 	_ server.HistoryReader = (*Broker)(nil) // recovery on a node that started late
 )
 
+// withDefaults returns o with its zero fields set: Name and SubjectPrefix "kete", a
+// discarding Logger.
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "kete"
+	}
+	if o.SubjectPrefix == "" {
+		o.SubjectPrefix = "kete"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
 // New checks o and builds a Broker. It does not connect: Start does, so that building a
 // server's parts has no side effects and a caller decides when the network is touched.
 func New(o Options) (*Broker, error) {
 	if strings.TrimSpace(o.URL) == "" {
 		return nil, errors.New("natsbroker: URL is empty")
 	}
+	o = o.withDefaults()
 	prefix := o.SubjectPrefix
-	if prefix == "" {
-		prefix = "kete"
-	}
 	if strings.ContainsAny(prefix, " \t\r\n*>") || strings.HasPrefix(prefix, ".") || strings.HasSuffix(prefix, ".") || strings.Contains(prefix, "..") {
 		return nil, fmt.Errorf("natsbroker: subject prefix %q is not a valid NATS subject", prefix)
 	}
 	auth, err := authOption(o)
 	if err != nil {
 		return nil, err
-	}
-	if o.Name == "" {
-		o.Name = "kete"
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Broker{
 		opts:       o,
