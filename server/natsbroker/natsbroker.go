@@ -36,10 +36,13 @@
 // # Control
 //
 // The broker is a server.Controller: the servers' node-to-node messages (cluster commands,
-// the roster) travel on one subject of their own, {SubjectPrefix}.control, held by a
-// second subscription, so no app's publication and no control message share a subject.
-// One node's control messages reach the others in the order it sent them (NATS keeps one
-// publisher's order on a subject); they are not ordered with publications.
+// the roster) travel on a subject of their own, {SubjectPrefix}.pub.control — one token
+// after "pub", where every publication has two, so no app's publication and no control
+// message share a subject. It sits under the one subscription on purpose: nats.go runs
+// each subscription on its own goroutine, and a second one would let a publication
+// overtake the control message sent before it (an admin's unsubscribe or disconnect, then
+// a publish that the removed connection must not get). One node's control messages and
+// publications reach the others in the order it sent them.
 //
 // # History
 //
@@ -124,8 +127,7 @@ type Broker struct {
 	sub    *nats.Subscription
 	prefix string // "{SubjectPrefix}.pub."
 
-	ctlSubject string // "{SubjectPrefix}.control"
-	ctlSub     *nats.Subscription
+	ctlSubject string // "{SubjectPrefix}.pub.control", under the one subscription
 
 	// JetStream history (nil js without Options.History).
 	histPrefix   string // "{SubjectPrefix}.hist."
@@ -196,7 +198,7 @@ func New(o Options) (*Broker, error) {
 		auth:       auth,
 		prefix:     prefix + ".pub.",
 		histPrefix: prefix + ".hist.",
-		ctlSubject: prefix + ".control",
+		ctlSubject: prefix + ".pub.control",
 		log:        o.Logger,
 		notify:     o.OnReadyChange,
 		local:      server.NewMemoryBroker(),
@@ -259,14 +261,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.nc = nc
 	if b.sub, err = nc.Subscribe(b.prefix+">", b.onMsg); err == nil {
-		b.ctlSub, err = nc.Subscribe(b.ctlSubject, b.onControl)
-	}
-	if err == nil {
 		err = nc.FlushTimeout(b.timeout)
 	}
 	if err != nil {
 		nc.Close()
-		return fmt.Errorf("natsbroker: subscribe to %s> and %s on %s: %w", b.prefix, b.ctlSubject, url, err)
+		return fmt.Errorf("natsbroker: subscribe to %s> on %s: %w", b.prefix, url, err)
 	}
 	if b.opts.History != nil {
 		if err := b.startHistory(ctx, *b.opts.History, b.timeout); err != nil {
@@ -458,8 +457,8 @@ func (b *Broker) PublishControl(ctx context.Context, data []byte) error {
 	return nil
 }
 
-// SubscribeControl implements server.Controller. Handlers run on the control
-// subscription's one delivery goroutine, with the broker's context.
+// SubscribeControl implements server.Controller. Handlers run on the subscription's one
+// delivery goroutine, in order with publications, with the broker's context.
 func (b *Broker) SubscribeControl(h server.ControlHandler) (func(), error) {
 	if h == nil {
 		return nil, errors.New("natsbroker: nil control handler")
@@ -475,9 +474,13 @@ func (b *Broker) onControl(m *nats.Msg) {
 	_ = b.control.Publish(b.ctx, "", "", server.Message{Data: m.Data})
 }
 
-// onMsg runs on the subscription's one delivery goroutine, so messages reach handlers in
-// arrival order.
+// onMsg runs on the subscription's one delivery goroutine, so messages (publications and
+// control messages alike) reach handlers in arrival order.
 func (b *Broker) onMsg(m *nats.Msg) {
+	if m.Subject == b.ctlSubject {
+		b.onControl(m)
+		return
+	}
 	appID, topic, msg, ok := b.parse(m, b.prefix)
 	if !ok {
 		return
