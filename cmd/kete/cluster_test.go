@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
-
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // TestServersOnNATSActAsOne runs two bundled servers configured with
@@ -65,11 +64,10 @@ func TestServersOnNATSActAsOne(t *testing.T) {
 	})
 	// The subscriber holds its subject on node 1: node 0 refuses it before the upgrade.
 	url := "ws://" + nodes[0].addr() + "/apps/demo?access_token=" + nodes[0].token(t, sub.sub)
-	if c, resp, err := gws.NewClient(gws.BuiltinEventHandler{}, &gws.ClientOption{Addr: url}); err == nil {
-		_ = c.NetConn().Close()
+	if _, resp, err := wstest.Dial(t, url, wstest.Options{}); err == nil {
 		t.Fatal("a second connection of the subject on the other node was accepted")
-	} else if resp == nil || resp.StatusCode != http.StatusConflict {
-		t.Fatalf("second connection on the other node: %v (response %v), want 409", err, resp)
+	} else if wstest.Status(resp) != http.StatusConflict {
+		t.Fatalf("second connection on the other node: %v (status %d), want 409", err, wstest.Status(resp))
 	}
 }
 

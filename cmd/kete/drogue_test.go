@@ -4,38 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
+	"github.com/kete-dev/kete/internal/wstest"
 )
 
 // drogueMember is a consumer of the bundled server's Drogue Cloud endpoint as Drogue's
 // WebSocket integration documents it: {base}/{application}/{channel}?token=…&group_id=…,
 // one CloudEvent per text frame.
 type drogueMember struct {
-	gws.BuiltinEventHandler
-	mu     sync.Mutex
+	c      *wstest.Client
 	events []map[string]any
 }
 
-func (m *drogueMember) OnPing(c *gws.Conn, p []byte) { _ = c.WritePong(p) }
-func (m *drogueMember) OnMessage(_ *gws.Conn, msg *gws.Message) {
-	defer msg.Close()
-	var ev map[string]any
-	if json.Unmarshal(msg.Bytes(), &ev) != nil {
-		return
-	}
-	m.mu.Lock()
-	m.events = append(m.events, ev)
-	m.mu.Unlock()
-}
-
+// snapshot is every event the member has received so far.
 func (m *drogueMember) snapshot() []map[string]any {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]map[string]any(nil), m.events...)
+	for {
+		select {
+		case f := <-m.c.Frames():
+			var ev map[string]any
+			if json.Unmarshal(f.Raw, &ev) == nil {
+				m.events = append(m.events, ev)
+			}
+		default:
+			return m.events
+		}
+	}
 }
 
 // TestDrogueGroupSharesKeycloakEvents: three replicas of a service in one consumer group
@@ -47,14 +42,11 @@ func TestDrogueGroupSharesKeycloakEvents(t *testing.T) {
 	u := "ws://" + app.addr() + "/drogue/demo/events?" + url.Values{"token": {app.token(t, "fraud")}, "group_id": {"fraud"}}.Encode()
 	var members []*drogueMember
 	for range 3 {
-		m := &drogueMember{}
-		c, resp, err := gws.NewClient(m, &gws.ClientOption{Addr: u})
+		c, resp, err := wstest.Dial(t, u, wstest.Options{})
 		if err != nil {
-			t.Fatalf("connect %s: %v (%v)", u, err, resp)
+			t.Fatalf("connect %s: %v (status %d)", u, err, wstest.Status(resp))
 		}
-		go c.ReadLoop()
-		t.Cleanup(func() { _ = c.WriteClose(1000, nil) })
-		members = append(members, m)
+		members = append(members, &drogueMember{c: c})
 	}
 	// A new group starts at the end: probe until every member has joined and got one.
 	deadline := time.Now().Add(10 * time.Second)

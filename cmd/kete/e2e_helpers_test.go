@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
-
 	"github.com/kete-dev/kete"
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
 )
@@ -73,7 +72,6 @@ func (a *testApp) addr() string { return strings.TrimPrefix(a.baseURL(), "http:/
 
 // subscriber collects the ids of the events delivered on one topic.
 type subscriber struct {
-	gws.BuiltinEventHandler
 	mu     sync.Mutex
 	counts map[string]int
 	total  int
@@ -83,21 +81,8 @@ type subscriber struct {
 	sub    string // the token's subject
 }
 
-func (s *subscriber) OnMessage(c *gws.Conn, m *gws.Message) {
-	defer m.Close()
-	var f struct {
-		Topic       string          `json:"topic"`
-		MessageType string          `json:"messageType"`
-		Data        json.RawMessage `json:"data"`
-	}
-	if json.Unmarshal(m.Bytes(), &f) != nil {
-		return
-	}
-	if f.Topic == "main" && f.MessageType == "welcome" {
-		b, _ := json.Marshal(map[string]any{"type": "subscribe", "data": map[string]string{"topic": s.topic}})
-		c.WriteMessage(gws.OpcodeText, b)
-		return
-	}
+// record counts f when it is an event on the subscriber's topic; a probe makes it ready.
+func (s *subscriber) record(f wstest.Frame) {
 	if f.Topic != s.topic {
 		// The server answers a subscribe on priv/… or with an error frame; the first frame
 		// on another topic after subscribing tells us nothing, so readiness is probed by
@@ -134,12 +119,20 @@ func (a *testApp) subscribeVia(t testing.TB, publisher *testApp, topic string) *
 	// A subject of its own: under the default oneConnectionPerUser ("replace") a second
 	// subscriber with the same sub would close the first.
 	s.sub = fmt.Sprintf("test-subscriber-%d", subscriberSeq.Add(1))
-	c, _, err := gws.NewClient(s, &gws.ClientOption{Addr: "ws://" + a.addr() + "/apps/demo?access_token=" + a.token(t, s.sub, "realtime:subscriber:read:topic:*")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go c.ReadLoop()
-	t.Cleanup(func() { c.WriteClose(1000, nil) })
+	c := wstest.Connect(t, "ws://"+a.addr()+"/apps/demo?access_token="+a.token(t, s.sub, "realtime:subscriber:read:topic:*"), wstest.Options{})
+	c.Send(map[string]any{"type": "subscribe", "data": map[string]string{"topic": topic}})
+	// Frames are counted as they come, not when the test looks: a benchmark's stream must
+	// not wait in wstest's buffer. The loop ends with the connection (the test's cleanup).
+	go func() {
+		for {
+			select {
+			case f := <-c.Frames():
+				s.record(f)
+			case <-c.Done():
+				return
+			}
+		}
+	}()
 	// Publish probes through the HTTP API until one arrives: then the subscription is live.
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; ; i++ {

@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
-
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
 )
@@ -131,7 +130,7 @@ func TestExampleServerAndBasicRoute(t *testing.T) {
 	waitHTTP(t, "http://"+hookAddr+"/readyz")
 
 	postExampleEvent(t, "http://"+hookAddr+"/events", `{"id":"basic-1","time":1767225600000,"type":"LOGIN","realmId":"acme","userId":"alice"}`)
-	sub.waitForID(t, "basic-1")
+	waitForID(t, sub, "events/acme", "basic-1")
 
 	cancel()
 	daemon.wait(t)
@@ -271,80 +270,36 @@ func postExampleEvent(t *testing.T, url, body string) {
 	}
 }
 
-// exampleSubscriber is a Realtime Pub/Sub client that records the ids of the events it
-// gets on one topic.
-type exampleSubscriber struct {
-	gws.BuiltinEventHandler
-	topic      string
-	subscribed chan struct{}
-	ids        chan string
-}
-
-func (s *exampleSubscriber) OnMessage(c *gws.Conn, m *gws.Message) {
-	defer m.Close()
-	var f struct {
-		Topic       string `json:"topic"`
-		MessageType string `json:"messageType"`
-		Data        struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(m.Bytes(), &f) != nil {
-		return
-	}
-	switch {
-	case f.Topic == "main" && f.MessageType == "welcome":
-		b, _ := json.Marshal(map[string]any{"type": "subscribe", "data": map[string]string{"topic": s.topic}})
-		_ = c.WriteMessage(gws.OpcodeText, b)
-	case f.Topic == s.topic && f.MessageType == "welcome":
-		close(s.subscribed)
-	case f.Topic == s.topic:
-		select {
-		case s.ids <- f.Data.ID:
-		default:
-		}
-	}
-}
-
 // exampleSubscribe connects with a token minted from the example app's secret, as
 // `kete token --secret … --perm realtime:subscriber:read:topic:*` does, and waits until
-// the server has confirmed the subscription.
-func exampleSubscribe(t *testing.T, appURL, topic string) *exampleSubscriber {
+// the server has confirmed the subscription to topic.
+func exampleSubscribe(t *testing.T, appURL, topic string) *wstest.Client {
 	t.Helper()
 	tok, err := auth.Mint("HS256", []byte(exampleSecret), auth.MintClaims{Subject: "example-test", Permissions: []string{"realtime:subscriber:read:topic:*"}, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &exampleSubscriber{topic: topic, subscribed: make(chan struct{}), ids: make(chan string, 16)}
-	c, resp, err := gws.NewClient(s, &gws.ClientOption{Addr: appURL + "?access_token=" + tok})
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("subscriber: %v (HTTP %d)", err, status)
-	}
-	go c.ReadLoop()
-	t.Cleanup(func() { _ = c.WriteClose(1000, nil) })
-	select {
-	case <-s.subscribed:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("subscription to %s was never confirmed", topic)
-	}
-	return s
+	c := wstest.Connect(t, appURL+"?access_token="+tok, wstest.Options{})
+	c.Subscribe(topic)
+	return c
 }
 
-func (s *exampleSubscriber) waitForID(t *testing.T, id string) {
+// waitForID waits until the event id arrives on topic; the daemon's path there may take
+// longer than one wstest.WaitLimit.
+func waitForID(t *testing.T, c *wstest.Client, topic, id string) {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
-		case got := <-s.ids:
-			if got == id {
+		case f := <-c.Frames():
+			var d struct {
+				ID string `json:"id"`
+			}
+			if f.Topic == topic && json.Unmarshal(f.Data, &d) == nil && d.ID == id {
 				return
 			}
 		case <-timeout:
-			t.Fatalf("event %s never reached the subscriber of %s", id, s.topic)
+			t.Fatalf("event %s never reached the subscriber of %s", id, topic)
 		}
 	}
 }

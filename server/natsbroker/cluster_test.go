@@ -33,12 +33,12 @@ func TestClusterPublishReachesEveryNode(t *testing.T) {
 	if code, body := api(t, nodes[1], "POST", "/api/topics/hist/publish", map[string]any{"topic": "news", "message": "via-api"}, pubPerm); code != 200 {
 		t.Fatalf("API publish: %d %v", code, body)
 	}
-	ing := dialWS(t, wsBase(nodes[2])+"/apps/hist/publish/news?ack=1&access_token="+token(t, clientSecret, "ingest", pubPerm))
-	if err := ing.c.WriteMessage(gws.OpcodeText, []byte(`{"id":"e-1","v":"via-ingest"}`)); err != nil {
+	ing := dial(t, wsBase(nodes[2])+"/apps/hist/publish/news?ack=1&access_token="+token(t, clientSecret, "ingest", pubPerm))
+	if err := ing.Conn().WriteMessage(gws.OpcodeText, []byte(`{"id":"e-1","v":"via-ingest"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if a := <-ing.frames; a.Type != "ack" || a.Status != "ok" {
-		t.Fatalf("ingest ack %s", a.Raw)
+	if f := ing.Next(); fieldsOf(f).Type != "ack" || fieldsOf(f).Status != "ok" {
+		t.Fatalf("ingest ack %s", f.Raw)
 	}
 	var offsets [][]uint64
 	for i, c := range subs {
@@ -47,7 +47,7 @@ func TestClusterPublishReachesEveryNode(t *testing.T) {
 		var offs []uint64
 		for _, f := range got {
 			seen[payloadOf(f)] = true
-			offs = append(offs, f.Offset)
+			offs = append(offs, fieldsOf(f).Offset)
 		}
 		for _, want := range []string{`"via-ws"`, `"via-api"`, `{"id":"e-1","v":"via-ingest"}`} {
 			if !seen[want] {
@@ -113,12 +113,12 @@ func TestClusterAPIActionsReachEveryNode(t *testing.T) {
 	}
 
 	carol := connect(t, nodes[1], "live", "carol")
-	code, body = api(t, nodes[2], "DELETE", "/api/connections/live/"+carol.id, nil, server.PermManageConnections)
+	code, body = api(t, nodes[2], "DELETE", "/api/connections/live/"+carol.ID(), nil, server.PermManageConnections)
 	if code != 202 || body["forwarded"] != true {
 		t.Fatalf("close carol (on node 1) through node 2: %d %v, want 202 forwarded", code, body)
 	}
-	if code, reason := carol.waitClosed(); code != server.CloseNormal || reason != server.ReasonClosedByAdmin {
-		t.Errorf("carol closed with %d %q", code, reason)
+	if ce := carol.WaitClosed(); ce.Code != server.CloseNormal || string(ce.Reason) != server.ReasonClosedByAdmin {
+		t.Errorf("carol closed with %d %q", ce.Code, ce.Reason)
 	}
 
 	var all []*client
@@ -129,8 +129,8 @@ func TestClusterAPIActionsReachEveryNode(t *testing.T) {
 		t.Fatalf("close all: %d %v", code, body)
 	}
 	for i, c := range all {
-		if code, _ := c.waitClosed(); code != server.CloseNormal {
-			t.Errorf("connection on node %d closed with %d", i, code)
+		if ce := c.WaitClosed(); ce.Code != server.CloseNormal {
+			t.Errorf("connection on node %d closed with %d", i, ce.Code)
 		}
 	}
 }
@@ -146,7 +146,7 @@ func TestClusterPresenceAndOneConnectionPerUser(t *testing.T) {
 	visitor := connect(t, nodes[1], "hist", "visitor")
 	status := func() (string, string) {
 		for { // skip the watcher's own presence
-			f := watcher.waitFor("secure/inbound", "presence")
+			f := watcher.WaitFor("secure/inbound", "presence")
 			var d struct {
 				Client  struct{ ConnectionID, Subject string } `json:"client"`
 				Payload struct{ Status string }                `json:"payload"`
@@ -154,23 +154,23 @@ func TestClusterPresenceAndOneConnectionPerUser(t *testing.T) {
 			if err := json.Unmarshal(f.Data, &d); err != nil {
 				t.Fatalf("presence %s: %v", f.Raw, err)
 			}
-			if d.Client.ConnectionID != watcher.id {
+			if d.Client.ConnectionID != watcher.ID() {
 				return d.Client.ConnectionID, d.Payload.Status
 			}
 		}
 	}
-	if id, st := status(); id != visitor.id || st != "connected" {
-		t.Errorf("presence: %s %s, want %s connected", id, st, visitor.id)
+	if id, st := status(); id != visitor.ID() || st != "connected" {
+		t.Errorf("presence: %s %s, want %s connected", id, st, visitor.ID())
 	}
-	_ = visitor.c.WriteClose(1000, nil)
-	if id, st := status(); id != visitor.id || st != "disconnected" {
-		t.Errorf("presence: %s %s, want %s disconnected", id, st, visitor.id)
+	_ = visitor.Conn().WriteClose(1000, nil)
+	if id, st := status(); id != visitor.ID() || st != "disconnected" {
+		t.Errorf("presence: %s %s, want %s disconnected", id, st, visitor.ID())
 	}
 
 	first := connect(t, nodes[0], "live", "alice")
 	connect(t, nodes[2], "live", "alice")
-	if code, reason := first.waitClosed(); code != server.ClosePolicyViolation || reason != server.ReasonReplaced {
-		t.Errorf("older connection on node 0 closed with %d %q, want 1008 %q", code, reason, server.ReasonReplaced)
+	if ce := first.WaitClosed(); ce.Code != server.ClosePolicyViolation || string(ce.Reason) != server.ReasonReplaced {
+		t.Errorf("older connection on node 0 closed with %d %q, want 1008 %q", ce.Code, ce.Reason, server.ReasonReplaced)
 	}
 }
 
@@ -189,14 +189,14 @@ func TestClusterIngestDeduplication(t *testing.T) {
 	witness.subscribe("events", nil)
 	ingest := func(n *node, frameText string) string {
 		t.Helper()
-		c := dialWS(t, wsBase(n)+"/apps/live/publish/events?ack=1&access_token="+token(t, clientSecret, "destination", perm))
-		if err := c.c.WriteMessage(gws.OpcodeText, []byte(frameText)); err != nil {
+		c := dial(t, wsBase(n)+"/apps/live/publish/events?ack=1&access_token="+token(t, clientSecret, "destination", perm))
+		if err := c.Conn().WriteMessage(gws.OpcodeText, []byte(frameText)); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case a := <-c.frames:
-			_ = c.c.WriteClose(1000, nil)
-			return a.Status
+		case f := <-c.Frames():
+			_ = c.Conn().WriteClose(1000, nil)
+			return fieldsOf(f).Status
 		case <-time.After(waitLimit):
 			t.Fatal("no ingest ack")
 		}

@@ -2,33 +2,27 @@ package natsbroker_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
 	"github.com/nats-io/nats.go"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/natsbroker"
 )
 
-// drogueMember is a consumer of Drogue Cloud's WebSocket integration written from its
-// documentation (seed 001, "WebSocket integration"), not from kete's clients: it connects
-// to {base}/{application}[/{channel}] with ?token= and ?group_id= ("consumers of the same
-// group share the load"), and reads events "encoded as CloudEvents", one per message.
-type drogueMember struct {
-	t      testing.TB
-	conn   *gws.Conn
-	events chan cloudEvent
-	done   chan struct{}
-	once   sync.Once
-}
+// A member of a consumer group is a consumer of Drogue Cloud's WebSocket integration
+// written from its documentation (seed 001, "WebSocket integration"), not from kete's
+// clients: it connects to {base}/{application}[/{channel}] with ?token= and ?group_id=
+// ("consumers of the same group share the load"), and reads events "encoded as
+// CloudEvents", one per message.
 
 // cloudEvent is the part of a CloudEvents 1.0 structured-mode event the tests read.
 type cloudEvent struct {
@@ -39,53 +33,32 @@ type cloudEvent struct {
 	Data        json.RawMessage `json:"data"`
 }
 
-func (d *drogueMember) OnOpen(*gws.Conn)             {}
-func (d *drogueMember) OnPing(c *gws.Conn, p []byte) { _ = c.WritePong(p) }
-func (d *drogueMember) OnPong(*gws.Conn, []byte)     {}
-func (d *drogueMember) OnClose(*gws.Conn, error)     { close(d.done) }
-func (d *drogueMember) OnMessage(_ *gws.Conn, m *gws.Message) {
-	defer m.Close()
+// cloudEventOf decodes f, or is an error when f is not a CloudEvents 1.0 JSON text frame.
+func cloudEventOf(f wstest.Frame) (cloudEvent, error) {
 	var ev cloudEvent
-	if m.Opcode != gws.OpcodeText || json.Unmarshal(m.Bytes(), &ev) != nil || ev.SpecVersion != "1.0" || ev.ID == "" || ev.Source == "" || ev.Type == "" {
-		d.t.Errorf("drogue member: not a CloudEvents 1.0 JSON text frame: %s", m.Bytes())
-		return
+	if f.Binary || json.Unmarshal(f.Raw, &ev) != nil || ev.SpecVersion != "1.0" || ev.ID == "" || ev.Source == "" || ev.Type == "" {
+		return ev, errors.New("drogue member: not a CloudEvents 1.0 JSON text frame")
 	}
-	select {
-	case d.events <- ev:
-	default:
-		d.t.Errorf("drogue member: event buffer full")
-	}
+	return ev, nil
 }
 
-// joinDrogue connects a member of group to channel of app on n.
-func joinDrogue(t *testing.T, n *node, app, channel, group, subject string) *drogueMember {
+// joinDrogue connects a member of group to channel of app on n; every frame it receives
+// must be a CloudEvent.
+func joinDrogue(t *testing.T, n *node, app, channel, group, subject string) *wstest.Client {
 	t.Helper()
 	q := url.Values{"token": {token(t, clientSecret, subject)}, "group_id": {group}}
-	d := &drogueMember{t: t, events: make(chan cloudEvent, 4096), done: make(chan struct{})}
-	c, resp, err := gws.NewClient(d, &gws.ClientOption{Addr: wsBase(n) + "/drogue/" + app + "/" + channel + "?" + q.Encode()})
+	check := func(f wstest.Frame) error { _, err := cloudEventOf(f); return err }
+	c, resp, err := wstest.Dial(t, wsBase(n)+"/drogue/"+app+"/"+channel+"?"+q.Encode(), wstest.Options{Check: check})
 	if err != nil {
-		code := 0
-		if resp != nil {
-			code = resp.StatusCode
-		}
-		t.Fatalf("drogue connect on %s: %v (HTTP %d)", n.name, err, code)
+		t.Fatalf("drogue connect on %s: %v (HTTP %d)", n.name, err, wstest.Status(resp))
 	}
-	d.conn = c
-	go c.ReadLoop()
-	t.Cleanup(d.leave)
-	return d
+	return c
 }
 
-// leave closes the member's connection and waits until it is closed.
-func (d *drogueMember) leave() {
-	d.once.Do(func() {
-		_ = d.conn.WriteClose(1000, nil)
-		select {
-		case <-d.done:
-		case <-time.After(waitLimit):
-			d.t.Errorf("drogue member: not closed within %v", waitLimit)
-		}
-	})
+// leave closes a member's connection and waits until it is closed.
+func leave(c *wstest.Client) {
+	_ = c.Conn().WriteClose(1000, nil)
+	c.WaitClosed()
 }
 
 // payload is the number a test published, read from the event's data.
@@ -158,7 +131,7 @@ func TestClusterConsumerGroupSpansNodes(t *testing.T) {
 		connect(t, nodes[0], "hist", "writer-0", "realtime:publisher:write:topic:*"),
 		connect(t, nodes[1], "hist", "writer-1", "realtime:publisher:write:topic:*"),
 	}
-	members := make([]*drogueMember, 3)
+	members := make([]*wstest.Client, 3)
 	for i, n := range nodes {
 		members[i] = joinDrogue(t, n, "hist", "logins", "fraud", "fraud-"+strconv.Itoa(i))
 	}
@@ -175,7 +148,8 @@ func TestClusterConsumerGroupSpansNodes(t *testing.T) {
 			progressed := false
 			for _, i := range from {
 				select {
-				case ev := <-members[i].events:
+				case f := <-members[i].Frames():
+					ev, _ := cloudEventOf(f) // the member's check refused any other frame
 					p := ev.payload(t)
 					if who, dup := seen[p]; dup || ids[ev.ID] {
 						t.Fatalf("message %d (%s) went to member %d and also to %s: a group hands each message to one member", p, ev.ID, i, who)
@@ -211,15 +185,15 @@ func TestClusterConsumerGroupSpansNodes(t *testing.T) {
 
 	// Node 2 dies with its member: the others take everything from now on.
 	nodes[2].kill()
-	<-members[2].done
+	<-members[2].Done()
 	for i := 31; i <= 40; i++ {
 		pubs[i%2].publish("logins", i)
 	}
 	take(40, 0, 1)
 
 	// Every member leaves; what is published meanwhile waits in the group's position.
-	members[0].leave()
-	members[1].leave()
+	leave(members[0])
+	leave(members[1])
 	waitUntil(t, "no member pulling", func() bool { return groupPulls(t, js) == 0 })
 	for i := 41; i <= 50; i++ {
 		pubs[i%2].publish("logins", i)
@@ -242,7 +216,7 @@ func TestClusterConsumerGroupSpansNodes(t *testing.T) {
 	// The one member's node crashes; what is published meanwhile (also what NATS may have
 	// handed the dead node's last pull) reaches the member that comes back on node 0.
 	nodes[1].kill()
-	<-back.done
+	<-back.Done()
 	for i := 51; i <= 60; i++ {
 		pubs[0].publish("logins", i)
 	}

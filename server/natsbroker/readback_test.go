@@ -18,7 +18,7 @@ func TestFreshNodeRecoversFromStream(t *testing.T) {
 	w := reader.subscribe("ticker", nil)
 	pub.publish("ticker", 1)
 	first := reader.collect("ticker", 1)[0]
-	since := server.StreamPosition{Offset: first.Offset, Epoch: w.Epoch}
+	since := server.StreamPosition{Offset: fieldsOf(first).Offset, Epoch: w.Epoch}
 	pub.publish("other", "noise") // another topic's message between: not part of the gap
 	for i := 2; i <= 6; i++ {
 		pub.publish("ticker", i)
@@ -35,13 +35,13 @@ func TestFreshNodeRecoversFromStream(t *testing.T) {
 	pub.publish("ticker", 8)
 	got := back.collect("ticker", 7)
 	wantCount(t, got, 2)
-	if rw.Offset != got[4].Offset {
-		t.Errorf("welcome offset %d, want the last replayed message's %d", rw.Offset, got[4].Offset)
+	if rw.Offset != fieldsOf(got[4]).Offset {
+		t.Errorf("welcome offset %d, want the last replayed message's %d", rw.Offset, fieldsOf(got[4]).Offset)
 	}
 
 	// From the middle of the gap: only what follows.
 	mid := connect(t, fresh, "hist", "middle")
-	mw := mid.subscribe("ticker", &server.StreamPosition{Offset: got[2].Offset, Epoch: since.Epoch})
+	mw := mid.subscribe("ticker", &server.StreamPosition{Offset: fieldsOf(got[2]).Offset, Epoch: since.Epoch})
 	if mw.Recovered == nil || !*mw.Recovered || mw.Replayed != 4 {
 		t.Errorf("resubscribe from message 4 on the fresh node: %+v, want 4 replayed (5 to 8)", mw)
 	}
@@ -71,9 +71,9 @@ func TestFreshNodeRefusesGapItCannotProve(t *testing.T) {
 
 	fresh := startNode(t, "node-fresh", ns.ClientURL())
 	for name, since := range map[string]server.StreamPosition{
-		"a message of another topic":     {Offset: otherMsg.Offset, Epoch: w.Epoch},
-		"a gap over historySize":         {Offset: first.Offset, Epoch: w.Epoch},
-		"an offset the stream never had": {Offset: first.Offset + 10_000, Epoch: w.Epoch},
+		"a message of another topic":     {Offset: fieldsOf(otherMsg).Offset, Epoch: w.Epoch},
+		"a gap over historySize":         {Offset: fieldsOf(first).Offset, Epoch: w.Epoch},
+		"an offset the stream never had": {Offset: fieldsOf(first).Offset + 10_000, Epoch: w.Epoch},
 	} {
 		c := connect(t, fresh, "hist", "late")
 		cw := c.subscribe("news", &since)
@@ -83,7 +83,7 @@ func TestFreshNodeRefusesGapItCannotProve(t *testing.T) {
 	}
 	// A gap of exactly historySize messages can be filled.
 	c := connect(t, fresh, "hist", "late")
-	cw := c.subscribe("news", &server.StreamPosition{Offset: rest[0].Offset, Epoch: w.Epoch})
+	cw := c.subscribe("news", &server.StreamPosition{Offset: fieldsOf(rest[0]).Offset, Epoch: w.Epoch})
 	if cw.Recovered == nil || !*cw.Recovered || cw.Replayed != historySize {
 		t.Fatalf("since message 1: %+v, want recovered with %d replayed", cw, historySize)
 	}

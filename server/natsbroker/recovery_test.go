@@ -20,13 +20,13 @@ func TestClusterRecoveryAfterNodeKill(t *testing.T) {
 	w := victim.subscribe("ticker", nil)
 	pub.publish("ticker", 1)
 	last := victim.collect("ticker", 1)[0]
-	if last.Offset == 0 {
+	if fieldsOf(last).Offset == 0 {
 		t.Fatalf("message without offset: %s", last.Raw)
 	}
-	since := server.StreamPosition{Offset: last.Offset, Epoch: w.Epoch}
+	since := server.StreamPosition{Offset: fieldsOf(last).Offset, Epoch: w.Epoch}
 
 	nodes[2].kill()
-	victim.waitClosed()
+	victim.WaitClosed()
 	for i := 2; i <= 6; i++ {
 		pub.publish("ticker", i)
 	}
@@ -85,11 +85,11 @@ func TestClusterNATSOutage(t *testing.T) {
 		t.Errorf("local subscriber during the outage got %s", f.Raw)
 	}
 	histPub.publish("feed", "refused")
-	if f := histPub.waitFor("feed", "error"); !strings.Contains(string(f.Data), "publish_failed") {
+	if f := histPub.WaitFor("feed", "error"); !strings.Contains(string(f.Data), "publish_failed") {
 		t.Errorf("history publish during the outage answered %s, want publish_failed", f.Raw)
 	}
-	_ = histSub.c.WriteClose(1000, nil) // the reader goes away too
-	histSub.waitClosed()
+	_ = histSub.Conn().WriteClose(1000, nil) // the reader goes away too
+	histSub.WaitClosed()
 
 	startJetStream(t, port, dir)
 	for _, n := range nodes {
@@ -101,9 +101,9 @@ func TestClusterNATSOutage(t *testing.T) {
 	back := connect(t, nodes[2], "hist", "reader")
 	// Node 2 must have received them before it can replay them: wait with a watcher.
 	watch := connect(t, nodes[2], "hist", "watcher")
-	watch.subscribe("feed", &server.StreamPosition{Offset: before.Offset, Epoch: w.Epoch})
+	watch.subscribe("feed", &server.StreamPosition{Offset: fieldsOf(before).Offset, Epoch: w.Epoch})
 	watch.collect("feed", 3)
-	rw := back.subscribe("feed", &server.StreamPosition{Offset: before.Offset, Epoch: w.Epoch})
+	rw := back.subscribe("feed", &server.StreamPosition{Offset: fieldsOf(before).Offset, Epoch: w.Epoch})
 	if rw.Recovered == nil || !*rw.Recovered || rw.Replayed != 3 {
 		t.Fatalf("recovery after the outage: %+v, want recovered with 3 replayed", rw)
 	}

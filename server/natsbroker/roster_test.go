@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
 	"github.com/kete-dev/kete/server/natsbroker"
@@ -64,7 +65,15 @@ func dialApp(t testing.TB, n *node, app, subject string) (*client, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	return tryDial(t, wsBase(n)+"/apps/"+app+"?access_token="+tok)
+	c, resp, err := wstest.Dial(t, wsBase(n)+"/apps/"+app+"?access_token="+tok, wstest.Options{})
+	switch {
+	case err == nil:
+		return &client{c, t}, http.StatusSwitchingProtocols, nil
+	case resp != nil:
+		return nil, resp.StatusCode, nil
+	default:
+		return nil, 0, fmt.Errorf("dial %s on %s: %w", subject, n.name, err)
+	}
 }
 
 // refused dials subject on n and expects 409 already_connected.
@@ -76,8 +85,8 @@ func refused(t *testing.T, n *node, app, subject string) {
 	}
 	if status != http.StatusConflict {
 		if c != nil {
-			code, reason := c.waitClosed()
-			t.Fatalf("%s accepted a second connection of %s (closed later with %d %q), want 409", n.name, subject, code, reason)
+			ce := c.WaitClosed()
+			t.Fatalf("%s accepted a second connection of %s (closed later with %d %q), want 409", n.name, subject, ce.Code, ce.Reason)
 		}
 		t.Fatalf("%s: connect %s: HTTP %d, want 409", n.name, subject, status)
 	}
@@ -169,8 +178,8 @@ func TestRosterRejectAcrossNodes(t *testing.T) {
 	connect(t, nodes[1], "solo", "bob") // another subject is not affected
 	waitHeld(t, nodes[1], 2)            // bob is announced after his welcome
 
-	_ = alice.c.WriteClose(1000, nil)
-	alice.waitClosed()
+	_ = alice.Conn().WriteClose(1000, nil)
+	alice.WaitClosed()
 	waitHeld(t, nodes[1], 1) // bob only
 	back := connect(t, nodes[1], "solo", "alice")
 	waitHeld(t, nodes[2], 2)
@@ -224,15 +233,15 @@ func TestRosterRaceKeepsOneConnection(t *testing.T) {
 			both++
 			var loser *client
 			select {
-			case <-accepted[0].done:
+			case <-accepted[0].Done():
 				loser, survivor = accepted[0], accepted[1]
-			case <-accepted[1].done:
+			case <-accepted[1].Done():
 				loser, survivor = accepted[1], accepted[0]
 			case <-time.After(waitLimit):
 				t.Fatalf("round %d: both connections of %s still open after %v", round, subject, waitLimit)
 			}
-			if code, reason := loser.waitClosed(); code != server.ClosePolicyViolation || reason != server.ReasonConnectedElsewhere {
-				t.Errorf("round %d: the later connection closed with %d %q, want 1008 %q", round, code, reason, server.ReasonConnectedElsewhere)
+			if ce := loser.WaitClosed(); ce.Code != server.ClosePolicyViolation || string(ce.Reason) != server.ReasonConnectedElsewhere {
+				t.Errorf("round %d: the later connection closed with %d %q, want 1008 %q", round, ce.Code, ce.Reason, server.ReasonConnectedElsewhere)
 			}
 		}
 		waitHeld(t, nodes[2], round+1) // every round's survivor
@@ -256,7 +265,7 @@ func TestRosterKilledNodeFreesSubjects(t *testing.T) {
 	}
 
 	nodes[2].crash()
-	alice.waitClosed()
+	alice.WaitClosed()
 	for _, n := range nodes[:2] {
 		waitUntil(t, n.name+" forgets node 2", func() bool {
 			h := health(t, n)
@@ -300,8 +309,8 @@ func TestRosterPartitionedNodeRejoins(t *testing.T) {
 
 	proxy.heal()
 	waitUntil(t, "node 2 ready again", func() bool { return readyz(t, nodes[2]) == 200 })
-	if code, reason := second.waitClosed(); code != server.ClosePolicyViolation || reason != server.ReasonConnectedElsewhere {
-		t.Fatalf("the later connection (node 0) closed with %d %q, want 1008 %q", code, reason, server.ReasonConnectedElsewhere)
+	if ce := second.WaitClosed(); ce.Code != server.ClosePolicyViolation || string(ce.Reason) != server.ReasonConnectedElsewhere {
+		t.Fatalf("the later connection (node 0) closed with %d %q, want 1008 %q", ce.Code, ce.Reason, server.ReasonConnectedElsewhere)
 	}
 	waitUntil(t, "node 1 knows node 2 holds alice", func() bool {
 		for _, f := range health(t, nodes[1]).Nodes {

@@ -2,98 +2,47 @@ package natsbroker_test
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/lxzan/gws"
-
+	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server"
 )
 
-// A WebSocket client of a cluster node that records what it receives.
+// A WebSocket client of a cluster node: wstest's client with the protocol steps these
+// tests repeat.
 
-// frame is one frame a client received.
-type frame struct {
-	Raw         []byte
-	Topic       string          `json:"topic"`
-	MessageType string          `json:"messageType"`
-	Data        json.RawMessage `json:"data"`
-	Offset      uint64          `json:"offset"`
-	Type        string          `json:"type"`   // ingest acks
-	Status      string          `json:"status"` // ingest acks
-}
-
-// client is a WebSocket client recording what it receives.
+// client is a wstest client connected to a node.
 type client struct {
-	t      testing.TB
-	c      *gws.Conn
-	id     string
-	frames chan frame
-	done   chan struct{}
-	mu     sync.Mutex
-	err    error
+	*wstest.Client
+	t testing.TB
 }
 
-func (c *client) OnOpen(*gws.Conn) {}
-
-func (c *client) OnPing(s *gws.Conn, p []byte) { _ = s.WritePong(p) }
-
-func (c *client) OnPong(*gws.Conn, []byte) {}
-
-func (c *client) OnClose(_ *gws.Conn, err error) {
-	c.mu.Lock()
-	c.err = err
-	c.mu.Unlock()
-	close(c.done)
+// frameFields are the fields of a server frame that wstest.Frame leaves in Raw: a
+// delivered message's stream offset, an ingest ack's type and status.
+type frameFields struct {
+	Offset uint64 `json:"offset"`
+	Type   string `json:"type"`
+	Status string `json:"status"`
 }
 
-func (c *client) OnMessage(_ *gws.Conn, m *gws.Message) {
-	defer m.Close()
-	f := frame{Raw: append([]byte(nil), m.Bytes()...)}
-	_ = json.Unmarshal(f.Raw, &f)
-	select {
-	case c.frames <- f:
-	default:
-		c.t.Errorf("client: frame buffer full, dropping %s", f.Raw)
-	}
+// fieldsOf decodes f's frameFields (zero values where f has none).
+func fieldsOf(f wstest.Frame) frameFields {
+	var ff frameFields
+	_ = json.Unmarshal(f.Raw, &ff)
+	return ff
 }
 
-func dialWS(t testing.TB, url string) *client {
+// dial opens a connection to url and fails the test if the server refuses.
+func dial(t testing.TB, url string) *client {
 	t.Helper()
-	c, code, err := tryDial(t, url)
-	if err != nil || c == nil {
-		t.Fatalf("dial %s: %v (HTTP %d)", url, err, code)
-	}
-	return c
-}
-
-// tryDial opens a client connection without failing the test: the client, or the
-// refusal's HTTP status. It may run on any goroutine.
-func tryDial(t testing.TB, url string) (*client, int, error) {
-	c := &client{t: t, frames: make(chan frame, 4096), done: make(chan struct{})}
-	conn, resp, err := gws.NewClient(c, &gws.ClientOption{Addr: url})
+	c, resp, err := wstest.Dial(t, url, wstest.Options{})
 	if err != nil {
-		if resp != nil {
-			return nil, resp.StatusCode, nil
-		}
-		return nil, 0, fmt.Errorf("dial %s: %w", url, err)
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, wstest.Status(resp))
 	}
-	c.c = conn
-	go conn.ReadLoop()
-	t.Cleanup(func() {
-		_ = conn.WriteClose(1000, nil)
-		select {
-		case <-c.done:
-		case <-time.After(waitLimit):
-		}
-	})
-	return c, http.StatusSwitchingProtocols, nil
+	return &client{c, t}
 }
 
 func wsBase(n *node) string { return "ws" + strings.TrimPrefix(n.http.URL, "http") }
@@ -101,88 +50,33 @@ func wsBase(n *node) string { return "ws" + strings.TrimPrefix(n.http.URL, "http
 // connect opens a client connection of subject to app on n and waits for its welcome.
 func connect(t testing.TB, n *node, app, subject string, perms ...string) *client {
 	t.Helper()
-	c := dialWS(t, wsBase(n)+"/apps/"+app+"?access_token="+token(t, clientSecret, subject, perms...))
-	w := c.waitFor("main", "welcome")
-	var d struct {
-		Connection struct{ ID string } `json:"connection"`
-	}
-	if err := json.Unmarshal(w.Data, &d); err != nil || d.Connection.ID == "" {
-		t.Fatalf("welcome %s: %v", w.Raw, err)
-	}
-	c.id = d.Connection.ID
-	return c
-}
-
-func (c *client) send(v any) {
-	c.t.Helper()
-	b, _ := json.Marshal(v)
-	if err := c.c.WriteMessage(gws.OpcodeText, b); err != nil {
-		c.t.Fatalf("send %s: %v", b, err)
-	}
-}
-
-func (c *client) waitFor(topic, messageType string) frame {
-	c.t.Helper()
-	deadline := time.After(waitLimit)
-	for {
-		select {
-		case f := <-c.frames:
-			if f.Topic == topic && f.MessageType == messageType {
-				return f
-			}
-		case <-c.done:
-			c.t.Fatalf("closed (%v) while waiting for %s/%s", c.closeErr(), topic, messageType)
-		case <-deadline:
-			c.t.Fatalf("no %s/%s frame within %v", topic, messageType, waitLimit)
-		}
-	}
+	return &client{wstest.Connect(t, wsBase(n)+"/apps/"+app+"?access_token="+token(t, clientSecret, subject, perms...), wstest.Options{}), t}
 }
 
 // collect returns the next n frames on topic (skipping others).
-func (c *client) collect(topic string, n int) []frame {
+func (c *client) collect(topic string, n int) []wstest.Frame {
 	c.t.Helper()
-	var got []frame
-	deadline := time.After(waitLimit)
+	var got []wstest.Frame
+	deadline := time.After(wstest.WaitLimit)
 	for len(got) < n {
 		select {
-		case f := <-c.frames:
+		case f := <-c.Frames():
 			if f.Topic == topic {
 				got = append(got, f)
 			}
 		case <-deadline:
-			c.t.Fatalf("got %d of %d frames on %s within %v: %v", len(got), n, topic, waitLimit, raws(got))
+			c.t.Fatalf("got %d of %d frames on %s within %v: %v", len(got), n, topic, wstest.WaitLimit, raws(got))
 		}
 	}
 	return got
 }
 
-func raws(fs []frame) []string {
+func raws(fs []wstest.Frame) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = string(f.Raw)
 	}
 	return out
-}
-
-func (c *client) closeErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// waitClosed waits for the connection to end and returns its close code and reason.
-func (c *client) waitClosed() (uint16, string) {
-	c.t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(waitLimit):
-		c.t.Fatalf("connection not closed within %v", waitLimit)
-	}
-	var ce *gws.CloseError
-	if errors.As(c.closeErr(), &ce) {
-		return ce.Code, string(ce.Reason)
-	}
-	return 1006, fmt.Sprint(c.closeErr())
 }
 
 // welcome is a subscribe confirmation's data.
@@ -201,8 +95,8 @@ func (c *client) subscribe(topic string, since *server.StreamPosition) welcome {
 	if since != nil {
 		data["since"] = since
 	}
-	c.send(map[string]any{"type": "subscribe", "data": data})
-	f := c.waitFor(topic, "welcome")
+	c.Send(map[string]any{"type": "subscribe", "data": data})
+	f := c.WaitFor(topic, "welcome")
 	var w welcome
 	if err := json.Unmarshal(f.Data, &w); err != nil {
 		c.t.Fatalf("welcome %s: %v", f.Raw, err)
@@ -212,7 +106,7 @@ func (c *client) subscribe(topic string, since *server.StreamPosition) welcome {
 
 func (c *client) publish(topic string, payload any) {
 	c.t.Helper()
-	c.send(map[string]any{"type": "publish", "data": map[string]any{"topic": topic, "payload": payload}})
+	c.Send(map[string]any{"type": "publish", "data": map[string]any{"topic": topic, "payload": payload}})
 }
 
 // receivesBefore reads frames up to the next broadcast on fence and reports whether one
@@ -220,10 +114,10 @@ func (c *client) publish(topic string, payload any) {
 func (c *client) receivesBefore(topic, fence string) bool {
 	c.t.Helper()
 	seen := false
-	deadline := time.After(waitLimit)
+	deadline := time.After(wstest.WaitLimit)
 	for {
 		select {
-		case f := <-c.frames:
+		case f := <-c.Frames():
 			if f.Topic == topic {
 				seen = true
 			}
@@ -231,27 +125,27 @@ func (c *client) receivesBefore(topic, fence string) bool {
 				return seen
 			}
 		case <-deadline:
-			c.t.Fatalf("fence on %s not received within %v", fence, waitLimit)
+			c.t.Fatalf("fence on %s not received within %v", fence, wstest.WaitLimit)
 		}
 	}
 }
 
 // wantCount checks that frames carry the payloads first, first+1, … with growing offsets:
 // a recovered gap, in order, replayed before live messages and none twice.
-func wantCount(t testing.TB, frames []frame, first int) {
+func wantCount(t testing.TB, frames []wstest.Frame, first int) {
 	t.Helper()
 	for i, f := range frames {
 		if want := strconv.Itoa(first + i); payloadOf(f) != want {
 			t.Fatalf("frame %d after recovery is %s, want payload %s (in order, replay before live, once)", i, f.Raw, want)
 		}
-		if i > 0 && f.Offset <= frames[i-1].Offset {
-			t.Errorf("offsets not increasing: %d after %d", f.Offset, frames[i-1].Offset)
+		if i > 0 && fieldsOf(f).Offset <= fieldsOf(frames[i-1]).Offset {
+			t.Errorf("offsets not increasing: %d after %d", fieldsOf(f).Offset, fieldsOf(frames[i-1]).Offset)
 		}
 	}
 }
 
 // payloadOf returns a WebSocket publish's payload (data.payload) or the data itself.
-func payloadOf(f frame) string {
+func payloadOf(f wstest.Frame) string {
 	var d struct {
 		Payload json.RawMessage `json:"payload"`
 	}
