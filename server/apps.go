@@ -21,6 +21,18 @@ type appTable struct {
 	cancel context.CancelFunc // ends ctx
 }
 
+// closeVerifiers stops the JWKS refresh of t's verifiers and waits for it, once t is
+// replaced (its ctx cancelled).
+func (t *appTable) closeVerifiers() {
+	for _, rt := range t.apps {
+		for _, v := range []*auth.Verifier{rt.authV, rt.adminV} {
+			if v != nil {
+				v.Close()
+			}
+		}
+	}
+}
+
 // startVerifiers starts the JWKS refresh of every verifier of t (a verifier of a raw key
 // has nothing to start). Start calls it for the apps of New, SetApps for a reload's.
 func (s *Server) startVerifiers(t *appTable) {
@@ -100,9 +112,12 @@ func (s *Server) SetApps(apps []App) error {
 	if s.started.Load() {
 		s.startVerifiers(t) // a reload's; Start starts those of New
 	}
+	s.reloads.Add(1) // under appsMu, after the closed check: Close waits for this tail
 	s.appsMu.Unlock()
+	defer s.reloads.Done()
 	if old != nil {
 		old.cancel()
+		old.closeVerifiers()
 	}
 	for _, h := range gone {
 		for _, c := range h.snapshot(nil) {

@@ -204,6 +204,9 @@ func (s *Server) Ready() (ready bool, reason string) {
 	if s.closed.Load() {
 		return false, "shutting down"
 	}
+	if !s.started.Load() {
+		return false, "not started"
+	}
 	if rr, ok := s.broker.(ReadyReporter); ok && !rr.Ready() {
 		return false, "broker not connected"
 	}

@@ -123,6 +123,8 @@ type Server struct {
 	loopsMu  sync.Mutex     // orders loops.Add against Close's Wait
 	bg       sync.WaitGroup // watcher, sweeper, fan-out workers, roster (writers: out.writers)
 	started  atomic.Bool    // set by Start, under appsMu
+	tried    bool           // Start was called (under appsMu): a failed Start is not retried
+	reloads  sync.WaitGroup // SetApps tails still closing a removed app's connections
 	closed   atomic.Bool
 }
 
@@ -240,9 +242,12 @@ func (s *Server) Start() error {
 	if s.closed.Load() {
 		return errors.New("server: Start after Close")
 	}
-	if s.started.Load() {
-		return errors.New("server: already started")
+	if s.tried {
+		// A failed Start leaves part of its work running (Close stops it); a second one
+		// would subscribe and start dispatchers again, delivering everything twice.
+		return errors.New("server: Start called twice (after a failed Start, Close the server and build a new one)")
 	}
+	s.tried = true
 	unsub, err := s.broker.Subscribe(s.onBrokerMessage)
 	if err != nil {
 		return fmt.Errorf("server: subscribe to broker: %w", err)
@@ -361,6 +366,9 @@ func (s *Server) Close() error {
 	if unsub != nil {
 		unsub()
 	}
+	// A reload that passed its closed check before ours is still closing the connections
+	// of the apps it removed and stopping their hubs: wait, so none outlives Close.
+	s.reloads.Wait()
 	var conns []*conn
 	for _, h := range s.hubList() {
 		conns = h.snapshot(conns)
@@ -412,6 +420,7 @@ func (s *Server) shutdownHubs() {
 		h.stop()
 	}
 	old.cancel()
+	old.closeVerifiers()
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {

@@ -93,12 +93,14 @@ func (b *Broker) startHistory(ctx context.Context, h HistoryOptions, timeout tim
 	// Start right after the stream's last message, by number rather than DeliverNew, so
 	// that this node knows exactly which messages it will receive itself (liveFrom) and
 	// which it can only read back (ReadHistory).
+	// liveFrom is set first: the consumer's first message may come before Subscribe
+	// returns, and onHistoryMsg may move liveFrom past it.
+	b.liveFrom.Store(last + 1)
 	sub, err := js.Subscribe(b.histPrefix+">", b.onHistoryMsg,
 		nats.OrderedConsumer(), nats.StartSequence(last+1), nats.IdleHeartbeat(h.Heartbeat), nats.BindStream(h.Stream))
 	if err != nil {
 		return fmt.Errorf("natsbroker: consume stream %s: %w", h.Stream, err)
 	}
-	b.liveFrom.Store(last + 1)
 	b.histSub = sub
 	return nil
 }
@@ -171,8 +173,27 @@ func (b *Broker) onHistoryMsg(m *nats.Msg) {
 	msg.Offset = meta.Sequence.Stream
 	msg.Epoch = b.epoch.Load()
 	msg.History = true
+	if b.handlers.Load() == 0 {
+		// No server subscribed yet (Start connects before the server's Start subscribes):
+		// this message reaches no one live, so it must be read back. Moving liveFrom past
+		// it makes ReadHistory cover it; a recovering client gets it from the replay
+		// instead of being told it was recovered while it never came.
+		b.raiseLiveFrom(msg.Offset + 1)
+		return
+	}
 	if err := b.local.Publish(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
 		b.drop("handler refused message", m.Subject, err)
+	}
+}
+
+// raiseLiveFrom moves liveFrom up to seq (never down, and not from 0: an unknown start
+// stays unknown).
+func (b *Broker) raiseLiveFrom(seq uint64) {
+	for {
+		cur := b.liveFrom.Load()
+		if cur == 0 || cur >= seq || b.liveFrom.CompareAndSwap(cur, seq) {
+			return
+		}
 	}
 }
 

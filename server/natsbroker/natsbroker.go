@@ -137,6 +137,7 @@ type Broker struct {
 	groupAckWait time.Duration // consumer groups (groups.go)
 	epoch        atomicString
 	liveFrom     atomic.Uint64 // the first stream sequence this node's consumer delivers (0: unknown)
+	handlers     atomic.Int32  // handlers subscribed (Subscribe): none yet, history is read back
 	log          *slog.Logger
 	ready        atomic.Bool
 	notify       func(bool)
@@ -259,7 +260,16 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("natsbroker: connect to %s: %w", url, err)
 	}
+	// Close may have run while Connect waited: it saw no connection to close, so this
+	// one must not outlive it. Under mu, Close either sees nc or Start sees closed.
+	b.mu.Lock()
+	if b.closed.Load() {
+		b.mu.Unlock()
+		nc.Close()
+		return server.ErrBrokerClosed
+	}
 	b.nc = nc
+	b.mu.Unlock()
 	if b.sub, err = nc.Subscribe(b.prefix+">", b.onMsg); err == nil {
 		err = nc.FlushTimeout(b.timeout)
 	}
@@ -439,7 +449,13 @@ func (b *Broker) Subscribe(h server.Handler) (func(), error) {
 	if h == nil {
 		return nil, errors.New("natsbroker: nil handler")
 	}
-	return b.local.Subscribe(h)
+	unsub, err := b.local.Subscribe(h)
+	if err != nil {
+		return nil, err
+	}
+	b.handlers.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { b.handlers.Add(-1); unsub() }) }, nil
 }
 
 // PublishControl implements server.Controller: it hands data to NATS for the other nodes
