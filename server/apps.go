@@ -120,7 +120,7 @@ func (s *Server) SetApps(apps []App) error {
 		old.closeVerifiers()
 	}
 	for _, h := range gone {
-		for _, c := range h.snapshot(nil) {
+		for _, c := range h.retire() {
 			c.closeWith(CloseGoingAway, "app removed", false)
 		}
 		h.stop()

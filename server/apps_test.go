@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +131,30 @@ func TestLoadApps(t *testing.T) {
 	apps, _ = LoadApps(filepath.Join(dir, "ok.yaml"))
 	if apps[0].OneConnectionPerUser != OnePerUserReject || apps[0].Limits.PingInterval.std() != 5*time.Second {
 		t.Fatalf("decoded %+v", apps[0])
+	}
+}
+
+// TestReloadClosesAConnectionThatUpgradedAsItsAppWent: a reload removes an app while one
+// of its clients is between the upgrade and its registration. The reload closes the
+// connections it finds; this one registers after, on the stopped hub, and must be closed
+// too (1001 "app removed") instead of waiting for messages that never come.
+func TestReloadClosesAConnectionThatUpgradedAsItsAppWent(t *testing.T) {
+	var srv atomic.Pointer[Server] // set before any connection; read by the hook
+	var once sync.Once
+	s, hs := startServer(t, Options{Apps: []App{testApp("a", secretA), testApp("b", secretB)}, upgraded: func() {
+		once.Do(func() {
+			if err := srv.Load().SetApps([]App{testApp("b", secretB)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}})
+	srv.Store(s)
+	c, resp, err := wstest.Dial(t, wsURL(hs, "/apps/a?access_token="+mint(t, secretA, "late", time.Hour)), wstest.Options{})
+	if err != nil {
+		t.Fatalf("connect: %v (status %d)", err, wstest.Status(resp))
+	}
+	ce := c.WaitClosed()
+	if ce == nil || ce.Code != CloseGoingAway || string(ce.Reason) != "app removed" {
+		t.Fatalf("closed with %+v, want %d \"app removed\"", ce, CloseGoingAway)
 	}
 }

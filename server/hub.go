@@ -33,6 +33,9 @@ type hub struct {
 	// upgrading counts, per subject, reject-policy connections authorised but not yet
 	// open, so that two connects of one subject racing on this node are not both let in.
 	upgrading map[string]int
+	// retired is set, under mu, when a reload removed the app: a connection that
+	// registers after that is closed by its upgrade (see retire).
+	retired atomic.Bool
 
 	in   chan queued
 	done chan struct{}
@@ -432,6 +435,20 @@ func (h *hub) connection(id string) *conn {
 }
 
 // snapshot appends every connection to dst.
+// retire marks h as removed by a reload and returns its connections, for the reload to
+// close. Under one lock with registration: a connection registered before is returned,
+// one registered after sees retired (upgradeAndServe closes it).
+func (h *hub) retire() []*conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.retired.Store(true)
+	conns := make([]*conn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
 func (h *hub) snapshot(dst []*conn) []*conn {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

@@ -93,6 +93,12 @@ func (s *Server) upgradeAndServe(w http.ResponseWriter, r *http.Request, h *hub,
 		s.opts.upgraded()
 	}
 	c.kind.register(s, c, r)
+	if h.retired.Load() {
+		// A reload removed the app while this connection upgraded, after it took the
+		// app's connections to close: close this one too, or it would wait on a
+		// stopped hub for messages that never come.
+		c.closeWith(CloseGoingAway, "app removed", false)
+	}
 	socket.Session().Store("conn", c)
 	if !s.addLoop() {
 		// Close began during the upgrade and no longer waits for new read loops.
