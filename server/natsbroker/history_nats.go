@@ -102,6 +102,7 @@ func (b *Broker) startHistory(ctx context.Context, h HistoryOptions, timeout tim
 		return fmt.Errorf("natsbroker: consume stream %s: %w", h.Stream, err)
 	}
 	b.histSub = sub
+	b.historyOn.Store(true)
 	return nil
 }
 

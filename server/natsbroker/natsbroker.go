@@ -138,6 +138,7 @@ type Broker struct {
 	epoch        atomicString
 	liveFrom     atomic.Uint64 // the first stream sequence this node's consumer delivers (0: unknown)
 	handlers     atomic.Int32  // handlers subscribed (Subscribe): none yet, history is read back
+	historyOn    atomic.Bool   // startHistory finished: js and streamCfg are set
 	log          *slog.Logger
 	ready        atomic.Bool
 	notify       func(bool)
@@ -307,7 +308,7 @@ func (b *Broker) natsOptions() []nats.Option {
 				log.Warn("nats reconnected but flush failed", slog.Any("error", err))
 				return
 			}
-			if b.js != nil {
+			if b.historyOn.Load() { // not b.js: Start may be writing it on another goroutine
 				b.refreshStream(b.timeout)
 			}
 			log.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
