@@ -1,34 +1,16 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/spool"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestFailingRouteLogsOneOutage: 50 events to a destination that refuses them, each
 // retried, make one warning for the route (not one per event and attempt), and one info
@@ -36,7 +18,7 @@ func (l *lockedBuffer) String() string {
 func TestFailingRouteLogsOneOutage(t *testing.T) {
 	dead := newSink()
 	dead.setFail(errors.New("connection refused"))
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), Routes: []string{"r"}})
 	if err != nil {
 		t.Fatal(err)

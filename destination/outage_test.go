@@ -1,37 +1,27 @@
 package destination
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/syncbuf"
 )
 
 // logSink collects JSON log lines for a test; the destination's goroutines write to it.
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+type logSink struct{ syncbuf.Buffer }
 
 // lines returns the lines at level warn or above, or whose msg starts with "destination".
 func (s *logSink) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	text := s.String()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
 		if l == "" {
 			continue
 		}

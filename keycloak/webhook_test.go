@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/keycloak"
 	"github.com/kete-dev/kete/keycloak/keycloaktest"
 )
@@ -243,28 +244,10 @@ func (r *refusals) get() map[string]int {
 	return maps.Clone(r.n)
 }
 
-// syncBuffer is a log destination that the handler's goroutines may write concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Every refused request is counted by reason and logged with its sender's address, but
 // without its payload or any credential, and a flood of refusals logs one line per reason.
 func TestReceiverCountsAndLogsRefusals(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var seen refusals
 	sink := &memSink{}
 	rc := keycloak.NewReceiver(sink, keycloak.ReceiverOptions{
@@ -351,7 +334,7 @@ func TestReceiverCountsAndLogsRefusals(t *testing.T) {
 func TestReceiverNamesRealmsThroughTheAdminAPI(t *testing.T) {
 	kc := keycloaktest.New(t, keycloaktest.WithRealm("acme"))
 	sink := &memSink{}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	srv := httptest.NewServer(keycloak.NewReceiver(sink, keycloak.ReceiverOptions{
 		Realms: keycloak.NewRealmNames(keycloak.NewAdmin(kc.AdminOptions())),
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),

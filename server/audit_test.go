@@ -1,32 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"log/slog"
+
+	"github.com/kete-dev/kete/internal/syncbuf"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestAuditLog(t *testing.T) {
 	for _, tt := range []struct {
@@ -39,7 +21,7 @@ func TestAuditLog(t *testing.T) {
 		{"on with payloads", Audit{Enabled: true, LogPayloads: true}, true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			app := testApp("a", secretA)
 			app.Audit = tt.audit
 			_, hs := startServer(t, Options{Apps: []App{app}, Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -15,11 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kete-dev/kete"
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/serializer"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
@@ -190,24 +190,7 @@ type nodeScript struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan map[string]any
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *syncbuf.Buffer
 }
 
 // startNodeScript runs node script with env added to the test's environment; the
@@ -217,7 +200,7 @@ func startNodeScript(ctx context.Context, t *testing.T, node, script string, env
 	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
-	s := &nodeScript{cmd: cmd, lines: make(chan map[string]any, 16), stderr: &lockedBuffer{}}
+	s := &nodeScript{cmd: cmd, lines: make(chan map[string]any, 16), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = s.stderr
 	var err error
 	if s.stdin, err = cmd.StdinPipe(); err != nil {

@@ -15,10 +15,11 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete/internal/httpguard"
+	"github.com/kete-dev/kete/internal/syncbuf"
 )
 
 // lines returns the JSON log lines whose msg is msg.
-func logLines(t *testing.T, b *syncBuffer, msg string) []map[string]any {
+func logLines(t *testing.T, b *syncbuf.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -93,7 +94,7 @@ type errorBody struct {
 // leaves a line in the server's log naming the app and what was refused (before, an
 // origin not in allowedOrigins was answered 403 and the log said nothing).
 func TestEveryRefusalIsCountedLoggedAndExplained(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	clock := newFakeClock()
 	origin := testApp("o", secretA)
 	origin.AllowedOrigins = []string{"https://ok.example"}
@@ -191,7 +192,7 @@ func TestEveryRefusalIsCountedLoggedAndExplained(t *testing.T) {
 // TestRefusedConnectionOverTheAddressCap: the listener's per-address cap (httpguard)
 // reports each connection it turns away to the server, which counts and logs it.
 func TestRefusedConnectionOverTheAddressCap(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	s, err := New(Options{Apps: []App{testApp("a", secretA)}, Logger: slog.New(slog.NewJSONHandler(logs, nil)), ReloadInterval: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/syncbuf"
 )
 
 // startCLI runs kete with args until the returned stop is called; stop cancels the
 // context (what SIGINT and SIGTERM do in main) and returns the exit status.
-func startCLI(t *testing.T, args ...string) (stderr *lockedBuffer, stop func() int) {
+func startCLI(t *testing.T, args ...string) (stderr *syncbuf.Buffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
-	errOut := &lockedBuffer{}
+	var out syncbuf.Buffer
+	errOut := &syncbuf.Buffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, &out, errOut) }()
 	var once bool
@@ -35,7 +36,7 @@ func startCLI(t *testing.T, args ...string) (stderr *lockedBuffer, stop func() i
 	return errOut, stop
 }
 
-func waitForText(t *testing.T, b *lockedBuffer, want string) {
+func waitForText(t *testing.T, b *syncbuf.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(b.String(), want) {

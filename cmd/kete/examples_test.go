@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kete-dev/kete/config"
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/internal/wstest"
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/auth"
@@ -181,12 +181,12 @@ func TestExampleTLSRoute(t *testing.T) {
 type keteProcess struct {
 	args   []string
 	done   chan int
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 }
 
 func startKete(ctx context.Context, t *testing.T, args ...string) *keteProcess {
 	t.Helper()
-	p := &keteProcess{args: args, done: make(chan int, 1), stderr: &lockedBuffer{}}
+	p := &keteProcess{args: args, done: make(chan int, 1), stderr: &syncbuf.Buffer{}}
 	go func() { p.done <- run(ctx, args, io.Discard, p.stderr) }()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -207,23 +207,6 @@ func (p *keteProcess) wait(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("kete %s did not stop", strings.Join(p.args, " "))
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitHTTP waits until url answers 200.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/spool"
 )
 
@@ -62,7 +63,7 @@ kete.routes.ws.destination.oauth.client-secret=`+leakedSecret+`
 // dead-letter file and the log. None of them may show the client_secret.
 func TestRunMasksTheTokenURLQuery(t *testing.T) {
 	tokenAddr, dir := freeAddr(t), t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	d, webhook := startTestDaemon(t, fmt.Sprintf(`
 kete.routes.ws.destination.kind=websocket
 kete.routes.ws.destination.url=ws://%s/events
@@ -108,7 +109,7 @@ kete.spool.dir=%s
 // poller reports why it cannot sign in.
 func TestRunMasksTheKeycloakURLPassword(t *testing.T) {
 	kcAddr := freeAddr(t)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	startTestDaemon(t, fmt.Sprintf(`
 kete.keycloak.url=http://admin:%s@%s
 kete.keycloak.client-id=kete

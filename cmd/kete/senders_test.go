@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/keycloak/keycloaktest"
 )
 
@@ -92,7 +93,7 @@ func TestRunWarnsWhenNoSourceIsEnabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

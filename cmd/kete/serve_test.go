@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kete-dev/kete/internal/httpguard"
+	"github.com/kete-dev/kete/internal/syncbuf"
 	"github.com/kete-dev/kete/internal/testcerts"
 )
 
@@ -23,7 +24,7 @@ func TestServeLogsHTTPErrorsAsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

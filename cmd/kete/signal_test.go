@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/syncbuf"
 )
 
 // TestMainAsKete is not a test: run by TestInterruptExitsZero in a child process (the
@@ -46,7 +48,7 @@ func TestInterruptExitsZero(t *testing.T) {
 	} {
 		cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestMainAsKete$", "--"}, tc.args...)...)
 		cmd.Env = append(os.Environ(), "RUN_AS_KETE=1")
-		var stderr lockedBuffer
+		var stderr syncbuf.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -8,33 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kete-dev/kete/internal/syncbuf"
 )
 
 // testChildCommand runs children as this test binary re-run as `kete bench` (see
 // TestMain).
 func testChildCommand(args ...string) (argv, env []string) {
 	return []string{os.Args[0], "-test.run=^$"}, []string{childEnv + "=" + strings.Join(args, "\x1f")}
-}
-
-// lockedBuffer is a bytes.Buffer that several goroutines write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestBenchFanoutThreeNodesVsOne runs `kete bench fanout --self --nodes 3 --nats URL
@@ -48,7 +31,7 @@ func TestBenchFanoutThreeNodesVsOne(t *testing.T) {
 	defer cancel()
 	var (
 		stdout bytes.Buffer
-		stderr lockedBuffer // the children's stderr copiers and the progress write here at once
+		stderr syncbuf.Buffer // the children's stderr copiers and the progress write here at once
 	)
 	err := runFanoutCommand(ctx, []string{
 		"--self", "--nodes", "3", "--nats", natsURL, "--compare-nodes", "1",
