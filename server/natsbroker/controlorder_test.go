@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/kete-dev/kete/server"
 	"github.com/kete-dev/kete/server/natsbroker"
@@ -20,21 +19,9 @@ import (
 // goroutine of its own and publications overtook it.)
 func TestControlStaysInOrderWithPublications(t *testing.T) {
 	ns := startJetStream(t, 0, t.TempDir())
-	start := func(name string) *natsbroker.Broker {
-		t.Helper()
-		b, err := natsbroker.New(natsbroker.Options{URL: ns.ClientURL(), Name: name})
-		if err == nil {
-			if err = b.Start(context.Background()); err != nil {
-				b.Close()
-			}
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		return b
-	}
-	from, to := start("from"), start("to")
+	from := startNodeBroker(t, "from", ns.ClientURL(), natsbroker.HistoryOptions{})
+	to := startNodeBroker(t, "to", ns.ClientURL(), natsbroker.HistoryOptions{})
+	t.Cleanup(func() { _ = from.Close(); _ = to.Close() })
 
 	var mu sync.Mutex
 	var got []string
@@ -73,16 +60,11 @@ func TestControlStaysInOrderWithPublications(t *testing.T) {
 		}
 		want = append(want, c, p)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, "every control message and publication arrives", func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= len(want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) >= len(want)
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(got, want) {

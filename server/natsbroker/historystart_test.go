@@ -27,20 +27,13 @@ func TestHistoryBeforeTheServerSubscribes(t *testing.T) {
 		}
 	}
 	var read server.HistoryRead
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, "LiveFrom moves past 3 messages that reached no handler (they must be read back)", func() bool {
 		var err error
 		if read, err = b.ReadHistory(ctx, "app", "t", 1, 100); err != nil {
 			t.Fatal(err)
 		}
-		if read.LiveFrom == 4 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if read.LiveFrom != 4 {
-		t.Fatalf("LiveFrom = %d after 3 messages reached no handler, want 4 (they must be read back)", read.LiveFrom)
-	}
+		return read.LiveFrom == 4
+	})
 	if !read.Anchored || len(read.Messages) != 2 || read.Messages[0].Offset != 2 || read.Messages[1].Offset != 3 {
 		t.Fatalf("read back after 1: anchored %v, %d messages %+v; want offsets 2 and 3", read.Anchored, len(read.Messages), read.Messages)
 	}
