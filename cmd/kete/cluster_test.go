@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -62,6 +63,18 @@ func TestServersOnNATSActAsOne(t *testing.T) {
 		defer resp.Body.Close()
 		return json.NewDecoder(resp.Body).Decode(&h) == nil && h.Cluster != nil && h.Cluster.Nodes == 2 && h.Cluster.Connections == 1
 	})
+	// Nothing NATS brought was dropped, and the count is there to alert on.
+	for i, n := range nodes {
+		resp, err := http.Get(n.baseURL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "\nkete_server_broker_dropped_total 0\n") {
+			t.Errorf("node %d /metrics has no kete_server_broker_dropped_total 0", i)
+		}
+	}
 	// The subscriber holds its subject on node 1: node 0 refuses it before the upgrade.
 	url := "ws://" + nodes[0].addr() + "/apps/demo?access_token=" + nodes[0].token(t, sub.sub)
 	if _, resp, err := wstest.Dial(t, url, wstest.Options{}); err == nil {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kete-dev/kete/config"
 	"github.com/kete-dev/kete/internal/redact"
 	"github.com/kete-dev/kete/server"
@@ -112,6 +114,14 @@ func newServer(s config.ServerSettings, log *slog.Logger) (*server.Server, error
 			broker.Close()
 		}
 		return nil, appsFileError(s.AppsFile, err)
+	}
+	if broker != nil {
+		// What NATS brought that no handler took is logged by the broker line by line;
+		// this makes it a metric to alert on.
+		srv.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "kete_server_broker_dropped_total",
+			Help: "Messages from NATS that this node could not hand on (undecodable, refused by the server, or history it cannot read back).",
+		}, func() float64 { return float64(broker.Dropped()) }))
 	}
 	if err := srv.Start(); err != nil {
 		srv.Close() // closes the NATS broker too (CloseBroker)

@@ -179,7 +179,11 @@ func (b *Broker) onHistoryMsg(m *nats.Msg) {
 		// this message reaches no one live, so it must be read back. Moving liveFrom past
 		// it makes ReadHistory cover it; a recovering client gets it from the replay
 		// instead of being told it was recovered while it never came.
-		b.raiseLiveFrom(msg.Offset + 1)
+		if !b.raiseLiveFrom(msg.Offset + 1) {
+			// The live start is unknown (the stream was recreated): nothing will read
+			// this message back either, so say it was not delivered.
+			b.drop("history message before any handler, not readable back", m.Subject, nil)
+		}
 		return
 	}
 	if err := b.local.Publish(b.ctx, appID, topic, msg); err != nil && !errors.Is(err, server.ErrBrokerClosed) {
@@ -188,12 +192,16 @@ func (b *Broker) onHistoryMsg(m *nats.Msg) {
 }
 
 // raiseLiveFrom moves liveFrom up to seq (never down, and not from 0: an unknown start
-// stays unknown).
-func (b *Broker) raiseLiveFrom(seq uint64) {
+// stays unknown). It reports whether the messages before seq are now left to ReadHistory,
+// false when the start is unknown and read-back is off.
+func (b *Broker) raiseLiveFrom(seq uint64) bool {
 	for {
 		cur := b.liveFrom.Load()
-		if cur == 0 || cur >= seq || b.liveFrom.CompareAndSwap(cur, seq) {
-			return
+		if cur == 0 {
+			return false
+		}
+		if cur >= seq || b.liveFrom.CompareAndSwap(cur, seq) {
+			return true
 		}
 	}
 }
